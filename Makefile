@@ -1,0 +1,42 @@
+# Two commands for a new user (see README.md):
+#   make demo   set everything up, score the bundled sample call, print the findings
+#   make test   set everything up, lint, run the whole test suite
+# Everything lives in .venv; the model is assembled into ~/.cache/coach/models.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup system-deps model demo test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) model
+
+model: $(STAMP)
+	$(BIN)/coach models install
+
+system-deps:
+	bash scripts/system-deps.sh
+
+demo: setup
+	rm -rf out/demo
+	$(BIN)/coach score samples/ -o out/demo; test $$? -le 1
+	@echo "Per-call JSON, summary.csv and report.html are in out/demo/"
+
+lint: $(STAMP)
+	$(BIN)/ruff check coach tests bench
+
+test: setup system-deps lint
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/batch_throughput.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Debian packages the tests need, installed only when missing:
+#   libportaudio2  sounddevice's PortAudio (microphone path)
+#   pulseaudio     a null sink to test the microphone path with real audio
+#   chromium       the overlay and report tests drive it through Playwright
+#   sox, ffmpeg    fixture and benchmark audio
+set -euo pipefail
+packages=(libportaudio2 pulseaudio pulseaudio-utils chromium sox ffmpeg)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,102 @@
+"""The rulebook's own tests: every example of every rule in every pack, and file validation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coach.errors import RuleError
+from coach.paths import rules_root
+from coach.rules import Rulebook
+from coach.rules.examples import run_rule_examples
+from coach.rules.loader import load_rules
+
+PACKS = sorted(p.name for p in rules_root().iterdir() if p.is_dir() and p.name != "scorecards")
+
+
+def all_rules():
+    for language in PACKS:
+        yield from load_rules(language).rules
+
+
+@pytest.mark.parametrize("rule", list(all_rules()), ids=lambda r: r.id)
+def test_rule_examples(rule):
+    failures = [r.describe() for r in run_rule_examples(rule) if not r.passed]
+    assert not failures, "\n".join(failures)
+
+
+def test_every_pack_loads_through_the_cli_engine():
+    for language in PACKS:
+        assert Rulebook.load(language).rules
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD = """id: acme.no-sorry
+kind: phrase
+category: forbidden_phrase
+speaker: agent
+severity: minor
+message: m
+suggestion: s
+phrases: [ничем не могу помочь]
+examples: {match: [Ничем не могу помочь], no_match: [Сейчас помогу]}
+"""
+
+
+@pytest.mark.parametrize(
+    "mutation, field",
+    [
+        (("severity: minor", "severity: huge"), "severity"),
+        (("kind: phrase", "kind: magic"), "kind"),
+        (("phrases: [ничем не могу помочь]", "phrases: 5"), "phrases"),
+        (("examples: {match: [Ничем не могу помочь], no_match: [Сейчас помогу]}", ""), "examples"),
+        (("message: m", "mesage: m"), "mesage"),
+    ],
+)
+def test_invalid_rule_names_file_and_field(tmp_path, mutation, field):
+    path = write(tmp_path / "ru" / "bad.yaml", GOOD.replace(*mutation))
+    with pytest.raises(RuleError) as info:
+        load_rules("ru", [tmp_path])
+    assert str(path) in str(info.value) and f"'{field}" in str(info.value)
+
+
+def test_broken_yaml_names_the_line(tmp_path):
+    path = write(tmp_path / "ru" / "bad.yaml", "id: x\nkind: [phrase\n")
+    with pytest.raises(RuleError, match=rf"{path}: line \d+ invalid YAML"):
+        load_rules("ru", [tmp_path])
+
+
+def test_company_rules_add_override_and_disable(tmp_path):
+    write(tmp_path / "ru" / "extra.yaml", GOOD)
+    write(tmp_path / "ru" / "off.yaml", "id: ru.forbidden.dont-shout\ndisabled: true\n")
+    book = Rulebook.load("ru", [tmp_path])
+    ids = {r.id for r in book.rules}
+    assert "acme.no-sorry" in ids and "ru.forbidden.dont-shout" not in ids
+    _, fired = book.explain("Ничем не могу помочь. Не кричите на меня!")
+    assert [x.rule.id for x in fired] == ["acme.no-sorry"]
+
+
+def test_rules_cli_check_test_explain(tmp_path):
+    coach = [sys.executable, "-m", "coach", "rules"]
+    ok = subprocess.run([*coach, "check"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "0 file(s) with errors" in ok.stdout
+    bad = write(tmp_path / "ru" / "bad.yaml", GOOD.replace("severity: minor", "severity: huge"))
+    check = subprocess.run([*coach, "check", str(tmp_path)], capture_output=True, text=True)
+    assert check.returncode == 1 and str(bad) in check.stdout and "'severity'" in check.stdout
+    failing = write(tmp_path / "x" / "ru" / "f.yaml",
+                    GOOD.replace("no_match: [Сейчас помогу]", "no_match: [ничем не могу помочь]"))
+    test = subprocess.run([*coach, "test", str(failing.parents[1])], capture_output=True,
+                          text=True)
+    assert test.returncode == 1 and "FAIL acme.no-sorry no_match" in test.stdout
+    assert "1 failed" in test.stdout
+    explain = subprocess.run([*coach, "explain", "Не надо на меня кричать!", "--lang", "ru"],
+                             capture_output=True, text=True)
+    assert "ru.forbidden.dont-shout" in explain.stdout and "кричать" in explain.stdout

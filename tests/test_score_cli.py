@@ -1,0 +1,208 @@
+"""`coach score` end to end, as a QA user runs it: real model, real files, real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BAD, CALLS, find_line
+
+COACH = [sys.executable, "-m", "coach"]
+
+
+def run_coach(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([*COACH, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def agent_events(result: dict, category: str) -> list[dict]:
+    return [e for e in result["events"] if e["category"] == category and e["speaker"] == "agent"]
+
+
+def test_forbidden_phrase_by_agent_found_at_its_time(scored, manifest):
+    result = scored("forbidden_agent.wav")
+    line = find_line(manifest, "forbidden_agent.wav", "Не кричите на меня")
+    hits = [
+        e
+        for e in agent_events(result, "forbidden_phrase")
+        if e["rule"] == "ru.forbidden.dont-shout"
+    ]
+    assert len(hits) == 1
+    assert abs(hits[0]["start"] - line["start"]) <= 1.0
+    assert abs(hits[0]["end"] - line["end"]) <= 1.0
+    assert "крич" in hits[0]["text"]
+    assert hits[0]["severity"] == "critical" and hits[0]["suggestion"]
+
+
+def test_customer_forbidden_phrase_is_not_the_agents(scored):
+    result = scored("forbidden_agent.wav")
+    # The customer says "Сбавьте тон!" in this call: never reported as the agent's.
+    assert not [e for e in result["events"] if e["rule"] == "ru.forbidden.lower-your-tone"]
+    other = scored("customer_says_forbidden.wav")
+    assert not [e for e in other["events"] if e["category"] == "forbidden_phrase"]
+    assert any(
+        "крич" in u["text"].lower() for u in other["transcript"] if u["speaker"] == "customer"
+    )
+
+
+def test_result_follows_the_contract(scored):
+    result = scored("forbidden_agent.wav")
+    for key in (
+        "call",
+        "duration_s",
+        "language",
+        "channels",
+        "model",
+        "transcript",
+        "events",
+        "metrics",
+        "score",
+    ):
+        assert key in result
+    assert result["channels"] == {"agent": 0, "customer": 1}
+    assert result["model"]["name"] == "whisper-base"
+    assert result["model"]["sha256"].startswith("905e5b")
+    for event in result["events"]:
+        assert (
+            list(event)[:10]
+            == [
+                "category",
+                "rule",
+                "speaker",
+                "start",
+                "end",
+                "severity",
+                "text",
+                "message",
+                "suggestion",
+            ][: len(list(event)[:10])]
+        )
+    for key in ("talk_ratio_agent", "agent_wpm", "interruptions"):
+        assert key in result["metrics"]
+    assert result["score"]["total"] < 100
+    assert result["score"]["by_category"]["forbidden_phrase"] < 0
+
+
+def test_mono_call_is_agent_only(scored):
+    result = scored("mono_call.wav")
+    assert result["mono"] and result["channels"] == {"agent": 0}
+    assert all(u["speaker"] == "agent" for u in result["transcript"])
+    assert any("mono" in n for n in result["notes"])
+    assert agent_events(result, "forbidden_phrase")
+
+
+def test_batch_with_bad_files_scores_the_good_ones(tmp_path):
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for name in ("empty.wav", "text.wav", "corrupt.wav"):
+        shutil.copy(BAD / name, calls / name)
+    shutil.copy(CALLS / "formats" / "call_8k_mulaw.wav", calls / "mulaw.wav")
+    shutil.copy(CALLS / "customer_says_forbidden.wav", calls / "good.wav")
+    out = tmp_path / "out"
+    proc = run_coach("score", str(calls), "-o", str(out), "--no-report")
+    assert proc.returncode == 1, proc.stderr  # some inputs failed
+    assert sorted(p.name for p in out.glob("*.json")) == ["good.json", "mulaw.json"]
+    errors = [json.loads(x) for x in (out / "errors.jsonl").read_text().splitlines()]
+    assert sorted(Path(e["call"]).name for e in errors) == ["corrupt.wav", "empty.wav", "text.wav"]
+    for row in errors:
+        assert Path(row["call"]).name in row["error"]
+    mulaw = json.loads((out / "mulaw.json").read_text())
+    assert mulaw["transcript"] and mulaw["channels"] == {"agent": 0, "customer": 1}
+    summary = (out / "summary.csv").read_text().splitlines()
+    assert len(summary) == 3 and summary[0].startswith("call,")
+    for name in ("corrupt.wav", "empty.wav", "text.wav"):
+        assert name in proc.stderr  # reported as it happens
+
+
+def _wait_for_json(out: Path, proc: subprocess.Popen, limit: float = 300) -> None:
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if list(out.glob("*.json")):
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"coach exited early: {proc.stderr.read() if proc.stderr else ''}")
+        time.sleep(0.1)
+    pytest.fail("no result appeared in time")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_resume_after_sigkill_scores_each_call_exactly_once(tmp_path, jobs):
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for i, name in enumerate(
+        ["customer_says_forbidden.wav", "name_used.wav", "name_not_used.wav", "long_gap.wav"]
+    ):
+        shutil.copy(CALLS / name, calls / f"c{i}.wav")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [*COACH, "score", str(calls), "-o", str(out), "--no-report", "--quiet", "--jobs", jobs],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    _wait_for_json(out, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = {p.name: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert 1 <= len(first) < 4
+    second = run_coach("score", str(calls), "-o", str(out), "--no-report")
+    assert second.returncode == 0, second.stderr
+    assert f"skipped {len(first)} already scored" in second.stdout
+    assert f"Scored {4 - len(first)} call(s)" in second.stdout
+    final = {p.name: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert sorted(final) == ["c0.json", "c1.json", "c2.json", "c3.json"]
+    for name, result in first.items():  # untouched by the second run
+        assert final[name]["scored_at"] == result["scored_at"]
+        assert final[name]["pid"] == result["pid"]
+    assert not list(out.glob(".*.tmp"))
+    rows = (out / "summary.csv").read_text().splitlines()
+    assert len(rows) == 5
+
+
+def test_force_rescores(tmp_path):
+    shutil.copy(CALLS / "customer_says_forbidden.wav", tmp_path / "a.wav")
+    out = tmp_path / "out"
+    assert (
+        run_coach("score", str(tmp_path / "a.wav"), "-o", str(out), "--no-report").returncode == 0
+    )
+    again = run_coach("score", str(tmp_path / "a.wav"), "-o", str(out), "--no-report", "--force")
+    assert "Scored 1 call(s), skipped 0" in again.stdout
+
+
+def test_help_explains_every_option():
+    top = run_coach("--help").stdout
+    for command in ("score", "models", "rules"):
+        assert command in top
+    text = run_coach("score", "--help").stdout
+    for option in (
+        "--out",
+        "--model",
+        "--language",
+        "--channels",
+        "--rules",
+        "--scorecard",
+        "--jobs",
+        "--engine",
+        "--address",
+        "--beam",
+        "--asr-mode",
+        "--force",
+        "--no-report",
+        "--quiet",
+    ):
+        assert option in text
+    # every option line carries an explanation, not just its name
+    assert "customer,agent" in text and "Exit code" in text
+
+
+def test_missing_out_is_a_usage_error():
+    proc = run_coach("score", str(CALLS / "clean_call.wav"))
+    assert proc.returncode == 2 and "--out" in proc.stderr

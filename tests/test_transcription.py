@@ -1,0 +1,84 @@
+"""The real offline model on the committed fixture calls: words, times, speakers, no hallucinations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coach.asr.hallucinations import HallucinationFilter
+from coach.audio import load_call
+from coach.nlp import analyzer_for
+from tests.conftest import CALLS, call_lines, find_line
+
+
+def lemmas(text: str) -> list[str]:
+    return analyzer_for("ru").lemmas(text)
+
+
+def test_words_and_times_match_the_script(scored, manifest):
+    result = scored("forbidden_agent.wav")
+    line = find_line(manifest, "forbidden_agent.wav", "Как я могу к вам обращаться")
+    agent_text = " ".join(u["text"] for u in result["transcript"] if u["speaker"] == "agent")
+    assert "обращаться" in agent_text.lower()
+    said = [u for u in result["transcript"] if "обращаться" in u["text"].lower()]
+    assert said and said[0]["speaker"] == "agent"
+    assert abs(said[0]["end"] - line["end"]) < 1.0
+    customer = [u for u in result["transcript"] if u["speaker"] == "customer"]
+    assert any("ольга" in lemmas(u["text"]) for u in customer)
+    name_line = find_line(manifest, "forbidden_agent.wav", "Меня зовут Ольга")
+    hit = next(u for u in customer if "ольга" in lemmas(u["text"]))
+    assert abs(hit["start"] - name_line["start"]) < 1.0
+
+
+def test_transcript_is_split_into_turns(scored, manifest):
+    result = scored("clean_call.wav")
+    agent_turns = [u for u in result["transcript"] if u["speaker"] == "agent"]
+    agent_lines = [x for x in call_lines(manifest, "clean_call.wav") if x["speaker"] == "agent"]
+    # Lines separated by a pause come out as separate utterances (not one 30 s block).
+    assert len(agent_turns) >= len(agent_lines) // 2
+    assert all(u["end"] - u["start"] < 15 for u in agent_turns)
+
+
+def test_results_are_in_time_order(scored):
+    starts = [u["start"] for u in scored("forbidden_agent.wav")["transcript"]]
+    assert starts == sorted(starts)
+
+
+def test_noise_and_silence_produce_no_text(scorer):
+    rng = np.random.default_rng(7)
+    sr = 16000
+    silence = np.zeros(sr * 10, dtype=np.float32)
+    hiss = (rng.standard_normal(sr * 10) * 0.003).astype(np.float32)
+    for audio in (silence, hiss):
+        assert scorer.transcriber.transcribe(audio, "agent", "ru") == []
+
+
+def test_speech_followed_by_silence_has_no_invented_tail(scorer):
+    call = load_call(CALLS / "mono_call.wav")
+    padded = np.concatenate([call.channels["agent"], np.zeros(16000 * 20, dtype=np.float32)])
+    utterances = scorer.transcriber.transcribe(padded, "agent", "ru")
+    assert utterances
+    assert utterances[-1].end <= call.duration_s + 0.5
+    text = " ".join(u.text for u in utterances).lower()
+    assert "продолжение следует" not in text and "субтитры" not in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Продолжение следует...",
+        "Субтитры сделал DimaTorzok",
+        "Спасибо за просмотр!",
+        "Thanks for watching!",
+    ],
+)
+def test_known_hallucinations_are_dropped(text):
+    assert HallucinationFilter().is_hallucination(text, 0.1, -0.2, 1.2) is not None
+
+
+def test_real_speech_is_kept_and_repeats_are_dropped():
+    f = HallucinationFilter()
+    assert f.is_hallucination("Не кричите на меня", 0.05, -0.3, 1.1) is None
+    assert f.is_hallucination("Не кричите на меня", 0.05, -0.3, 1.1, "не кричите на меня!")
+    assert f.is_hallucination("да да да да да да да да да да да да", 0.1, -0.3, 3.5)
+    assert f.is_hallucination("Угу", 0.9, -1.2, 0.8)
