@@ -69,21 +69,10 @@ def test_result_follows_the_contract(scored):
     assert result["channels"] == {"agent": 0, "customer": 1}
     assert result["model"]["name"] == "whisper-base"
     assert result["model"]["sha256"].startswith("905e5b")
+    contract = ["category", "rule", "speaker", "start", "end", "severity", "text", "message",
+                "suggestion"]
     for event in result["events"]:
-        assert (
-            list(event)[:10]
-            == [
-                "category",
-                "rule",
-                "speaker",
-                "start",
-                "end",
-                "severity",
-                "text",
-                "message",
-                "suggestion",
-            ][: len(list(event)[:10])]
-        )
+        assert list(event)[: len(contract)] == contract
     for key in ("talk_ratio_agent", "agent_wpm", "interruptions"):
         assert key in result["metrics"]
     assert result["score"]["total"] < 100

@@ -82,3 +82,20 @@ def test_real_speech_is_kept_and_repeats_are_dropped():
     assert f.is_hallucination("Не кричите на меня", 0.05, -0.3, 1.1, "не кричите на меня!")
     assert f.is_hallucination("да да да да да да да да да да да да", 0.1, -0.3, 3.5)
     assert f.is_hallucination("Угу", 0.9, -1.2, 0.8)
+
+
+@pytest.mark.parametrize("name", ["forbidden_agent.wav", "clean_call.wav", "name_used.wav"])
+def test_fast_mode_text_matches_plain_faster_whisper(scorer, name):
+    """Encoding only the audio present must not change what is recognised."""
+    from rapidfuzz.fuzz import ratio
+
+    from coach.asr.hallucinations import normalise
+
+    call = load_call(CALLS / name)
+    whisper = scorer.transcriber.whisper
+    for channel in call.channels.values():
+        fast = " ".join(u.text for u in scorer.transcriber.transcribe(channel, "agent", "ru"))
+        segments, _ = whisper.transcribe(channel, language="ru", beam_size=1, vad_filter=True,
+                                         condition_on_previous_text=False)
+        plain = " ".join(s.text for s in segments)
+        assert ratio(normalise(fast), normalise(plain)) >= 85, (fast, plain)

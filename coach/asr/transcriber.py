@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
+from coach.asr.fast import FastOptions, decode_segments
 from coach.asr.hallucinations import HallucinationFilter
 from coach.errors import ModelError
 from coach.models import ResolvedModel
@@ -31,7 +32,9 @@ class TranscriberOptions:
 
     language: str = "ru"
     beam_size: int = 1
-    mode: str = "batched"  # "batched" (VAD segments decoded in batches) or "sequential"
+    # "fast": short VAD segments, batched, encoded only as long as they are (coach.asr.fast);
+    # "batched": faster-whisper's BatchedInferencePipeline; "sequential": plain transcribe().
+    mode: str = "fast"
     batch_size: int = 8
     vad_min_silence_ms: int = 500
     turn_gap_s: float = 1.0  # a pause this long between words starts a new utterance
@@ -79,7 +82,10 @@ class Transcriber:
             vad_parameters={"min_silence_duration_ms": opts.vad_min_silence_ms},
             condition_on_previous_text=False,
         )
-        if self._batched is not None:
+        if opts.mode == "fast":
+            fast = FastOptions(batch_size=opts.batch_size, min_silence_ms=opts.vad_min_silence_ms)
+            segments = decode_segments(self.whisper, audio, language, fast)
+        elif self._batched is not None:
             segments, _info = self._batched.transcribe(audio, batch_size=opts.batch_size, **common)
         else:
             segments, _info = self.whisper.transcribe(audio, **common)
@@ -93,16 +99,20 @@ class Transcriber:
                 log.info("dropped %s segment %.1f-%.1f %r: %s", speaker, seg.start, seg.end,
                          seg.text, reason)
                 continue
-            words = [
-                Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
-                for w in (seg.words or [])
-                if w.word.strip()
-            ]
+            words = [_word(w) for w in (seg.words or [])]
+            words = [w for w in words if w.text]
             if not words:
                 continue
             utterances += split_on_pauses(words, speaker, opts.turn_gap_s)
             previous = seg.text
         return utterances
+
+
+def _word(w) -> Word:
+    """faster-whisper Word objects and coach.asr.fast dicts alike."""
+    if isinstance(w, dict):
+        return Word(w["word"].strip(), float(w["start"]), float(w["end"]), float(w["probability"]))
+    return Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
 
 
 def split_on_pauses(words: list[Word], speaker: str, gap_s: float) -> list[Utterance]:
