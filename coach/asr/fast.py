@@ -8,7 +8,10 @@ Whisper encoder accepts fewer frames; this module
 3. encodes each batch only to its longest segment plus `pad_s` of silence,
 4. decodes with greedy search (beam 1) without timestamp tokens, and
 5. gets word times from cross-attention alignment on the same truncated
-   encoding (`Whisper.align`).
+   encoding (`Whisper.align`);
+6. re-decodes a segment with plain `transcribe()` (30 s window, temperature
+   fallback) when greedy decoding looks like a loop or is unsure, so the
+   worst case is plain faster-whisper's quality.
 Measured in bench/batch_throughput.py against plain `transcribe()`; the text
 is checked against it in tests/test_transcription.py.
 """
@@ -32,7 +35,9 @@ APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
 @dataclass
 class FastOptions:
     max_segment_s: float = 10.0
-    pad_s: float = 1.0
+    pad_s: float = 2.0  # 1 s made short phrases loop ("Меня зовут только. Меня зовут…")
+    max_compression_ratio: float = 2.4  # above: re-decode the segment the plain way
+    min_avg_logprob: float = -1.0
     batch_size: int = 8
     min_silence_ms: int = 500
     speech_pad_ms: int = 200
@@ -111,7 +116,40 @@ def decode_segments(
                 no_speech_prob=float(result.no_speech_prob),
                 compression_ratio=get_compression_ratio(text) if text else 0.0,
             )
-    return [seg for seg in out if seg is not None]
+    decoded = [seg for seg in out if seg is not None]
+    return [
+        _redecode(whisper, audio, seg, language)
+        if seg.compression_ratio > options.max_compression_ratio
+        or seg.avg_logprob < options.min_avg_logprob
+        else seg
+        for seg in decoded
+    ]
+
+
+def _redecode(whisper: WhisperModel, audio: np.ndarray, seg: DecodedSegment,
+              language: str) -> DecodedSegment:
+    """Plain faster-whisper on one doubtful segment: full window, temperature fallback."""
+    lo, hi = int(seg.start * SAMPLE_RATE), int(seg.end * SAMPLE_RATE) + SAMPLE_RATE // 5
+    pieces, _ = whisper.transcribe(audio[lo:hi], language=language, beam_size=1,
+                                   word_timestamps=True, vad_filter=False,
+                                   condition_on_previous_text=False)
+    pieces = list(pieces)
+    if not pieces:
+        return seg
+    words = [
+        {"word": w.word, "start": seg.start + w.start, "end": seg.start + w.end,
+         "probability": w.probability}
+        for p in pieces for w in (p.words or [])
+    ]
+    text = " ".join(p.text.strip() for p in pieces)
+    return DecodedSegment(
+        start=words[0]["start"] if words else seg.start,
+        end=words[-1]["end"] if words else seg.end,
+        text=text, words=words,
+        avg_logprob=min(p.avg_logprob for p in pieces),
+        no_speech_prob=max(p.no_speech_prob for p in pieces),
+        compression_ratio=max(p.compression_ratio for p in pieces),
+    )
 
 
 def _align(whisper: WhisperModel, tokenizer: Tokenizer, tokens: list[list[int]], encoded,
