@@ -35,7 +35,7 @@ class ScoreOptions:
     rules_dirs: list[str] = field(default_factory=list)
     scorecard: str | None = None
     beam_size: int = 1
-    asr_mode: str = "batched"
+    asr_mode: str = "fast"
     cpu_threads: int = 0  # per scorer; 0 = all cores
 
     def transcriber_options(self) -> TranscriberOptions:

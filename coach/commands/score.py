@@ -53,8 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="Ray cluster address for --engine ray (default: start a local Ray)")
     parser.add_argument("--beam", type=int, default=1, metavar="N",
                         help="Whisper beam size (default 1: fastest; 5 is a little more accurate)")
-    parser.add_argument("--asr-mode", choices=("batched", "sequential"), default="batched",
-                        help="decode VAD segments in batches (default, faster) or sequentially")
+    parser.add_argument("--asr-mode", choices=("fast", "batched", "sequential"), default="fast",
+                        help="'fast' (default): short VAD segments batched and encoded only as long "
+                             "as they are; 'batched': faster-whisper's batched pipeline; "
+                             "'sequential': plain faster-whisper transcribe()")
     parser.add_argument("--force", action="store_true",
                         help="re-score calls even if OUT already holds an up-to-date result")
     parser.add_argument("--no-report", action="store_true",
