@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from coach import __version__
+from coach.analyzers import CallAnalyzers, load_analyzer_config
 from coach.asr import Transcriber, TranscriberOptions, load_whisper
 from coach.audio import load_call
 from coach.models import resolve
@@ -57,10 +58,6 @@ def file_digest(path: Path) -> str:
 
 def _load_analyzer_config(rules_dirs: list[str]):
     """The acoustic analyzers' thresholds: rules/analyzers.yaml plus company overrides."""
-    try:  # TEMP until the analyzers land
-        from coach.analyzers import load_analyzer_config
-    except ImportError:
-        return None
 
     extra = [Path(d) / "analyzers.yaml" for d in rules_dirs if (Path(d) / "analyzers.yaml").is_file()]
     return load_analyzer_config(extra)
@@ -121,11 +118,7 @@ class CallScorer:
             utterances += self.transcriber.transcribe(samples, speaker, language)
         utterances.sort(key=lambda u: (u.start, u.speaker))
 
-        analyzers = None
-        if self.analyzer_config is not None:
-            from coach.analyzers import CallAnalyzers
-
-            analyzers = CallAnalyzers(self.analyzer_config, speakers=speakers, language=language)
+        analyzers = CallAnalyzers(self.analyzer_config, speakers=speakers, language=language)
         session = Session(self.rulebook(language), speakers, analyzers)
         for speaker, samples in call.channels.items():
             session.feed_audio(speaker, samples, 0.0)
@@ -146,6 +139,7 @@ class CallScorer:
             "transcript": [u.to_dict() for u in utterances],
             "events": [e.to_dict() for e in events],
             "metrics": session.metrics(call.duration_s),
+            "activity": analyzers.activity(),
             "score": self.scorecard.score(events),
             "mono": call.mono,
             "notes": notes,
