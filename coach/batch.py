@@ -123,10 +123,10 @@ def _init_worker(options: ScoreOptions) -> None:
 
 def _score_in_worker(path: Path, fingerprint: str) -> tuple[dict | None, str | None]:
     assert _WORKER is not None
-    return _score_safely(_WORKER, path, fingerprint)
+    return score_safely(_WORKER, path, fingerprint)
 
 
-def _score_safely(scorer: CallScorer, path: Path, fingerprint: str):
+def score_safely(scorer: CallScorer, path: Path, fingerprint: str):
     try:
         return scorer.score(path, fingerprint), None
     except AudioError as exc:
@@ -221,7 +221,7 @@ def run_batch(
         elif jobs == 1:
             for path, fp in todo:
                 bar.set_postfix_str(path.name[-30:])
-                record(path, *_score_safely(scorer, path, fp))
+                record(path, *score_safely(scorer, path, fp))
         else:
             del scorer  # free its memory: the workers load their own
             _run_parallel(todo, per_job, jobs, record)
