@@ -81,7 +81,8 @@ def test_company_rules_add_override_and_disable(tmp_path):
     ids = {r.id for r in book.rules}
     assert "acme.no-sorry" in ids and "ru.forbidden.dont-shout" not in ids
     _, fired = book.explain("Ничем не могу помочь. Не кричите на меня!")
-    assert [x.rule.id for x in fired] == ["acme.no-sorry"]
+    ids_fired = [x.rule.id for x in fired]
+    assert "acme.no-sorry" in ids_fired and "ru.forbidden.dont-shout" not in ids_fired
 
 
 def test_rules_cli_check_test_explain(tmp_path):

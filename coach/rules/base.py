@@ -23,11 +23,20 @@ LINE, CALL = "line", "call"
 
 @dataclass
 class Hit:
-    """A rule firing on a span of tokens (line level) or on the whole call (span None)."""
+    """A rule firing on a span of tokens (line level) or on the whole call (span None).
+
+    `utterance` names the utterance the tokens belong to when it is not the one
+    being checked (a filler rate crossed now reports earlier fillers too);
+    `call_level` makes a call-level finding (start/end null) even when it is
+    decided during the call; `at` places a live hint at a moment in time.
+    """
 
     tokens: list[Token] | None = None
     text: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    utterance: Utterance | None = None
+    call_level: bool = False
+    at: float | None = None
 
 
 @dataclass
@@ -136,6 +145,11 @@ class Rule:
                         f"examples.{key}",
                         "each example is a sentence, or a list of 'agent: ...'/'customer: ...' lines",
                     )
+                for line in item if isinstance(item, list) else []:
+                    head, _, rest = line.partition(":")
+                    if head.strip() == "pause" and not _is_seconds(rest):
+                        raise reader.fail(f"examples.{key}", f"'{line}': a pause needs seconds, "
+                                                             "e.g. 'pause: 40'")
             out[key] = items
         extra = set(value) - {"match", "no_match"}
         if extra:
@@ -152,6 +166,14 @@ class Rule:
     def check_call(self, state: Any) -> list[Hit]:
         return []
 
+    def check_time(self, state: Any, now: float) -> list[Hit]:
+        """Live hints that depend on time passing, not on a new utterance (polled)."""
+        return []
+
+    def extra_files(self) -> list[Path]:
+        """Data files besides the rule's YAML (a names list): part of the rulebook fingerprint."""
+        return []
+
     # --- turning hits into events ----------------------------------------------------------
     def format(self, template: str, state: Any) -> str:
         name = getattr(state, "customer_name", None)
@@ -160,7 +182,7 @@ class Rule:
         return template
 
     def event(self, hit: Hit, utt: Utterance | None, state: Any) -> Event:
-        start = end = None
+        start = end = hit.at
         speaker = self.speaker if self.speaker != "any" else (utt.speaker if utt else AGENT)
         text = hit.text
         if utt is not None:
@@ -185,6 +207,13 @@ class Rule:
             suggestion=self.format(self.suggestion, state),
             details=hit.details,
         )
+
+
+def _is_seconds(text: str) -> bool:
+    try:
+        return float(text.strip().removesuffix("s").strip()) >= 0
+    except ValueError:
+        return False
 
 
 def _drop_name(template: str) -> str:

@@ -4,6 +4,10 @@ An example is a sentence said by the rule's speaker, or a short dialogue as
 a list of "agent: ..." / "customer: ..." lines (for call-level rules such as
 name use). A `match` example must make the rule fire; a `no_match` example
 must not. The pytest suite and `coach rules test` both call this.
+
+Words are spaced 0.35 s apart and lines 0.5 s apart; a "pause: 40" line lets
+40 s pass (for rules that depend on time: a minimum call length, the name
+reminder). Time-based hints are polled after every line, as live does.
 """
 
 from __future__ import annotations
@@ -36,13 +40,23 @@ class ExampleResult:
         return f"FAIL {self.rule.id} {self.expectation}: {shown!r} -> {what} ({self.rule.ctx.file})"
 
 
+PAUSE = "pause"
+
+
+def pause_seconds(text: str) -> float:
+    try:
+        return float(text.strip().removesuffix("s").strip())
+    except ValueError:
+        raise ValueError(f"'pause: {text}' needs a number of seconds") from None
+
+
 def dialogue(example: str | list[str], default_speaker: str) -> list[tuple[str, str]]:
     if isinstance(example, str):
         return [(default_speaker, example)]
     lines = []
     for line in example:
         head, sep, rest = line.partition(":")
-        if sep and head.strip() in SPEAKERS:
+        if sep and (head.strip() in SPEAKERS or head.strip() == PAUSE):
             lines.append((head.strip(), rest.strip()))
         else:
             lines.append((default_speaker, line))
@@ -56,9 +70,14 @@ def run_example(rule: Rule, example: str | list[str], expectation: str) -> Examp
     t = 0.0
     fired: list[Event] = []
     for who, text in dialogue(example, speaker):
+        if who == PAUSE:
+            t += pause_seconds(text)
+            fired += book.check_time(state, t)
+            continue
         utt = utterance_from_text(text, who, start=t)
         t = utt.end + 0.5
         fired += book.check_utterance(utt, state)
+        fired += book.check_time(state, utt.end)
     state.duration_s = t
     fired += book.check_call(state)
     return ExampleResult(rule, expectation, example, [e for e in fired if e.rule == rule.id])

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from coach.rules.base import Rule
+from coach.rules.name import NameRule
+from coach.rules.negative import NegativeRule
+from coach.rules.occurrence import OccurrenceRule
 from coach.rules.phrase import PhraseRule
+from coach.rules.required import RequiredRule
 
 KINDS: dict[str, type[Rule]] = {
-    PhraseRule.kind: PhraseRule,
+    kind.kind: kind
+    for kind in (PhraseRule, NegativeRule, OccurrenceRule, RequiredRule, NameRule)
 }

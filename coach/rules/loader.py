@@ -98,4 +98,7 @@ def load_rules(language: str, extra_dirs: list[Path] | None = None) -> LoadedRul
                     )
                 by_id[rule.id] = rule
                 disabled.discard(rule.id)
+    for rule in by_id.values():  # data files a rule reads (a names list) decide results too
+        for extra in rule.extra_files():
+            digest.update(extra.read_bytes())
     return LoadedRules(list(by_id.values()), files, digest.hexdigest())

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext
-from coach.rules.matching import compile_phrase, find_phrase, overlaps
+from coach.rules.matching import Phrase, as_doc, compile_phrase, find_phrase, overlaps
 from coach.types import Utterance
 
 
@@ -33,22 +33,37 @@ class PhraseRule(Rule):
         ]
         self.max_gap = int(self.reader.number("max_gap", 1, minimum=0))
         self.fuzzy = self.reader.bool("fuzzy", True)
+        self._phrase_set = frozenset(self.phrases)
+        self._same_language = all(p.language == self.language for p in self.phrases)
 
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
-        words = [t for t in tokens if not t.is_punct]
-        blocked = [
-            span
-            for exc in self.exceptions
-            for span in find_phrase(exc, words, self.max_gap, self.fuzzy)
+        doc = as_doc(tokens, self.language)
+        words = doc.words
+        if self._same_language:
+            candidates = doc.candidates(self.fuzzy)
+            if self._phrase_set.isdisjoint(candidates):
+                return []  # the common case: decided from the shared index, no matching at all
+        found = [
+            (span, phrase)
+            for phrase in self.phrases
+            for span in find_phrase(phrase, words, self.max_gap, self.fuzzy, doc=doc)
         ]
-        taken: list[tuple[int, int]] = []
+        if not found:
+            return []
+        blocked = [
+            b for exc in self.exceptions
+            for b in find_phrase(exc, words, self.max_gap, self.fuzzy, doc=doc)
+        ]
+        # Overlapping finds: keep the longest ("не надо на меня кричать" over a part of it).
+        found.sort(key=lambda f: (f[0][0] - f[0][1], f[0][0]))
+        taken: list[tuple[tuple[int, int], Phrase]] = []
+        for span, phrase in found:
+            if any(overlaps(span, b) for b in blocked) or any(overlaps(span, t) for t, _ in taken):
+                continue
+            taken.append((span, phrase))
         hits = []
-        for phrase in self.phrases:
-            for span in find_phrase(phrase, words, self.max_gap, self.fuzzy):
-                if any(overlaps(span, b) for b in blocked) or any(overlaps(span, t) for t in taken):
-                    continue
-                taken.append(span)
-                matched = words[span[0] : span[1] + 1]
-                hits.append(Hit(tokens=matched, details={"phrase": phrase.text,
-                                                         "lemmas": [t.lemma for t in matched]}))
+        for span, phrase in sorted(taken, key=lambda f: f[0]):
+            matched = words[span[0] : span[1] + 1]
+            hits.append(Hit(tokens=matched, details={"phrase": phrase.text,
+                                                     "lemmas": [t.lemma for t in matched]}))
         return hits

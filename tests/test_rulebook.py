@@ -1,0 +1,569 @@
+"""The rulebook as a QA lead relies on it: variants ASR really produces, conversation checks, real calls.
+
+`tests/test_rules.py` runs every example written in the rule files; this file
+holds what does not fit in one rule's examples: inflection and ASR-noise
+variants of every Russian forbidden phrase, the conversation-level kinds
+(fillers rate, greeting/closing, the name flow, live hints), the real
+fixture calls through the real scorer, and the tools around the packs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coach.errors import RuleError
+from coach.rules import Rulebook, utterance_from_text
+from coach.rules.examples import dialogue, pause_seconds
+from coach.rules.loader import load_rules
+from coach.scoring import load_scorecard
+from coach.types import Event, Utterance, Word
+from tests.conftest import CALLS, ROOT, find_line
+
+COACH = [sys.executable, "-m", "coach"]
+
+
+@pytest.fixture(scope="module")
+def ru() -> Rulebook:
+    return Rulebook.load("ru")
+
+
+def fired(book: Rulebook, text: str, speaker: str = "agent") -> set[str]:
+    _, explanations = book.explain(text, speaker)
+    return {x.rule.id for x in explanations}
+
+
+def run_dialogue(book: Rulebook, lines: list[str], duration: float | None = None) -> list[Event]:
+    """Feed 'agent: ...' / 'customer: ...' / 'pause: N' lines as a call; return every finding."""
+    state = book.new_state()
+    t, events = 0.0, []
+    for who, text in dialogue(lines, "agent"):
+        if who == "pause":
+            t += pause_seconds(text)
+            continue
+        utt = utterance_from_text(text, who, start=t)
+        t = utt.end + 0.5
+        events += book.check_utterance(utt, state)
+    state.duration_s = duration if duration is not None else t
+    return events + book.check_call(state)
+
+
+# --- every Russian forbidden phrase: inflection and ASR noise -----------------------------
+
+VARIANTS = {
+    "ru.forbidden.dont-shout": [
+        "не кричите", "не надо кричать", "не кричите на меня пожалуйста", "нэ кричите", "некричите",
+        "Не кричи на меня!", "не крычите на меня", "не кричите на меня", "Не надо на меня кричать.",
+        "не повышайте на меня голос",
+    ],
+    "ru.forbidden.lower-your-tone": [
+        "сбавьте тон", "Сбавьте, пожалуйста, тон!", "сбавте тон", "сбавьтетон", "смените тон",
+        "не разговаривайте со мной таким тоном",
+    ],
+    "ru.forbidden.talk-calmly": [
+        "Давайте вы будете со мной говорить спокойно!", "давайте вы будете говорить со мной спокойно",
+        "успокойтесь", "Успокойся!", "успокойтес пожалуйста", "говорите со мной спокойно",
+    ],
+    "ru.forbidden.not-my-fault": [
+        "я не виноват", "Я не виновата!", "я не виноваты", "я невиноват", "это не моя вина",
+        "Это вообще не моя вина.", "я тут ни при чём",
+    ],
+    "ru.forbidden.too-many-customers": [
+        "клиентов много а я один", "Клиентов много, а я одна!", "клиентов многоа я один",
+        "вас много а я один",
+    ],
+    "ru.forbidden.i-am-elsewhere": [
+        "Я вообще в Новосибирске!", "я вообщето в новосибирске", "я в новосибирске",
+        "я вообще в другом городе",
+    ],
+    "ru.forbidden.not-my-job": [
+        "это не ко мне", "Это вообще не ко мне!", "это ни ко мне", "я не отвечаю за это",
+        "Я за это не отвечаю.", "я этим не занимаюсь", "это не моя работа",
+    ],
+    "ru.forbidden.i-am-new": [
+        "я тут новенький", "Я здесь новенькая.", "я новенький", "я тут новинький",
+        "я только начала работать", "я недавно работаю", "я стажёр",
+    ],
+    "ru.forbidden.personal-advice": [
+        "на вашем месте я бы", "На вашем месте я бы отказался.", "я бы на вашем месте подождал",
+        "на вашем мести я бы", "лично я бы не стал", "мой вам совет",
+    ],
+    "ru.forbidden.teaching-manners": [
+        "ведите себя прилично", "Ведите себя, пожалуйста, прилично!", "не грубите", "не хамите мне",
+        "как вы со мной разговариваете", "будьте вежливее",
+    ],
+    "ru.forbidden.sarcasm": [
+        "очень смешно", "Очень смешно!", "ага щас", "да неужели", "какая неожиданность",
+    ],
+    "ru.forbidden.excuses": [
+        "от меня ничего не зависит", "это не от меня зависит", "я просто оператор",
+        "Я всего лишь оператор.", "мне так сказали",
+    ],
+    "ru.forbidden.cant-help": [
+        "ничем не могу помочь", "Ничем не могу вам помочь.", "ничем немогу помочь",
+        "я ничего не могу сделать", "ничего не поделаешь",
+    ],
+    "ru.forbidden.blame-customer": [
+        "вы меня не поняли", "Вы неправильно поняли.", "я же вам сказал", "Я же вам сказала!",
+        "я вам уже говорил", "я уже вам говорила", "сколько раз вам повторять",
+    ],
+    "ru.forbidden.hang-up": [
+        "я положу трубку", "Я сейчас положу трубку!", "я брошу трубку", "я прекращаю разговор",
+        "я отключаюсь",
+    ],
+    "ru.forbidden.dont-know": [
+        "я не знаю", "Я не знаю!", "я не знаю когда", "понятия не имею", "я не в курсе",
+    ],
+}
+
+NOT_THESE = {
+    "ru.forbidden.dont-shout": ["я не кричу", "никто не кричит", "клиент кричал на улице"],
+    "ru.forbidden.lower-your-tone": ["тон звонка приятный", "я сбавлю скорость"],
+    "ru.forbidden.talk-calmly": ["я спокойно всё объясню", "не волнуйтесь, всё решим"],
+    "ru.forbidden.not-my-fault": ["вы не виноваты", "это наша ошибка, извините"],
+    "ru.forbidden.too-many-customers": ["у нас много довольных клиентов"],
+    "ru.forbidden.i-am-elsewhere": ["наш офис есть и в новосибирске"],
+    "ru.forbidden.not-my-job": ["этим занимается отдел доставки, я переведу вас", "это ко мне, я помогу"],
+    "ru.forbidden.i-am-new": ["для новых клиентов новый тариф", "я недавно проверял вашу заявку"],
+    "ru.forbidden.personal-advice": ["на вашем тарифе есть бесплатные минуты", "рекомендую тариф максимум"],
+    "ru.forbidden.teaching-manners": ["будьте добры, продиктуйте номер"],
+    "ru.forbidden.sarcasm": ["сейчас всё проверю"],
+    "ru.forbidden.excuses": ["оператор перезвонит вам завтра"],
+    "ru.forbidden.cant-help": ["чем я могу вам помочь", "я могу вам помочь"],
+    "ru.forbidden.blame-customer": ["вы правильно поняли", "я вам перезвоню"],
+    "ru.forbidden.hang-up": ["не кладите трубку, я проверю"],
+    "ru.forbidden.dont-know": ["если вы не знаете номер договора, назовите адрес", "я знаю, как помочь"],
+}
+
+
+def test_every_russian_forbidden_rule_has_variants(ru):
+    forbidden = {r.id for r in ru.rules if r.category == "forbidden_phrase"}
+    assert forbidden == set(VARIANTS) == set(NOT_THESE)
+
+
+@pytest.mark.parametrize("rule_id, text",
+                         [(r, t) for r, texts in VARIANTS.items() for t in texts])
+def test_forbidden_variant_fires(ru, rule_id, text):
+    assert rule_id in fired(ru, text)
+
+
+@pytest.mark.parametrize("rule_id, text",
+                         [(r, t) for r, texts in NOT_THESE.items() for t in texts])
+def test_forbidden_lookalike_does_not_fire(ru, rule_id, text):
+    assert rule_id not in fired(ru, text)
+
+
+def test_customer_lines_are_not_the_agents(ru):
+    assert not fired(ru, "Не кричите на меня! Сбавьте тон!", speaker="customer")
+
+
+def test_forbidden_event_points_at_the_words(ru):
+    utt = utterance_from_text("Послушайте, не надо на меня кричать, пожалуйста.", "agent", start=10.0)
+    events = ru.check_utterance(utt, ru.new_state())
+    [event] = [e for e in events if e.rule == "ru.forbidden.dont-shout"]
+    assert event.text == "не надо на меня кричать"
+    assert event.start == utt.words[1].start and event.end == utt.words[5].end
+
+
+# --- negative phrasing --------------------------------------------------------------------
+
+NEGATIVE = {
+    "ru": (
+        ["Вы не хотите узнать о наших акциях?", "Не желаете оформить карту?", "Вам не нужна доставка?",
+         "Не желаете ли вы подключить тариф?", "Вас не интересует новый тариф?",
+         "Вы не хотите узнать о наших акциях", "Вам не интересно узнать подробности?"],
+        ["Не волнуйтесь, всё решим.", "Я расскажу вам о наших акциях.", "Почему у вас не работает интернет?",
+         "Я не хочу вас задерживать.", "Если вы не хотите ждать, я перезвоню.",
+         "Вам не нужно ничего делать, всё подключится автоматически.", "Не переживайте, мастер приедет."],
+    ),
+    "en": (
+        ["Don't you want to hear about our offers?", "Wouldn't you like a new card?",
+         "You don't need delivery?"],
+        ["Don't worry, we'll fix it.", "I don't want to keep you waiting.", "Would you like a new card?"],
+    ),
+    "ro": (
+        ["Nu doriți să aflați despre promoțiile noastre?", "Nu v-ar interesa un card nou?"],
+        ["Nu vă faceți griji, rezolvăm totul.", "Vă spun despre promoțiile noastre."],
+    ),
+    "et": (
+        ["Kas te ei soovi meie pakkumistest kuulda?", "Kas teil pole vaja kohaletoimetamist?"],
+        ["Ma ei taha teid kinni hoida.", "Räägin teile meie pakkumistest."],
+    ),
+}
+
+
+@pytest.mark.parametrize("language, text, expected", [
+    (lang, text, expected)
+    for lang, (yes, no) in NEGATIVE.items()
+    for expected, texts in ((True, yes), (False, no))
+    for text in texts
+])
+def test_negative_phrasing(language, text, expected):
+    book = Rulebook.load(language)
+    categories = {x.rule.category for x in book.explain(text)[1]}
+    assert ("negative_phrasing" in categories) == expected
+
+
+def test_negative_suggestion_is_the_positive_form(ru):
+    _, found = ru.explain("Вы не хотите узнать о наших акциях?")
+    [x] = [x for x in found if x.rule.category == "negative_phrasing"]
+    assert x.event.text == "вы не хотите"
+    assert x.event.suggestion == "Вы хотите узнать о наших акциях?"
+    assert x.lemmas == ["вы", "не", "хотеть"]
+
+
+# --- fillers: a rate, not a word list -------------------------------------------------------
+
+def _timed(speaker: str, text: str, start: float, seconds_per_word: float = 0.4) -> Utterance:
+    return utterance_from_text(text, speaker, start=start, seconds_per_word=seconds_per_word)
+
+
+def filler_events(book: Rulebook, utterances: list[Utterance]) -> list[Event]:
+    state = book.new_state()
+    return [e for u in utterances for e in book.check_utterance(u, state)
+            if e.category == "filler_words"]
+
+
+def test_one_filler_in_a_call_is_not_a_finding(ru):
+    utts = [_timed("agent", "Ну, сейчас посмотрю вашу заявку.", 0.0),
+            _timed("agent", "Я проверил линию, всё работает.", 10.0),
+            _timed("agent", "Спасибо за звонок, всего доброго.", 20.0)]
+    assert not filler_events(ru, utts)
+
+
+def test_sparse_fillers_stay_below_the_rate(ru):
+    # One filler per 24 s of the agent's own speech: 2.5 a minute, below the 4 a minute threshold.
+    text = "Я проверил вашу линию и всё работает как положено сегодня вечером тоже всё будет хорошо " * 4
+    utts = []
+    t = 0.0
+    for _ in range(3):
+        utts.append(_timed("agent", "Ну, " + text.strip(), t))
+        t = utts[-1].end + 5
+    speech = sum(u.end - u.start for u in utts)
+    assert 3 / (speech / 60) < 4 and 2 / (2 * speech / 3 / 60) < 4
+    assert not filler_events(ru, utts)
+
+
+def test_dense_fillers_fire_at_the_words_including_earlier_ones(ru):
+    first = _timed("agent", "Ну, я сейчас посмотрю вашу заявку.", 0.0)
+    second = _timed("agent", "Короче, как бы, всё работает.", 5.0)
+    events = filler_events(ru, [first, second])
+    assert [e.text for e in events] == ["ну", "короче, как бы"]
+    assert events[0].start == first.words[0].start  # reported late, placed where it was said
+    assert events[1].start == second.words[0].start and events[1].end == second.words[2].end
+    assert events[1].details["count"] == 3
+
+
+def test_fillers_same_findings_however_speech_is_split(ru):
+    """Live commits split speech differently from batch segments: the findings stay the same."""
+    whole = [_timed("agent", "Ну, короче, сейчас посмотрю вашу заявку, типа, минуту.", 0.0)]
+    words = whole[0].text.split()
+    parts = [_timed("agent", " ".join(words[:3]), 0.0), _timed("agent", " ".join(words[3:]), 1.2)]
+    assert [(e.text, e.start) for e in filler_events(ru, whole)] == \
+        [(e.text, e.start) for e in filler_events(ru, parts)]
+
+
+def test_english_like_counts_only_as_a_filler():
+    en = Rulebook.load("en")
+    assert not filler_events(en, [_timed("agent", "Would you like a new card? I'd like to help.", 0.0)])
+    events = filler_events(en, [_timed("agent", "It's, like, you know, broken.", 0.0)])
+    assert [e.text for e in events] == ["like, you know"]
+
+
+# --- greeting and closing -------------------------------------------------------------------
+
+def categories(events: list[Event]) -> list[str]:
+    return sorted(e.category for e in events)
+
+
+def test_greeting_and_closing_present(ru):
+    events = run_dialogue(ru, [
+        "agent: Здравствуйте! Компания Телеком, меня зовут Алексей.",
+        "customer: У меня вопрос по счёту.",
+        "agent: Ваш баланс триста рублей.",
+        "agent: Спасибо за звонок! Всего доброго!",
+    ])
+    assert "no_greeting" not in categories(events) and "no_closing" not in categories(events)
+
+
+def test_missing_greeting_is_decided_when_the_opening_is_over(ru):
+    state = ru.new_state()
+    first = ru.check_utterance(utterance_from_text("Слушаю.", "agent"), state)
+    assert not first
+    ru.check_utterance(utterance_from_text("Я звоню по поводу счёта.", "customer", start=2), state)
+    second = ru.check_utterance(utterance_from_text("Назовите номер договора.", "agent", start=5), state)
+    [event] = [e for e in second if e.category == "no_greeting"]
+    assert event.start is None and event.end is None  # call-level, even when found live
+    assert "приветствие" in event.message and "представление" in event.message
+    assert not [e for e in ru.check_call(state) if e.category == "no_greeting"]  # not twice
+
+
+def test_greeting_without_introduction_names_what_is_missing(ru):
+    events = run_dialogue(ru, ["agent: Добрый день!", "customer: Здравствуйте.", "agent: Слушаю вас."])
+    [event] = [e for e in events if e.category == "no_greeting"]
+    assert "представление" in event.message and "приветствие" not in event.message
+
+
+def test_missing_closing(ru):
+    events = run_dialogue(ru, [
+        "agent: Здравствуйте! Компания Телеком, меня зовут Алексей.",
+        "customer: Когда приедет мастер?",
+        "agent: Мастер приедет завтра утром.",
+        "customer: Понятно, до свидания.",
+    ])
+    [event] = [e for e in events if e.category == "no_closing"]
+    assert event.start is None and "мастер приедет" in event.text
+
+
+# --- the name: asked, caught, used, reminded ---------------------------------------------------
+
+ASKED = ["agent: Здравствуйте! Компания Телеком, меня зовут Алексей. Как я могу к вам обращаться?",
+         "customer: Меня зовут Ольга."]
+
+
+def test_name_caught_and_filled_into_suggestions(ru):
+    state = ru.new_state()
+    for who, text in dialogue(ASKED, "agent"):
+        ru.check_utterance(utterance_from_text(text, who), state)
+    assert state.customer_name == "Ольга"
+    events = ru.check_utterance(utterance_from_text("Не кричите на меня!", "agent", start=9), state)
+    [event] = [e for e in events if e.rule == "ru.forbidden.dont-shout"]
+    assert event.suggestion.startswith("Ольга, ")
+
+
+def test_name_used_in_another_case_counts(ru):
+    events = run_dialogue(ru, [*ASKED, "agent: Спасибо, Ольге мы перезвоним. Всего доброго!"])
+    assert "name_not_used" not in categories(events)
+
+
+def test_name_not_used(ru):
+    events = run_dialogue(ru, [*ASKED, "agent: Я проверил ваш счёт. Спасибо за звонок, всего доброго!"])
+    [event] = [e for e in events if e.category == "name_not_used"]
+    assert event.start is None and "Ольга" in event.message
+
+
+def test_name_with_patronymic_and_without_intro_word(ru):
+    state = ru.new_state()
+    ru.check_utterance(utterance_from_text("Как вас зовут?", "agent"), state)
+    ru.check_utterance(utterance_from_text("Я Наталья Петровна.", "customer", start=2), state)
+    assert state.customer_name == "Наталья Петровна"
+
+
+def test_name_not_asked_only_in_calls_long_enough(ru):
+    lines = ["agent: Здравствуйте! Компания Телеком, меня зовут Алексей.", "customer: Какой у меня баланс?",
+             "agent: Триста рублей. Спасибо за звонок, всего доброго!"]
+    assert "name_not_asked" not in categories(run_dialogue(ru, lines, duration=20))
+    assert "name_not_asked" in categories(run_dialogue(ru, lines, duration=90))
+
+
+def test_live_name_reminder_is_polled_and_not_a_finding(ru):
+    state = ru.new_state()
+    for utt in (utterance_from_text(ASKED[0][7:], "agent"),
+                utterance_from_text("Меня зовут Ольга.", "customer", start=7),
+                utterance_from_text("Ольга, сейчас посмотрю.", "agent", start=10),
+                utterance_from_text("Я проверил линию.", "agent", start=40)):
+        ru.check_utterance(utt, state)
+    assert not ru.check_time(state, 60.0)  # 50 s since the name was last used
+    [hint] = ru.check_time(state, 72.0)
+    assert hint.category == "name_reminder" and hint.severity == "info"
+    assert hint.start == hint.end == 72.0 and hint.details["hint"]
+    assert hint.suggestion.startswith("Ольга")
+    assert not ru.check_time(state, 80.0)  # at most one hint per interval
+    assert [e.category for e in ru.check_time(state, 135.0)] == ["name_reminder"]
+    ru.check_utterance(utterance_from_text("Ольга, всё готово.", "agent", start=140), state)
+    assert not ru.check_time(state, 150.0)
+    assert not [e for e in ru.check_call(state) if e.category == "name_reminder"]
+    assert load_scorecard().weight("name_reminder").max == 0
+
+
+# --- real calls through the real scorer ----------------------------------------------------
+
+def rule_events(result: dict, category: str) -> list[dict]:
+    return [e for e in result["events"] if e["category"] == category]
+
+
+def test_name_used_call(scored):
+    result = scored("name_used.wav")
+    assert result["customer_name"] == "Ольга"
+    assert not rule_events(result, "name_not_used") and not rule_events(result, "name_not_asked")
+
+
+def test_name_not_used_call(scored):
+    result = scored("name_not_used.wav")
+    assert result["customer_name"] == "Ольга"
+    [event] = rule_events(result, "name_not_used")
+    assert event["start"] is None and event["end"] is None and event["speaker"] == "agent"
+    assert not rule_events(result, "name_not_asked")
+
+
+def test_clean_call_has_no_findings_at_all(scored):
+    result = scored("clean_call.wav")
+    assert result["events"] == [], [(e["rule"], e["text"]) for e in result["events"]]
+    assert result["customer_name"] == "Ольга"
+    assert result["score"]["total"] == 100
+
+
+def test_forbidden_call_findings(scored, manifest):
+    result = scored("forbidden_agent.wav")
+    line = find_line(manifest, "forbidden_agent.wav", "Не кричите")
+    rules = [e["rule"] for e in result["events"] if e["speaker"] == "agent" and e["start"] is not None]
+    assert "ru.forbidden.dont-shout" in rules
+    [shout] = [e for e in result["events"] if e["rule"] == "ru.forbidden.dont-shout"]
+    assert abs(shout["start"] - line["start"]) <= 1.0
+    assert shout["suggestion"].startswith("Ольга, ")  # the name caught a line earlier
+    for category in ("name_not_asked", "name_not_used", "no_greeting", "no_closing"):
+        assert not rule_events(result, category), category
+
+
+def test_customer_saying_forbidden_phrases_costs_the_agent_nothing(scored):
+    result = scored("customer_says_forbidden.wav")
+    assert not [e for e in result["events"] if e["speaker"] == "customer"]
+    assert not rule_events(result, "forbidden_phrase")
+
+
+@pytest.fixture(scope="module")
+def demo(scorer) -> dict:
+    return scorer.score(ROOT / "samples" / "demo_call.wav")
+
+
+def test_demo_call_findings(demo):
+    found = {(e["category"], e["rule"]) for e in demo["events"]}
+    expected = {
+        ("forbidden_phrase", "ru.forbidden.not-my-fault"),
+        ("diminutive", "ru.diminutive.waiting"),
+        ("filler_words", "ru.fillers.words"),
+        ("negative_phrasing", "ru.negative.question"),
+    }
+    assert expected <= found, found
+    assert demo["customer_name"] == "Ольга"
+    for category in ("name_not_asked", "name_not_used", "no_greeting", "no_closing"):
+        assert not rule_events(demo, category), category
+    [negative] = rule_events(demo, "negative_phrasing")
+    assert "не хотите" in negative["text"]
+    by_category = demo["score"]["by_category"]
+    card = load_scorecard()
+    for category, points in by_category.items():
+        count = len(rule_events(demo, category))
+        weight = card.weight(category)
+        assert points == -round(min(weight.max, weight.per_event * count))
+    assert demo["score"]["total"] == max(0, 100 + sum(by_category.values()))
+
+
+# --- company rules, validation, tools ---------------------------------------------------------
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_company_can_tune_and_disable_conversation_rules(tmp_path):
+    write(tmp_path / "ru" / "off.yaml", "id: ru.name.not-asked\ndisabled: true\n")
+    strict = (ROOT / "rules/ru/fillers/words.yaml").read_text(encoding="utf-8")
+    strict = strict.replace("min_count: 2", "min_count: 1").replace("per_minute: 4", "per_minute: 1")
+    strict = strict.replace("    - Ну, сейчас посмотрю вашу заявку.\n", "")
+    write(tmp_path / "ru" / "fillers.yaml", strict)
+    book = Rulebook.load("ru", [tmp_path])
+    ids = {r.id for r in book.rules}
+    assert "ru.name.not-asked" not in ids and "ru.name.not-used" in ids
+    assert "ru.fillers.words" in fired(book, "Ну, сейчас посмотрю вашу заявку.")
+    assert "ru.fillers.words" not in fired(Rulebook.load("ru"), "Ну, сейчас посмотрю вашу заявку.")
+
+
+BASE = """id: acme.x
+category: negative_phrasing
+speaker: agent
+severity: minor
+message: m
+examples: {match: [a], no_match: [b]}
+"""
+
+
+@pytest.mark.parametrize("language, extra, field", [
+    ("en", "kind: negative\nparticles: [not]\n", "words"),
+    ("ru", "kind: negative\n", "particles"),
+    ("ru", "kind: occurrence\nwords: [ну]\nregexes: ['э(']\n", "regexes"),
+    ("ru", "kind: occurrence\nwords: [ну]\nper_minute: fast\n", "per_minute"),
+    ("ru", "kind: required\npart: middle\nrequire: {a: [здравствуйте]}\n", "part"),
+    ("ru", "kind: required\npart: opening\nrequire: [здравствуйте]\n", "require"),
+    ("ru", "kind: name\ncheck: twice\nintro_phrases: [меня зовут]\n", "check"),
+    ("ru", "kind: name\ncheck: asked\nintro_phrases: [меня зовут]\n", "ask_phrases"),
+    ("ru", "kind: name\ncheck: used\nintro_phrases: [меня зовут]\nnames_file: nope.txt\n", "names_file"),
+])
+def test_new_kinds_name_file_and_field(tmp_path, language, extra, field):
+    path = write(tmp_path / language / "bad.yaml", BASE + extra)
+    with pytest.raises(RuleError) as info:
+        load_rules(language, [tmp_path])
+    assert str(path) in str(info.value) and f"'{field}'" in str(info.value)
+
+
+def test_bad_pause_in_an_example_is_a_validation_error(tmp_path):
+    text = BASE.replace("examples: {match: [a], no_match: [b]}",
+                        "examples: {match: [[\"agent: a\", \"pause: soon\"]], no_match: [b]}")
+    path = write(tmp_path / "ru" / "bad.yaml", text + "kind: phrase\nphrases: [a]\n")
+    with pytest.raises(RuleError, match="examples.match"):
+        load_rules("ru", [tmp_path])
+    assert path.exists()
+
+
+def test_names_file_is_part_of_the_fingerprint(tmp_path):
+    names = write(tmp_path / "en" / "names.txt", "Siobhan\n")
+    rule = (ROOT / "rules/en/name/name.yaml").read_text(encoding="utf-8")
+    rule = rule.replace("en.name.", "acme.name.")
+    write(tmp_path / "en" / "name.yaml", rule)
+    before = load_rules("en", [tmp_path]).fingerprint
+    names.write_text("Siobhan\nAoife\n", encoding="utf-8")
+    assert load_rules("en", [tmp_path]).fingerprint != before
+
+
+def test_pack_sizes():
+    counts = {lang: len(load_rules(lang).rules) for lang in ("ru", "en", "ro", "nb", "et")}
+    assert counts["ru"] >= 25 and counts["en"] >= 15
+    assert all(counts[lang] >= 5 for lang in ("ro", "nb", "et")), counts
+    for lang in ("ro", "nb", "et"):
+        for rule in load_rules(lang).rules:
+            assert "guidelines" in str(rule.source), rule.id
+
+
+@pytest.mark.parametrize("language, text, rule_id, lemma", [
+    ("ru", "Не надо на меня кричать!", "ru.forbidden.dont-shout", "кричать"),
+    ("en", "Calm down, please.", "en.forbidden.calm-down", "calm"),
+    ("ro", "Nu e treaba mea.", "ro.forbidden.not-my-problem", "treaba"),
+    ("nb", "Jeg er ikke ansvarlig for denne saken.", "nb.forbidden.not-responsible", "ansvarlig"),
+    ("et", "See pole minu probleem.", "et.forbidden.not-my-problem", "probleem"),
+])
+def test_explain_works_for_every_language(language, text, rule_id, lemma):
+    out = subprocess.run([*COACH, "rules", "explain", text, "--lang", language],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert rule_id in out.stdout and lemma in out.stdout and "tokens:" in out.stdout
+
+
+def test_score_follows_a_company_scorecard(tmp_path):
+    card = (ROOT / "rules/scorecards/default.yaml").read_text(encoding="utf-8")
+    card = card.replace("forbidden_phrase:   {per_event: 15, max: 45}",
+                        "forbidden_phrase:   {per_event: 40, max: 80}")
+    path = write(tmp_path / "strict.yaml", card)
+    out = tmp_path / "out"
+    proc = subprocess.run([*COACH, "score", str(CALLS / "forbidden_agent.wav"), "-o", str(out),
+                           "--scorecard", str(path), "--no-report", "--quiet"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "forbidden_agent.json").read_text(encoding="utf-8"))
+    count = len(rule_events(result, "forbidden_phrase"))
+    assert count >= 1
+    assert result["score"]["by_category"]["forbidden_phrase"] == -min(80, 40 * count)
+    assert result["score"]["by_section"]["politeness"] <= -40
+
+
+def test_word_times_come_from_the_words_not_the_text(ru):
+    """Events take their times from the ASR's words, which are not evenly spaced."""
+    words = [Word("Так,", 1.0, 1.4), Word("не", 3.0, 3.2), Word("кричите", 3.2, 3.7),
+             Word("на", 3.7, 3.8), Word("меня!", 3.8, 4.1)]
+    utt = Utterance("agent", 1.0, 4.1, "Так, не кричите на меня!", words)
+    [event] = [e for e in ru.check_utterance(utt, ru.new_state()) if e.category == "forbidden_phrase"]
+    assert (event.start, event.end) == (3.0, 4.1)
