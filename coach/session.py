@@ -49,6 +49,14 @@ class Session:
             events += self.analyzers.add_utterance(utt)
         return self._keep(events)
 
+    def check_time(self, now: float) -> list[Event]:
+        """Live-only hints due at call time `now` (e.g. the name not used for a while).
+
+        Not kept in `events`: they are advice on screen, not findings, so live,
+        replay and batch keep identical findings.
+        """
+        return self.rulebook.check_time(self.state, now)
+
     def finish(self, duration_s: float | None = None) -> list[Event]:
         """Call-level findings (name use, greeting, closing) and the analyzers' tails."""
         if self.finished:
