@@ -82,7 +82,7 @@ def main() -> int:
     parser.add_argument("--call", type=Path, help="a dual-channel call to use instead")
     parser.add_argument("--minutes", type=float, default=5.0, help="length of the generated call")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: all)")
-    parser.add_argument("--asr-mode", default="batched", choices=("batched", "sequential", "fast"))
+    parser.add_argument("--asr-mode", default="fast", choices=("fast", "batched", "sequential"))
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the best is kept")
     args = parser.parse_args()
 

@@ -99,3 +99,17 @@ def test_fast_mode_text_matches_plain_faster_whisper(scorer, name):
                                          condition_on_previous_text=False)
         plain = " ".join(s.text for s in segments)
         assert ratio(normalise(fast), normalise(plain)) >= 85, (fast, plain)
+
+
+def test_a_greedy_decoding_loop_is_cut_to_its_first_period():
+    from coach.asr.fast import DecodedSegment, _collapse_loop
+
+    said = ["Меня", "зовут", "Ольга."]
+    words = [{"word": " " + w, "start": 7.4 + i * 0.4, "end": 7.8 + i * 0.4, "probability": 0.9}
+             for i, w in enumerate(said * 4 + said[:2])]
+    looped = DecodedSegment(7.4, 9.0, "Меня зовут Ольга. " * 4, words, -0.05, 0.1, 11.3)
+    fixed = _collapse_loop(looped)
+    assert fixed.text == "Меня зовут Ольга." and len(fixed.words) == 3
+    assert fixed.compression_ratio < 2.4
+    real = DecodedSegment(0, 2, "Да, да, конечно.", words[:3], -0.2, 0.1, 1.0)
+    assert _collapse_loop(real) is real
