@@ -10,9 +10,7 @@ pytest cache by file hash, so Whisper runs once per fixture version.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import random
 import wave
 from pathlib import Path
@@ -403,36 +401,26 @@ def read_wav(path: Path) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
-def transcribe(pytestconfig):
-    """transcribe('x.wav') -> (channels, utterances); Whisper runs once per fixture version."""
-    state: dict = {}
+def transcribe(scorer):
+    """transcribe('x.wav') -> (channels, utterances), with the product's own transcriber.
+
+    Cached for the session only: a cache across runs would keep testing old
+    transcripts after the transcriber changes.
+    """
+    cache: dict[str, list[Utterance]] = {}
 
     def get(name: str) -> tuple[dict[str, np.ndarray], list[Utterance]]:
         path = CALLS / name
         if not path.is_file():
             pytest.skip(f"fixture {name} not generated (tests/fixtures/make_fixtures.py)")
         channels = read_wav(path)
-        key = f"coach/analyzers/{name}-{hashlib.sha1(path.read_bytes()).hexdigest()[:16]}"
-        cached = pytestconfig.cache.get(key, None)
-        if cached is None:
-            if "transcriber" not in state:
-                from coach.asr.transcriber import Transcriber, load_whisper
-                from coach.models import resolve
-                from coach.scorer import ScoreOptions
-
-                threads = int(os.environ.get("COACH_TEST_THREADS", "0"))
-                options = ScoreOptions(cpu_threads=threads).transcriber_options()
-                state["transcriber"] = Transcriber(load_whisper(resolve(None), options), options)
-            cached = []
-            for speaker, samples in channels.items():
-                for u in state["transcriber"].transcribe(samples, speaker, "ru"):
-                    words = [[w.text, w.start, w.end] for w in u.words]
-                    cached.append([u.speaker, u.start, u.end, u.text, words])
-            pytestconfig.cache.set(key, cached)
-        utterances = [
-            Utterance(s, start, end, text, [Word(*w) for w in words]) for s, start, end, text, words in cached
-        ]
-        return channels, sorted(utterances, key=lambda u: (u.start, u.speaker))
+        if name not in cache:
+            cache[name] = [
+                u
+                for speaker, samples in channels.items()
+                for u in scorer.transcriber.transcribe(samples, speaker, "ru")
+            ]
+        return channels, sorted(cache[name], key=lambda u: (u.start, u.speaker))
 
     return get
 
