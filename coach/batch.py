@@ -166,21 +166,12 @@ def run_batch(
     # The parent needs the config fingerprint (model hash, rules) to decide what to skip;
     # with one job it also does the scoring, so it loads the full scorer once.
     scorer = CallScorer(per_job)
-    config_fp = scorer.config_fingerprint()
     errors_path = out_dir / "errors.jsonl"
     errors_file = errors_path.open("w", encoding="utf-8")
 
-    def fingerprint(path: Path) -> str | None:
-        try:
-            from coach.scorer import file_digest
-
-            return hashlib.sha256((config_fp + file_digest(path)).encode()).hexdigest()
-        except OSError:
-            return None
-
     todo: list[tuple[Path, str]] = []
     for path in paths:
-        fp = fingerprint(path)
+        fp = scorer.fingerprint_for(path)
         existing = read_result(out_dir / names[path])
         if fp and not force and existing and existing.get("fingerprint") == fp:
             summary.skipped.append(path)

@@ -74,6 +74,7 @@ class CallScorer:
         self.scorecard = load_scorecard(Path(options.scorecard) if options.scorecard else None)
         self.analyzer_config = _load_analyzer_config(options.rules_dirs)
         self._rulebooks: dict[str, Rulebook] = {}
+        self._config_fp: str | None = None
         if options.language != "auto":
             self.rulebook(options.language)  # fail fast on a broken rule file
 
@@ -86,6 +87,11 @@ class CallScorer:
 
     def config_fingerprint(self) -> str:
         """What, besides the audio, decides a result: model, rules, thresholds, options."""
+        if self._config_fp is None:
+            self._config_fp = self._compute_config_fingerprint()
+        return self._config_fp
+
+    def _compute_config_fingerprint(self) -> str:
         language = self.options.language
         rules = self.rulebook(language).fingerprint if language != "auto" else "auto"
         parts = {
@@ -99,10 +105,13 @@ class CallScorer:
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
-    def fingerprint_for(self, path: Path) -> str:
-        return hashlib.sha256(
-            (self.config_fingerprint() + file_digest(path)).encode()
-        ).hexdigest()
+    def fingerprint_for(self, path: Path) -> str | None:
+        """Config + audio content; None when the file cannot be read (it will fail to score)."""
+        try:
+            digest = file_digest(path)
+        except OSError:
+            return None
+        return hashlib.sha256((self.config_fingerprint() + digest).encode()).hexdigest()
 
     def score(self, path: str | Path, fingerprint: str | None = None) -> dict[str, Any]:
         """Score one recording; raises AudioError for unusable input."""
