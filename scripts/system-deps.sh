@@ -4,8 +4,9 @@
 #   pulseaudio     a null sink to test the microphone path with real audio
 #   chromium       the overlay and report tests drive it through Playwright
 #   sox, ffmpeg    fixture and benchmark audio
+#   libasound2-plugins  the ALSA "pulse" device through which sounddevice records PulseAudio
 set -euo pipefail
-packages=(libportaudio2 pulseaudio pulseaudio-utils chromium sox ffmpeg)
+packages=(libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils chromium sox ffmpeg)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -1,0 +1,137 @@
+"""The streaming transcriber on real fixture audio with the real offline model.
+
+What matters live: the forbidden phrase comes out as a final utterance soon
+after it is said, only the audio present is encoded (never Whisper's full
+3000 frames), silence costs no decoding, memory stays bounded on endless
+speech, and the result does not depend on how the audio was chunked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from faster_whisper.vad import get_vad_model
+
+from coach.asr.fast import FastOptions, speech_segments
+from coach.asr.streaming import (
+    MAX_FRAMES,
+    OnlineTranscriber,
+    StreamingOptions,
+    StreamingVad,
+    _segment_tokens,
+    _Word,
+    local_agreement,
+)
+from coach.audio import load_call
+from coach.types import AGENT
+from tests.conftest import CALLS, find_line
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def whisper(scorer):
+    return scorer.transcriber.whisper
+
+
+def stream(whisper, audio: np.ndarray, chunk_s: float = 0.1, options: StreamingOptions | None = None):
+    """Feed audio like a live source; return (transcriber, [(stream time, utterance)])."""
+    tr = OnlineTranscriber(whisper, AGENT, options or StreamingOptions())
+    out = []
+    step = int(chunk_s * SR)
+    for i in range(0, len(audio), step):
+        tr.insert_audio_chunk(audio[i : i + step])
+        out += [(tr.now, u) for u in tr.process_iter()]
+    out += [(tr.now, u) for u in tr.finish()]
+    return tr, out
+
+
+def test_streaming_vad_equals_one_pass_over_the_recording():
+    audio = load_call(CALLS / "forbidden_agent.wav").channels[AGENT]
+    n = len(audio) // 512 * 512
+    whole = get_vad_model()(audio[:n]).reshape(-1)
+    vad = StreamingVad()
+    pieces = [vad.feed(audio[i : i + 1234]) for i in range(0, n, 1234)]
+    streamed = np.concatenate(pieces)[: len(whole)]
+    assert len(streamed) == len(whole)
+    assert np.allclose(streamed, whole, atol=1e-5)
+
+
+def test_local_agreement_commits_the_common_prefix():
+    def words(text):
+        return [_Word(w, i, i + 1, 1.0, []) for i, w in enumerate(text.split())]
+
+    assert local_agreement(words("не кричите на"), words("Не кричите, на меня")) == 3
+    assert local_agreement(words("я проверю линию"), words("я проверил линию")) == 1
+    assert local_agreement([], words("да")) == 0
+
+
+def test_loops_are_cut_from_a_hypothesis(whisper):
+    from faster_whisper.tokenizer import Tokenizer
+
+    tok = Tokenizer(whisper.hf_tokenizer, True, task="transcribe", language="ru")
+    ts = lambda s: tok.timestamp_begin + round(s / 0.02)  # noqa: E731
+    phrase = tok.encode(" сбавьте тон.")
+    # a closed segment, then the same again (a loop), then one starting in the padding
+    generated = [*phrase, ts(1.0), ts(1.0), *phrase, ts(2.0), ts(2.4), *tok.encode(" спасибо")]
+    kept, why = _segment_tokens(tok, generated, duration=2.2, capped=False)
+    assert tok.decode(kept).strip() == "сбавьте тон."
+    assert why
+    runaway = [*tok.encode(" спасибо за за за за за")]
+    kept, _ = _segment_tokens(tok, runaway, duration=1.0, capped=True)
+    assert kept == []
+
+
+def test_forbidden_phrase_streams_as_a_final_utterance(whisper, manifest):
+    audio = load_call(CALLS / "forbidden_agent.wav").channels[AGENT]
+    line = find_line(manifest, "forbidden_agent.wav", "кричите")
+    tr, out = stream(whisper, audio)
+    finals = [(t, u) for t, u in out if u.final]
+    hits = [(t, u) for t, u in finals if "кричите на меня" in u.text.lower()]
+    assert hits, [u.text for _, u in finals]
+    when, utt = hits[0]
+    assert abs(utt.start - line["start"]) < 0.5 and abs(utt.end - line["end"]) < 0.5
+    # closed by the pause that follows: about end + 0.5 s of silence, not later
+    assert when - line["end"] < 1.2
+    assert all(w.start <= w.end for w in utt.words) and utt.words[-1].end <= when
+    partial_times = [t for t, u in out if not u.final]
+    assert partial_times and min(partial_times) < finals[0][0]
+    # only the audio present is encoded: never Whisper's full 30 s window
+    assert 0 < tr.stats.max_frames < 1200 < MAX_FRAMES
+    assert tr.stats.max_buffer_s < 10
+
+
+def test_finals_do_not_depend_on_chunking(whisper):
+    audio = load_call(CALLS / "forbidden_agent.wav").channels[AGENT]
+    _, small = stream(whisper, audio, chunk_s=0.1)
+    _, large = stream(whisper, audio, chunk_s=1.6)
+    texts = lambda out: [u.text for _, u in out if u.final]  # noqa: E731
+    assert texts(small) == texts(large)
+
+
+def test_silence_is_never_decoded(whisper):
+    rng = np.random.default_rng(0)
+    quiet = (rng.standard_normal(SR * 10) * 1e-3).astype(np.float32)
+    tr, out = stream(whisper, quiet)
+    assert out == []
+    assert tr.stats.decodes == 0
+    assert tr.buffer_seconds < 1.0
+
+
+def test_endless_speech_stays_bounded(whisper):
+    """Speech with no pause long enough to close an utterance: the buffer is trimmed at
+    committed words and the utterance is closed at max_utterance_s, never encoding 30 s."""
+    pieces = []
+    for name in ("clean_call.wav", "forbidden_agent.wav", "name_used.wav"):
+        agent = load_call(CALLS / name).channels[AGENT]
+        pieces += [agent[s:e] for s, e in speech_segments(agent, FastOptions())]
+    audio = np.concatenate(pieces)[: SR * 40]
+    assert len(audio) > SR * 30
+    options = StreamingOptions(max_buffer_s=6.0, max_utterance_s=15.0)
+    tr, out = stream(whisper, audio, options=options)
+    finals = [u for _, u in out if u.final]
+    assert len(finals) >= 2
+    assert tr.stats.max_buffer_s < options.max_buffer_s + options.partial_interval_s + 1.0
+    assert tr.stats.max_frames < 1000
+    spoken = " ".join(u.text.lower() for u in finals)
+    assert "кричите" in spoken and "спасибо" in spoken
