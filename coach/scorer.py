@@ -56,7 +56,7 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _load_analyzer_config(rules_dirs: list[str]):
+def analyzer_config_for(rules_dirs: list[str]):
     """The acoustic analyzers' thresholds: rules/analyzers.yaml plus company overrides."""
 
     extra = [Path(d) / "analyzers.yaml" for d in rules_dirs if (Path(d) / "analyzers.yaml").is_file()]
@@ -72,7 +72,7 @@ class CallScorer:
         topts = options.transcriber_options()
         self.transcriber = Transcriber(load_whisper(self.model, topts), topts)
         self.scorecard = load_scorecard(Path(options.scorecard) if options.scorecard else None)
-        self.analyzer_config = _load_analyzer_config(options.rules_dirs)
+        self.analyzer_config = analyzer_config_for(options.rules_dirs)
         self._rulebooks: dict[str, Rulebook] = {}
         self._config_fp: str | None = None
         if options.language != "auto":

@@ -57,7 +57,7 @@ class Engine:
 
 
 def load_engine(options: EngineOptions) -> Engine:
-    from coach.scorer import _load_analyzer_config  # the batch scorer's loader: same thresholds
+    from coach.scorer import analyzer_config_for  # the batch scorer's loader: same thresholds
 
     if options.language == "auto":
         from coach.errors import CoachError
@@ -71,7 +71,7 @@ def load_engine(options: EngineOptions) -> Engine:
         warm_up(whisper, options.language)
         rulebook.check_utterance(utterance_from_text("Здравствуйте, чем могу помочь?", "agent"),
                                  rulebook.new_state())
-    return Engine(model, whisper, rulebook, _load_analyzer_config(options.rules_dirs), options.language)
+    return Engine(model, whisper, rulebook, analyzer_config_for(options.rules_dirs), options.language)
 
 
 class LiveRun:
