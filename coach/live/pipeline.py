@@ -275,18 +275,11 @@ class LivePipeline:
     def _time_hints(self, now: float) -> list[Event]:
         """Live-only advice from rules that fire on time passing (the name not used lately...).
 
-        `Rulebook.check_time` is polled here and nowhere in batch; its hints
+        `Session.check_time` is polled here and nowhere in batch; its hints
         are not findings, so they stay out of the Session's events and batch
         and replay keep the same findings.
         """
-        method = getattr(self.session, "check_time", None)
-        if callable(method):
-            return method(now) or []
-        method = getattr(self.session.rulebook, "check_time", None)
-        if callable(method):
-            return method(self.session.state, now) or []
-        return []
-
+        return self.session.check_time(now)
 
 def _filler_patterns(fillers: tuple[str, ...]) -> list[re.Pattern]:
     return [re.compile(rf"(?<![\w-]){re.escape(f.lower())}(?![\w-])") for f in fillers]
