@@ -13,7 +13,6 @@ moving transcript line, and both speakers share the same CPU.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import deque
@@ -30,8 +29,6 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[dict], None]
 
-DEFAULT_FILLERS = ("ну", "как бы", "типа", "короче", "эээ", "ээ", "э-э", "это самое", "в общем")
-_WORDS = re.compile(r"[\w-]+", re.UNICODE)
 
 
 @dataclass
@@ -43,7 +40,6 @@ class LiveOptions:
     metrics_interval_s: float = 1.0  # wall-clock seconds between metrics messages
     time_hints_interval_s: float = 1.0  # how often time-based rules (name not asked yet...) are polled
     rate_window_s: float = 30.0  # the speech-rate meter looks at the agent's last 30 s of speech
-    fillers: tuple[str, ...] = DEFAULT_FILLERS
     # phrase findings checked on committed words while the speaker is still talking
     early_categories: tuple[str, ...] = ("forbidden_phrase", "negative_phrasing", "diminutive")
     early_match_s: float = 1.0  # a final finding this close to an early one is the same finding
@@ -72,8 +68,6 @@ class LivePipeline:
         streaming = self.options.streaming
         streaming.language = self.options.language
         self.transcribers = {s: OnlineTranscriber(whisper, s, streaming) for s in session.speakers}
-        self.fillers = _filler_patterns(self.options.fillers)
-        self.filler_count = 0
         self._agent_recent: deque[Utterance] = deque()
         self._early: list[Event] = []  # phrase findings published before their utterance closed
         self._early_seen = dict.fromkeys(self.transcribers, 0)
@@ -159,7 +153,6 @@ class LivePipeline:
             return
         self._emit_events(self._not_yet_published(self.session.add_utterance(utt)))
         if utt.speaker == AGENT:
-            self.filler_count += self._count_fillers(utt.text)
             self._agent_recent.append(utt)
         self._send_metrics()
 
@@ -260,17 +253,12 @@ class LivePipeline:
         }
 
     def _fillers(self) -> int:
-        """Fillers said so far: the rulebook's own filler rules' tallies when it has them."""
+        """Fillers said so far, as the rulebook's own filler rules counted them (one list of
+        fillers, in rules/<lang>/, for the counter and the findings alike)."""
         rules = [r for r in self.session.rulebook.rules
                  if r.category == "filler_words" and r.applies_to(AGENT)]
-        if not rules:
-            return self.filler_count
         facts = self.session.state.facts
         return sum(int(getattr(facts.get(r.id), "count", 0) or 0) for r in rules)
-
-    def _count_fillers(self, text: str) -> int:
-        low = " ".join(_WORDS.findall(text.lower().replace("ё", "е")))
-        return sum(len(p.findall(low)) for p in self.fillers)
 
     def _time_hints(self, now: float) -> list[Event]:
         """Live-only advice from rules that fire on time passing (the name not used lately...).
@@ -280,9 +268,6 @@ class LivePipeline:
         and replay keep the same findings.
         """
         return self.session.check_time(now)
-
-def _filler_patterns(fillers: tuple[str, ...]) -> list[re.Pattern]:
-    return [re.compile(rf"(?<![\w-]){re.escape(f.lower())}(?![\w-])") for f in fillers]
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
