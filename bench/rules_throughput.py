@@ -25,10 +25,10 @@ import random
 import time
 from pathlib import Path
 
+from coach.contract import AGENT, Utterance
 from coach.rules import Rulebook, utterance_from_text
 from coach.rules.examples import PAUSE, dialogue
 from coach.rules.loader import load_rules
-from coach.types import AGENT, Utterance
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGUAGES = ("ru", "en", "ro", "nb", "et")

@@ -15,8 +15,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from coach.contract import AGENT, CUSTOMER
 from coach.errors import AudioError
-from coach.types import AGENT, CUSTOMER
 
 SAMPLE_RATE = 16000
 MIN_DURATION_S = 0.3

@@ -19,11 +19,11 @@ from coach import __version__
 from coach.analyzers import CallAnalyzers, load_analyzer_config
 from coach.asr import Transcriber, TranscriberOptions, load_whisper
 from coach.audio import load_call
+from coach.contract import AGENT, CUSTOMER
 from coach.models import resolve
 from coach.rules import Rulebook
 from coach.scoring import load_scorecard
 from coach.session import Session
-from coach.types import AGENT, CUSTOMER
 
 
 @dataclass

@@ -11,10 +11,10 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coach.contract import Event
 from coach.errors import RuleError
 from coach.paths import rules_root
 from coach.rules.loader import read_yaml
-from coach.types import Event
 
 
 @dataclass(frozen=True)

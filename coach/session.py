@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from coach.contract import AGENT, CUSTOMER, Event, Utterance
 from coach.rules import Rulebook
-from coach.types import AGENT, CUSTOMER, Event, Utterance
 
 
 class Session:

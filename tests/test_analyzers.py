@@ -21,8 +21,8 @@ import pytest
 from coach.analyzers import CATEGORIES, AnalyzerConfig, CallAnalyzers, analyze_call
 from coach.analyzers.config import DEFAULT_PATH, SECTIONS, load_analyzer_config
 from coach.analyzers.words import is_backchannel, spell_ru_number, syllables, utterance_words
+from coach.contract import Event, Utterance, Word
 from coach.errors import CoachError, RuleError
-from coach.types import Event, Utterance, Word
 
 SR = 16000
 CALLS = Path(__file__).resolve().parent / "fixtures" / "calls"

@@ -23,7 +23,7 @@ from coach.asr.streaming import (
     local_agreement,
 )
 from coach.audio import load_call
-from coach.types import AGENT
+from coach.contract import AGENT
 from tests.conftest import CALLS, find_line
 
 SR = 16000

@@ -21,8 +21,8 @@ from coach.analyzers.loudness import LoudnessTracker, LoudSpan
 from coach.analyzers.rate import FastSpan, RateTracker
 from coach.analyzers.turns import Gap, Overlap, TurnTimeline
 from coach.analyzers.words import SpeakerWords, is_backchannel, text_of, utterance_words
+from coach.contract import AGENT, CUSTOMER, SPEAKERS, Event, Utterance
 from coach.errors import CoachError
-from coach.types import AGENT, CUSTOMER, SPEAKERS, Event, Utterance
 
 CATEGORIES = ("interruption", "raised_voice", "speech_rate", "long_silence")
 

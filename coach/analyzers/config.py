@@ -16,10 +16,11 @@ from typing import Any
 
 import yaml
 
+from coach.contract import Severity
 from coach.errors import RuleError
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "rules" / "analyzers.yaml"
-SEVERITIES = ("info", "minor", "major", "critical")  # the same scale as rules
+SEVERITIES = Severity.names()  # the same scale as rules
 LANGUAGES = ("ru", "en")
 
 # Placeholders each analyzer's message may use (the keys of its event details).

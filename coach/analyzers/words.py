@@ -13,7 +13,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from coach.types import Utterance
+from coach.contract import Utterance
 
 _CYRILLIC_VOWELS = set("аеёиоуыэюя")
 _LATIN_VOWEL_GROUPS = re.compile(r"[aeiouy]+")

@@ -50,7 +50,7 @@ from faster_whisper.vad import get_vad_model
 from rapidfuzz import fuzz
 
 from coach.asr.hallucinations import HallucinationFilter
-from coach.types import Utterance, Word
+from coach.contract import Utterance, Word
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 from coach.asr.fast import FastOptions, decode_segments
 from coach.asr.hallucinations import HallucinationFilter
+from coach.contract import Utterance, Word
 from coach.errors import ModelError
 from coach.models import ResolvedModel
-from coach.types import Utterance, Word
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import argparse
 
 from coach.audio import parse_channel_order
 from coach.commands._live_common import add_common, run_call
+from coach.contract import AGENT, CUSTOMER
 from coach.live.sources import DeviceSpec, MicrophoneSource, parse_device
-from coach.types import AGENT, CUSTOMER
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

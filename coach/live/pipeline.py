@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coach.asr.streaming import OnlineTranscriber, StreamingOptions
+from coach.contract import AGENT, Event, Utterance
 from coach.live.sources import Chunk
 from coach.session import Session
-from coach.types import AGENT, Event, Utterance
 
 log = logging.getLogger(__name__)
 

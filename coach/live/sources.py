@@ -30,8 +30,8 @@ import av
 import numpy as np
 
 from coach.audio import SAMPLE_RATE
+from coach.contract import AGENT, CUSTOMER
 from coach.errors import AudioError, CoachError
-from coach.types import AGENT, CUSTOMER
 
 log = logging.getLogger(__name__)
 

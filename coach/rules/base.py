@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from coach.contract import AGENT, CUSTOMER, Event, Severity, Utterance
 from coach.errors import RuleError
 from coach.nlp import Token
-from coach.types import AGENT, CUSTOMER, Event, Utterance
 
-SEVERITIES = ("info", "minor", "major", "critical")
+SEVERITIES = Severity.names()
 SPEAKER_CHOICES = (AGENT, CUSTOMER, "any")
 LINE, CALL = "line", "call"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from coach.contract import Event, Utterance
 from coach.nlp import analyzer_for
 from coach.rules.base import CALL, Hit, Rule
 from coach.rules.loader import load_rules
 from coach.rules.matching import Doc
 from coach.rules.state import CallState
-from coach.types import Event, Utterance
 
 
 @dataclass
@@ -105,7 +105,7 @@ def utterance_from_text(
     text: str, speaker: str, start: float = 0.0, seconds_per_word: float = 0.35
 ) -> Utterance:
     """An Utterance with evenly spaced word times, for examples and `explain`."""
-    from coach.types import Word
+    from coach.contract import Word
 
     words = []
     t = start

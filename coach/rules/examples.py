@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from coach.contract import AGENT, SPEAKERS, Event
 from coach.rules.base import Rule
 from coach.rules.engine import Rulebook, utterance_from_text
-from coach.types import AGENT, SPEAKERS, Event
 
 
 @dataclass

@@ -39,10 +39,10 @@ from typing import Any, ClassVar
 
 from rapidfuzz.distance import Levenshtein
 
+from coach.contract import AGENT, CUSTOMER, Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext
 from coach.rules.matching import Phrase, as_doc, compile_phrase, find_phrase
-from coach.types import AGENT, CUSTOMER, Utterance
 
 CHECKS = ("asked", "used", "remind")
 PUNCT = ",.!?;:…—–-"

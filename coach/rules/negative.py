@@ -29,10 +29,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from coach.contract import Event, Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext
 from coach.rules.matching import as_doc
-from coach.types import Event, Utterance
 
 SENTENCE_END = frozenset(".!?…;")
 DEFAULT_TARGETS = ["VERB", "INFN", "PRED", "ADJS", "Prdx"]

@@ -31,10 +31,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from coach.contract import Event, Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext
 from coach.rules.matching import FormSet, as_doc
-from coach.types import Event, Utterance
 
 
 @dataclass

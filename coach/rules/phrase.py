@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext
 from coach.rules.matching import Phrase, as_doc, compile_phrase, find_phrase, overlaps
-from coach.types import Utterance
 
 
 class PhraseRule(Rule):

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from coach.contract import AGENT, Event, Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext
 from coach.rules.matching import Doc, Phrase, compile_phrase, find_phrase
-from coach.types import AGENT, Event, Utterance
 
 
 def agent_turns(utterances: list[Utterance], speaker: str = AGENT) -> list[list[Utterance]]:

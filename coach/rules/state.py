@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from coach.types import AGENT, Utterance
+from coach.contract import AGENT, Utterance
 
 
 @dataclass
