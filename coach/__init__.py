@@ -10,3 +10,18 @@ from coach import numerics
 numerics.pin()
 
 __version__ = "0.2.0"
+
+__all__ = ["Coach", "CoachConfig", "__version__"]
+
+
+def __getattr__(name: str):
+    """`from coach import Coach, CoachConfig` without importing Whisper at `import coach`."""
+    if name == "Coach":
+        from coach.core import Coach
+
+        return Coach
+    if name == "CoachConfig":
+        from coach.config import CoachConfig
+
+        return CoachConfig
+    raise AttributeError(f"module 'coach' has no attribute {name!r}")

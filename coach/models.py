@@ -217,3 +217,25 @@ def installed_models() -> list[tuple[ModelEntry, str]]:
         except ModelError as exc:
             rows.append((entry, f"CORRUPT: {exc}"))
     return rows
+
+
+_IDENTITIES: dict[tuple[str, int, int], str] = {}
+
+
+def model_identity(model: ResolvedModel) -> str:
+    """What identifies a model's weights for fingerprints: its sha256, by content.
+
+    A manifest model carries its sha256. A local folder is hashed (model.bin,
+    once per process per file version), so the same weights under another
+    path resume, and changed weights under the same path do not. A Hugging
+    Face repo id can only be named.
+    """
+    if model.sha256:
+        return model.sha256
+    weights = Path(model.path) / "model.bin"
+    if not model.local or not weights.is_file():
+        return f"name:{model.path}"
+    stamp = _stamp(weights)
+    if stamp not in _IDENTITIES:
+        _IDENTITIES[stamp] = sha256_of(weights)
+    return _IDENTITIES[stamp]

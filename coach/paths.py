@@ -27,3 +27,9 @@ def ui_root() -> Path:
 def model_cache() -> Path:
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "coach" / "models"
     return Path(os.environ.get("COACH_MODEL_CACHE", default))
+
+
+def log_file() -> Path:
+    """Where coach logs what it did (and tracebacks of unexpected errors)."""
+    default = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "coach" / "coach.log"
+    return Path(os.environ.get("COACH_LOG_FILE", default))

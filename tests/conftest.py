@@ -35,21 +35,28 @@ def find_line(manifest: dict, name: str, text_part: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def scorer():
-    from coach.scorer import CallScorer, ScoreOptions
+def coach():
+    """One loaded Coach for the session (the fixture calls are Russian)."""
+    from coach import Coach, CoachConfig
 
     threads = int(os.environ.get("COACH_TEST_THREADS", "0"))
-    return CallScorer(ScoreOptions(cpu_threads=threads))
+    return Coach.load(CoachConfig(language="ru", cpu_threads=threads))
 
 
 @pytest.fixture(scope="session")
-def scored(scorer):
-    """scored('forbidden_agent.wav') -> the per-call result dict (computed once)."""
+def scorer(coach):
+    """The same loaded Coach, under the name older tests use (`scorer.transcriber`...)."""
+    return coach
+
+
+@pytest.fixture(scope="session")
+def scored(coach):
+    """scored('forbidden_agent.wav') -> the per-call result as the JSON on disk (computed once)."""
     cache: dict[str, dict] = {}
 
     def get(name: str) -> dict:
         if name not in cache:
-            cache[name] = scorer.score(CALLS / name)
+            cache[name] = coach.score(CALLS / name).to_dict()
         return cache[name]
 
     return get

@@ -15,7 +15,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -36,32 +35,39 @@ def results(out: Path) -> dict[str, dict]:
     return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.glob("*.json"))}
 
 
-def test_ray_engine_matches_local_engine(tmp_path):
+def test_local_jobs_and_ray_engines_give_identical_results(tmp_path):
+    """The same calls scored inline with all cores, by `--jobs 2` (one thread per worker) and
+    by Ray actors (whose workers run with OMP_NUM_THREADS=1) are byte-identical in everything
+    the scoring decides: the numerical path is pinned (coach.numerics)."""
     pytest.importorskip("ray", reason="ray is not installed (pip install 'coach[ray]')")
     calls = tmp_path / "calls"
     calls.mkdir()
     for name in NAMES:
         shutil.copy(CALLS / name, calls / name)
     (calls / "broken.wav").write_bytes(b"RIFF....not audio")
-    local, ray_out = tmp_path / "local", tmp_path / "ray"
+    inline, jobs, ray_out = tmp_path / "inline", tmp_path / "jobs", tmp_path / "ray"
 
-    proc = run_coach("score", str(calls), "-o", str(local), "--jobs", "2", "--quiet")
+    proc = run_coach("score", str(calls), "-o", str(inline), "--language", "ru", "--quiet")
     assert proc.returncode == 1, proc.stderr  # broken.wav fails, the rest is scored
-    proc = run_coach("score", str(calls), "-o", str(ray_out), "--engine", "ray")
+    proc = run_coach("score", str(calls), "-o", str(jobs), "--language", "ru", "--jobs", "2", "--quiet")
+    assert proc.returncode == 1, proc.stderr
+    proc = run_coach("score", str(calls), "-o", str(ray_out), "--language", "ru", "--engine", "ray")
     assert proc.returncode == 1, proc.stderr
     assert "scoring" in proc.stderr  # the same progress bar
     assert "Scored 3 call(s)" in proc.stdout
 
-    by_local, by_ray = results(local), results(ray_out)
-    assert sorted(by_ray) == sorted(by_local) == sorted(f"{Path(n).stem}.json" for n in NAMES)
-    for name, expected in by_local.items():
-        got = by_ray[name]
-        assert got["call"] == expected["call"]  # the path as given, not a worker's copy
-        assert got["events"] == expected["events"], name
-        assert got["score"] == expected["score"], name
-        for key in set(expected) - BOOKKEEPING:
-            assert got[key] == expected[key], f"{name}: {key}"
-        assert got["pid"] != expected["pid"]
+    by_inline, by_jobs, by_ray = results(inline), results(jobs), results(ray_out)
+    assert sorted(by_ray) == sorted(by_jobs) == sorted(by_inline) == sorted(
+        f"{Path(n).stem}.json" for n in NAMES)
+    for name, expected in by_inline.items():
+        for engine, got in (("--jobs 2", by_jobs[name]), ("ray", by_ray[name])):
+            assert got["call"] == expected["call"]  # the path as given, not a worker's copy
+            assert got["transcript"] == expected["transcript"], f"{engine} {name}"
+            assert got["events"] == expected["events"], f"{engine} {name}"
+            assert got["score"] == expected["score"], f"{engine} {name}"
+            for key in set(expected) - BOOKKEEPING:
+                assert got[key] == expected[key], f"{engine} {name}: {key}"
+            assert got["pid"] != expected["pid"]
     assert any(r["events"] for r in by_ray.values())  # the comparison is not vacuous
 
     # The same side outputs: errors.jsonl, summary.csv, the results store, the report.
@@ -69,7 +75,7 @@ def test_ray_engine_matches_local_engine(tmp_path):
         rows = [json.loads(x) for x in (out / "errors.jsonl").read_text().splitlines()]
         return [(row["call"], row["error"]) for row in rows]
 
-    assert errors(ray_out) == errors(local)  # the same message, naming the file as given
+    assert errors(ray_out) == errors(jobs) == errors(inline)  # the same message, naming the file
     assert [Path(call).name for call, _ in errors(ray_out)] == ["broken.wav"]
     assert len((ray_out / "summary.csv").read_text().splitlines()) == 1 + len(NAMES)
     with sqlite3.connect(ray_out / "coach.sqlite") as conn:
@@ -77,7 +83,7 @@ def test_ray_engine_matches_local_engine(tmp_path):
     assert (ray_out / "report.html").is_file()
 
     # Resume: a second run finds everything up to date and does not even start Ray.
-    again = run_coach("score", str(calls), "-o", str(ray_out), "--engine", "ray")
+    again = run_coach("score", str(calls), "-o", str(ray_out), "--language", "ru", "--engine", "ray")
     assert f"skipped {len(NAMES)} already scored" in again.stdout
     assert results(ray_out) == by_ray
 
@@ -98,64 +104,61 @@ def local_ray():
     ray.shutdown()
 
 
-def test_run_ray_streams_results_and_reuses_one_model_per_actor(local_ray, tmp_path):
-    """The API the batch runner uses: one callback per call, as each finishes."""
-    from coach.engines.ray_engine import RayOptions, run_ray
-    from coach.scorer import ScoreOptions
+def test_ray_engine_streams_results_and_reuses_one_model_per_actor(local_ray, tmp_path):
+    """The protocol the batch runner uses: one callback per job, as each finishes."""
+    from coach import CoachConfig
+    from coach.engines import Job
+    from coach.engines.ray import RayEngine, RayOptions
 
     paths = [CALLS / "forbidden_agent.wav", CALLS / "clean_call.wav", tmp_path / "missing.wav"]
     paths += [CALLS / "clean_call.wav"]  # twice: the same actor scores it again
-    seen: list[tuple[Path, dict | None, str | None]] = []
-    stats = run_ray(
-        paths,
-        ScoreOptions(),
-        None,
-        lambda p, r, e: seen.append((p, r, e)),
-        RayOptions(actors=1),
-    )
-    assert [p for p, _, _ in seen] and sorted(map(str, (p for p, _, _ in seen))) == sorted(map(str, paths))
-    assert all(any(p is q for q in paths) for p, _, _ in seen)  # the caller's own Path objects
+    jobs = [Job(p) for p in paths]
+    seen: list = []
+    engine = RayEngine(CoachConfig(language="ru"), options=RayOptions(actors=1))
+    engine.run(jobs, lambda j, r, e: seen.append((j, r, e)))
+    stats = engine.stats
+    assert sorted(map(str, (j.path for j, _, _ in seen))) == sorted(map(str, paths))
+    assert all(any(j is q for q in jobs) for j, _, _ in seen)  # the caller's own jobs
     assert stats.actors == 1 and not stats.started_local and stats.ready_s <= stats.total_s
     assert local_ray.is_initialized()  # not ours to stop
-    ok = [(p, r) for p, r, e in seen if r is not None]
-    assert len(ok) == 3 and len({r["pid"] for _, r in ok}) == 1  # one model, loaded once
-    for path, result in ok:
-        assert result["call"] == str(path)
-    (error,) = [e for p, r, e in seen if r is None]
+    ok = [(j, r) for j, r, e in seen if r is not None]
+    assert len(ok) == 3 and len({r.get("pid") for _, r in ok}) == 1  # one model, loaded once
+    for job, result in ok:
+        assert result.call == str(job.path)
+    (error,) = [e for j, r, e in seen if r is None]
     assert "missing.wav" in error
 
 
-def test_shipped_audio_gives_the_same_result(local_ray, scored, tmp_path):
+def test_shipped_audio_gives_the_same_result(local_ray, coach, tmp_path):
     """As for a remote cluster: the recording goes as bytes, the result names the original."""
-    from coach.engines.ray_engine import RayOptions, run_ray
-    from coach.scorer import ScoreOptions
+    from coach.engines import Job
+    from coach.engines.ray import RayEngine, RayOptions
 
     seen = {}
-    stats = run_ray(
-        [CALLS / "forbidden_agent.wav"],
-        ScoreOptions(),
-        None,
-        lambda p, r, e: seen.update({p: (r, e)}),
-        RayOptions(actors=1, ship_audio=True),
-    )
-    assert stats.shipped_audio
+    call = CALLS / "forbidden_agent.wav"
+    fp = coach.fingerprint_for(call)
+    engine = RayEngine(coach.config, options=RayOptions(actors=1, ship_audio=True))
+    engine.run([Job(call, fp)], lambda j, r, e: seen.update({j.path: (r, e)}))
+    assert engine.stats.shipped_audio
     ((result, error),) = seen.values()
-    assert error is None and result["call"] == str(CALLS / "forbidden_agent.wav")
-    expected = scored("forbidden_agent.wav")
-    assert result["events"] == expected["events"] and result["score"] == expected["score"]
-    assert result["fingerprint"] == expected["fingerprint"]
+    assert error is None and result.call == str(call)
+    expected = coach.score(call, fp).to_dict()
+    got = result.to_dict()
+    assert got["transcript"] == expected["transcript"]
+    assert got["events"] == expected["events"] and got["score"] == expected["score"]
+    assert got["fingerprint"] == expected["fingerprint"] == fp
 
 
 def test_rules_and_scorecard_are_shipped_to_workers(tmp_path):
-    from coach.engines.ray_engine import _pack_files, _unpack_files
-    from coach.scorer import ScoreOptions
+    from coach import CoachConfig
+    from coach.engines.ray import _pack_files, _unpack_files
 
     rules = tmp_path / "company"
     (rules / "ru").mkdir(parents=True)
     (rules / "ru" / "x.yaml").write_text("id: x\n", encoding="utf-8")
     card = tmp_path / "card.yaml"
     card.write_text("weights: {}\n", encoding="utf-8")
-    options = ScoreOptions(rules_dirs=[str(rules)], scorecard=str(card))
+    options = CoachConfig(rules_dirs=[str(rules)], scorecard=str(card))
     files = _pack_files(options)
     assert set(files) == {"rules0/ru/x.yaml", "scorecard/card.yaml"}
     there = _unpack_files(options, files, tmp_path / "worker")
@@ -164,20 +167,24 @@ def test_rules_and_scorecard_are_shipped_to_workers(tmp_path):
     assert there.model == options.model and there.language == options.language
 
 
-def test_gpu_actors_run_whisper_on_cuda():
-    from coach.engines.ray_engine import _on_gpu
-    from coach.scorer import ScoreOptions
+def test_cuda_is_an_option_in_the_fingerprint():
+    """The device changes the numbers, so it is chosen by the user and fingerprinted; Ray
+    reserves GPUs only for --device cuda (never because a node happens to have one)."""
+    from coach import CoachConfig
+    from coach.core import transcriber_options
 
-    options = ScoreOptions(beam_size=2)
-    on_gpu = _on_gpu(options)
-    assert on_gpu.transcriber_options().device == "cuda"
-    assert on_gpu.transcriber_options().beam_size == 2
-    assert asdict(on_gpu) == asdict(options)  # same fingerprint, so resume still works
+    cpu, gpu = CoachConfig(beam_size=2), CoachConfig(beam_size=2, device="cuda")
+    assert transcriber_options(gpu).device == "cuda" and transcriber_options(gpu).beam_size == 2
+    assert transcriber_options(gpu).compute_type == "int8_float16"
+    assert cpu.result_options() != gpu.result_options()
+    assert CoachConfig(cpu_threads=1).result_options() == CoachConfig(cpu_threads=2).result_options()
 
 
 def test_missing_ray_says_how_to_install(monkeypatch):
-    from coach.engines import ray_engine
+    from coach import CoachConfig
+    from coach.engines import Job
+    from coach.engines.ray import RayEngine
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(CoachError, match=r"pip install 'coach\[ray\]'"):
-        ray_engine.run_ray([CALLS / "clean_call.wav"], object(), None, lambda *a: None)
+        RayEngine(CoachConfig()).run([Job(CALLS / "clean_call.wav")], lambda *a: None)

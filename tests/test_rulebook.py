@@ -21,7 +21,7 @@ from coach.errors import RuleError
 from coach.rules import Rulebook, utterance_from_text
 from coach.rules.examples import dialogue, pause_seconds
 from coach.rules.loader import load_rules
-from coach.scoring import load_scorecard
+from coach.scorecard import load_scorecard
 from tests.conftest import CALLS, ROOT, find_line
 
 COACH = [sys.executable, "-m", "coach"]

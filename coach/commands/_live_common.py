@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from pathlib import Path
 
-from coach.live.app import EngineOptions, LiveRun, load_engine, open_overlay, wait_for_client
+from coach.commands._config import add_config_options, config_from_args
+from coach.core import Coach
+from coach.errors import CoachError
+from coach.live.app import LiveRun, open_overlay, wait_for_client
 from coach.live.hub import Hub, HubOptions
 from coach.live.pipeline import LiveOptions
 
@@ -20,27 +22,18 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="port of the overlay page and its websocket /ws (default 8765)")
     parser.add_argument("--no-browser", action="store_true",
                         help="do not open the overlay; open http://HOST:PORT/ yourself")
-    parser.add_argument("--model", default=None, metavar="NAME|DIR",
-                        help="Whisper model (default: the offline whisper-base; see 'coach models')")
-    parser.add_argument("--language", default="ru", metavar="LANG",
-                        help="language of the call (default ru)")
-    parser.add_argument("--rules", action="append", default=[], metavar="DIR",
-                        help="a company rules folder added to the built-in packs (repeatable)")
-    parser.add_argument("--threads", type=int, default=0, metavar="N",
-                        help="CPU threads for Whisper (default: all cores)")
+    add_config_options(parser, language_default="ru", batch=False)
     parser.add_argument("--partial-interval", type=float, default=0.5, metavar="S",
                         help="re-decode the words being spoken every S seconds (default 0.5; "
                              "lower shows words sooner, costs more CPU)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what the pipeline does")
 
 
 def run_call(args: argparse.Namespace, source, audio_path: Path | None, what: str) -> int:
     """Serve the overlay, run the call, and keep serving or exit as asked."""
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s: %(message)s")
-    engine = load_engine(EngineOptions(model=args.model, language=args.language,
-                                       rules_dirs=[str(d) for d in args.rules],
-                                       cpu_threads=args.threads))
+    config = config_from_args(args)
+    if config.language == "auto":
+        raise CoachError("live coaching needs the call's language (--language ru, en, ...), not 'auto'")
+    coach = Coach.load(config, warm_up=True)
     hub = Hub(HubOptions(host=args.host, port=args.port, audio_path=audio_path)).start()
     print(f"coach {what}: overlay at {hub.url}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
     if getattr(source, "on_status", None) is not None:
@@ -50,7 +43,7 @@ def run_call(args: argparse.Namespace, source, audio_path: Path | None, what: st
         wait_for_client(hub, 10.0)
     options = LiveOptions(language=args.language)
     options.streaming.partial_interval_s = args.partial_interval
-    run = LiveRun(engine, source, hub, options).start()
+    run = LiveRun(coach, source, hub, options).start()
     duration = getattr(args, "duration", None)
     deadline = time.monotonic() + duration if duration else None
     try:
