@@ -8,6 +8,9 @@ Relative to oneself, so a naturally loud voice or a hot microphone (the whole
 channel louder) is not flagged; the median, so one shout does not become the
 norm. Until `baseline_min_s` of speech has been heard nothing is judged:
 there is no baseline yet, and guessing one would flag loud-but-normal people.
+
+The decision is acoustic; the finding's `text` (the agent's words in the
+span) waits until those words are final, like every word-bearing decision.
 """
 
 from __future__ import annotations
@@ -16,8 +19,30 @@ import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
-from coach.analyzers.config import RaisedVoiceOptions
+from coach.analyzers.base import Analyzer, Context, Finding, FindingOptions, Frame, Needs, opt, ramp
+from coach.analyzers.words import text_of
+from coach.contract import AGENT
+
+
+@dataclass(frozen=True)
+class RaisedVoiceOptions(FindingOptions):
+    max_per_call: int = opt(3, "list at most this many findings per call (0: no cap); the rest are counted")
+    threshold_db: float = opt(8.0, "a block this much louder than the baseline is a raised voice")
+    block_s: float = opt(1.0, "loudness is measured over blocks of this much speech", gt=0)
+    min_block_s: float = opt(0.5, "a shorter tail of speech is not judged on its own")
+    baseline_min_s: float = opt(4.0, "no judgement before this much agent speech (no baseline yet)")
+    baseline_window_s: float = opt(120.0, "baseline = median of the agent's last this-many seconds of speech")
+    merge_gap_s: float = opt(1.0, "loud blocks closer than this make one finding")
+    confident_db: float = opt(12.0, "confidence is 1.0 this far above the baseline (0.5 at threshold_db)")
+
+    def problems(self) -> list[str]:
+        if self.confident_db <= self.threshold_db:
+            return [
+                f"confident_db: must be above threshold_db ({self.threshold_db}), got {self.confident_db}"
+            ]
+        return []
 
 
 @dataclass(frozen=True)
@@ -117,3 +142,45 @@ class LoudnessTracker:
         start, end, level, base = self._open
         self.spans.append(LoudSpan(start * self.frame_s, end * self.frame_s, level, base))
         self._open = None
+
+
+class RaisedVoice(Analyzer):
+    name = "raised_voice"
+    Options = RaisedVoiceOptions
+    needs = Needs(audio=(AGENT,), words=(AGENT,))
+    details_example = {"db_above": 12.0, "level_dbfs": -14.0, "baseline_dbfs": -26.0}
+    metric_keys = ("agent_speech_dbfs",)
+
+    def __init__(self, options: RaisedVoiceOptions, ctx: Context) -> None:
+        super().__init__(options, ctx)
+        self.tracker = LoudnessTracker(options, ctx.frame_s)
+
+    def step(self, frame: Frame) -> None:
+        self.tracker.step(frame.level[AGENT], frame.active[AGENT])
+
+    def finish(self) -> None:
+        self.tracker.finish()
+
+    def decide(self) -> list[Finding]:
+        out: list[Finding] = []
+        spans = self.tracker.spans
+        words = self.ctx.words[AGENT]
+        while spans and words.known_through(spans[0].end):
+            span = spans.pop(0)
+            details = {
+                "db_above": span.db_above,
+                "level_dbfs": span.level_dbfs,
+                "baseline_dbfs": span.baseline_dbfs,
+            }
+            # Sure in proportion to how far above the threshold the loudest block was.
+            confidence = ramp(span.db_above, self.options.threshold_db, self.options.confident_db)
+            out.append(
+                Finding(
+                    span.start, span.end, details, confidence, text_of(words.between(span.start, span.end))
+                )
+            )
+        return out
+
+    def metrics(self) -> dict[str, Any]:
+        mean_db = self.tracker.mean_speech_dbfs()
+        return {"agent_speech_dbfs": round(mean_db, 1) if mean_db is not None else None}
