@@ -71,7 +71,8 @@ def load_settings(commands: set[str], cwd: Path | None = None) -> Settings:
         for key, value in data.items():
             if isinstance(value, dict):
                 if key not in commands:
-                    raise CoachError(f"{path}: [{key}]: no such command (known: {', '.join(sorted(commands))})")
+                    known = ", ".join(sorted(commands))
+                    raise CoachError(f"{path}: [{key}]: no such command (known: {known})")
                 table = settings.by_command.setdefault(key, {})
                 for sub, item in value.items():
                     table[_dest(sub)] = (item, path)
@@ -133,4 +134,5 @@ def apply_settings(subparsers: dict[str, argparse.ArgumentParser], settings: Set
             if key not in actions:
                 raise CoachError(f"{item[1]}: [{command}] {key}: 'coach {command}' has no such option")
             values[key] = item
-        parser.set_defaults(**{actions[k].dest: _convert(actions[k], v, p, k) for k, (v, p) in values.items()})
+        defaults = {actions[k].dest: _convert(actions[k], v, p, k) for k, (v, p) in values.items()}
+        parser.set_defaults(**defaults)
