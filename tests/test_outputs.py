@@ -162,6 +162,7 @@ def _batch_finishing(out: str, index: int, doc: dict) -> None:
     rebuild_summary_csv(out)
 
 
+@pytest.mark.slow
 def test_concurrent_rebuilds_end_with_every_result(tmp_path, scored):
     out = tmp_path / "out"
     out.mkdir()
