@@ -469,16 +469,19 @@ def _ordered(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_meta(result: dict[str, Any], meta: dict[str, Any]) -> bool:
-    """Put `meta` into a per-call result under "meta"; True when that changed it.
+    """Merge `meta` into a per-call result's "meta"; True when that changed it.
 
     Used both for a freshly scored call and for one skipped as up to date
     (whose metadata may have changed since): only a change needs a rewrite.
-    An empty `meta` leaves the result as it is, so re-running a batch without
-    `--manifest` keeps the metadata an earlier run gave it.
+    Fields given now override; fields an earlier run gave and no source
+    gives now are kept, so re-running a batch with only a queue manifest, or
+    with no source at all, does not lose the agents read from file names.
     """
-    if not meta or result.get("meta") == meta:
+    old = result.get("meta") if isinstance(result.get("meta"), dict) else {}
+    merged = _ordered({**old, **meta})
+    if not merged or merged == old:
         return False
-    result["meta"] = dict(meta)
+    result["meta"] = merged
     return True
 
 

@@ -216,7 +216,10 @@ def test_apply_meta_changes_only_what_changed():
     assert result["meta"] == {"agent": "ivanova"}
     assert apply_meta(result, {"agent": "ivanova"}) is False
     assert apply_meta(result, {}) is False and result["meta"] == {"agent": "ivanova"}  # a run without sources
-    assert apply_meta(result, {"agent": "petrov"}) is True and result["meta"] == {"agent": "petrov"}
+    assert apply_meta(result, {"queue": "sales"}) is True  # a later manifest adds a field...
+    assert result["meta"] == {"agent": "ivanova", "queue": "sales"}  # ... and keeps the others
+    assert apply_meta(result, {"agent": "petrov"}) is True and result["meta"]["agent"] == "petrov"
+    assert apply_meta({"call": "b.wav", "events": []}, {}) is False
 
 
 def test_started_at_forms():
