@@ -413,6 +413,33 @@ def test_export_the_filtered_list_as_csv(page, qa_folder):
     assert not page.errors
 
 
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_big_list_is_drawn_a_page_at_a_time_but_counted_and_exported_whole(page, tmp_path, scored):
+    base = scored("clean_call.wav")
+    results = [dict(copy.deepcopy(base), call=f"calls/{i:04d}.wav") for i in range(650)]
+    html = tmp_path / "big.html"
+    build_report(results, html, ReportOptions(lang="en"))
+    page.goto(html.as_uri())
+    assert page.locator("#calls tbody tr").count() == 300
+    assert page.locator("#f-count").inner_text() == "650 of 650 calls"
+    more = page.locator("#f-more")
+    assert more.inner_text() == "Show 300 more"
+    more.click()
+    assert page.locator("#calls tbody tr").count() == 600
+    assert more.inner_text() == "Show 50 more"
+    more.click()
+    assert page.locator("#calls tbody tr").count() == 650 and more.is_hidden()
+    page.click('#calls button[data-sort="name"]')  # a new order starts at the first page again
+    assert page.locator("#calls tbody tr").count() == 300
+    assert shown_names(page)[:2] == ["0000.wav", "0001.wav"]
+    exported = page.evaluate("() => window.coachReport.csvText(false)").strip().splitlines()
+    assert len(exported) == 1 + 650
+    page.goto(html.as_uri() + "#call-640")  # a link to a call further down shows its row
+    assert page.locator('#calls tbody tr[data-call-id="640"]').count() == 1
+    assert not page.errors
+
+
 # --- accessibility and language -------------------------------------------------------------
 
 
