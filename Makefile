@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps model demo test lint bench clean
+.PHONY: setup system-deps a11y-deps model demo test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ model: $(STAMP)
 system-deps:
 	bash scripts/system-deps.sh
 
+# axe-core for the report's accessibility test (tests/a11y/package-lock.json pins it)
+a11y-deps: tests/a11y/node_modules/axe-core/axe.min.js
+
+tests/a11y/node_modules/axe-core/axe.min.js: tests/a11y/package-lock.json
+	npm ci --prefix tests/a11y --no-audit --no-fund --silent
+
 demo: setup
 	rm -rf out/demo
 	$(BIN)/coach score samples/ -o out/demo; test $$? -le 1
@@ -32,7 +38,7 @@ demo: setup
 lint: $(STAMP)
 	$(BIN)/ruff check coach tests bench
 
-test: setup system-deps lint
+test: setup system-deps a11y-deps lint
 	$(BIN)/python -m pytest -q
 
 bench: setup
