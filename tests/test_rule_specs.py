@@ -418,3 +418,17 @@ def test_cli_check_of_a_folder_that_does_not_exist(tmp_path):
     out = rules_cli("check", str(tmp_path / "nope"))
     assert out.returncode == 2 and out.stderr.strip() == f"coach: error: {tmp_path / 'nope'}: rules folder " \
                                                          "not found"
+
+
+@pytest.mark.slow
+def test_score_with_a_bad_rules_folder_is_one_line(tmp_path):
+    """`coach score --rules` loads the rules through the same loader, before any call is scored."""
+    from tests.conftest import CALLS
+
+    path = write(tmp_path / "acme" / "ru" / "bad.yaml", CP1251)
+    out = subprocess.run([*COACH, "score", str(CALLS / "clean_call.wav"), "-o", str(tmp_path / "out"),
+                          "--language", "ru", "--rules", str(tmp_path / "acme"), "--no-report", "--quiet"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(f"coach: error: {path}: line 6 is not UTF-8")
+    assert "Traceback" not in out.stderr

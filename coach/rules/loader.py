@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,9 @@ LANGUAGE_DIR = re.compile(r"^[a-z]{2,3}$")
 
 @dataclass
 class LoadedRules:
-    """The rules in effect (later layers applied), the files read, and their fingerprint."""
+    """The rules in effect (later folders applied) and the fingerprint of what they were read from."""
 
     rules: list[Rule]
-    files: list[Path] = field(default_factory=list)
     fingerprint: str = ""
 
 
@@ -131,14 +130,16 @@ def _read_file(path: Path, language: str) -> list[tuple[str, _Entry]]:
     return entries
 
 
-def load_layer(folder: Path, language: str, errors: list[RuleError] | None = None) -> dict[str, _Entry]:
-    """Every rule of one folder tree by id; a duplicate id anywhere in it is an error naming both files.
+def load_layer(
+    files: list[Path], language: str, errors: list[RuleError] | None = None
+) -> dict[str, _Entry]:
+    """Every rule of one folder's files by id; a duplicate id among them is an error naming both files.
 
     With `errors`, a bad file is recorded there and left out (the rest still
     loads: `coach rules check` lists every bad file); without, it raises.
     """
     layer: dict[str, _Entry] = {}
-    for path in rule_files(folder):
+    for path in files:
         try:
             entries = _read_file(path, language)
             here: dict[str, _Entry] = {}
@@ -172,17 +173,15 @@ def load_rules(
     for extra in extra_dirs or []:
         folders.append(company_folder(Path(extra), language))
     by_id: dict[str, Rule] = {}
-    files: list[Path] = []
     digest = hashlib.sha256()
     for folder in folders:
         if folder is None or not folder.is_dir():
             digest.update(b"\0layer")
             continue
-        layer = load_layer(folder, language, errors)
-        layer_files = rule_files(folder)
-        files += layer_files
+        files = rule_files(folder)
+        layer = load_layer(files, language, errors)
         digest.update(b"\0layer")
-        for content in sorted(_digest_file(p) for p in layer_files):
+        for content in sorted(_digest_file(p) for p in files):
             digest.update(content.encode())
         for rule_id, entry in layer.items():
             if entry.rule is None:
@@ -192,7 +191,7 @@ def load_rules(
     extra_digests = sorted(_digest_file(p) for rule in by_id.values() for p in rule.extra_files())
     for content in extra_digests:  # data files a rule reads (a names list) decide results too
         digest.update(content.encode())
-    return LoadedRules(list(by_id.values()), files, digest.hexdigest())
+    return LoadedRules(list(by_id.values()), digest.hexdigest())
 
 
 def _digest_file(path: Path) -> str:

@@ -240,9 +240,8 @@ class Doc(list):
         Decided for all indexed phrases at once, from inverted indexes: a
         phrase is a word-pass candidate when every one of its words matched
         some token, a squashed-pass candidate when enough of its trigrams occur.
+        The phrase must be in the index (`find_phrase` checks).
         """
-        if self.index is None or phrase not in self.index.phrases:
-            return True
         cands = self._word_candidates.get(fuzzy)
         if cands is None:
             cands = self._word_candidates[fuzzy] = self._by_words(fuzzy)

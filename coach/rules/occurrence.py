@@ -116,11 +116,10 @@ class OccurrenceRule(Rule):
         self.min_speech_s = spec.min_speech_s
 
     def _matches_regex(self, word: str) -> bool:
-        hit = self._regex_hits.get(word)
-        if hit is None:
-            if len(self._regex_hits) > self.CACHE_WORDS:
-                self._regex_hits.clear()
-            hit = self._regex_hits[word] = self.regex.fullmatch(word) is not None
+        """RE2 on a word not seen before; the answer is kept (call-centre vocabulary is small)."""
+        if len(self._regex_hits) > self.CACHE_WORDS:
+            self._regex_hits.clear()
+        hit = self._regex_hits[word] = self.regex.fullmatch(word) is not None
         return hit
 
     def occurrences(self, tokens: list[Token]) -> tuple[list[list[Token]], int]:
@@ -133,8 +132,13 @@ class OccurrenceRule(Rule):
         found = [(a, b) for a, b, _ in self.forms.find(words)]
         if self.regex is not None:
             taken = {i for a, b in found for i in range(a, b + 1)}
-            found += [(i, i) for i, w in enumerate(words)
-                      if i not in taken and self._matches_regex(w.lower)]
+            seen = self._regex_hits
+            for i, w in enumerate(words):
+                hit = seen.get(w.lower)
+                if hit is None:
+                    hit = self._matches_regex(w.lower)
+                if hit and i not in taken:
+                    found.append((i, i))
         if not found:
             return [], 0
         blocked = [(a, b) for a, b, _ in self.exceptions.find(words)] if self.exceptions.phrases else []

@@ -24,7 +24,7 @@ Either way it is the same finding, so live and batch agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from coach.contract import AGENT, Utterance
@@ -50,6 +50,19 @@ class RequiredSpec(RuleSpec):
     max_utterances: int = spec_field("at most this many utterances of them", default=3, minimum=1)
     max_gap: int = spec_field("as for phrase", default=1, minimum=0)
     fuzzy: bool = spec_field("as for phrase", default=True)
+
+
+@dataclass
+class _Part:
+    """What the rule keeps of one call: decided yet, and the tokens of the utterances that may form
+    the part (the speaker's first or last `max_utterances`), so judging reuses the rulebook's
+    matching work instead of tokenising again."""
+
+    decided: bool = False
+    docs: list[tuple[Utterance, Doc]] = field(default_factory=list)
+
+    def doc_for(self, utt: Utterance) -> Doc | None:
+        return next((doc for u, doc in self.docs if u is utt), None)
 
 
 def agent_turns(utterances: list[Utterance], speaker: str = AGENT) -> list[list[Utterance]]:
@@ -105,25 +118,36 @@ class RequiredRule(Rule):
         return all(u is not utterances[-1] for u in self.window(utterances))
 
     # --- checks -------------------------------------------------------------------------
+    def indexed_phrases(self) -> list[Phrase]:
+        return [p for phrases in self.require.values() for p in phrases]
+
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
-        if self.part != "opening" or state.facts.get(self.id) or not self._opening_over(
-            state.utterances
-        ):
+        part: _Part = state.facts.setdefault(self.id, _Part())
+        if part.decided:
             return []
-        state.facts[self.id] = "decided"
-        return self._judge(self.window(state.utterances[:-1]))
+        speaker = AGENT if self.speaker == "any" else self.speaker
+        if utt.speaker == speaker and isinstance(tokens, Doc):
+            if self.part == "closing":
+                part.docs = [*part.docs, (utt, tokens)][-self.max_utterances :]
+            elif len(part.docs) < self.max_utterances:
+                part.docs.append((utt, tokens))
+        if self.part != "opening" or not self._opening_over(state.utterances):
+            return []
+        part.decided = True
+        return self._judge(self.window(state.utterances[:-1]), part)
 
     def check_call(self, state: Any) -> list[Hit]:
-        if state.facts.get(self.id):
+        part: _Part = state.facts.setdefault(self.id, _Part())
+        if part.decided:
             return []
-        state.facts[self.id] = "decided"
-        return self._judge(self.window(state.utterances))
+        part.decided = True
+        return self._judge(self.window(state.utterances), part)
 
-    def _judge(self, window: list[Utterance]) -> list[Hit]:
+    def _judge(self, window: list[Utterance], part: _Part) -> list[Hit]:
         if not window:
             return []  # the agent never spoke: nothing to judge (and nothing to coach)
         analyzer = analyzer_for(self.language)
-        docs = [Doc(analyzer.tokens(u.text)) for u in window]  # once a call: no index needed
+        docs = [part.doc_for(u) or Doc(analyzer.tokens(u.text)) for u in window]
         found = {
             label: any(
                 find_phrase(p, doc.words, self.max_gap, self.fuzzy, doc=doc)
