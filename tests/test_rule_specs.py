@@ -156,7 +156,8 @@ def test_schema_checks_kind_conditions(validator):
 @pytest.mark.parametrize("mutation, expected", [
     (("severity: minor", "severity: huge"),
      "rule 'acme.no-sorry', field 'severity': must be one of info, minor, major, critical, got 'huge'"),
-    (("message: m", "mesage: m"), "rule 'acme.no-sorry', field 'mesage': unknown field (allowed: "),
+    (("message: m", "mesage: m"),
+     "rule 'acme.no-sorry', field 'mesage': unknown field (did you mean 'message'? allowed: "),
     (("phrases: [ничем не могу помочь]", "phrases: [ничем не могу помочь]\nmax_gap: 1.5"),
      "field 'max_gap': must be a whole number, got 1.5"),
     (("phrases: [ничем не могу помочь]", "phrases: [ничем не могу помочь]\nfuzzy: 'no'"),

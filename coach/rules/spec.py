@@ -124,7 +124,9 @@ def decode(cls: type, data: Any, prefix: str = "") -> Any:
     unknown = [k for k in data if k not in names]
     if unknown:
         allowed = ", ".join(sorted(names))
-        raise SpecError(prefix + str(unknown[0]), f"unknown field (allowed: {allowed})")
+        close = difflib.get_close_matches(str(unknown[0]), sorted(names), n=1)
+        guess = f"did you mean '{close[0]}'? " if close else ""
+        raise SpecError(prefix + str(unknown[0]), f"unknown field ({guess}allowed: {allowed})")
     values: dict[str, Any] = {}
     types_ = hints(cls)
     for f in known:
