@@ -28,7 +28,7 @@ from coach.asr import Transcriber, TranscriberOptions, load_whisper
 from coach.audio import CallAudio, load_call
 from coach.checks import CallChecks, call_fingerprint, file_sha256
 from coach.config import AUTO, CoachConfig
-from coach.contract import AGENT, CUSTOMER, CallResult, Utterance
+from coach.contract import AGENT, CUSTOMER, SPEAKERS, CallResult, Utterance
 from coach.models import ResolvedModel, model_identity, resolve
 from coach.session import Session
 
@@ -141,7 +141,7 @@ class Coach:
         started = time.time()
         call = load_call(Path(path), self.config.channels)
         language, probability = self.detect_language(call.channels[AGENT])
-        speakers = tuple(call.channels)
+        speakers = tuple(s for s in SPEAKERS if s in call.channels)  # agent first, whatever the order
         utterances: list[Utterance] = []
         for speaker, samples in call.channels.items():
             utterances += self.transcriber.transcribe(samples, speaker, language)
