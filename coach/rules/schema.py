@@ -22,13 +22,12 @@ from dataclasses import Field, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from coach.paths import PROJECT_ROOT
 from coach.rules.base import Rule, RuleSpec
 from coach.rules.kinds import KINDS
 from coach.rules.spec import default_of, hints, info_of, is_required, optional_inner, spec_fields
 
 SCHEMA_FILE = Path(__file__).with_name("rule.schema.json")
-DOCS_FILE = PROJECT_ROOT / "docs" / "rules.md"
+DOCS_FILE = Path(__file__).resolve().parents[2] / "docs" / "rules.md"  # in a checkout (--write)
 NON_BLANK = {"type": "string", "pattern": r"\S"}
 
 
