@@ -54,16 +54,16 @@ class DiarizationOptions:
     vad_speech_pad_ms: int = 30
     vad_min_speech_ms: int = 100
     window_frames: int = PARTIAL_FRAMES  # 1.6 s, what GE2E was trained on
-    step_frames: int = 40  # 0.4 s between windows inside a long stretch
+    step_frames: int = 80  # 0.8 s between windows inside a long stretch (half-overlapping)
     min_window_s: float = 0.5  # stretches shorter than this get no window of their own
     vote_max_s: float = 3.0  # stretches up to this long go wholly to one speaker
     min_turn_s: float = 0.4  # shorter runs inside a long stretch are absorbed by their neighbours
     merge_gap_s: float = 1.0  # one speaker's pauses up to this long stay inside the turn
     # Two voices only if the two centroids are less similar than this (the call's
     # `confidence` is 0.5 exactly there), the split is this clear, and the smaller voice
-    # has this share of the windows. Same-voice calls gave 0.84-0.94, distinct voices
-    # 0.63-0.79 (synthetic voices; recalibrate on real calls).
-    max_centroid_similarity: float = 0.82
+    # has this share of the windows. Same-voice calls gave 0.825-0.95, distinct voices
+    # 0.63-0.79 (synthetic and real calls; see docs/diarization.md).
+    max_centroid_similarity: float = 0.81
     min_silhouette: float = 0.25
     min_minor_share: float = 0.05
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
@@ -177,6 +177,8 @@ class Diarization:
             "centroid_similarity": round(self.centroid_similarity, 3),
             "speech_s": {str(s): round(self.speech_s(s), 2) for s in self.speakers},
             "turns": [t.to_dict() for t in self.turns],
+            # The rejected two-way split, kept when the call was judged one voice.
+            **({} if self.two_speakers else {"split_turns": [t.to_dict() for t in self.split_turns]}),
             "notes": list(self.notes),
         }
 

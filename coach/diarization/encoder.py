@@ -48,7 +48,7 @@ class SpeakerEncoder:
     up to 10x; one thread is the safe default.
     """
 
-    def __init__(self, weights: dict[str, np.ndarray] | None = None, batch_size: int = 256,
+    def __init__(self, weights: dict[str, np.ndarray] | None = None, batch_size: int = 128,
                  threads: int | None = 1):
         w = weights if weights is not None else load_weights()
         self.layers = [
