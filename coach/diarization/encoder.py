@@ -9,7 +9,9 @@ per second (resemblyzer's defaults), which `embed_utterance` reproduces.
 
 Speed: the input projection of every layer is one matrix product over all
 frames of all partials; only the recurrent product runs step by step, for
-the whole batch of partials at once. float32 throughout.
+the whole batch of partials at once (partials of different lengths share a
+batch, see `_lstm_last_hidden`). float32 throughout; BLAS capped at
+`threads` while encoding.
 """
 
 from __future__ import annotations
