@@ -10,7 +10,6 @@ from coach import models
 from coach.diarization import weights as speaker_weights
 from coach.errors import CoachError
 
-
 SPEAKER_ENCODER = "GE2E speaker encoder (resemblyzer 0.1.4, Apache-2.0), run in numpy; diarizes mono calls"
 
 
