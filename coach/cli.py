@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "coach.commands.live",
     "coach.commands.replay",
     "coach.commands.devices",
+    "coach.commands.eval",
 )
 
 
