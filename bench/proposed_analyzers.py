@@ -14,14 +14,17 @@ What changes against today's analyzers, and why:
   finding (one per episode). A 4 s burst above 7 syllables/s is ordinary
   Russian conversation; a whole stretch that is faster than both the
   language's p95 and the agent's own usual pace is what a coach would flag;
-- raised voice compares 1 s blocks with the agent's median over the last
-  30 s *and* over the whole call so far, needs 2 loud blocks in a row with
-  words in them, and treats a level that stays up for `gain_step_s` as a gain
-  change (AGC, headset moved), not a shout. On mono it is not judged: the mix
+- raised voice measures only the agent's own speech (inside recognised
+  utterances, so echo of the customer cannot set the baseline), compares 1 s
+  blocks with the median of the agent's earlier non-loud blocks (after 20 s of
+  speech), needs 2 loud blocks with words in them, and treats a level that
+  does not come back down within the next 10 s of speech as a gain change (AGC,
+  headset moved): no finding, and a new baseline from there. The price is
+  latency: a live port reports a raised voice 10 s of speech after it ends. On mono it is not judged: the mix
   holds the customer too, and every measured mono finding was the customer;
 - interruption needs the agent's level in the overlap to be the agent's own
   voice (within `bleed_db` of the agent's median speech level), not the
-  customer's echo on the agent channel;
+  customer's echo on the agent channel, and an overlap of at least 1 s;
 - every finding carries a `confidence` (0-1) and at most `cap_per_call`
   findings per category are kept (the most confident); the rest are counted
   in the summary.
@@ -51,17 +54,19 @@ class RateOptions:
 
 @dataclass(frozen=True)
 class LoudOptions:
-    threshold_db: float = 10.0
-    short_window_s: float = 30.0
-    baseline_min_s: float = 20.0
-    min_blocks: int = 2
-    gain_step_s: float = 15.0  # loud this long without a break: a level change, not a shout
+    threshold_db: float = 10.0  # own speech: p99 6.2-6.8 dB above the running median on real calls
+    baseline_min_s: float = 20.0  # 20 blocks of the agent's own speech before anything is judged
+    min_blocks: int = 2  # two loud seconds, not one stressed word
+    merge_gap_s: float = 2.0
+    confirm_blocks: int = 10  # the next 10 s of speech must come back down, else it is a level change
+    gain_step_s: float = 20.0  # loud this long without a break: a level change, not a shout
     min_words: int = 2
 
 
 @dataclass(frozen=True)
 class InterruptOptions:
     bleed_db: float = 12.0  # agent-channel level this far under the agent's median: echo, not the agent
+    min_overlap_s: float = 1.0  # real overlaps: p50 0.3-0.6 s, p90 1.1-1.2 s (turn ends, answers)
 
 
 @dataclass(frozen=True)
@@ -160,32 +165,43 @@ def raised_voice(result: dict, audio: np.ndarray, o: LoudOptions) -> list[dict]:
             if len(cur) >= 25:
                 blocks.append((start * FRAME_S, k * FRAME_S, 10 * np.log10(np.mean(cur))))
             cur = []
-    need = int(o.baseline_min_s)
-    short = int(o.short_window_s)
-    flags = []
-    for i, (_, _, lv) in enumerate(blocks):
-        if i < need:
-            flags.append(None)
-            continue
-        hist = [x[2] for x in blocks[:i]]
-        above = min(lv - np.median(hist[-short:]), lv - np.median(hist))
-        flags.append(above if above >= o.threshold_db else None)
+    need = int(o.baseline_min_s / 1.0)
+    levels_b = [x[2] for x in blocks]
+    hist: list[float] = []  # block levels that make the baseline (loud episodes stay out of it)
     out: list[dict] = []
     i = 0
     while i < len(blocks):
-        if flags[i] is None:
+        if len(hist) < need or levels_b[i] - np.median(hist) < o.threshold_db:
+            hist.append(levels_b[i])
             i += 1
             continue
-        j = i
-        while j + 1 < len(blocks) and flags[j + 1] is not None and blocks[j + 1][0] - blocks[j][1] <= 1.0:
-            j += 1
-        n = j - i + 1
+        base = float(np.median(hist))
+        j = i  # the episode: loud blocks, one quiet block inside allowed, gaps up to merge_gap_s
+        while j + 1 < len(blocks) and blocks[j + 1][0] - blocks[j][1] <= o.merge_gap_s:
+            if levels_b[j + 1] - base >= o.threshold_db:
+                j += 1
+            elif (j + 2 < len(blocks) and levels_b[j + 2] - base >= o.threshold_db
+                  and blocks[j + 2][0] - blocks[j + 1][1] <= o.merge_gap_s):
+                j += 2
+            else:
+                break
+        after = levels_b[j + 1 : j + 1 + o.confirm_blocks]
+        stays_up = len(after) >= o.confirm_blocks // 2 and np.median(after) - base >= o.threshold_db - 3.0
         a, b = blocks[i][0], blocks[j][1]
+        if stays_up or b - a >= o.gain_step_s:
+            # a level change (AGC, headset, another line): start a new baseline from here
+            hist = levels_b[i : j + 1 + o.confirm_blocks]
+            i = j + 1
+            continue
+        n = sum(1 for x in levels_b[i : j + 1] if x - base >= o.threshold_db)
         text = " ".join(u["text"] for u in words if u["end"] > a and u["start"] < b)
-        if n >= o.min_blocks and (b - a) < o.gain_step_s and len(text.split()) >= o.min_words:
-            peak = max(flags[i : j + 1])
+        if n >= o.min_blocks and len(text.split()) >= o.min_words:
+            peak = max(levels_b[i : j + 1]) - base
             conf = min(1.0, 0.4 + 0.1 * (peak - o.threshold_db) + 0.1 * (n - o.min_blocks))
-            details = {"db_above": round(float(peak), 2), "blocks": n, "confidence": round(conf, 2)}
+            if len(after) < o.confirm_blocks // 2:
+                conf *= 0.7  # the call ended before the level could be seen to come back down
+            details = {"db_above": round(float(peak), 2), "baseline_dbfs": round(base, 1), "blocks": n,
+                       "confidence": round(float(conf), 2)}
             out.append({"category": "raised_voice", "start": a, "end": b, "text": text, "details": details})
         i = j + 1
     return out
@@ -212,8 +228,12 @@ def interruptions(result: dict, audio: np.ndarray, o: InterruptOptions) -> tuple
         if lv < med - o.bleed_db:
             dropped += 1
             continue
+        overlap = (e.get("details") or {}).get("overlap_s", e["end"] - e["start"])
+        if overlap < o.min_overlap_s:
+            continue
         k = dict(e)
-        conf = min(1.0, 0.5 + (lv - med + o.bleed_db) / 24) * (1.0 if e["text"].strip() else 0.6)
+        level = min(1.0, max(0.0, (lv - med + o.bleed_db) / o.bleed_db))  # 1 at the agent's own level
+        conf = min(1.0, 0.3 + 0.3 * overlap) * (0.5 + 0.5 * level) * (1.0 if e["text"].strip() else 0.6)
         k["details"] = dict(e.get("details") or {}) | {
             "level_vs_agent_median_db": round(lv - med, 1), "confidence": round(conf, 2)}
         kept.append(k)
