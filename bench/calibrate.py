@@ -72,8 +72,7 @@ class CalibrationOptions:
     """
 
     join_gap_s: float = 1.0  # utterances closer than this form one stretch
-    window_min_s: float = 10.0  # a sustained window has at least this much speech...
-    window_max_s: float = 20.0  # ...and is closed once it reaches this much
+    window_min_s: float = 10.0  # a sustained window is closed once it holds this much speech (10-20 s)
     utt_min_s: float = 1.5  # per-utterance rates: shorter utterances are not rated
     utt_min_syll: int = 8
     block_s: float = 1.0
@@ -168,7 +167,7 @@ def rate_windows(utts: list[dict], spans: list[list[float]], o: CalibrationOptio
         for u in run:
             syl += syllables(u["text"])
             t += covered(spans, u["start"], u["end"]) or (u["end"] - u["start"])
-            if t >= o.window_max_s or (t >= o.window_min_s and u is run[-1]):
+            if t >= o.window_min_s:
                 windows.append(syl / t)
                 syl, t = 0, 0.0
         # a remainder shorter than window_min_s is not a sustained stretch

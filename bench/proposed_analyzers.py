@@ -47,8 +47,7 @@ class RateOptions:
     norm: dict  # language -> syllables/s no sustained stretch of ordinary speech exceeds (p95)
     own_factor: float = 1.2  # ...and 20 % above the agent's own median window
     join_gap_s: float = 1.0
-    window_min_s: float = 10.0
-    window_max_s: float = 20.0
+    window_min_s: float = 10.0  # a window closes once it holds this much speech
     min_windows_for_own: int = 3  # fewer windows: the norm alone decides
 
 
