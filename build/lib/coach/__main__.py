@@ -1,5 +1,0 @@
-import sys
-
-from coach.cli import main
-
-sys.exit(main())

@@ -1,1 +1,0 @@
-"""Sub-commands of the `coach` CLI; each module exposes `register(subparsers)`."""
