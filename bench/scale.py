@@ -60,7 +60,7 @@ def score(inputs: list[str], out: Path, engine_args: list[str]) -> float:
     """Wall seconds of one `coach score` run into a fresh OUT."""
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "coach", "score", *inputs, "-o", str(out), "--quiet"]
-    cmd += ["--no-report", *engine_args]
+    cmd += ["--no-report", "--language", "ru", *engine_args]
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - started
@@ -71,13 +71,17 @@ def score(inputs: list[str], out: Path, engine_args: list[str]) -> float:
 
 def ray_startup_breakdown(call: Path, address: str | None) -> dict[str, float]:
     """In-process: ray.init, first actor ready (model loaded), one call, vs a local model load."""
-    from coach.engines.ray_engine import RayOptions, run_ray
-    from coach.scorer import CallScorer, ScoreOptions
+    from coach import Coach, CoachConfig
+    from coach.engines import Job
+    from coach.engines.ray import RayEngine, RayOptions
 
+    config = CoachConfig(language="ru")
     started = time.perf_counter()
-    CallScorer(ScoreOptions(cpu_threads=1))
+    Coach.load(config.with_threads(1))
     local_load = time.perf_counter() - started
-    stats = run_ray([call], ScoreOptions(), address, lambda *a: None, RayOptions(actors=1))
+    engine = RayEngine(config, address, RayOptions(actors=1))
+    engine.run([Job(call)], lambda *a: None)
+    stats = engine.stats
     return {
         "local_model_load_s": round(local_load, 2),
         "ray_init_s": round(stats.init_s, 2),

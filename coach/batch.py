@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from coach.contract import CallResult, ErrorRow
 from coach.engines import Engine, Job
@@ -155,6 +154,35 @@ def batch_lock(out_dir: Path) -> Iterator[None]:
         fh.close()
 
 
+class _AboveBar(logging.Handler):
+    """A stderr handler's messages, printed above the progress bar instead of into it."""
+
+    def __init__(self, inner: logging.Handler):
+        super().__init__(inner.level)
+        self.setFormatter(inner.formatter)
+        self.addFilter(lambda record: inner.filter(record))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+@contextmanager
+def log_above_bar() -> Iterator[None]:
+    root = logging.getLogger()
+    screens = [h for h in root.handlers
+               if type(h) is logging.StreamHandler and getattr(h, "stream", None) is sys.stderr]
+    swaps = [(h, _AboveBar(h)) for h in screens]
+    for old, new in swaps:
+        root.removeHandler(old)
+        root.addHandler(new)
+    try:
+        yield
+    finally:
+        for old, new in swaps:
+            root.removeHandler(new)
+            root.addHandler(old)
+
+
 def run_batch(
     inputs: Iterable[str | Path],
     out_dir: Path,
@@ -229,7 +257,7 @@ def _score(jobs: list[Job], out_dir: Path, names: dict[Path, str], engine: Engin
             bar.update(1)
 
         try:
-            with logging_redirect_tqdm():  # warnings print above the bar, not into it
+            with log_above_bar():
                 engine.run(jobs, record)
         finally:
             bar.close()

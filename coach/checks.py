@@ -33,19 +33,9 @@ def rule_packs() -> frozenset[str]:
     return frozenset(p.name for p in root.iterdir() if p.is_dir() and p.name.isalpha() and len(p.name) <= 3)
 
 
-def analyzer_languages(cfg: AnalyzerConfig) -> frozenset[str]:
-    """Languages every analyzer has message and suggestion texts for."""
-    langs: set[str] | None = None
-    for section in ("interruption", "raised_voice", "speech_rate", "long_silence"):
-        opts = getattr(cfg, section)
-        have = set(opts.message) & set(opts.suggestion)
-        langs = have if langs is None else langs & have
-    return frozenset(langs or ())
-
-
 def supported_languages(cfg: AnalyzerConfig) -> frozenset[str]:
     """The languages coach can judge: a rule pack and analyzer texts in that language."""
-    return rule_packs() & analyzer_languages(cfg)
+    return rule_packs() & cfg.languages()
 
 
 def analyzer_config_for(rules_dirs: list[str]) -> AnalyzerConfig:

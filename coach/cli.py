@@ -22,6 +22,7 @@ from pathlib import Path
 from coach import __version__
 from coach.errors import CoachError
 from coach.paths import log_file
+from coach.settings import apply_settings, load_settings
 
 COMMAND_MODULES = (
     "coach.commands.score",
@@ -65,7 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
             "Nothing leaves the machine."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run 'coach COMMAND --help' for the options of one command.",
+        epilog=(
+            "Run 'coach COMMAND --help' for the options of one command.\n\n"
+            "Settings file: options set once (language, rules folder, microphone, port...) can\n"
+            "live in ~/.config/coach/config.toml and ./coach.toml (or $COACH_CONFIG); flags win.\n"
+            "Example:\n"
+            "  language = \"ru\"\n"
+            "  rules = [\"/srv/coach/company-rules\"]\n"
+            "  [live]\n"
+            "  device = \"Jabra\"\n"
+            "  port = 8800\n"
+            "See docs/settings.md."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"coach {__version__}")
     add_verbosity(parser, default=0)
@@ -76,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in subparsers.choices.values():
         add_verbosity(sub, default=argparse.SUPPRESS)
     return parser
+
+
+def apply_settings_files(parser: argparse.ArgumentParser) -> list[Path]:
+    """Defaults from the settings files (coach.settings); returns the files read."""
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    settings = load_settings(set(subparsers.choices))
+    apply_settings(dict(subparsers.choices), settings)
+    return settings.files
 
 
 def setup_logging(verbose: int, quiet: bool) -> Path | None:
@@ -102,11 +122,18 @@ def setup_logging(verbose: int, quiet: bool) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    try:
+        files = apply_settings_files(parser)
+    except CoachError as exc:
+        print(f"coach: error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
     log_path = setup_logging(args.verbose or 0, bool(args.quiet))
+    for path in files:
+        log.info("settings from %s", path)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

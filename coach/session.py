@@ -56,10 +56,16 @@ class Session:
         events += self.analyzers.add_utterance(utt)
         return self._keep(events)
 
-    def advance(self, now: float) -> list[Event]:
-        """Audio up to `now` has been heard and its words are final on every channel: acoustic
-        findings that were waiting for that are decided now (live latency), as batch would."""
-        return self._keep(self.analyzers.advance(now))
+    def advance(self, now: float, speakers: tuple[str, ...] | None = None) -> list[Event]:
+        """The watermark: no final word of `speakers` (default all) that starts before `now`
+        is still to come. Acoustic findings waiting for those words are decided now (live
+        latency) exactly as batch decides them at the end."""
+        return self._keep(self.analyzers.advance(now, speakers))
+
+    def mark_gap(self, speaker: str, start: float, end: float) -> list[Event]:
+        """No audio was heard from `speaker` between `start` and `end` (a lost device): that
+        stretch is neither speech nor silence, so no dead-air finding covers it."""
+        return self._keep(self.analyzers.mark_gap(speaker, start, end))
 
     def finish(self, duration_s: float | None = None) -> list[Event]:
         """Call-level findings (name use, greeting, closing) and the analyzers' tails."""

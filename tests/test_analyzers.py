@@ -10,6 +10,7 @@ pytest cache by file hash, so Whisper runs once per fixture version.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import wave
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 
 from coach.analyzers import CATEGORIES, AnalyzerConfig, CallAnalyzers, analyze_call
-from coach.analyzers.config import DEFAULT_PATH, SECTIONS, load_analyzer_config
+from coach.analyzers.config import TEXT_FIELDS, default_path, load_analyzer_config, sections
 from coach.analyzers.words import is_backchannel, spell_ru_number, syllables, utterance_words
 from coach.contract import Event, Utterance, Word
 from coach.errors import CoachError, RuleError
@@ -89,6 +90,55 @@ def stream(
         events += an.add_utterance(u)
     events += an.finish()
     return events, an.metrics()
+
+
+def first_start(u: Utterance) -> float:
+    return min([u.start] + [w.start for w in u.words])
+
+
+def live_feed(
+    channels: dict[str, np.ndarray],
+    utterances: list[Utterance],
+    cfg: AnalyzerConfig,
+    *,
+    words: str = "word",
+    lag: float = 0.5,
+    advance: bool = True,
+    chunk_s: float = 0.1,
+) -> tuple[list[tuple[Event, float]], dict]:
+    """(event, stream time it was returned at) for a call fed as the live pipeline feeds it:
+    audio in `chunk_s` chunks on every channel; a speaker's words final `lag` s after they
+    end, one by one (`words="word"`) or a whole utterance at a time ("utterance", as the
+    streaming transcriber closes them); after each chunk, `advance(t, [speaker])` with the
+    time before which that speaker can produce no more final words."""
+    an = CallAnalyzers(cfg, speakers=tuple(channels))
+    queues: dict[str, list[Utterance]] = {s: [] for s in channels}
+    for u in sorted(utterances, key=lambda u: (u.start, u.speaker)):
+        if u.speaker not in channels:
+            continue
+        if words == "word" and u.words:
+            queues[u.speaker] += [Utterance(u.speaker, w.start, w.end, w.text, [w]) for w in u.words]
+        else:
+            queues[u.speaker].append(u)
+    n = max(x.size for x in channels.values())
+    step = round(chunk_s * SR)
+    out: list[tuple[Event, float]] = []
+    for pos in range(0, n, step):
+        now = min(pos + step, n) / SR
+        for s, x in channels.items():
+            out += [(e, now) for e in an.feed_audio(s, x[pos : pos + step], pos / SR)]
+        for s, q in queues.items():
+            while q and q[0].end + lag <= now:
+                out += [(e, now) for e in an.add_utterance(q.pop(0))]
+            if advance:  # no final word can still come that starts before this
+                promise = min([now - lag] + [first_start(u) for u in q])
+                out += [(e, now) for e in an.advance(promise, [s])]
+    end = n / SR
+    for q in queues.values():
+        for u in q:
+            out += [(e, end) for e in an.add_utterance(u)]
+    out += [(e, end) for e in an.finish()]
+    return out, an.metrics()
 
 
 # -- synthetic calls ---------------------------------------------------------
@@ -272,11 +322,15 @@ def test_words_helpers():
 
 
 def test_shipped_yaml_equals_the_defaults():
+    """Every threshold in the shipped file is its dataclass default (texts live in YAML only)."""
     shipped = load_analyzer_config()
-    assert shipped.sources == (str(DEFAULT_PATH),)
+    assert shipped.sources == (str(default_path()),)
     defaults = AnalyzerConfig()
-    for section in SECTIONS:
-        assert getattr(shipped, section) == getattr(defaults, section), section
+    for section in sections():
+        a, b = getattr(shipped, section), getattr(defaults, section)
+        for f in dataclasses.fields(a):
+            if f.name not in TEXT_FIELDS:
+                assert getattr(a, f.name) == getattr(b, f.name), f"{section}.{f.name}"
     assert shipped.language == defaults.language
 
 
@@ -527,3 +581,35 @@ def test_fixture_streaming_equals_batch(name, transcribe, analyzed):
         events, metrics = stream(channels, utterances, load_analyzer_config(), seed)
         assert as_dicts(events) == as_dicts(batch), seed
         assert metrics == batch_metrics, seed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FIXTURE_CALLS)
+def test_fixture_live_feed_with_advance_equals_batch(name, transcribe, analyzed):
+    """The live pipeline's feed (0.1 s chunks, words final 0.5 s after they end, advance()
+    after every chunk) gives the batch findings and metrics, word by word or per utterance."""
+    channels, utterances = transcribe(name)
+    batch, batch_metrics = analyzed(name)
+    for words in ("word", "utterance"):
+        timed, metrics = live_feed(channels, utterances, load_analyzer_config(), words=words)
+        assert as_dicts([e for e, _ in timed]) == as_dicts(batch), words
+        assert metrics == batch_metrics, words
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["interruption.wav", "loud_line.wav"])
+def test_fixture_word_bearing_findings_come_within_two_seconds(name, transcribe):
+    """Raised voice and interruption are returned within 2 s of the span's end when words are
+    final as they end; when only whole utterances are final (today's streaming transcriber),
+    within 2 s of the later of the span's end and the close of the utterance it ended in."""
+    channels, utterances = transcribe(name)
+    lag = 0.5
+    timed, _ = live_feed(channels, utterances, load_analyzer_config(), words="word", lag=lag)
+    found = [(e, at) for e, at in timed if e.category in ("raised_voice", "interruption")]
+    assert found and all(at - e.end <= 2.0 for e, at in found), [(e.to_dict(), at) for e, at in found]
+    timed, _ = live_feed(channels, utterances, load_analyzer_config(), words="utterance", lag=lag)
+    for e, at in timed:
+        if e.category in ("raised_voice", "interruption"):
+            holding = [u.end for u in utterances if u.speaker == e.speaker and u.start <= e.end]
+            ready = max([e.end] + [end + lag for end in holding[-1:]])
+            assert at - ready <= 2.0, (e.to_dict(), at, ready)

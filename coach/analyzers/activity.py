@@ -10,6 +10,11 @@ the same timeline, which is what makes the live and batch findings identical.
 Energy rather than a neural VAD: it is explainable (a frame is speech when it
 is `snr_db` above the channel's recent noise floor and above `min_dbfs`), cheap
 enough for every frame of every call on a 2-core machine, and needs no model.
+
+Audio marked missing (a device gap, `gap`) is not silence: its frames are
+flagged in `missing`, are never speech, close any open speech segment, and do
+not feed the noise floor, which restarts after the gap as at the call's start
+(the device that comes back may hear a different room).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections import deque
 
 import numpy as np
 
-from coach.analyzers.config import ActivityOptions
+from coach.analyzers.base import ActivityOptions
 
 FLOOR_DB = -120.0
 
@@ -33,8 +38,9 @@ def frame_levels_db(frames: np.ndarray) -> np.ndarray:
 class ChannelActivity:
     """Streaming speech/non-speech decisions and levels for one channel.
 
-    After each `feed`, `active[:final]` holds final 0/1 values and
-    `levels[:frames]` the dBFS level of every complete frame.
+    After each `feed`, `active[:final]` holds final 0/1 values, and
+    `levels[:frames]` / `missing[:frames]` the dBFS level of every complete
+    frame and whether its audio was missing.
     """
 
     def __init__(self, options: ActivityOptions, sample_rate: int) -> None:
@@ -44,16 +50,19 @@ class ChannelActivity:
         self.frame_s = self.frame_len / sample_rate
         self.levels = array("f")
         self.active = bytearray()
+        self.missing = bytearray()
         self.fed = False
         self._next_sample = 0
         self._pending = np.zeros(0, dtype=np.float32)
+        self._pending_missing = False
+        self._after_gap = False
         self._hang = round(options.hangover_s / self.frame_s)
         self._min_frames = max(1, round(options.min_speech_s / self.frame_s))
         self._window = max(1, round(options.noise_window_s / self.frame_s))
         # Sliding minimum of frame levels (monotonic deque of (frame, level)). It
         # starts with a virtual floor just under the absolute threshold, valid for
         # one window, so speech at the very start of a call is not the "noise".
-        self._floor: deque[tuple[int, float]] = deque([(-1, options.min_dbfs - options.snr_db)])
+        self._floor: deque[tuple[int, float]] = deque([(-1, self._virtual_floor())])
         self._in_seg = False
         self._seg_start = 0
         self._seg_last = 0
@@ -67,13 +76,14 @@ class ChannelActivity:
     def final(self) -> int:
         return len(self.active)
 
-    def feed(self, samples: np.ndarray, start_time: float) -> None:
+    def feed(self, samples: np.ndarray, start_time: float, missing: bool = False) -> None:
         """Add audio that starts at `start_time` seconds of the call.
 
         A chunk that starts after the previous one ended is preceded by silence;
-        one that overlaps already-seen audio has its overlap dropped.
+        one that overlaps already-seen audio has its overlap dropped. With
+        `missing`, the samples stand for audio that was not captured.
         """
-        self.fed = True
+        self.fed = self.fed or not missing
         start = round(start_time * self.sample_rate)
         if start > self._next_sample:
             gap = np.zeros(start - self._next_sample, dtype=np.float32)
@@ -83,11 +93,28 @@ class ChannelActivity:
         if samples.size == 0:
             return
         self._next_sample += samples.size
-        buf = np.concatenate([self._pending, samples]) if self._pending.size else samples
+        pending = self._pending.size
+        buf = np.concatenate([self._pending, samples]) if pending else samples
         whole = buf.size // self.frame_len * self.frame_len
+        flags = [missing] * (whole // self.frame_len)
+        if flags:
+            flags[0] = missing or (self._pending_missing and pending > 0)
+            self._pending_missing = missing
+        else:
+            self._pending_missing = missing or (self._pending_missing and pending > 0)
         self._pending = np.array(buf[whole:], dtype=np.float32)
         if whole:
-            self._push(frame_levels_db(buf[:whole].reshape(-1, self.frame_len)))
+            self._push(frame_levels_db(buf[:whole].reshape(-1, self.frame_len)), flags)
+
+    def gap(self, start_time: float, end_time: float) -> None:
+        """Audio of [start_time, end_time) was not captured (a device gap)."""
+        n = round(end_time * self.sample_rate) - max(round(start_time * self.sample_rate), self._next_sample)
+        if n > 0:
+            self.feed(
+                np.zeros(n, dtype=np.float32),
+                max(start_time, self._next_sample / self.sample_rate),
+                missing=True,
+            )
 
     def finish(self) -> None:
         """Flush the last partial frame (zero-padded) and close any open segment."""
@@ -98,7 +125,7 @@ class ChannelActivity:
             frame = np.zeros(self.frame_len, dtype=np.float32)
             frame[: self._pending.size] = self._pending
             self._pending = np.zeros(0, dtype=np.float32)
-            self._push(frame_levels_db(frame[None, :]))
+            self._push(frame_levels_db(frame[None, :]), [self._pending_missing])
         if self._in_seg:
             self._close_segment()
         self._publish(self.frames, None)
@@ -107,17 +134,30 @@ class ChannelActivity:
         """After finish: pad with silent final frames so channels have equal length."""
         while self.frames < frames:
             self.levels.append(FLOOR_DB)
+            self.missing.append(0)
         while self.final < frames:
             self.active.append(0)
 
     # -- internals ---------------------------------------------------------
 
-    def _push(self, levels: np.ndarray) -> None:
+    def _virtual_floor(self) -> float:
+        return self.options.min_dbfs - self.options.snr_db
+
+    def _push(self, levels: np.ndarray, missing: list[bool]) -> None:
         opts = self.options
-        for level in levels.tolist():
+        for level, lost in zip(levels.tolist(), missing, strict=True):
             k = self.frames
             self.levels.append(level)
+            self.missing.append(1 if lost else 0)
+            if lost:
+                self._after_gap = True
+                self._step(k, False, lost=True)
+                continue
             floor = self._floor
+            if self._after_gap:  # the noise floor restarts after a gap, as at the call's start
+                self._after_gap = False
+                floor.clear()
+                floor.append((k - 1, self._virtual_floor()))
             while floor and floor[-1][1] >= level:
                 floor.pop()
             floor.append((k, level))
@@ -126,8 +166,10 @@ class ChannelActivity:
             threshold = max(opts.min_dbfs, floor[0][1] + opts.snr_db)
             self._step(k, level >= threshold)
 
-    def _step(self, k: int, speech: bool) -> None:
+    def _step(self, k: int, speech: bool, lost: bool = False) -> None:
         """Fill gaps up to `hangover`, drop bursts under `min_speech`, publish finals."""
+        if lost and self._in_seg:  # speech cannot be bridged over audio that is not there
+            self._close_segment()
         if speech:
             if not self._in_seg:
                 self._in_seg = True

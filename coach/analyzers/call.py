@@ -1,11 +1,18 @@
-"""One call's analyzers: audio and words in, interruption / raised voice / speech
-rate / dead-air findings and call metrics out.
+"""One call's analyzers: audio and words in, findings and call metrics out.
 
-The same object serves live and batch. Audio may arrive in chunks of any size
-and utterances in any order between speakers; each finding is decided only
-when everything it depends on is final (the activity of the frames involved,
-and the words up to its end), so feeding a call in pieces gives exactly the
-findings of feeding it whole. `analyze_call` is that whole-call form.
+`CallAnalyzers` owns what the analyzers share (per-channel speech activity,
+the joint frame clock, each speaker's words and their watermark) and loops
+over the registry: every frame that is final on every channel goes to each
+analyzer's `step`, every final word to `add_words`, and after each input each
+analyzer `decide`s what has become certain. It turns the analyzers' findings
+into contract Events (texts from YAML, severity, `details.confidence`, the
+per-call cap).
+
+The same object serves live and batch. Audio may arrive in chunks of any
+size and utterances in any order between speakers; each finding is decided
+only when everything it depends on is final, so feeding a call in pieces
+gives exactly the findings of feeding it whole. `advance(now)` is how a live
+caller lets word-bearing decisions through early: see its docstring.
 """
 
 from __future__ import annotations
@@ -15,16 +22,17 @@ from typing import Any
 
 import numpy as np
 
+from coach.analyzers import registry
 from coach.analyzers.activity import ChannelActivity, segments
+from coach.analyzers.base import Analyzer, Context, Finding
 from coach.analyzers.config import AnalyzerConfig
-from coach.analyzers.loudness import LoudnessTracker, LoudSpan
-from coach.analyzers.rate import FastSpan, RateTracker
-from coach.analyzers.turns import Gap, Overlap, TurnTimeline
-from coach.analyzers.words import SpeakerWords, is_backchannel, text_of, utterance_words
+from coach.analyzers.turns import TurnTimeline
+from coach.analyzers.words import SpeakerWords, utterance_words
 from coach.contract import AGENT, CUSTOMER, SPEAKERS, Event, Utterance
 from coach.errors import CoachError
 
-CATEGORIES = ("interruption", "raised_voice", "speech_rate", "long_silence")
+CATEGORIES = tuple(cls.name for cls in registry.BUILTIN)  # the built-in ones; registry.names() for all
+MONO_REASON = "mono input: needs the customer's own channel"
 
 
 class CallAnalyzers:
@@ -44,58 +52,70 @@ class CallAnalyzers:
             )
         self.cfg = cfg
         self.language = language or cfg.language
-        for section in CATEGORIES:
-            if self.language not in getattr(cfg, section).message:
-                raise CoachError(f"analyzers: {section}.message has no {self.language!r} text")
+        if self.language not in cfg.languages():
+            have = ", ".join(sorted(cfg.languages())) or "none"
+            raise CoachError(f"analyzers: no texts for language {self.language!r} (have: {have})")
         self.sample_rate = sample_rate
         self.speakers = speakers
         self.channels = {s: ChannelActivity(cfg.activity, sample_rate) for s in speakers}
         self.frame_s = self.channels[AGENT].frame_s
         self.words = {s: SpeakerWords() for s in speakers}
-        self.turns = TurnTimeline(
-            speakers,
-            self.frame_s,
-            min_overlap_s=cfg.interruption.min_overlap_s,
-            simultaneous_start_s=cfg.interruption.simultaneous_start_s,
-            monologue_break_s=cfg.metrics.monologue_break_s,
-            customer_turn_s=cfg.metrics.customer_turn_s,
-        )
-        self.loudness = LoudnessTracker(cfg.raised_voice, self.frame_s)
-        self.rate = RateTracker(cfg.speech_rate)
-        self.backchannels = frozenset(cfg.interruption.backchannels)
-        self.interruptions = dict.fromkeys(speakers, 0)
-        self.backchannel_overlaps = 0
-        self.total_silence_s = 0.0
-        self.longest_silence_s = 0.0
-        self.events: list[Event] = []
+        self.turns = TurnTimeline(speakers, self.frame_s, cfg.metrics)
+        self.ctx = Context(speakers, self.frame_s, cfg.metrics, self.words, self.turns.talk_frames)
         self.skipped: dict[str, str] = {}
-        for section in CATEGORIES:
-            if not getattr(cfg, section).enabled:
-                self.skipped[section] = "disabled in the analyzer config"
+        self.analyzers: dict[str, Analyzer] = {}
+        self._classes = registry.registered()
+        for cls in self._classes:
+            options = cfg.options(cls.name)
+            absent = [s for s in cls.needs.audio if s not in speakers]
+            if absent:
+                self.skipped[cls.name] = cls.skip_reason or f"needs the {', '.join(absent)} channel"
+                continue
+            if not options.enabled:
+                self.skipped[cls.name] = "disabled in the analyzer config"
+            self.analyzers[cls.name] = cls(options, self.ctx)
         if speakers == (AGENT,):
-            reason = "mono input: needs the customer's own channel"
-            self.skipped["interruption"] = f"{reason} to tell who talks over whom"
-            self.skipped["talk_ratio"] = f"{reason} to measure who talks how much"
-            self.skipped["longest_agent_monologue"] = f"{reason} to see the customer's turns"
+            self.skipped["talk_ratio"] = f"{MONO_REASON} to measure who talks how much"
+            self.skipped["longest_agent_monologue"] = f"{MONO_REASON} to see the customer's turns"
+        self.events: list[Event] = []
+        self.found = dict.fromkeys(self.analyzers, 0)  # findings decided per analyzer, cap or not
         self._finished = False
 
     # -- input -------------------------------------------------------------
 
     def feed_audio(self, speaker: str, samples: np.ndarray, start_time: float) -> list[Event]:
-        """Add a chunk of one speaker's audio (mono float32 at `sample_rate`)."""
+        """Add a chunk of one speaker's audio (mono float32 or int16 at `sample_rate`)."""
         self._check_open()
-        if speaker not in self.channels:
-            raise CoachError(f"analyzers: no channel for speaker {speaker!r} ({self.speakers})")
+        channel = self._channel(speaker)
         data = np.asarray(samples)
         if data.ndim != 1:
             raise CoachError(f"analyzers: expected mono samples, got shape {data.shape}")
         if data.dtype == np.int16:
             data = data.astype(np.float32) / 32768.0
-        self.channels[speaker].feed(data.astype(np.float32, copy=False), start_time)
-        return self._advance()
+        channel.feed(data.astype(np.float32, copy=False), start_time)
+        return self._step()
+
+    def mark_gap(self, speaker: str, start: float, end: float) -> list[Event]:
+        """Audio of `speaker` in [start, end) was not captured (the device was gone).
+
+        Its frames are neither speech nor silence: no dead air is reported
+        over them, speech does not continue across them, and the channel's
+        noise floor restarts after them. Call it in stream order, instead of
+        feeding zeros for the missing stretch (zeros would be silence).
+        """
+        self._check_open()
+        if end < start:
+            raise CoachError(f"analyzers: gap ends ({end}) before it starts ({start})")
+        self._channel(speaker).gap(start, end)
+        return self._step()
 
     def add_utterance(self, utt: Utterance) -> list[Event]:
-        """Add a final utterance with word timestamps; partial ones are ignored."""
+        """Add a final utterance with word timestamps; partial ones are ignored.
+
+        Each speaker's utterances must come in time order. Only the words and
+        their times matter: an utterance split into smaller final pieces gives
+        the same findings.
+        """
         self._check_open()
         if not utt.final:
             return []
@@ -103,12 +123,34 @@ class CallAnalyzers:
             raise CoachError(f"analyzers: utterance by unknown speaker {utt.speaker!r}")
         words = utterance_words(utt)
         self.words[utt.speaker].add(words, utt.end)
-        new: list[Event] = []
-        if utt.speaker == AGENT:
-            for w in words:
-                self.rate.add(w)
-            new += self._take_rate()
-        return new + self._advance()
+        for an in self.analyzers.values():
+            if utt.speaker in an.needs.words:
+                an.add_words(utt.speaker, words)
+        return self._decide()
+
+    def advance(self, now: float, speakers: Iterable[str] | None = None) -> list[Event]:
+        """Audio time `now` is past for words: no final word that starts before `now` is still to come
+        from `speakers` (default: all of them). Returns the findings this makes certain.
+
+        Without it, a decision that needs a speaker's words over [a, b] is
+        made when an utterance of that speaker ending at or after b arrives,
+        which for the last words of a turn is the speaker's *next* utterance.
+        A live caller knows sooner: a streaming transcriber that is between
+        utterances will produce no word before its current position (less its
+        speech padding), and one inside an utterance none before that
+        utterance's start (less padding). Calling `advance` with that time, per
+        speaker or the minimum over speakers, lets the decision through as soon
+        as the audio allows. Promising too much (a word starting before `now`
+        arrives afterwards) is the caller's bug: that word is ignored by
+        decisions already made, and live would then differ from batch.
+        Audio needs no promise: each chunk carries its own time.
+        """
+        self._check_open()
+        for s in self.speakers if speakers is None else tuple(speakers):
+            if s not in self.words:
+                raise CoachError(f"analyzers: no speaker {s!r} ({self.speakers})")
+            self.words[s].promise(now)
+        return self._decide()
 
     def finish(self) -> list[Event]:
         """End of call: flush every analyzer and return the last findings."""
@@ -121,16 +163,17 @@ class CallAnalyzers:
             ch.extend_to(frames)
         for w in self.words.values():
             w.close()
-        self.rate.finish()
-        new = self._take_rate() + self._advance()
+        new = self._step()
         self.turns.finish()
-        self.loudness.finish()
-        new += self._resolve()
+        for an in self.analyzers.values():
+            an.finish()
+        new += self._decide()
         self._finished = True
         for s, ch in self.channels.items():
             if not ch.fed:
-                for name in self._needs_audio(s):
-                    self.skipped.setdefault(name, f"no audio for the {s} channel")
+                for cls in self._classes:
+                    if s in cls.needs.audio:
+                        self.skipped.setdefault(cls.name, f"no audio for the {s} channel")
         return _ordered(new)
 
     # -- output ------------------------------------------------------------
@@ -139,31 +182,30 @@ class CallAnalyzers:
         """Call metrics so far (final after `finish`); None where not measurable.
 
         Flat scalars only (they go to the summary CSV); what was skipped and why
-        is `self.skipped`.
+        is `self.skipped`. `<analyzer>_beyond_cap` counts findings decided past
+        the analyzer's `max_per_call` (not listed as events).
         """
         agent_s = self.turns.talk_frames[AGENT] * self.frame_s
         dual = len(self.speakers) == 2
         customer_s = self.turns.talk_frames.get(CUSTOMER, 0) * self.frame_s
         talk = agent_s + customer_s
-        speaking_s = agent_s if agent_s > 0 else self.rate.run_seconds
         monologue = max(self.turns.longest_monologue_frames, self.turns.open_monologue_frames())
-        mean_db = self.loudness.mean_speech_dbfs()
         out: dict[str, Any] = {
             "duration_s": round(self.turns.frame * self.frame_s, 2),
             "agent_talk_s": round(agent_s, 2),
             "customer_talk_s": round(customer_s, 2) if dual else None,
             "talk_ratio_agent": round(agent_s / talk, 3) if dual and talk > 0 else None,
-            "agent_wpm": round(self.rate.words / speaking_s * 60) if speaking_s > 0 else None,
-            "agent_syllables_per_s": (
-                round(self.rate.syllables / self.rate.run_seconds, 2) if self.rate.run_seconds > 0 else None
-            ),
-            "interruptions": self.interruptions[AGENT] if dual else None,
-            "interruptions_by_customer": self.interruptions[CUSTOMER] if dual else None,
             "longest_agent_monologue_s": round(monologue * self.frame_s, 2) if dual else None,
-            "total_silence_s": round(self.total_silence_s, 2),
-            "longest_silence_s": round(self.longest_silence_s, 2),
-            "agent_speech_dbfs": round(mean_db, 1) if mean_db is not None else None,
         }
+        for cls in self._classes:
+            an = self.analyzers.get(cls.name)
+            if an is None:
+                out.update(dict.fromkeys(cls.metric_keys))
+                out[f"{cls.name}_beyond_cap"] = None
+                continue
+            out.update(an.metrics())
+            cap = an.options.max_per_call
+            out[f"{cls.name}_beyond_cap"] = max(0, self.found[cls.name] - cap) if cap else 0
         return out
 
     def activity(self) -> dict[str, list[list[float]]]:
@@ -177,102 +219,86 @@ class CallAnalyzers:
             for s, ch in self.channels.items()
         }
 
+    def live_figures(self, now: float, window_s: float = 30.0) -> dict[str, Any]:
+        """What the live overlay shows, over the last `window_s` seconds before `now`.
+
+        `syllables_per_s`, `wpm`: the agent's recent pace (per second of the
+        agent's speech runs, pauses excluded) and `max_syllables_per_s` its
+        configured limit; `talk_ratio_agent`: agent speech / all speech in the
+        window (None for one channel or no speech); `talk_ratio_agent_call`:
+        the same over the call so far; `monologue_s`: the agent's current
+        monologue (0 when none is open; None for one channel); `through_s`: the
+        time up to which audio has been analysed on every channel.
+        """
+        out: dict[str, Any] = {"window_s": window_s, "through_s": round(self.turns.frame * self.frame_s, 2)}
+        for an in self.analyzers.values():
+            out.update(an.live(now, window_s))
+        dual = len(self.speakers) == 2
+        lo = max(0, round((now - window_s) / self.frame_s))
+        hi = min(self.turns.frame, max(lo, round(now / self.frame_s)))
+        counts = {s: ch.active[lo:hi].count(1) for s, ch in self.channels.items()}
+        recent = sum(counts.values())
+        out["talk_ratio_agent"] = round(counts[AGENT] / recent, 3) if dual and recent else None
+        out["talk_ratio_agent_call"] = self.metrics()["talk_ratio_agent"] if dual else None
+        mono = self.turns.open_monologue_frames() * self.frame_s
+        out["monologue_s"] = round(mono, 2) if dual else None
+        return out
+
     # -- internals ---------------------------------------------------------
 
     def _check_open(self) -> None:
         if self._finished:
             raise CoachError("analyzers: this call is finished; start a new CallAnalyzers")
 
-    def _needs_audio(self, speaker: str) -> list[str]:
-        if speaker == AGENT:
-            return ["raised_voice", "long_silence", "interruption"]
-        return ["interruption"] if len(self.speakers) == 2 else []
+    def _channel(self, speaker: str) -> ChannelActivity:
+        if speaker not in self.channels:
+            raise CoachError(f"analyzers: no channel for speaker {speaker!r} ({self.speakers})")
+        return self.channels[speaker]
 
-    def _advance(self) -> list[Event]:
-        """Step the joint timeline and the agent's loudness over newly final frames."""
+    def _step(self) -> list[Event]:
+        """Step every analyzer through the frames now final on every channel, then decide."""
+        chans = self.channels.items()
         final = min(ch.final for ch in self.channels.values())
+        steppers = [an for an in self.analyzers.values() if type(an).step is not Analyzer.step]
         for k in range(self.turns.frame, final):
-            self.turns.step({s: ch.active[k] for s, ch in self.channels.items()})
-        agent = self.channels[AGENT]
-        for k in range(self.loudness.frame, agent.final):
-            self.loudness.step(agent.levels[k], agent.active[k])
-        return self._resolve()
+            frame = self.turns.frame_at(
+                k,
+                {s: ch.active[k] for s, ch in chans},
+                {s: ch.levels[k] for s, ch in chans},
+                any(ch.missing[k] for _, ch in chans),
+            )
+            self.turns.step(frame)
+            for an in steppers:
+                an.step(frame)
+        return self._decide()
 
-    def _resolve(self) -> list[Event]:
+    def _decide(self) -> list[Event]:
         new: list[Event] = []
-        while self.turns.gaps:
-            new += self._gap(self.turns.gaps.pop(0))
-        waiting: list[Overlap] = []
-        for ov in self.turns.overlaps:
-            if self.words[ov.speaker].known_through(ov.end):
-                new += self._overlap(ov)
-            else:
-                waiting.append(ov)
-        self.turns.overlaps = waiting
-        spans = self.loudness.spans
-        while spans and self.words[AGENT].known_through(spans[0].end):
-            new += self._loud(spans.pop(0))
+        for name, an in self.analyzers.items():
+            for finding in an.decide():
+                event = self._event(name, an, finding)
+                if event is not None:
+                    new.append(event)
         return _ordered(new)
 
-    def _gap(self, gap: Gap) -> list[Event]:
-        if gap.duration >= self.cfg.metrics.silence_min_s:
-            self.total_silence_s += gap.duration
-        self.longest_silence_s = max(self.longest_silence_s, gap.duration)
-        opts = self.cfg.long_silence
-        if not opts.enabled or gap.duration < opts.min_silence_s:
-            return []
-        return [self._event("long_silence", gap.start, gap.end, "", {"silence_s": gap.duration})]
-
-    def _overlap(self, ov: Overlap) -> list[Event]:
-        opts = self.cfg.interruption
-        words = self.words[ov.speaker].between(ov.start - opts.word_tolerance_s, ov.end)
-        if is_backchannel(words, self.backchannels):
-            self.backchannel_overlaps += 1
-            return []
-        self.interruptions[ov.speaker] += 1
-        if ov.speaker != AGENT or not opts.enabled:
-            return []
-        details = {"overlap_s": ov.duration}
-        return [self._event("interruption", ov.start, ov.end, text_of(words), details)]
-
-    def _loud(self, span: LoudSpan) -> list[Event]:
-        if not self.cfg.raised_voice.enabled:
-            return []
-        words = self.words[AGENT].between(span.start, span.end)
-        details = {
-            "db_above": span.db_above,
-            "level_dbfs": span.level_dbfs,
-            "baseline_dbfs": span.baseline_dbfs,
-        }
-        return [self._event("raised_voice", span.start, span.end, text_of(words), details)]
-
-    def _take_rate(self) -> list[Event]:
-        new: list[Event] = []
-        while self.rate.spans:
-            span: FastSpan = self.rate.spans.pop(0)
-            if not self.cfg.speech_rate.enabled:
-                continue
-            details = {
-                "syllables_per_s": span.peak,
-                "threshold": self.cfg.speech_rate.max_syllables_per_s,
-                "duration_s": span.end - span.start,
-                "syllables": span.syllables,
-                "mean_syllables_per_s": span.mean,
-            }
-            new.append(self._event("speech_rate", span.start, span.end, text_of(list(span.words)), details))
-        return new
-
-    def _event(self, category: str, start: float, end: float, text: str, details: dict[str, float]) -> Event:
-        opts = getattr(self.cfg, category)
+    def _event(self, name: str, an: Analyzer, f: Finding) -> Event | None:
+        """A finding as a contract Event, or None when disabled or past the per-call cap."""
+        opts = an.options
+        if not opts.enabled:
+            return None
+        self.found[name] += 1
+        if opts.max_per_call and self.found[name] > opts.max_per_call:
+            return None
+        details = {**f.details, "confidence": f.confidence}
         rounded = {k: round(v, 2) if isinstance(v, float) else v for k, v in details.items()}
         event = Event(
-            category=category,
-            rule=f"analyzer.{category}",
-            speaker=AGENT,
-            start=round(start, 2),
-            end=round(end, 2),
+            category=name,
+            rule=f"analyzer.{name}",
+            speaker=f.speaker,
+            start=round(f.start, 2),
+            end=round(f.end, 2),
             severity=opts.severity,
-            text=text,
+            text=f.text,
             message=opts.message[self.language].format(**details),
             suggestion=opts.suggestion[self.language].format(**details),
             details=rounded,

@@ -1,188 +1,123 @@
-"""Thresholds of the call analyzers, loaded from `rules/analyzers.yaml`.
+"""The analyzers' options and texts, loaded from `analyzers.yaml` in the rules folder.
 
-The numbers live in YAML so that a company can read and override them like any
-rule; the dataclass defaults below mirror the shipped file (a test holds that),
-so the analyzers also work when the file is not installed. Loading validates
-every key and type and names the file and field of anything wrong, because a
-typo in a threshold must not silently fall back to a default.
+One section per registered analyzer (plus the shared `activity` and
+`metrics`), each validated against that analyzer's `Options` dataclass: the
+loader knows nothing about any particular analyzer, it reads the fields'
+types and the range metadata `opt` put on them. Thresholds have defaults in
+the dataclasses (a test holds that the shipped file agrees); the texts
+(`message`, `suggestion`) live only in YAML, in every language the file
+declares under `languages:`, and each must format with its analyzer's
+`details` keys. Anything wrong is an error naming the file and the field,
+because a typo in a threshold must not silently fall back to a default.
+
+The shipped file is found through `coach.paths.rules_root()`, so
+COACH_RULES_DIR moves it together with the rule packs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from coach.contract import Severity
-from coach.errors import RuleError
+from coach.analyzers import registry
+from coach.analyzers.base import ActivityOptions, FindingOptions, MetricsOptions
+from coach.errors import CoachError, RuleError
+from coach.paths import rules_root
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "rules" / "analyzers.yaml"
-SEVERITIES = Severity.names()  # the same scale as rules
-LANGUAGES = ("ru", "en")
-
-# Placeholders each analyzer's message may use (the keys of its event details).
-PLACEHOLDERS: dict[str, dict[str, float]] = {
-    "interruption": {"overlap_s": 1.5},
-    "raised_voice": {"db_above": 12.0, "level_dbfs": -14.0, "baseline_dbfs": -26.0},
-    "speech_rate": {"syllables_per_s": 8.5, "threshold": 7.0, "duration_s": 3.0},
-    "long_silence": {"silence_s": 8.0},
-}
+FILE_NAME = "analyzers.yaml"
+TEXT_FIELDS = ("message", "suggestion")
+_SHIPPED: Any = object()  # load_analyzer_config's default base: the file in rules_root()
 
 
-@dataclass(frozen=True)
-class ActivityOptions:
-    """Speech activity from frame energy: who is speaking, frame by frame."""
-
-    frame_ms: int = 20
-    min_dbfs: float = -50.0
-    snr_db: float = 12.0
-    noise_window_s: float = 5.0
-    hangover_s: float = 0.3
-    min_speech_s: float = 0.1
+def default_path() -> Path:
+    """The shipped analyzers.yaml (moves with COACH_RULES_DIR)."""
+    return rules_root() / FILE_NAME
 
 
-@dataclass(frozen=True)
-class InterruptionOptions:
-    enabled: bool = True
-    severity: str = "major"
-    min_overlap_s: float = 0.5
-    simultaneous_start_s: float = 0.3
-    word_tolerance_s: float = 0.3
-    backchannels: tuple[str, ...] = (
-        "угу", "ага", "да", "ну", "так", "мм", "ммм", "м", "хм", "ясно", "понятно",
-        "хорошо", "конечно", "ок", "окей", "mm", "hmm", "mhm", "mm-hm", "uh-huh", "yeah",
-        "yes", "right", "okay", "ok", "sure",
-    )  # fmt: skip
-    message: dict[str, str] = field(
-        default_factory=lambda: {
-            "ru": "Вы перебили клиента: {overlap_s:.1f} с говорили одновременно",
-            "en": "You talked over the customer for {overlap_s:.1f} s",
-        }
-    )
-    suggestion: dict[str, str] = field(
-        default_factory=lambda: {
-            "ru": "Дайте клиенту договорить, затем ответьте",
-            "en": "Let the customer finish, then answer",
-        }
-    )
+def _default_analyzers() -> dict[str, FindingOptions]:
+    return {cls.name: cls.Options() for cls in registry.registered()}
 
 
-@dataclass(frozen=True)
-class RaisedVoiceOptions:
-    enabled: bool = True
-    severity: str = "major"
-    threshold_db: float = 8.0
-    block_s: float = 1.0
-    min_block_s: float = 0.5
-    baseline_min_s: float = 4.0
-    baseline_window_s: float = 120.0
-    merge_gap_s: float = 1.0
-    message: dict[str, str] = field(
-        default_factory=lambda: {
-            "ru": "Повышенный голос: на {db_above:.0f} дБ громче вашего обычного уровня",
-            "en": "Raised voice: {db_above:.0f} dB above your usual level",
-        }
-    )
-    suggestion: dict[str, str] = field(
-        default_factory=lambda: {
-            "ru": "Говорите спокойно и ровно, даже если клиент раздражён",
-            "en": "Keep a calm, even voice, even if the customer is upset",
-        }
-    )
+def _core_sections() -> dict[str, type]:
+    return {"activity": ActivityOptions, "metrics": MetricsOptions}
 
 
-@dataclass(frozen=True)
-class SpeechRateOptions:
-    enabled: bool = True
-    severity: str = "info"
-    max_syllables_per_s: float = 7.0
-    window_s: float = 4.0
-    min_window_s: float = 1.5
-    min_syllables: int = 8
-    pause_s: float = 0.5
-    message: dict[str, str] = field(
-        default_factory=lambda: {
-            "ru": "Слишком быстрая речь: {syllables_per_s:.1f} слога/с (норма до {threshold:.1f})",
-            "en": "Speaking too fast: {syllables_per_s:.1f} syllables/s (up to {threshold:.1f})",
-        }
-    )
-    suggestion: dict[str, str] = field(
-        default_factory=lambda: {
-            "ru": "Говорите медленнее и чётче, делайте паузы между фразами",
-            "en": "Slow down and speak clearly, pause between sentences",
-        }
-    )
-
-
-@dataclass(frozen=True)
-class LongSilenceOptions:
-    enabled: bool = True
-    severity: str = "major"
-    min_silence_s: float = 6.0
-    message: dict[str, str] = field(
-        default_factory=lambda: {
-            "ru": "Тишина на линии {silence_s:.0f} с",
-            "en": "Dead air: {silence_s:.0f} s of silence",
-        }
-    )
-    suggestion: dict[str, str] = field(
-        default_factory=lambda: {
-            "ru": "Не оставляйте клиента в тишине: скажите, что вы делаете, или попросите подождать",
-            "en": "Tell the customer what you are doing, or ask them to hold",
-        }
-    )
-
-
-@dataclass(frozen=True)
-class MetricsOptions:
-    monologue_break_s: float = 2.0
-    customer_turn_s: float = 1.0
-    silence_min_s: float = 1.0
+def sections() -> dict[str, type]:
+    """Every YAML section and its options dataclass, in file order."""
+    return _core_sections() | {cls.name: cls.Options for cls in registry.registered()}
 
 
 @dataclass(frozen=True)
 class AnalyzerConfig:
-    """Everything the call analyzers need; one instance per rulebook."""
+    """Everything the call analyzers need; one instance per rulebook.
+
+    `cfg.<analyzer name>` is that analyzer's options (with its texts).
+    """
 
     language: str = "ru"
     activity: ActivityOptions = field(default_factory=ActivityOptions)
-    interruption: InterruptionOptions = field(default_factory=InterruptionOptions)
-    raised_voice: RaisedVoiceOptions = field(default_factory=RaisedVoiceOptions)
-    speech_rate: SpeechRateOptions = field(default_factory=SpeechRateOptions)
-    long_silence: LongSilenceOptions = field(default_factory=LongSilenceOptions)
     metrics: MetricsOptions = field(default_factory=MetricsOptions)
+    analyzers: Mapping[str, FindingOptions] = field(default_factory=_default_analyzers)
     sources: tuple[str, ...] = ()
 
+    def __getattr__(self, name: str) -> Any:
+        analyzers = self.__dict__.get("analyzers")
+        if analyzers is not None and name in analyzers:
+            return analyzers[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or analyzer {name!r}")
 
-SECTIONS: dict[str, type] = {
-    "activity": ActivityOptions,
-    "interruption": InterruptionOptions,
-    "raised_voice": RaisedVoiceOptions,
-    "speech_rate": SpeechRateOptions,
-    "long_silence": LongSilenceOptions,
-    "metrics": MetricsOptions,
-}
+    def options(self, name: str) -> FindingOptions:
+        """The options of analyzer `name`; a clear error for one this config was not loaded with."""
+        try:
+            return self.analyzers[name]
+        except KeyError:
+            raise CoachError(
+                f"analyzers: {name!r} was registered after this analyzer config was loaded; load it again"
+            ) from None
+
+    def languages(self) -> frozenset[str]:
+        """Languages in which every analyzer has its message and suggestion.
+
+        Callers refuse any other call language before loading a model: a call
+        in it could be transcribed but its findings could not be worded.
+        """
+        langs: set[str] | None = None
+        for opts in self.analyzers.values():
+            have = set(opts.message) & set(opts.suggestion)
+            langs = have if langs is None else langs & have
+        return frozenset(langs or ())
 
 
 def load_analyzer_config(
-    extra_paths: list[Path] | tuple[Path, ...] = (), base: Path | None = DEFAULT_PATH
+    extra_paths: Iterable[Path | str] = (), base: Path | None = _SHIPPED
 ) -> AnalyzerConfig:
-    """Read the shipped thresholds, then each company file in order (later keys win).
+    """Read the shipped file (or `base`), then each company file in order (later keys win).
 
-    `base=None` starts from the built-in defaults only (used by tests).
+    `base=None` reads only `extra_paths`; with no file at all the result has
+    the dataclass defaults and no texts (no language is usable).
     """
+    if base is _SHIPPED:
+        base = default_path()
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}  # "section.key" -> file that set it, for error messages
+    declared: dict[str, str] = {}  # language -> file that declared it
     sources: list[str] = []
-    paths = ([base] if base is not None and base.exists() else []) + [Path(p) for p in extra_paths]
+    if base is not None and not Path(base).is_file():
+        raise RuleError(f"{base}: analyzer config not found (COACH_RULES_DIR={rules_root()})")
+    paths = ([Path(base)] if base is not None else []) + [Path(p) for p in extra_paths]
     for path in paths:
         data = _read_yaml(path)
-        _merge(merged, origin, data, str(path))
+        _merge(merged, origin, declared, data, str(path))
         sources.append(str(path))
-    return _build(merged, origin, tuple(sources))
+    if not sources:
+        return AnalyzerConfig()
+    return _build(merged, origin, declared, tuple(sources))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -201,7 +136,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _merge(merged: dict[str, Any], origin: dict[str, str], data: dict[str, Any], src: str) -> None:
+def _merge(
+    merged: dict[str, Any], origin: dict[str, str], declared: dict[str, str], data: dict[str, Any], src: str
+) -> None:
+    known = sections()
     for key, value in data.items():
         if key == "version":
             if value != 1:
@@ -211,102 +149,163 @@ def _merge(merged: dict[str, Any], origin: dict[str, str], data: dict[str, Any],
             merged[key] = value
             origin[key] = src
             continue
-        if key not in SECTIONS:
-            known = ", ".join(["version", "language", *SECTIONS])
-            raise RuleError(f"{src}: {key}: unknown section (known: {known})")
+        if key == "languages":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise RuleError(f"{src}: languages: expected a list of language codes, got {value!r}")
+            for lang in value:
+                declared.setdefault(lang, src)
+            continue
+        if key not in known:
+            names = ", ".join(["version", "language", "languages", *known])
+            raise RuleError(f"{src}: {key}: unknown section (known: {names})")
         if value is None:
             continue
         if not isinstance(value, dict):
             raise RuleError(f"{src}: {key}: expected a mapping, got {type(value).__name__}")
         section = merged.setdefault(key, {})
+        origin.setdefault(key, src)
         for name, item in value.items():
-            if name in ("message", "suggestion") and isinstance(item, dict):
+            if name in TEXT_FIELDS and isinstance(item, dict):
                 # Per-language texts merge, so a company may override one language only.
                 section.setdefault(name, {}).update(item)
+                for lang in item:
+                    origin[f"{key}.{name}.{lang}"] = src
             else:
                 section[name] = item
             origin[f"{key}.{name}"] = src
 
 
-def _build(merged: dict[str, Any], origin: dict[str, str], sources: tuple[str, ...]) -> AnalyzerConfig:
-    def where(field_name: str) -> str:
-        return origin.get(field_name, "<defaults>")
+def _build(
+    merged: dict[str, Any], origin: dict[str, str], declared: dict[str, str], sources: tuple[str, ...]
+) -> AnalyzerConfig:
+    def where(path: str) -> str:
+        while path:
+            if path in origin:
+                return origin[path]
+            path = path.rpartition(".")[0]
+        return sources[0]
 
+    langs = tuple(declared)
     language = merged.get("language", "ru")
-    if language not in LANGUAGES:
+    if language not in declared:
         raise RuleError(
-            f"{where('language')}: language: expected one of {', '.join(LANGUAGES)}, got {language!r}"
+            f"{where('language')}: language: expected one of {', '.join(langs) or '(none declared)'}, "
+            f"got {language!r}"
         )
     built: dict[str, Any] = {}
-    for section, cls in SECTIONS.items():
+    for section, cls in sections().items():
         values = merged.get(section, {})
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        defaults = cls()
+        hints = typing.get_type_hints(cls)
         kwargs: dict[str, Any] = {}
         for name, value in values.items():
             path = f"{section}.{name}"
             if name not in fields:
                 raise RuleError(f"{where(path)}: {path}: unknown field (known: {', '.join(fields)})")
-            kwargs[name] = _check(where(path), path, value, getattr(defaults, name), section)
-        built[section] = dataclasses.replace(defaults, **kwargs)
-        _check_texts(built[section], section, language, where)
-    return AnalyzerConfig(language=language, sources=sources, **built)
+            kwargs[name] = _check(where(path), path, value, fields[name], hints[name], declared, origin)
+        options = cls(**kwargs)
+        for problem in getattr(options, "problems", lambda: [])():
+            name = problem.partition(":")[0]
+            raise RuleError(f"{where(f'{section}.{name}')}: {section}.{problem}")
+        built[section] = options
+    analyzers = {}
+    for cls in registry.registered():
+        options = built[cls.name]
+        _check_texts(cls, options, langs, declared, where)
+        analyzers[cls.name] = options
+    return AnalyzerConfig(
+        language=language,
+        activity=built["activity"],
+        metrics=built["metrics"],
+        analyzers=analyzers,
+        sources=sources,
+    )
 
 
-def _check(src: str, path: str, value: Any, default: Any, section: str) -> Any:
-    name = path.rsplit(".", 1)[1]
-    if isinstance(default, bool):
+def _check(
+    src: str,
+    path: str,
+    value: Any,
+    fld: dataclasses.Field,
+    hint: Any,
+    declared: dict[str, str],
+    origin: dict[str, str],
+) -> Any:
+    meta = fld.metadata
+    if meta.get("texts"):
+        if not isinstance(value, dict):
+            raise RuleError(f"{src}: {path}: expected a mapping language -> text")
+        for lang, text in value.items():
+            at = origin.get(f"{path}.{lang}", src)
+            if lang not in declared:
+                raise RuleError(
+                    f"{at}: {path}.{lang}: language {lang!r} is not declared "
+                    f"(languages: {', '.join(declared)}; a file adds one with `languages: [{lang}]` "
+                    "and gives every analyzer a text in it)"
+                )
+            if not isinstance(text, str) or not text.strip():
+                raise RuleError(f"{at}: {path}.{lang}: expected non-empty text, got {text!r}")
+        return dict(value)
+    if hint is bool:
         if not isinstance(value, bool):
             raise RuleError(f"{src}: {path}: expected true or false, got {value!r}")
         return value
-    if isinstance(default, (int, float)):
+    if hint in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise RuleError(f"{src}: {path}: expected a number, got {value!r}")
-        if isinstance(default, int) and not isinstance(default, bool) and value != int(value):
+        if hint is int and value != int(value):
             raise RuleError(f"{src}: {path}: expected a whole number, got {value!r}")
-        if name not in ("min_dbfs",) and value < 0:
-            raise RuleError(f"{src}: {path}: must not be negative, got {value!r}")
-        if name in ("frame_ms", "block_s", "window_s") and value <= 0:
-            raise RuleError(f"{src}: {path}: must be positive, got {value!r}")
-        return type(default)(value)
-    if name == "severity":
-        if value not in SEVERITIES:
-            raise RuleError(f"{src}: {path}: expected one of {', '.join(SEVERITIES)}, got {value!r}")
+        _check_range(src, path, value, meta)
+        return hint(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise RuleError(f"{src}: {path}: expected text, got {value!r}")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            raise RuleError(f"{src}: {path}: expected one of {', '.join(choices)}, got {value!r}")
         return value
-    if name == "backchannels":
+    if typing.get_origin(hint) is tuple and typing.get_args(hint) == (str, ...):
         if not isinstance(value, list):
             raise RuleError(f"{src}: {path}: expected a list of words")
         for i, v in enumerate(value):
             if not isinstance(v, str) or not v.strip():
-                hint = " (quote yes/no/on/off: YAML reads them as true/false)" * isinstance(v, bool)
-                raise RuleError(f"{src}: {path}[{i}]: expected a word, got {v!r}{hint}")
-        return tuple(v.lower().replace("ё", "е") for v in value)
-    if name in ("message", "suggestion"):
-        if not isinstance(value, dict):
-            raise RuleError(f"{src}: {path}: expected a mapping language -> text")
-        for lang, text in value.items():
-            if lang not in LANGUAGES or not isinstance(text, str) or not text.strip():
+                hint_text = " (quote yes/no/on/off: YAML reads them as true/false)" * isinstance(v, bool)
+                raise RuleError(f"{src}: {path}[{i}]: expected a word, got {v!r}{hint_text}")
+        return tuple(value)
+    raise TypeError(f"analyzer option {path}: unsupported type {hint!r}")  # a programming error
+
+
+def _check_range(src: str, path: str, value: float, meta: Mapping[str, Any]) -> None:
+    ge, gt, le = meta.get("ge"), meta.get("gt"), meta.get("le")
+    if gt is not None and not value > gt:
+        why = "must be positive" if gt == 0 else f"must be above {gt}"
+        raise RuleError(f"{src}: {path}: {why}, got {value!r}")
+    if ge is not None and not value >= ge:
+        why = "must not be negative" if ge == 0 else f"must be at least {ge}"
+        raise RuleError(f"{src}: {path}: {why}, got {value!r}")
+    if le is not None and not value <= le:
+        raise RuleError(f"{src}: {path}: must be at most {le}, got {value!r}")
+
+
+def _check_texts(
+    cls: type, options: FindingOptions, langs: tuple[str, ...], declared: dict[str, str], where: Any
+) -> None:
+    """Every text exists in every declared language and formats with the analyzer's details."""
+    sample = {**cls.details_example, "confidence": 0.75}
+    for name in TEXT_FIELDS:
+        texts: Mapping[str, str] = getattr(options, name)
+        path = f"{cls.name}.{name}"
+        for lang in langs:
+            if lang not in texts:  # named where the language was declared: that file must add it
                 raise RuleError(
-                    f"{src}: {path}.{lang}: expected non-empty text for a language in {', '.join(LANGUAGES)}"
+                    f"{declared[lang]}: {path}: no text for language {lang!r} (every analyzer needs "
+                    "its message and suggestion in each language listed in `languages`)"
                 )
-        return {**default, **value}
-    raise RuleError(f"{src}: {path}: unsupported field")  # pragma: no cover
-
-
-def _check_texts(options: Any, section: str, language: str, where: Any) -> None:
-    """Every message must exist in the call language and format with its own details."""
-    if section not in PLACEHOLDERS:
-        return
-    for name in ("message", "suggestion"):
-        texts: dict[str, str] = getattr(options, name)
-        path = f"{section}.{name}"
-        if language not in texts:
-            raise RuleError(f"{where(path)}: {path}: no text for language {language!r}")
         for lang, text in texts.items():
             try:
-                text.format(**PLACEHOLDERS[section])
-            except (KeyError, IndexError, ValueError) as exc:
-                known = ", ".join("{" + k + "}" for k in PLACEHOLDERS[section])
+                text.format(**sample)
+            except (KeyError, IndexError, ValueError, AttributeError) as exc:
+                known = ", ".join("{" + k + "}" for k in sample)
                 raise RuleError(
-                    f"{where(path)}: {path}.{lang}: bad placeholder {exc} (known: {known})"
+                    f"{where(f'{path}.{lang}')}: {path}.{lang}: bad placeholder {exc} (known: {known})"
                 ) from exc

@@ -2,9 +2,12 @@
 
 Analyzers that look at words (backchannels, speech rate, the text of a
 finding) must decide only once the words of the span can no longer change;
-otherwise live and batch would disagree. Utterances of one speaker arrive in
-time order, so the end of the latest one is a *watermark*: every word whose
-midpoint lies before it is already known.
+otherwise live and batch would disagree. Each speaker's words carry a
+*watermark*: every final word that starts before it has been delivered.
+Utterances of one speaker arrive in time order, so the end of the latest one
+raises it; so does the caller's promise (`CallAnalyzers.advance`) that no
+word starting earlier will still come, which lets a decision be made while
+the speaker is silent instead of when their next utterance arrives.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from dataclasses import dataclass
 from coach.contract import Utterance
 
 _CYRILLIC_VOWELS = set("аеёиоуыэюя")
-_LATIN_VOWEL_GROUPS = re.compile(r"[aeiouy]+")
+# Latin vowels incl. Romanian ă â î, Norwegian æ ø å, Estonian õ ä ö ü (a group = a syllable)
+_LATIN_VOWEL_GROUPS = re.compile(r"[aeiouyăâîæøåõäöüéèêáíóú]+")
 _STRIP = re.compile(r"[^\w\-]+")
 
 
@@ -136,11 +140,20 @@ class SpeakerWords:
         self.watermark = max(self.watermark, end, *(w.end for w in words))
         self.utterances += 1
 
+    def promise(self, t: float) -> None:
+        """The caller promises no final word starting before `t` is still to come."""
+        self.watermark = max(self.watermark, t)
+
     def close(self) -> None:
         self.watermark = float("inf")
 
     def known_through(self, t: float) -> bool:
+        """True when every word whose midpoint is at or before `t` is known."""
         return self.watermark >= t
+
+    def since(self, t: float) -> list[TimedWord]:
+        """Words whose midpoint lies at or after `t`."""
+        return self.words[bisect.bisect_left(self._mids, t) :]
 
     def between(self, start: float, end: float) -> list[TimedWord]:
         """Words whose midpoint lies in [start, end]."""

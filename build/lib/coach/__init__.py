@@ -1,0 +1,27 @@
+"""coach: local, real-time speech coaching for contact-center agents.
+
+Importing coach pins CTranslate2's numerical path first (see coach.numerics),
+so every process that scores calls takes the same path. The public Python API
+is `coach.Coach` (see the README, "Python API").
+"""
+
+from coach import numerics
+
+numerics.pin()
+
+__version__ = "0.2.0"
+
+__all__ = ["Coach", "CoachConfig", "__version__"]
+
+
+def __getattr__(name: str):
+    """`from coach import Coach, CoachConfig` without importing Whisper at `import coach`."""
+    if name == "Coach":
+        from coach.core import Coach
+
+        return Coach
+    if name == "CoachConfig":
+        from coach.config import CoachConfig
+
+        return CoachConfig
+    raise AttributeError(f"module 'coach' has no attribute {name!r}")

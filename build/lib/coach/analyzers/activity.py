@@ -1,0 +1,169 @@
+"""Who is speaking, frame by frame, from one channel's audio energy.
+
+Every other analyzer reads this timeline, so it is built to be *causal and
+chunk-independent*: frames sit on an absolute grid (frame k covers samples
+k*F .. (k+1)*F of the call), every decision uses only frames up to a bounded
+look-ahead, and a frame's value is published ("final") only once no later
+audio can change it. Feeding the same audio in any chunk sizes therefore gives
+the same timeline, which is what makes the live and batch findings identical.
+
+Energy rather than a neural VAD: it is explainable (a frame is speech when it
+is `snr_db` above the channel's recent noise floor and above `min_dbfs`), cheap
+enough for every frame of every call on a 2-core machine, and needs no model.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+
+import numpy as np
+
+from coach.analyzers.config import ActivityOptions
+
+FLOOR_DB = -120.0
+
+
+def frame_levels_db(frames: np.ndarray) -> np.ndarray:
+    """RMS level of each row in dBFS (full scale = amplitude 1.0)."""
+    power = np.mean(np.square(frames, dtype=np.float64), axis=1)
+    return np.maximum(10.0 * np.log10(power + 1e-12), FLOOR_DB)
+
+
+class ChannelActivity:
+    """Streaming speech/non-speech decisions and levels for one channel.
+
+    After each `feed`, `active[:final]` holds final 0/1 values and
+    `levels[:frames]` the dBFS level of every complete frame.
+    """
+
+    def __init__(self, options: ActivityOptions, sample_rate: int) -> None:
+        self.options = options
+        self.sample_rate = sample_rate
+        self.frame_len = max(1, round(sample_rate * options.frame_ms / 1000))
+        self.frame_s = self.frame_len / sample_rate
+        self.levels = array("f")
+        self.active = bytearray()
+        self.fed = False
+        self._next_sample = 0
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._hang = round(options.hangover_s / self.frame_s)
+        self._min_frames = max(1, round(options.min_speech_s / self.frame_s))
+        self._window = max(1, round(options.noise_window_s / self.frame_s))
+        # Sliding minimum of frame levels (monotonic deque of (frame, level)). It
+        # starts with a virtual floor just under the absolute threshold, valid for
+        # one window, so speech at the very start of a call is not the "noise".
+        self._floor: deque[tuple[int, float]] = deque([(-1, options.min_dbfs - options.snr_db)])
+        self._in_seg = False
+        self._seg_start = 0
+        self._seg_last = 0
+        self._finished = False
+
+    @property
+    def frames(self) -> int:
+        return len(self.levels)
+
+    @property
+    def final(self) -> int:
+        return len(self.active)
+
+    def feed(self, samples: np.ndarray, start_time: float) -> None:
+        """Add audio that starts at `start_time` seconds of the call.
+
+        A chunk that starts after the previous one ended is preceded by silence;
+        one that overlaps already-seen audio has its overlap dropped.
+        """
+        self.fed = True
+        start = round(start_time * self.sample_rate)
+        if start > self._next_sample:
+            gap = np.zeros(start - self._next_sample, dtype=np.float32)
+            samples = np.concatenate([gap, samples])
+        elif start < self._next_sample:
+            samples = samples[self._next_sample - start :]
+        if samples.size == 0:
+            return
+        self._next_sample += samples.size
+        buf = np.concatenate([self._pending, samples]) if self._pending.size else samples
+        whole = buf.size // self.frame_len * self.frame_len
+        self._pending = np.array(buf[whole:], dtype=np.float32)
+        if whole:
+            self._push(frame_levels_db(buf[:whole].reshape(-1, self.frame_len)))
+
+    def finish(self) -> None:
+        """Flush the last partial frame (zero-padded) and close any open segment."""
+        if self._finished:
+            return
+        self._finished = True
+        if self._pending.size:
+            frame = np.zeros(self.frame_len, dtype=np.float32)
+            frame[: self._pending.size] = self._pending
+            self._pending = np.zeros(0, dtype=np.float32)
+            self._push(frame_levels_db(frame[None, :]))
+        if self._in_seg:
+            self._close_segment()
+        self._publish(self.frames, None)
+
+    def extend_to(self, frames: int) -> None:
+        """After finish: pad with silent final frames so channels have equal length."""
+        while self.frames < frames:
+            self.levels.append(FLOOR_DB)
+        while self.final < frames:
+            self.active.append(0)
+
+    # -- internals ---------------------------------------------------------
+
+    def _push(self, levels: np.ndarray) -> None:
+        opts = self.options
+        for level in levels.tolist():
+            k = self.frames
+            self.levels.append(level)
+            floor = self._floor
+            while floor and floor[-1][1] >= level:
+                floor.pop()
+            floor.append((k, level))
+            while floor[0][0] <= k - self._window:
+                floor.popleft()
+            threshold = max(opts.min_dbfs, floor[0][1] + opts.snr_db)
+            self._step(k, level >= threshold)
+
+    def _step(self, k: int, speech: bool) -> None:
+        """Fill gaps up to `hangover`, drop bursts under `min_speech`, publish finals."""
+        if speech:
+            if not self._in_seg:
+                self._in_seg = True
+                self._seg_start = k
+            self._seg_last = k
+        elif self._in_seg and k - self._seg_last > self._hang:
+            self._close_segment()
+        if self._in_seg:
+            confirmed = self._seg_last - self._seg_start + 1 >= self._min_frames
+            if confirmed:
+                self._publish(self._seg_last + 1, (self._seg_start, self._seg_last + 1))
+            else:
+                self._publish(self._seg_start, None)
+        else:
+            self._publish(k + 1, None)
+
+    def _close_segment(self) -> None:
+        self._in_seg = False
+        if self._seg_last - self._seg_start + 1 >= self._min_frames:
+            self._publish(self._seg_last + 1, (self._seg_start, self._seg_last + 1))
+
+    def _publish(self, upto: int, speech: tuple[int, int] | None) -> None:
+        for f in range(self.final, upto):
+            self.active.append(1 if speech and speech[0] <= f < speech[1] else 0)
+
+
+def segments(active: bytearray | list[int], frame_s: float) -> list[tuple[float, float]]:
+    """Speech spans (seconds) of a final activity timeline."""
+    spans: list[tuple[float, float]] = []
+    start = None
+    for k, a in enumerate(active):
+        if a and start is None:
+            start = k
+        elif not a and start is not None:
+            spans.append((start * frame_s, k * frame_s))
+            start = None
+    if start is not None:
+        spans.append((start * frame_s, len(active) * frame_s))
+    return spans

@@ -1,0 +1,192 @@
+"""Fast batch decoding: short VAD segments, batched, encoded only as long as they are.
+
+faster-whisper's `transcribe` pads every window to 30 s (3000 mel frames),
+so a 3 s phrase costs as much encoder time as 30 s of speech. CTranslate2's
+Whisper encoder accepts fewer frames; this module
+1. cuts the channel into VAD speech segments of at most `max_segment_s`,
+2. sorts them by length and groups them `batch_size` at a time,
+3. encodes each batch only to its longest segment plus `pad_s` of silence,
+4. decodes with greedy search (beam 1) without timestamp tokens, and
+5. gets word times from cross-attention alignment on the same truncated
+   encoding (`Whisper.align`);
+6. cuts a greedy decoding loop ("X. X. X. …") back to its first period, and
+   re-decodes a segment with plain `transcribe()` (30 s window, temperature
+   fallback) when it still looks like a loop or is unsure, so the worst case
+   is plain faster-whisper's quality.
+Measured in bench/batch_throughput.py against plain `transcribe()`; the text
+is checked against it in tests/test_transcription.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens, merge_punctuations
+from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+SAMPLE_RATE = 16000
+HOP = 160  # samples per mel frame
+PREPEND_PUNCTUATIONS = "\"'“¿([{-"
+APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
+
+
+@dataclass
+class FastOptions:
+    max_segment_s: float = 10.0
+    pad_s: float = 2.0  # 1 s made short phrases loop ("Меня зовут только. Меня зовут…")
+    max_compression_ratio: float = 2.4  # above: re-decode the segment the plain way
+    min_avg_logprob: float = -1.0
+    batch_size: int = 8
+    min_silence_ms: int = 500
+    speech_pad_ms: int = 200
+    max_new_tokens: int = 200
+
+
+@dataclass
+class DecodedSegment:
+    start: float
+    end: float
+    text: str
+    words: list[dict]
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+
+
+def speech_segments(audio: np.ndarray, options: FastOptions) -> list[tuple[int, int]]:
+    vad = VadOptions(
+        min_silence_duration_ms=options.min_silence_ms,
+        max_speech_duration_s=options.max_segment_s,
+        speech_pad_ms=options.speech_pad_ms,
+    )
+    return [(c["start"], c["end"]) for c in get_speech_timestamps(audio, vad)]
+
+
+def decode_segments(
+    whisper: WhisperModel, audio: np.ndarray, language: str, options: FastOptions
+) -> list[DecodedSegment]:
+    """Decode every speech segment of one channel; results in time order."""
+    spans = speech_segments(audio, options)
+    if not spans:
+        return []
+    tokenizer = Tokenizer(whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe",
+                          language=language)
+    prompt = list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]
+    suppress = get_suppressed_tokens(tokenizer, [-1])
+    order = sorted(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
+    out: list[DecodedSegment | None] = [None] * len(spans)
+    for first in range(0, len(order), options.batch_size):
+        batch = order[first : first + options.batch_size]
+        longest = max(spans[i][1] - spans[i][0] for i in batch)
+        target = min(longest + int(options.pad_s * SAMPLE_RATE), 30 * SAMPLE_RATE)
+        frames = target // HOP
+        frames -= frames % 2  # the encoder halves the frame count
+        feats = []
+        for i in batch:
+            chunk = audio[spans[i][0] : spans[i][1]]
+            padded = np.zeros(target, dtype=np.float32)
+            padded[: len(chunk)] = chunk
+            feats.append(whisper.feature_extractor(padded, padding=0)[:, :frames])
+        features = np.stack(feats).astype(np.float32)
+        encoded = whisper.encode(features)
+        results = whisper.model.generate(
+            encoded, [prompt] * len(batch), beam_size=1, return_scores=True,
+            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppress,
+            max_length=len(prompt) + options.max_new_tokens,
+        )
+        tokens = [[t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in results]
+        content_frames = [min(frames, (spans[i][1] - spans[i][0]) // HOP) for i in batch]
+        alignments = _align(whisper, tokenizer, tokens, encoded, content_frames)
+        for i, result, toks, words in zip(batch, results, tokens, alignments):
+            offset = spans[i][0] / SAMPLE_RATE
+            text = tokenizer.decode(toks).strip()
+            avg = result.scores[0] * len(toks) / (len(toks) + 1) if toks else -10.0
+            merge_punctuations(words, PREPEND_PUNCTUATIONS, APPEND_PUNCTUATIONS)
+            timed = [
+                {"word": w["word"], "start": offset + float(w["start"]),
+                 "end": offset + float(w["end"]), "probability": float(w["probability"])}
+                for w in words if w["word"].strip()
+            ]
+            out[i] = DecodedSegment(
+                start=spans[i][0] / SAMPLE_RATE,
+                end=timed[-1]["end"] if timed else spans[i][1] / SAMPLE_RATE,
+                text=text, words=timed, avg_logprob=float(avg),
+                no_speech_prob=float(result.no_speech_prob),
+                compression_ratio=get_compression_ratio(text) if text else 0.0,
+            )
+    decoded = [_collapse_loop(seg) for seg in out if seg is not None]
+    return [
+        _redecode(whisper, audio, seg, language)
+        if seg.compression_ratio > options.max_compression_ratio
+        or seg.avg_logprob < options.min_avg_logprob
+        else seg
+        for seg in decoded
+    ]
+
+
+def _collapse_loop(seg: DecodedSegment) -> DecodedSegment:
+    """'X. X. X. X' -> 'X.': keep the first period of a greedy decoding loop.
+
+    Greedy decoding of a short segment sometimes repeats the whole phrase until
+    the token limit; the repeats get zero-length times at the segment's end.
+    The first period is what was said (re-decoding gave the same text on every
+    case in our fixtures) and costs nothing, unlike a 30 s re-decode.
+    """
+    words = [w["word"].strip().lower().strip(".,!?") for w in seg.words]
+    n = len(words)
+    for unit in range(1, n // 2 + 1):
+        if all(words[i] == words[i % unit] for i in range(unit, n)):
+            kept = seg.words[:unit]
+            text = "".join(w["word"] for w in kept).strip()
+            return DecodedSegment(
+                start=seg.start, end=kept[-1]["end"], text=text, words=kept,
+                avg_logprob=seg.avg_logprob, no_speech_prob=seg.no_speech_prob,
+                compression_ratio=get_compression_ratio(text),
+            )
+    return seg
+
+
+def _redecode(whisper: WhisperModel, audio: np.ndarray, seg: DecodedSegment,
+              language: str) -> DecodedSegment:
+    """Plain faster-whisper on one doubtful segment: full window, temperature fallback."""
+    lo, hi = int(seg.start * SAMPLE_RATE), int(seg.end * SAMPLE_RATE) + SAMPLE_RATE // 5
+    pieces, _ = whisper.transcribe(audio[lo:hi], language=language, beam_size=1,
+                                   word_timestamps=True, vad_filter=False,
+                                   condition_on_previous_text=False)
+    pieces = list(pieces)
+    if not pieces:
+        return seg
+    words = [
+        {"word": w.word, "start": seg.start + w.start, "end": seg.start + w.end,
+         "probability": w.probability}
+        for p in pieces for w in (p.words or [])
+    ]
+    text = " ".join(p.text.strip() for p in pieces)
+    return DecodedSegment(
+        start=words[0]["start"] if words else seg.start,
+        end=words[-1]["end"] if words else seg.end,
+        text=text, words=words,
+        avg_logprob=min(p.avg_logprob for p in pieces),
+        no_speech_prob=max(p.no_speech_prob for p in pieces),
+        compression_ratio=max(p.compression_ratio for p in pieces),
+    )
+
+
+def _align(whisper: WhisperModel, tokenizer: Tokenizer, tokens: list[list[int]], encoded,
+           num_frames: list[int]) -> list[list[dict]]:
+    """Word timings per item; items with no text get none (align rejects empty sequences)."""
+    keep = [k for k, t in enumerate(tokens) if t]
+    out: list[list[dict]] = [[] for _ in tokens]
+    if not keep:
+        return out
+    if len(keep) != len(tokens):  # re-encode is costly; instead align the whole batch with stubs
+        stub = [t if t else [tokenizer.eot - 1] for t in tokens]
+    else:
+        stub = tokens
+    aligned = whisper.find_alignment(tokenizer, stub, encoded, num_frames)
+    for k in keep:
+        out[k] = aligned[k]
+    return out

@@ -1,0 +1,76 @@
+"""Guards against Whisper's known hallucinations on silence, music and noise.
+
+Whisper was trained on subtitled video, so on non-speech it tends to "hear"
+subtitle credits and sign-offs, or loops on a line. None of that may reach a
+transcript or fire a rule: a hallucinated "Не кричите" would be a false
+accusation of the agent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Phrases Whisper produces from silence/noise (lower-case, matched as substrings).
+KNOWN_HALLUCINATIONS = (
+    "продолжение следует",
+    "субтитры сделал",
+    "субтитры создавал",
+    "субтитры подготовил",
+    "субтитры делал",
+    "редактор субтитров",
+    "корректор",
+    "спасибо за просмотр",
+    "подписывайтесь на канал",
+    "ставьте лайк",
+    "dimatorzok",
+    "amara.org",
+    "thanks for watching",
+    "thank you for watching",
+    "subtitles by",
+    "please subscribe",
+    "like and subscribe",
+)
+
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+@dataclass
+class HallucinationFilter:
+    """Thresholds for dropping segments; the defaults follow Whisper's own heuristics."""
+
+    max_no_speech_prob: float = 0.6  # with low confidence: the segment is probably not speech
+    min_avg_logprob_if_no_speech: float = -0.8
+    max_compression_ratio: float = 2.4  # highly repetitive text = a decoding loop
+    min_avg_logprob: float = -1.5  # very unsure about every token
+
+    def is_hallucination(
+        self,
+        text: str,
+        no_speech_prob: float,
+        avg_logprob: float,
+        compression_ratio: float,
+        previous_text: str | None = None,
+    ) -> str | None:
+        """Return why a segment is rejected, or None to keep it."""
+        norm = normalise(text)
+        if not norm:
+            return "empty"
+        for phrase in KNOWN_HALLUCINATIONS:
+            if phrase in norm:
+                return f"known hallucination '{phrase}'"
+        if no_speech_prob > self.max_no_speech_prob and avg_logprob < (
+            self.min_avg_logprob_if_no_speech
+        ):
+            return "no speech"
+        if compression_ratio > self.max_compression_ratio:
+            return "repetition loop"
+        if avg_logprob < self.min_avg_logprob:
+            return "low confidence"
+        if previous_text is not None and normalise(previous_text) == norm:
+            return "repeated line"
+        return None
+
+
+def normalise(text: str) -> str:
+    return _NON_WORD.sub(" ", text.lower()).strip()

@@ -1,0 +1,1 @@
+"""Sub-commands of the `coach` CLI; each module exposes `register(subparsers)`."""

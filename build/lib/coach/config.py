@@ -1,0 +1,90 @@
+"""What a Coach is loaded with: model, language, rules, scorecard and how to run Whisper.
+
+One dataclass for batch, live, replay and the Ray actors, so a call is judged the
+same way whichever path it takes. `validate()` checks everything that can be
+checked without a model (languages, channel order, modes), because a typo must
+cost seconds, not a model load and a transcription.
+
+Which fields decide a result is said once, in `result_options()`: the resume
+fingerprint hashes those (plus the contents of the rules, the scorecard and
+the thresholds), and not `cpu_threads`, which changes speed only (see
+coach.numerics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from coach.contract import AGENT, CUSTOMER
+from coach.errors import CoachError
+
+AUTO = "auto"
+ASR_MODES = ("fast", "batched", "sequential")
+MONO_MODES = ("diarize", "agent")
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass
+class CoachConfig:
+    """Everything `Coach.load` needs. Defaults are what `coach score` does with no options."""
+
+    model: str | None = None  # manifest name, local CTranslate2 folder or HF repo id
+    language: str = AUTO  # a rule pack (ru, en, ro, nb, et) or "auto": detected once per call
+    channels: tuple[str, str] = (AGENT, CUSTOMER)  # who is on the left and right channel
+    mono: str = "agent"  # mono recordings: "agent" (agent only) or "diarize" (split two speakers)
+    rules_dirs: list[str] = field(default_factory=list)  # company folders over the built-in packs
+    scorecard: str | None = None  # scorecard YAML (default: the built-in one)
+    beam_size: int = 1
+    asr_mode: str = "fast"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 0  # per Coach; 0 = all cores. Never changes a result.
+
+    def validate(self, languages: frozenset[str] | None = None) -> None:
+        """Raise CoachError for anything wrong that needs no model to see.
+
+        `languages`: the packs this installation can judge (rule packs that also
+        have analyzer texts); None skips the language check (rules not read yet).
+        """
+        if languages is not None and self.language != AUTO and self.language not in languages:
+            known = ", ".join(sorted(languages))
+            raise CoachError(f"--language {self.language}: no rule pack for it (known: {known}, or auto)")
+        if tuple(sorted(self.channels)) != (AGENT, CUSTOMER):
+            raise CoachError(f"--channels must be 'agent,customer' or 'customer,agent', got {self.channels}")
+        if self.mono not in MONO_MODES:
+            raise CoachError(f"--mono must be one of {', '.join(MONO_MODES)}, got '{self.mono}'")
+        if self.asr_mode not in ASR_MODES:
+            raise CoachError(f"--asr-mode must be one of {', '.join(ASR_MODES)}, got '{self.asr_mode}'")
+        if self.device not in DEVICES:
+            raise CoachError(f"--device must be one of {', '.join(DEVICES)}, got '{self.device}'")
+        if self.beam_size < 1:
+            raise CoachError(f"--beam must be at least 1, got {self.beam_size}")
+        if self.cpu_threads < 0:
+            raise CoachError(f"--threads must be 0 (all cores) or more, got {self.cpu_threads}")
+        for folder in self.rules_dirs:
+            if not Path(folder).is_dir():
+                raise CoachError(f"{folder}: rules folder not found")
+        if self.scorecard and not Path(self.scorecard).is_file():
+            raise CoachError(f"{self.scorecard}: scorecard not found")
+
+    def result_options(self) -> dict[str, Any]:
+        """The options that decide a call's result, for the fingerprint.
+
+        Paths are left out on purpose: what they point to is hashed by content
+        (rules, scorecard, model), so the same folder given another way, or an
+        identical copy, does not force a re-score.
+        """
+        return {
+            "language": self.language,
+            "channels": list(self.channels),
+            "mono": self.mono,
+            "beam_size": self.beam_size,
+            "asr_mode": self.asr_mode,
+            "device": self.device,
+            "compute_type": self.compute_type,
+        }
+
+    def with_threads(self, threads: int) -> CoachConfig:
+        return replace(self, cpu_threads=threads)

@@ -1,0 +1,477 @@
+"""Where live audio comes from: a recording paced in real time, or microphones.
+
+Every source yields `Chunk`s: one speaker's 16 kHz mono float32 samples and
+their start in stream seconds (t=0 is the call's first sample, and
+`t0` the wall-clock time of that sample, which the latency contract needs).
+
+* `FileSource` decodes a recording incrementally with PyAV (the decoder and
+  resampler `coach.audio.load_call` uses, so the samples are the same as in
+  batch) and releases each chunk when its last sample "has been played" at
+  `speed`; with speed 0 it runs as fast as the consumer reads (benchmarks).
+  A 60-minute file is never held in memory.
+* `MicrophoneSource` records one or two devices through sounddevice: the
+  agent's microphone and optionally the customer's audio (a loopback or
+  monitor source), or one two-channel device split by `channels`. A device
+  that disappears is reported (a `status` message) and reopened when it comes
+  back; the missing stretch is filled with silence so times stay aligned.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from coach.audio import SAMPLE_RATE
+from coach.contract import AGENT, CUSTOMER
+from coach.errors import AudioError, CoachError
+
+log = logging.getLogger(__name__)
+
+StatusCallback = Callable[[dict], None]
+
+
+@dataclass
+class Chunk:
+    speaker: str
+    samples: np.ndarray  # mono float32 at 16 kHz
+    start: float  # stream seconds
+
+
+_END = object()
+
+
+class FileSource:
+    """A recording played into the pipeline at `speed` x real time (0: as fast as it is read)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        channels: tuple[str, str] = (AGENT, CUSTOMER),
+        speed: float = 1.0,
+        chunk_s: float = 0.1,
+    ):
+        self.path = Path(path)
+        self.order = channels
+        self.speed = float(speed)
+        self.realtime = self.speed > 0
+        self.chunk = max(int(chunk_s * SAMPLE_RATE), 160)
+        self.width, self.source_channels, expected = _probe(self.path)
+        self.speakers: tuple[str, ...] = (AGENT,) if self.width == 1 else tuple(channels)
+        self.duration_s = 0.0
+        self.info = {"mode": "replay", "call": self.path.name, "audio": "/audio",
+                     "duration_s": round(expected, 2) if expected else None}
+        self.t0 = 0.0
+        self._queue: queue.Queue = queue.Queue(maxsize=0 if self.realtime else 16)
+        self._stop = threading.Event()
+        self._ended = False
+        self._thread: threading.Thread | None = None
+
+    def start(self, lead_s: float = 0.05) -> float:
+        """Start playing; returns t0, the wall-clock time of audio t=0."""
+        self.t0 = time.time() + lead_s
+        self._thread = threading.Thread(target=self._play, name="coach-file-source", daemon=True)
+        self._thread.start()
+        return self.t0
+
+    def read(self, timeout: float = 0.1) -> list[Chunk] | None:
+        """Chunks released so far (possibly none); None once the recording is over."""
+        out: list[Chunk] = []
+        if self._ended:
+            return None
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return out
+        while True:
+            if item is _END:
+                self._ended = True
+                return out or None
+            if isinstance(item, BaseException):
+                raise item
+            out += item
+            if not self.realtime:
+                return out  # one block at a time: fast replay is deterministic
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return out
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _play(self) -> None:
+        samples = 0
+        try:
+            for block in iter_blocks(self.path, self.chunk):
+                if self._stop.is_set():
+                    break
+                start = samples / SAMPLE_RATE
+                samples += block.shape[1]
+                if self.realtime:
+                    delay = self.t0 + samples / SAMPLE_RATE / self.speed - time.time()
+                    if delay > 0 and self._stop.wait(delay):
+                        break
+                chunks = [Chunk(s, block[i], start) for i, s in enumerate(self.speakers)]
+                self._put(chunks)
+            self.duration_s = samples / SAMPLE_RATE
+            self._put(_END)
+        except Exception as exc:  # surfaced to the pipeline by read()
+            self._put(exc)
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+
+def _probe(path: Path) -> tuple[int, int, float | None]:
+    """(1 or 2 output channels, source channel count, duration if known); AudioError if unusable."""
+    if not path.exists():
+        raise AudioError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioError(f"{path}: contains no audio stream")
+            stream = container.streams.audio[0]
+            channels = stream.codec_context.channels or 1
+            duration = None
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration:
+                duration = container.duration / 1_000_000
+    except av.error.FFmpegError as exc:
+        raise AudioError(f"{path}: not a recognisable audio file ({exc.strerror or exc})") from exc
+    return (2 if channels >= 2 else 1), channels, duration
+
+
+def iter_blocks(path: Path, block: int) -> Iterator[np.ndarray]:
+    """Decode incrementally into blocks of shape (channels, block) at 16 kHz (last may be shorter).
+
+    Same decoder, resampler and int16 scaling as `coach.audio.load_call`, so a
+    replay sees exactly the samples that batch scoring sees.
+    """
+    with av.open(str(path), metadata_errors="ignore") as container:
+        stream = container.streams.audio[0]
+        n_channels = stream.codec_context.channels or 1
+        layout = "stereo" if n_channels >= 2 else "mono"
+        width = 2 if layout == "stereo" else 1
+        resampler = av.AudioResampler(format="s16", layout=layout, rate=SAMPLE_RATE)
+        pending: list[np.ndarray] = []
+        have = 0
+
+        def frames() -> Iterator:
+            try:
+                for frame in container.decode(stream):
+                    frame.pts = None
+                    yield from resampler.resample(frame)
+            except av.error.FFmpegError as exc:  # a damaged tail: keep what decoded
+                log.warning("%s: decoding stopped early: %s", path, exc)
+            yield from resampler.resample(None)
+
+        for out in frames():
+            data = out.to_ndarray().reshape(-1)
+            data = data[: len(data) // width * width].reshape(-1, width).T
+            pending.append(data.astype(np.float32) / 32768.0)
+            have += data.shape[1]
+            while have >= block:
+                joined = np.concatenate(pending, axis=1)
+                yield joined[:, :block]
+                rest = joined[:, block:]
+                pending, have = [rest], rest.shape[1]
+        if have:
+            yield np.concatenate(pending, axis=1)
+
+
+# -- microphones ------------------------------------------------------------------------
+
+
+@dataclass
+class DeviceSpec:
+    """One input device and which speaker(s) its channels carry."""
+
+    device: str | int | None  # sounddevice name substring or index; None: the default input
+    speakers: tuple[str, ...]  # one speaker (mono mix) or two (channel 0, channel 1)
+
+    @property
+    def label(self) -> str:
+        return "default input" if self.device is None else str(self.device)
+
+
+def parse_device(value: str | None) -> str | int | None:
+    if value is None or value == "":
+        return None
+    return int(value) if value.isdigit() else value
+
+
+class _Device:
+    """A sounddevice InputStream that can be lost and reopened; raw blocks go to a shared queue."""
+
+    def __init__(self, spec: DeviceSpec, block_s: float, out: queue.SimpleQueue):
+        self.spec = spec
+        self.block_s = block_s
+        self.out = out
+        self.stream = None
+        self.rate = SAMPLE_RATE
+        self.resampler: av.AudioResampler | None = None
+        self.samples = 0  # 16 kHz samples delivered
+        self.last_callback = 0.0
+        self.opened_at = 0.0
+        self.generation = 0  # bumped on every (re)open
+        self.seen_generation = 0  # the generation read() last aligned
+        self.first_block_at: float | None = None  # wall time of this generation's first sample
+        self.lost_since: float | None = None
+
+    def open(self) -> None:
+        import sounddevice as sd
+
+        channels = len(self.spec.speakers)
+        info = sd.query_devices(self.spec.device, "input")
+        if info["max_input_channels"] < channels:
+            raise CoachError(
+                f"device '{info['name']}' has {info['max_input_channels']} input channel(s); "
+                f"{channels} needed"
+            )
+        try:
+            sd.check_input_settings(self.spec.device, channels=channels, samplerate=SAMPLE_RATE,
+                                    dtype="float32")
+            self.rate, self.resampler = SAMPLE_RATE, None
+        except Exception:  # the device cannot do 16 kHz: record at its own rate and resample
+            self.rate = int(info["default_samplerate"])
+            layout = "mono" if channels == 1 else "stereo"
+            self.resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE)
+        self.name = info["name"]
+
+        self.generation += 1
+        self.first_block_at = None
+        generation = self.generation
+
+        def callback(indata, frames, time_info, status):  # PortAudio's thread: copy and go
+            self.last_callback = time.monotonic()
+            began = time.time() - frames / self.rate
+            if self.first_block_at is None:
+                self.first_block_at = began
+            self.out.put((self, generation, began, indata.copy()))
+
+        self.stream = sd.InputStream(
+            device=self.spec.device, channels=channels, samplerate=self.rate, dtype="float32",
+            blocksize=int(self.rate * self.block_s), callback=callback,
+        )
+        self.opened_at = self.last_callback = time.monotonic()
+        self.stream.start()
+
+    def healthy(self, timeout_s: float, startup_s: float) -> bool:
+        """Delivering audio (some backends take seconds to deliver the first block)."""
+        if self.stream is None or not self.stream.active:
+            return False
+        quiet = time.monotonic() - self.last_callback
+        starting = self.last_callback == self.opened_at
+        return quiet < (startup_s if starting else timeout_s)
+
+    def close(self) -> None:
+        if self.stream is not None:
+            try:
+                self.stream.abort()
+                self.stream.close()
+            except Exception:  # a lost device may fail to close; it is gone either way
+                pass
+        self.stream = None
+
+    def to_16k(self, block: np.ndarray) -> np.ndarray:
+        """(frames, channels) at the device rate -> (channels, n) float32 at 16 kHz."""
+        if self.resampler is None:
+            return np.ascontiguousarray(block.T, dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(block, dtype=np.float32).reshape(1, -1),
+            format="flt", layout="mono" if block.shape[1] == 1 else "stereo",
+        )
+        frame.sample_rate = self.rate
+        outs = [f.to_ndarray().reshape(-1, block.shape[1]).T for f in self.resampler.resample(frame)]
+        if not outs:
+            return np.zeros((block.shape[1], 0), dtype=np.float32)
+        return np.concatenate(outs, axis=1).astype(np.float32)
+
+
+class MicrophoneSource:
+    """Live audio from one or two input devices (see the module docstring)."""
+
+    realtime = True
+    speed = 1.0
+
+    def __init__(
+        self,
+        devices: list[DeviceSpec],
+        block_s: float = 0.1,
+        lost_after_s: float = 1.5,
+        startup_s: float = 8.0,
+        retry_s: float = 1.0,
+        on_status: StatusCallback | None = None,
+    ):
+        speakers = [s for d in devices for s in d.speakers]
+        if len(set(speakers)) != len(speakers) or AGENT not in speakers:
+            raise CoachError(f"microphones: each speaker needs exactly one source, got {speakers}")
+        self.speakers = tuple(s for s in (AGENT, CUSTOMER) if s in speakers)
+        self.info = {"mode": "live", "devices": [d.label for d in devices]}
+        self._raw: queue.SimpleQueue = queue.SimpleQueue()
+        self.devices = [_Device(d, block_s, self._raw) for d in devices]
+        self.lost_after_s = lost_after_s
+        self.startup_s = startup_s
+        self.retry_s = retry_s
+        self.on_status = on_status or (lambda msg: None)
+        self.t0 = 0.0
+        self._stop = threading.Event()
+        self._supervisor: threading.Thread | None = None
+
+    def start(self) -> float:
+        """Open every device and wait for its first audio; t0 is the first sample's wall time.
+
+        A clear CoachError if a device cannot be opened or delivers nothing.
+        Devices that start later than the first are padded with silence so
+        that all speakers share one timeline.
+        """
+        for dev in self.devices:
+            try:
+                dev.open()
+            except Exception as exc:
+                self._close_all()
+                raise CoachError(f"cannot open input device {dev.spec.label}: {exc}; "
+                                 "'coach devices' lists the devices") from exc
+        deadline = time.monotonic() + self.startup_s
+        while any(d.first_block_at is None for d in self.devices):
+            if time.monotonic() > deadline:
+                silent = [d.spec.label for d in self.devices if d.first_block_at is None]
+                self._close_all()
+                raise CoachError(f"input device(s) {', '.join(silent)} opened but delivered no audio "
+                                 f"in {self.startup_s:.0f} s")
+            time.sleep(0.01)
+        self.t0 = min(d.first_block_at for d in self.devices)  # type: ignore[type-var]
+        self._supervisor = threading.Thread(target=self._supervise, name="coach-mic", daemon=True)
+        self._supervisor.start()
+        return self.t0
+
+    def read(self, timeout: float = 0.1) -> list[Chunk] | None:
+        if self._stop.is_set():
+            return None
+        out: list[Chunk] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                dev, generation, began, block = self._raw.get(
+                    timeout=max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                return out
+            if generation != dev.seen_generation:  # first block since (re)opening: align
+                dev.seen_generation = generation
+                missing = int((began - self.t0) * SAMPLE_RATE) - dev.samples
+                if missing > SAMPLE_RATE // 20:
+                    out += self._chunks(dev, np.zeros((len(dev.spec.speakers), missing), np.float32))
+            out += self._chunks(dev, dev.to_16k(block))
+            if not self._raw.empty():
+                continue
+            return out
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._close_all()
+
+    def _chunks(self, dev: _Device, data: np.ndarray) -> list[Chunk]:
+        start = dev.samples / SAMPLE_RATE
+        dev.samples += data.shape[1]
+        if len(dev.spec.speakers) == 1:
+            mono = data.mean(axis=0) if data.shape[0] > 1 else data[0]
+            return [Chunk(dev.spec.speakers[0], mono.astype(np.float32), start)]
+        return [Chunk(s, data[i].copy(), start) for i, s in enumerate(dev.spec.speakers)]
+
+    def _supervise(self) -> None:
+        """Watch the streams; on a loss, reopen everything once the device is back."""
+        while not self._stop.wait(0.25):
+            lost = [d for d in self.devices if not d.healthy(self.lost_after_s, self.startup_s)]
+            if not lost:
+                continue
+            for dev in lost:
+                if dev.lost_since is None:
+                    dev.lost_since = time.time()
+                    log.warning("input device %s lost", dev.spec.label)
+                    self.on_status({
+                        "type": "status", "source": "/".join(dev.spec.speakers), "state": "lost",
+                        "message": f"Audio device '{dev.spec.label}' stopped delivering audio; "
+                                   "waiting for it to come back",
+                    })
+            self._reconnect()
+
+    def _reconnect(self) -> None:
+        import sounddevice as sd
+
+        while not self._stop.is_set():
+            self._close_all()
+            try:  # PortAudio lists devices only when initialised: rescan for a replugged one
+                sd._terminate()
+                sd._initialize()
+            except Exception as exc:
+                log.debug("PortAudio re-initialisation failed: %s", exc)
+            failed = None
+            for dev in self.devices:
+                try:
+                    dev.open()
+                except Exception as exc:
+                    failed = (dev, exc)
+                    break
+            if failed is None and not self._wait_first_blocks():
+                failed = (self.devices[0], "opened but no audio yet")
+            if failed is None:
+                for dev in self.devices:
+                    if dev.lost_since is not None:
+                        log.warning("input device %s is back", dev.spec.label)
+                        self.on_status({
+                            "type": "status", "source": "/".join(dev.spec.speakers), "state": "ok",
+                            "message": f"Audio device '{dev.spec.label}' is back",
+                        })
+                        dev.lost_since = None
+                return
+            log.debug("device %s not back yet: %s", failed[0].spec.label, failed[1])
+            self._stop.wait(self.retry_s)
+
+    def _wait_first_blocks(self) -> bool:
+        deadline = time.monotonic() + self.startup_s
+        while any(d.first_block_at is None for d in self.devices):
+            if time.monotonic() > deadline or self._stop.is_set():
+                return False
+            time.sleep(0.02)
+        return True
+
+    def _close_all(self) -> None:
+        for dev in self.devices:
+            dev.close()
+
+
+def list_input_devices() -> list[dict]:
+    """Input devices as sounddevice sees them, default marked."""
+    import sounddevice as sd
+
+    try:
+        devices = sd.query_devices()
+        default_in = sd.default.device[0]
+    except Exception as exc:
+        raise CoachError(f"cannot list audio devices (PortAudio: {exc})") from exc
+    out = []
+    for index, dev in enumerate(devices):
+        if dev["max_input_channels"] <= 0:
+            continue
+        out.append({
+            "index": index, "name": dev["name"], "channels": dev["max_input_channels"],
+            "samplerate": int(dev["default_samplerate"]), "default": index == default_in,
+            "hostapi": sd.query_hostapis(dev["hostapi"])["name"],
+        })
+    return out

@@ -1,0 +1,115 @@
+"""The Rulebook: runs every loaded rule over utterances and at the end of a call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from coach.contract import Event, Utterance
+from coach.nlp import analyzer_for
+from coach.rules.base import CALL, Hit, Rule
+from coach.rules.loader import load_rules
+from coach.rules.matching import Doc
+from coach.rules.state import CallState
+
+
+@dataclass
+class Explanation:
+    rule: Rule
+    event: Event
+    lemmas: list[str]
+
+
+class Rulebook:
+    """Rules for one language; stateless itself, all call state lives in CallState."""
+
+    def __init__(self, rules: list[Rule], language: str, fingerprint: str = ""):
+        self.rules = rules
+        self.language = language
+        self.fingerprint = fingerprint
+        self.analyzer = analyzer_for(language)
+
+    @classmethod
+    def load(cls, language: str, extra_dirs: list[Path] | None = None) -> Rulebook:
+        loaded = load_rules(language, extra_dirs)
+        return cls(loaded.rules, language, loaded.fingerprint)
+
+    def new_state(self, speakers: tuple[str, ...] = ("agent", "customer")) -> CallState:
+        return CallState(language=self.language, speakers=speakers)
+
+    def tokens(self, text: str) -> Doc:
+        """The utterance's tokens, wrapped once so all rules share the matching work."""
+        return Doc(self.analyzer.tokens(text), self.language)
+
+    def check_utterance(self, utt: Utterance, state: CallState) -> list[Event]:
+        """Findings known once this final utterance is in; also records it in the state.
+
+        Mostly line-level; call-level rules (`level = "call"`) see every speaker's
+        utterances and may decide early (the opening is over: no greeting).
+        """
+        doc = self.tokens(utt.text)
+        state.utterances.append(utt)
+        events = []
+        for rule in self.rules:
+            if not rule.applies_to(utt.speaker) and rule.level != CALL:
+                continue
+            for hit in rule.check_utterance(utt, doc, state):
+                events.append(_event(rule, hit, utt, state))
+        return events
+
+    def check_time(self, state: CallState, now: float) -> list[Event]:
+        """Live hints due at call time `now` (seconds of audio), e.g. the name not used lately.
+
+        The live pipeline polls this (say once a second) between utterances.
+        Hints are advice for the agent on screen, not findings: batch scoring
+        does not poll, so results stay the same live and in batch.
+        """
+        events = []
+        for rule in self.rules:
+            for hit in rule.check_time(state, now):
+                if hit.at is None:
+                    hit.at = now
+                events.append(rule.event(hit, None, state))
+        return events
+
+    def check_call(self, state: CallState) -> list[Event]:
+        """Call-level findings once the call is over."""
+        events = []
+        for rule in self.rules:
+            for hit in rule.check_call(state):
+                events.append(_event(rule, hit, None, state))
+        return events
+
+    def explain(self, text: str, speaker: str = "agent") -> tuple[list, list[Explanation]]:
+        """Which rules fire on one sentence, on which words, with lemmas (for rule authors)."""
+        utt = utterance_from_text(text, speaker)
+        state = self.new_state()
+        tokens = self.tokens(utt.text)
+        out = []
+        for rule in self.rules:
+            if rule.level == CALL or not rule.applies_to(speaker):
+                continue
+            for hit in rule.check_utterance(utt, tokens, state):
+                lemmas = [t.lemma for t in hit.tokens or []]
+                out.append(Explanation(rule, _event(rule, hit, utt, state), lemmas))
+        return tokens, out
+
+
+def _event(rule: Rule, hit: Hit, utt: Utterance | None, state: CallState) -> Event:
+    if hit.call_level:
+        return rule.event(hit, None, state)
+    return rule.event(hit, hit.utterance or utt, state)
+
+
+def utterance_from_text(
+    text: str, speaker: str, start: float = 0.0, seconds_per_word: float = 0.35
+) -> Utterance:
+    """An Utterance with evenly spaced word times, for examples and `explain`."""
+    from coach.contract import Word
+
+    words = []
+    t = start
+    for raw in text.split():
+        words.append(Word(raw, t, t + seconds_per_word * 0.9))
+        t += seconds_per_word
+    return Utterance(speaker, start, t, " ".join(w.text for w in words), words)

@@ -1,0 +1,396 @@
+"""Finding a phrase in an utterance on lemmas, tolerant of ASR noise.
+
+Three passes, cheapest first:
+1. lemma sequence: the phrase's lemmas in order, with up to `max_gap` other
+   words between them ("не надо на меня кричать" ~ "не надо кричать");
+2. per-word fuzz: a word of 4+ letters may differ by one letter (two from 8),
+   a two-letter word in its second letter, for a like vowel ("нэ", "ни" ~
+   "не", but not "на"); one-letter words
+   must be exact, or "и в Новосибирске" would pass for "я в Новосибирске";
+   a difference that is only a prefix is not a slip: it flips the meaning
+   ("неправильно" / "правильно");
+3. squashed window: the phrase's letters without spaces against a window of
+   n-1 or n+1 words without spaces, which catches merged or split words
+   ("некричите").
+
+Speed (rules must never limit live use): every utterance is wrapped once in a
+`Doc` shared by all rules. Each distinct word is compared once against every
+phrase word of the language (`PhraseIndex`, cached), so per utterance a phrase
+costs a set test: its word-level pass runs only if every one of its words
+matched some token, and its squashed pass only if enough of its letter
+trigrams occur in the utterance. Both tests are necessary conditions of the
+passes they guard, so they change speed, never results.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.fuzz import partial_ratio
+
+from coach.nlp import TextAnalyzer, Token
+
+SQUASH_THRESHOLD = 0.87
+Key = tuple[str, str]  # (lemma, lower) of one phrase word
+
+
+@dataclass(frozen=True, eq=False)
+class Phrase:
+    """A phrase pattern, lemmatised once at load time (compared and hashed by identity)."""
+
+    text: str
+    lemmas: tuple[str, ...]
+    lowers: tuple[str, ...]
+    squashed: str
+    keys: frozenset[Key] = frozenset()
+    grams: frozenset[str] = frozenset()
+    min_grams: int = 0
+    language: str = ""
+
+
+def _trigrams(text: str) -> frozenset[str]:
+    return frozenset({text[i : i + 3] for i in range(len(text) - 2)})
+
+
+def _min_grams(squashed: str, grams: frozenset[str], threshold: float) -> int:
+    """Distinct trigrams that must survive for a squashed match at `threshold`.
+
+    A window within the threshold is at most `d` edits from the phrase (the
+    window may be up to len/threshold long), and one edit breaks at most three
+    trigrams, so at least len(grams) - 3d distinct trigrams remain intact.
+    """
+    longest = len(squashed) / threshold
+    d = int((1 - threshold) * longest + 1e-9)
+    return max(0, len(grams) - 3 * d)
+
+
+def compile_phrase(text: str, analyzer: TextAnalyzer) -> Phrase:
+    """The phrase, compiled once per language and text (so reloading rules adds nothing)."""
+    index = index_for(analyzer.language)
+    known = index.by_text.get(text)
+    if known is not None:
+        return known
+    tokens = [t for t in analyzer.tokens(text) if not t.is_punct]
+    lemmas = tuple(t.lemma for t in tokens)
+    lowers = tuple(t.lower for t in tokens)
+    squashed = "".join(lowers)
+    grams = _trigrams(squashed)
+    phrase = Phrase(
+        text, lemmas, lowers, squashed, frozenset(zip(lemmas, lowers)), grams,
+        _min_grams(squashed, grams, SQUASH_THRESHOLD), analyzer.language,
+    )
+    index.register(phrase)
+    return phrase
+
+
+def _allowed_edits(length: int) -> int:
+    if length < 4:
+        return 1 if length == 2 else 0  # "нэ" ~ "не"; one-letter words must be exact
+    return 1 if length < 8 else 2
+
+
+def word_matches(token: Token, lemma: str, lower: str, fuzzy: bool) -> bool:
+    if token.lemma == lemma or token.lower == lower:
+        return True
+    if not fuzzy:
+        return False
+    edits = _allowed_edits(len(lower))
+    if edits == 0:
+        return False
+    if len(lower) == 2:  # a two-letter word may differ only in its second letter, a like vowel
+        t = token.lower
+        return len(t) == 2 and t[0] == lower[0] and _LIKE_VOWELS.get(t[1], t[1]) == _LIKE_VOWELS.get(
+            lower[1], lower[1])
+    return _near(token.lower, lower, edits) or _near(token.lemma, lemma, edits)
+
+
+# Vowels ASR confuses in short unstressed words: "нэ"/"ни" for "не", but "на" is another word.
+_LIKE_VOWELS = {c: group[0] for group in ("еэиёы", "аоя", "ую", "ei", "ao") for c in group}
+
+
+def _near(a: str, b: str, edits: int) -> bool:
+    """Within `edits`, but not by a prefix alone: "неправильно" is not a slip of "правильно"."""
+    if Levenshtein.distance(a, b, score_cutoff=edits) > edits:
+        return False
+    return not (a != b and (a.endswith(b) or b.endswith(a)))
+
+
+class PhraseIndex:
+    """Every phrase word of one language, and which of them each distinct token matches.
+
+    The answer for a token depends only on its (lower, lemma), and call-centre
+    speech reuses a small vocabulary, so it is computed once per word.
+    """
+
+    def __init__(self) -> None:
+        self.keys: set[Key] = set()
+        self._cache: dict[tuple[str, str], tuple[frozenset[Key], frozenset[Key]]] = {}
+        self._lowers: list[str] = []
+        self._lemmas: list[str] = []
+        self._by_lower: dict[str, list[Key]] = {}
+        self._by_lemma: dict[str, list[Key]] = {}
+        self.phrases_by_anchor: dict[Key, list[Phrase]] = {}  # by each phrase's rarest-looking word
+        self.phrases_by_gram: dict[str, list[Phrase]] = {}
+        self.unfiltered: list[Phrase] = []  # squashed pass possible, trigram test says nothing
+        self.by_text: dict[str, Phrase] = {}
+
+    def register(self, phrase: Phrase) -> None:
+        self.by_text[phrase.text] = phrase
+        if phrase.keys:  # the longest word: "кричите", not "не", so few phrases share an anchor
+            anchor = max(phrase.keys, key=lambda k: (len(k[1]), k))
+            self.phrases_by_anchor.setdefault(anchor, []).append(phrase)
+        if len(phrase.squashed) >= 6:
+            if phrase.min_grams <= 0:
+                self.unfiltered.append(phrase)
+            for gram in phrase.grams:
+                self.phrases_by_gram.setdefault(gram, []).append(phrase)
+        new = phrase.keys - self.keys
+        if not new:
+            return
+        self.keys |= new
+        for key in new:
+            self._by_lemma.setdefault(key[0], []).append(key)
+            self._by_lower.setdefault(key[1], []).append(key)
+        self._lemmas = list(self._by_lemma)
+        self._lowers = list(self._by_lower)
+        self._cache.clear()
+
+    def matches(self, token: Token) -> tuple[frozenset[Key], frozenset[Key]]:
+        """(keys matched exactly, keys matched allowing ASR slips) for one token."""
+        cache_key = (token.lower, token.lemma)
+        found = self._cache.get(cache_key)
+        if found is None:
+            found = self._compute(token)
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            self._cache[cache_key] = found
+        return found
+
+    def _compute(self, token: Token) -> tuple[frozenset[Key], frozenset[Key]]:
+        exact = set(self._by_lemma.get(token.lemma, ())) | set(self._by_lower.get(token.lower, ()))
+        candidates: set[Key] = set()
+        for text, pool, by in ((token.lower, self._lowers, self._by_lower),
+                               (token.lemma, self._lemmas, self._by_lemma)):
+            for match, _score, _i in process.extract(
+                text, pool, scorer=Levenshtein.distance, score_cutoff=2, limit=None
+            ):
+                candidates.update(by[match])
+        fuzzy = exact | {k for k in candidates if word_matches(token, k[0], k[1], True)}
+        return frozenset(exact), frozenset(fuzzy)
+
+
+_INDEXES: dict[str, PhraseIndex] = {}
+
+
+def index_for(language: str) -> PhraseIndex:
+    if language not in _INDEXES:
+        _INDEXES[language] = PhraseIndex()
+    return _INDEXES[language]
+
+
+class Doc(list):
+    """One utterance's tokens (it is the token list) plus what matchers share, computed once."""
+
+    def __init__(self, tokens: list[Token], language: str):
+        super().__init__(tokens)
+        self.language = language
+        self.words: list[Token] = [t for t in tokens if not t.is_punct]
+        self.squashed = "".join(w.lower for w in self.words)
+        self._grams: frozenset[str] | None = None
+        self._keys: dict[bool, frozenset[Key]] = {}
+        self._word_candidates: dict[bool, set[Phrase]] = {}
+        self._squash_candidates: set[Phrase] | None = None
+        self._candidates: dict[bool, set[Phrase]] = {}
+
+    @property
+    def grams(self) -> frozenset[str]:
+        if self._grams is None:
+            self._grams = _trigrams(self.squashed)
+        return self._grams
+
+    def matched_keys(self, fuzzy: bool) -> frozenset[Key]:
+        keys = self._keys.get(fuzzy)
+        if keys is None:
+            index = index_for(self.language)
+            keys = frozenset().union(*(index.matches(w)[1 if fuzzy else 0] for w in self.words))
+            self._keys[fuzzy] = keys
+        return keys
+
+    def candidates(self, fuzzy: bool) -> set[Phrase]:
+        """Phrases of this language that either pass could find here (see `may_match`)."""
+        out = self._candidates.get(fuzzy)
+        if out is None:
+            cands = self._word_candidates.get(fuzzy)
+            if cands is None:
+                cands = self._word_candidates[fuzzy] = self._by_words(fuzzy)
+            if fuzzy:
+                if self._squash_candidates is None:
+                    self._squash_candidates = self._by_grams()
+                cands = cands | self._squash_candidates
+            out = self._candidates[fuzzy] = cands
+        return out
+
+    def may_match(self, phrase: Phrase, fuzzy: bool) -> bool:
+        """False only when neither the word pass nor the squashed pass can find the phrase.
+
+        Decided for all phrases of the language at once, from inverted indexes:
+        a phrase is a word-pass candidate when every one of its words matched
+        some token, a squashed-pass candidate when enough of its trigrams occur.
+        """
+        if phrase.language != self.language:
+            return True
+        cands = self._word_candidates.get(fuzzy)
+        if cands is None:
+            cands = self._word_candidates[fuzzy] = self._by_words(fuzzy)
+        if phrase in cands:
+            return True
+        if not fuzzy or len(phrase.squashed) < 6:
+            return False
+        if self._squash_candidates is None:
+            self._squash_candidates = self._by_grams()
+        return phrase in self._squash_candidates
+
+    def _by_words(self, fuzzy: bool) -> set[Phrase]:
+        keys = self.matched_keys(fuzzy)
+        by_anchor = index_for(self.language).phrases_by_anchor
+        return {
+            phrase
+            for key in keys
+            for phrase in by_anchor.get(key, ())
+            if phrase.keys <= keys
+        }
+
+    def _by_grams(self) -> set[Phrase]:
+        index = index_for(self.language)
+        by_gram = index.phrases_by_gram
+        counts = Counter(p for gram in self.grams for p in by_gram.get(gram, ()))
+        out = {p for p, n in counts.items() if n >= p.min_grams}
+        out.update(index.unfiltered)
+        return out
+
+
+def as_doc(tokens: list[Token], language: str) -> Doc:
+    return tokens if isinstance(tokens, Doc) else Doc(tokens, language)
+
+
+def find_phrase(
+    phrase: Phrase,
+    words: list[Token],
+    max_gap: int,
+    fuzzy: bool,
+    squash_threshold: float = SQUASH_THRESHOLD,
+    doc: Doc | None = None,
+) -> list[tuple[int, int]]:
+    """Return (first, last) word-index spans where the phrase occurs (non-overlapping).
+
+    `doc` (whose `.words` must be `words`) enables the index shortcuts.
+    """
+    spans: list[tuple[int, int]] = []
+    n = len(phrase.lemmas)
+    if n == 0 or not words:
+        return spans
+    if doc is not None and doc.language != phrase.language:
+        doc = None  # the index only knows the phrase words of its own language
+    if doc is not None and squash_threshold == SQUASH_THRESHOLD and not doc.may_match(phrase, fuzzy):
+        return spans
+    if doc is None or phrase.keys <= doc.matched_keys(fuzzy):
+        i = 0
+        while i < len(words):
+            span = _match_from(phrase, words, i, max_gap, fuzzy)
+            if span:
+                spans.append(span)
+                i = span[1] + 1
+            else:
+                i += 1
+    if spans or not fuzzy or len(phrase.squashed) < 6:
+        return spans
+    if doc is not None:
+        if squash_threshold == SQUASH_THRESHOLD and len(phrase.grams & doc.grams) < phrase.min_grams:
+            return spans
+        utter_squashed = doc.squashed
+    else:
+        utter_squashed = "".join(w.lower for w in words)
+    if partial_ratio(phrase.squashed, utter_squashed) < squash_threshold * 100:
+        return spans
+    # Compare the squashed phrase against squashed windows of words.
+    best: tuple[float, int, int] | None = None
+    for start in range(len(words)):
+        for size in (n - 1, n + 1):  # equal word counts were handled word by word
+            if size < 1:
+                continue
+            end = start + size - 1
+            if end >= len(words):
+                break
+            window = "".join(w.lower for w in words[start : end + 1])
+            if window[0] != phrase.squashed[0] or window[-1] != phrase.squashed[-1]:
+                continue  # a dropped or extra first/last word is a different phrase
+            score = Levenshtein.normalized_similarity(window, phrase.squashed)
+            if score >= squash_threshold and (best is None or score > best[0]):
+                best = (score, start, end)
+    if best:
+        spans.append((best[1], best[2]))
+    return spans
+
+
+def _match_from(
+    phrase: Phrase, words: list[Token], start: int, max_gap: int, fuzzy: bool
+) -> tuple[int, int] | None:
+    if not word_matches(words[start], phrase.lemmas[0], phrase.lowers[0], fuzzy):
+        return None
+    pos = start
+    for lemma, lower in zip(phrase.lemmas[1:], phrase.lowers[1:]):
+        for nxt in range(pos + 1, min(len(words), pos + 2 + max_gap)):
+            if word_matches(words[nxt], lemma, lower, fuzzy):
+                pos = nxt
+                break
+        else:
+            return None
+    return start, pos
+
+
+def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+@dataclass
+class FormSet:
+    """Exact word-form sequences ("как бы", "you know") looked up by their first word.
+
+    For checks that must not be fuzzy or lemmatised: a filler like "типа" is a
+    fixed form, while the lemma "тип" would also catch "какого типа договор".
+    """
+
+    phrases: list[tuple[str, ...]] = field(default_factory=list)
+    by_first: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, texts: list[str], analyzer: TextAnalyzer) -> FormSet:
+        out = cls()
+        for text in texts:
+            lowers = tuple(t.lower for t in analyzer.tokens(text) if not t.is_punct)
+            if lowers and lowers not in out.phrases:
+                out.phrases.append(lowers)
+                out.by_first.setdefault(lowers[0], []).append(lowers)
+        for group in out.by_first.values():
+            group.sort(key=len, reverse=True)  # longest first: "в общем то" before "в общем"
+        return out
+
+    def find(self, words: list[Token]) -> list[tuple[int, int, tuple[str, ...]]]:
+        """Non-overlapping (first, last, phrase) occurrences, left to right, longest first."""
+        out = []
+        i = 0
+        while i < len(words):
+            for phrase in self.by_first.get(words[i].lower, ()):
+                end = i + len(phrase)
+                if end <= len(words) and all(
+                    words[i + k].lower == phrase[k] for k in range(1, len(phrase))
+                ):
+                    out.append((i, end - 1, phrase))
+                    i = end
+                    break
+            else:
+                i += 1
+        return out

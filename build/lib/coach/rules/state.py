@@ -1,0 +1,26 @@
+"""What a call has shown so far, for rules that look beyond one utterance.
+
+One CallState per call, shared by every rule: the utterances seen, and facts
+such as the customer's name once caught. Rules record their own facts in
+`facts` under their id, so new rule kinds need no change here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from coach.contract import AGENT, Utterance
+
+
+@dataclass
+class CallState:
+    language: str = "ru"
+    speakers: tuple[str, ...] = ("agent", "customer")
+    utterances: list[Utterance] = field(default_factory=list)
+    customer_name: str | None = None
+    duration_s: float | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def agent_utterances(self) -> list[Utterance]:
+        return [u for u in self.utterances if u.speaker == AGENT]

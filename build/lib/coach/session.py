@@ -1,0 +1,117 @@
+"""One Session per call: the same judge for live, replay and batch.
+
+A Session receives per-speaker audio and final utterances in time order and
+returns findings as they become known; `finish()` adds the call-level ones.
+Because live, replay and batch all drive this one object (made only by
+`Coach.new_session`), the same audio gives the same findings whichever way it
+came in. What live needs beyond findings is public here too: `preview` for
+hints on words still being spoken, `advance` for the audio-time watermark,
+`check_time` for time-based hints, and `live_figures` for the overlay's
+counters, so the live pipeline never reaches into rules or analyzers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from coach.analyzers import CallAnalyzers
+from coach.contract import Event, Utterance, event_order
+from coach.rules import Rulebook
+
+
+class Session:
+    """One call being judged (see the module docstring)."""
+
+    def __init__(self, rulebook: Rulebook, analyzers: CallAnalyzers, speakers: tuple[str, ...]):
+        self.rulebook = rulebook
+        self.analyzers = analyzers
+        self.speakers = speakers
+        self.state = rulebook.new_state(speakers)
+        self.events: list[Event] = []
+        self.utterances: list[Utterance] = []
+        self.finished = False
+        self.duration_s: float | None = None
+
+    @property
+    def language(self) -> str:
+        return self.rulebook.language
+
+    @property
+    def customer_name(self) -> str | None:
+        return self.state.customer_name
+
+    # -- input -----------------------------------------------------------------------------
+    def feed_audio(self, speaker: str, samples: np.ndarray, start_time: float) -> list[Event]:
+        """Per-speaker audio for the acoustic analyzers (loudness, activity, overlap)."""
+        if speaker not in self.speakers:
+            return []
+        return self._keep(self.analyzers.feed_audio(speaker, samples, start_time))
+
+    def add_utterance(self, utt: Utterance) -> list[Event]:
+        """A final utterance: text rules, then the analyzers that use words (rate, backchannels)."""
+        self.utterances.append(utt)
+        events = self.rulebook.check_utterance(utt, self.state)
+        events += self.analyzers.add_utterance(utt)
+        return self._keep(events)
+
+    def advance(self, now: float) -> list[Event]:
+        """Audio up to `now` has been heard and its words are final on every channel: acoustic
+        findings that were waiting for that are decided now (live latency), as batch would."""
+        return self._keep(self.analyzers.advance(now))
+
+    def finish(self, duration_s: float | None = None) -> list[Event]:
+        """Call-level findings (name use, greeting, closing) and the analyzers' tails."""
+        if self.finished:
+            return []
+        self.finished = True
+        self.duration_s = duration_s
+        self.state.duration_s = duration_s
+        events = self.rulebook.check_call(self.state)
+        events += self.analyzers.finish()
+        return self._keep(events)
+
+    # -- live-only views (not findings) ----------------------------------------------------
+    def preview(self, partial: Utterance) -> list[Event]:
+        """Findings of the rules marked `early` on words still being spoken (committed words).
+
+        Nothing is recorded: the final utterance is judged by `add_utterance`
+        exactly as batch judges it; the live pipeline shows a preview at once
+        and does not show the same finding twice.
+        """
+        return self.rulebook.preview(partial, self.state)
+
+    def check_time(self, now: float) -> list[Event]:
+        """Live-only hints due at call time `now` (e.g. the name not used for a while).
+
+        Not kept in `events`: they are advice on screen, not findings, so live,
+        replay and batch keep identical findings.
+        """
+        return self.rulebook.check_time(self.state, now)
+
+    def live_figures(self, now: float) -> dict[str, Any]:
+        """What the overlay shows besides cards: counts the rules keep (fillers), the agent's
+        recent pace, talk/listen ratio and monologue length from the analyzers."""
+        counts = self.rulebook.live_counts(self.state)
+        return {"counts": counts, "fillers": counts.get("filler_words", 0),
+                **self.analyzers.live_figures(now)}
+
+    # -- results ---------------------------------------------------------------------------
+    def sorted_events(self) -> list[Event]:
+        return sorted(self.events, key=event_order)
+
+    def metrics(self, duration_s: float) -> dict[str, Any]:
+        """Call metrics as the analyzers measured them (None where not measurable)."""
+        return {**self.analyzers.metrics(), "duration_s": round(duration_s, 2)}
+
+    def skipped(self) -> dict[str, str]:
+        """Analyzers that could not run on this call, and why (mono input...)."""
+        return dict(self.analyzers.skipped)
+
+    def activity(self) -> dict[str, list[list[float]]]:
+        return self.analyzers.activity()
+
+    def _keep(self, events: list[Event]) -> list[Event]:
+        self.events.extend(events)
+        return events

@@ -1,0 +1,267 @@
+"""Live behaviour of the call analyzers: the word watermark (`advance`), device gaps,
+single-channel calls, confidence, the per-call cap and the overlay's live figures.
+
+The feed below is what the live pipeline does: audio in 0.1 s chunks on both
+channels, a speaker's words final `lag` seconds after they end (each word, or
+each whole utterance as today's streaming transcriber closes them), and after
+every chunk `advance(t, [speaker])` with the time before which that speaker
+can produce no more final words. Findings must be the batch ones, and
+raised-voice / interruption findings must come within 2 s of the span's end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from test_analyzers import SR, as_dicts, dialogue, live_feed, of, track, utt
+
+from coach.analyzers import CallAnalyzers, analyze_call, load_analyzer_config
+from coach.analyzers.config import AnalyzerConfig
+from coach.contract import Event, Utterance
+from coach.errors import CoachError
+
+LATENCY_S = 2.0
+WORD_BEARING = ("raised_voice", "interruption")
+
+
+@pytest.fixture(scope="module")
+def cfg() -> AnalyzerConfig:
+    return load_analyzer_config()
+
+
+def late_words_dialogue() -> tuple[dict[str, np.ndarray], list[Utterance]]:
+    """The synthetic dialogue with Whisper-like word ends: the agent's last word of the
+    interruption (9.0-9.8) and of the loud line (-16.8) end before the audio does
+    (10.0, 17.0), so those utterances end before the spans they must explain."""
+    channels, _ = dialogue()
+    utterances = [
+        utt("agent", [("Здравствуйте", 0.5, 1.8), ("компания", 1.9, 3.5)]),
+        utt("customer", [("да", 3.8, 4.8)]),
+        utt("customer", [("почему", 7.0, 7.8), ("так", 7.9, 8.6), ("дорого", 8.7, 10.0)]),
+        utt("agent", [("подождите", 9.0, 9.8)]),
+        utt("agent", [("я", 10.4, 10.6), ("проверю", 10.7, 12.0)]),
+        utt("agent", [("хватит", 14.5, 15.5), ("уже", 15.6, 16.8)]),
+        utt("agent", [("до", 28.0, 28.5), ("свидания", 28.6, 29.5)]),
+    ]
+    return channels, utterances
+
+
+def latencies(timed: list[tuple[Event, float]]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for e, at in timed:
+        out.setdefault(e.category, []).append(round(at - e.end, 2))
+    return out
+
+
+# -- the watermark ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("words", ["word", "utterance"])
+def test_advance_decides_within_two_seconds_with_the_batch_findings(cfg, words):
+    channels, utterances = late_words_dialogue()
+    batch, batch_metrics = analyze_call(channels, utterances, cfg)
+    assert [e.category for e in batch] == ["interruption", "raised_voice", "long_silence"]
+    timed, metrics = live_feed(channels, utterances, cfg, words=words)
+    assert as_dicts([e for e, _ in timed]) == as_dicts(batch) and metrics == batch_metrics
+    late = latencies(timed)
+    for category in WORD_BEARING:
+        assert all(0 <= s <= LATENCY_S for s in late[category]), late
+
+
+def test_without_advance_the_decision_waits_for_the_next_utterance(cfg):
+    """What issue 13 measured: words ending before the span leave it undecided until the
+    speaker's next utterance (or the end of the call); the same findings, late."""
+    channels, utterances = late_words_dialogue()
+    timed, _ = live_feed(channels, utterances, cfg, words="utterance", advance=False)
+    late = latencies(timed)
+    assert late["interruption"][0] > LATENCY_S  # waited for "я проверю" to close
+    assert late["raised_voice"][0] > 10.0  # no later agent line before the goodbye
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_chunks_with_advance_equal_batch(cfg, seed):
+    """advance() between random chunks and random ASR lags changes no finding or metric."""
+    rng = np.random.default_rng(seed)
+    channels, utterances = late_words_dialogue()
+    batch, batch_metrics = analyze_call(channels, utterances, cfg)
+    lag = float(rng.uniform(0.0, 2.5))
+    timed, metrics = live_feed(channels, utterances, cfg, lag=lag, chunk_s=float(rng.uniform(0.02, 0.7)))
+    assert as_dicts([e for e, _ in timed]) == as_dicts(batch) and metrics == batch_metrics
+
+
+def test_speech_rate_at_the_end_of_a_turn_is_decided_by_the_watermark(cfg):
+    fast = [("слово", 1.0 + i * 0.166, 1.0 + (i + 1) * 0.166) for i in range(12)]
+    channels = {"agent": np.zeros(20 * SR, np.float32)}
+    utterances = [utt("agent", fast), utt("agent", [("хорошо", 18.0, 18.6)])]
+    timed, _ = live_feed(channels, utterances, cfg, words="utterance")
+    ((event, at),) = [(e, at) for e, at in timed if e.category == "speech_rate"]
+    assert event.end == pytest.approx(3.0, abs=0.01) and at - event.end <= LATENCY_S
+    timed, _ = live_feed(channels, utterances, cfg, words="utterance", advance=False)
+    ((event, at),) = [(e, at) for e, at in timed if e.category == "speech_rate"]
+    assert at > 18.0  # without it: when the next word came
+
+
+def test_advance_rejects_unknown_speakers_and_a_finished_call(cfg):
+    an = CallAnalyzers(cfg, speakers=("agent",))
+    with pytest.raises(CoachError, match="customer"):
+        an.advance(1.0, ["customer"])
+    an.finish()
+    with pytest.raises(CoachError, match="finished"):
+        an.advance(2.0)
+
+
+# -- device gaps and single-channel calls -------------------------------------------
+
+
+def gap_call() -> dict[str, np.ndarray]:
+    """Speech, then 11 s where the customer's device was gone (zeros), then speech."""
+    agent = track(30, [(0.5, 3, -24), (18, 2, -24), (26, 2, -24)])
+    customer = track(30, [(4, 1.5, -24), (20.5, 1, -24)])
+    return {"agent": agent, "customer": customer}
+
+
+def feed_with_gap(cfg: AnalyzerConfig, channels: dict[str, np.ndarray], gap: tuple[float, float] | None):
+    an = CallAnalyzers(cfg)
+    events: list[Event] = []
+    step = SR // 10
+    for pos in range(0, channels["agent"].size, step):
+        t = pos / SR
+        events += an.feed_audio("agent", channels["agent"][pos : pos + step], t)
+        if gap and gap[0] <= t < gap[1]:
+            if t == gap[0]:
+                events += an.mark_gap("customer", *gap)
+            continue
+        events += an.feed_audio("customer", channels["customer"][pos : pos + step], t)
+    events += an.finish()
+    return events, an.metrics()
+
+
+def test_no_dead_air_over_a_marked_device_gap(cfg):
+    channels = gap_call()
+    events, metrics = feed_with_gap(cfg, channels, None)  # zeros: silence, as the audio says
+    (silence,) = of(events, "long_silence")
+    assert (silence.start, silence.end) == pytest.approx((5.5, 18.0), abs=0.1)
+    events, metrics = feed_with_gap(cfg, channels, (6.0, 17.0))
+    assert not of(events, "long_silence"), [e.to_dict() for e in events]
+    assert metrics["longest_silence_s"] < 6.0
+    # Dead air after the device came back is dead air again: 21.5 .. 26.0 is 4.5 s; with a
+    # 4 s threshold it is reported.
+    four = load_analyzer_config()
+    four = dataclasses.replace(
+        four,
+        analyzers={
+            **four.analyzers,
+            "long_silence": dataclasses.replace(
+                four.long_silence, min_silence_s=4.0, confident_silence_s=8.0
+            ),
+        },
+    )
+    events, _ = feed_with_gap(four, channels, (6.0, 17.0))
+    (after,) = of(events, "long_silence")
+    assert (after.start, after.end) == pytest.approx((21.5, 26.0), abs=0.1)
+
+
+def test_speech_is_not_bridged_over_a_gap(cfg):
+    an = CallAnalyzers(cfg, speakers=("agent",))
+    speechy = track(4, [(0.0, 4.0, -24)])
+    an.feed_audio("agent", speechy[: 2 * SR], 0.0)
+    an.mark_gap("agent", 2.0, 2.1)  # shorter than the 0.3 s hangover that bridges pauses
+    an.feed_audio("agent", speechy[int(2.1 * SR) :], 2.1)
+    an.finish()
+    spans = an.activity()["agent"]
+    assert len(spans) == 2 and spans[0][1] == pytest.approx(2.0, abs=0.03), spans
+    with pytest.raises(CoachError, match="before it starts"):
+        CallAnalyzers(cfg).mark_gap("agent", 3.0, 2.0)
+
+
+def test_single_channel_skips_dead_air(cfg):
+    """Agent-only live mode: silence on the agent's channel may be the customer talking."""
+    agent = track(30, [(0.5, 3, -24), (18, 2, -24)])  # 14.5 s of 'silence' in between
+    an = CallAnalyzers(cfg, speakers=("agent",))
+    assert "customer" in an.skipped["long_silence"]
+    events, metrics = analyze_call({"agent": agent}, [], cfg)
+    assert not of(events, "long_silence")
+    assert metrics["total_silence_s"] is None and metrics["longest_silence_s"] is None
+    events, _ = analyze_call({"agent": agent, "customer": np.zeros_like(agent)}, [], cfg)
+    assert len(of(events, "long_silence")) == 1  # with the customer's channel: real dead air
+
+
+# -- confidence and the per-call cap -----------------------------------------------
+
+
+def shouting_call(bursts: int, loud_db: float = -12.0) -> np.ndarray:
+    parts = [(0.5, 8.0, -24)]
+    for i in range(bursts):
+        parts += [(10 + 6 * i, 1.5, loud_db), (12.5 + 6 * i, 3, -24)]
+    return track(10 + 6 * bursts + 1, parts)
+
+
+def test_per_call_cap_lists_the_first_findings_and_counts_the_rest(cfg, tmp_path):
+    agent = shouting_call(5)
+    events, metrics = analyze_call({"agent": agent}, [], cfg)
+    loud = of(events, "raised_voice")
+    assert cfg.raised_voice.max_per_call == 3 and len(loud) == 3
+    assert [e.start for e in loud] == pytest.approx([10, 16, 22], abs=0.1)
+    assert metrics["raised_voice_beyond_cap"] == 2
+    override = tmp_path / "analyzers.yaml"
+    override.write_text("raised_voice: {max_per_call: 0}\n", encoding="utf-8")
+    events, metrics = analyze_call({"agent": agent}, [], load_analyzer_config([override]))
+    assert len(of(events, "raised_voice")) == 5 and metrics["raised_voice_beyond_cap"] == 0
+    timed, live_metrics = live_feed({"agent": agent}, [], cfg)
+    assert (
+        len(of([e for e, _ in timed], "raised_voice")) == 3
+        and live_metrics == analyze_call({"agent": agent}, [], cfg)[1]
+    )
+
+
+def test_confidence_grows_with_the_margin(cfg):
+    def loud_confidence(db: float) -> float:
+        (event,) = of(analyze_call({"agent": shouting_call(1, db)}, [], cfg)[0], "raised_voice")
+        return event.details["confidence"]
+
+    lower, higher = loud_confidence(-15.0), loud_confidence(-11.0)  # +9 and +13 dB over -24
+    assert 0.5 <= lower < higher <= 1.0
+    assert higher == 1.0  # past confident_db (12 dB)
+    channels, utterances = dialogue()
+    for event in analyze_call(channels, utterances, cfg)[0]:
+        assert 0.5 <= event.details["confidence"] <= 1.0, event.to_dict()
+
+
+def test_interruption_without_words_is_half_as_sure(cfg):
+    customer = track(12, [(1, 6, -24)])
+    agent = track(12, [(3, 1.0, -24), (8, 2, -24)])
+    words = [utt("agent", [("стоп,", 3.0, 3.4), ("подождите", 3.5, 4.0)])]
+    (heard,) = of(analyze_call({"agent": agent, "customer": customer}, words, cfg)[0], "interruption")
+    (unheard,) = of(analyze_call({"agent": agent, "customer": customer}, [], cfg)[0], "interruption")
+    assert heard.details["confidence"] == 1.0 and unheard.details["confidence"] == 0.5
+
+
+# -- live figures --------------------------------------------------------------------
+
+
+def test_live_figures_pace_talk_ratio_and_monologue(cfg):
+    an = CallAnalyzers(cfg, speakers=("agent",))
+    an.feed_audio("agent", np.zeros(40 * SR, np.float32), 0.0)
+    figures = an.live_figures(5.0)
+    assert figures["syllables_per_s"] is None and figures["max_syllables_per_s"] == 7.0
+    an.add_utterance(utt("agent", [("слово", 20.0 + i * 0.25, 20.25 + i * 0.25) for i in range(10)]))
+    an.add_utterance(utt("agent", [("слово", 25.0 + i * 0.25, 25.25 + i * 0.25) for i in range(5)]))
+    figures = an.live_figures(30.0)  # 30 syllables in 2.5 + 1.25 s of speech; the pause is not speech
+    assert figures["syllables_per_s"] == pytest.approx(8.0) and figures["wpm"] == 240
+    assert an.live_figures(40.0, window_s=15.0)["syllables_per_s"] == pytest.approx(8.0)
+    assert figures["talk_ratio_agent"] is None and figures["monologue_s"] is None
+
+    channels, utterances = dialogue()
+    an = CallAnalyzers(cfg)
+    for speaker, samples in channels.items():
+        an.feed_audio(speaker, samples[: 22 * SR], 0.0)
+    # agent 14.5-17 and 18-21 is one monologue: a 1 s pause, and the customer's 0.1 s is a backchannel
+    figures = an.live_figures(22.0)
+    assert figures["monologue_s"] == pytest.approx(6.5, abs=0.1)
+    for speaker, samples in channels.items():
+        an.feed_audio(speaker, samples[22 * SR :], 22.0)
+    figures = an.live_figures(30.0, window_s=10.0)  # agent 20-21 and 28-29.5, customer 21.5-21.6
+    assert figures["talk_ratio_agent"] == pytest.approx(2.5 / 2.6, abs=0.02)
+    assert figures["talk_ratio_agent_call"] == an.metrics()["talk_ratio_agent"]
