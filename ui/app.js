@@ -34,7 +34,7 @@
       calmCall: "Подсказки появятся здесь", idleSpeech: "Звонка нет. Он начнётся, когда кто-то заговорит.",
       idleManual: "Звонка нет. Нажмите «Начать звонок» (F8).", replayOver: "Все записи проиграны.",
       start: "Начать звонок", end: "Завершить", review: "Разбор звонка", all: "Все замечания",
-      agent: "Вы", customerShort: "Клиент", call: "звонок", said: "Сказано:", noFindings: "Замечаний нет",
+      agent: "Вы", customerShort: "Клиент", call: "итог", said: "Сказано:", noFindings: "Замечаний нет",
       unhelpful: "Не помогло", thanks: "Спасибо, учтём", score: "из 100",
       queued: (n) => `+${n}`, missed: (n) => `Ещё ${n} — в разборе после звонка`,
       fillerSaid: (w) => `Вы сказали ${w}`, fillerTimes: (n) => `×${n}`,
@@ -205,6 +205,9 @@
     ui.talk.textContent = "–";
     ui.talkBar.style.width = "0";
     ui.monologue.textContent = "–";
+    const two = (msg.speakers || []).length > 1;  // talk/listen needs the customer's own channel
+    ui.talkMeter.hidden = !two;
+    ui.monologueMeter.hidden = !two;
     ui.missed.hidden = true;
     setView("live");
     calm(t.calmCall);
@@ -407,7 +410,8 @@
   function notHelpful() {
     const ev = state.current;
     if (!ev) return;
-    send({ type: "feedback", rule: ev.rule, start: ev.start, category: ev.category, via: "card" });
+    send({ type: "feedback", rule: ev.rule, start: ev.start, category: ev.category, via: "card",
+      number: state.session && state.session.number });
     state.feedback.add(`${ev.rule}|${ev.start}`);
     state.muted.set(ev.rule, Number.MAX_SAFE_INTEGER);  // not again in this call
     ui.unhelpful.hidden = true;

@@ -492,9 +492,7 @@ class Desk:
                 start = round(float(start), 2)
             except (TypeError, ValueError):
                 raise CommandError(400, "'start' must be a number of seconds or null") from None
-        call = self.call or self.last
-        if call is None:
-            raise CommandError(409, "no call to give feedback on")
+        call = self._feedback_target(command)
         at = time.time()
         item = {"rule": rule, "start": start, "at": round(at, 3)}
         category = _text_field(command, "category")
@@ -507,6 +505,26 @@ class Desk:
                 write_atomic(call.saved, call.result.to_json())
         self.publish(feedback_message(rule, start, at, number=call.meta.number, call_id=call.meta.call_id))
         return {"status": 200, "feedback": item, "call": call.meta.to_dict()}
+
+    def _feedback_target(self, command: dict[str, Any]) -> _Call:
+        """The call a card belonged to: the one named by `number` or `call_id` (the running or
+        the last call), else the running call, else the last one."""
+        calls = [c for c in (self.call, self.last) if c is not None]
+        number, call_id = command.get("number"), _text_field(command, "call_id")
+        if number is None and call_id is None:
+            if not calls:
+                raise CommandError(409, "no call to give feedback on")
+            return calls[0]
+        try:
+            number = None if number is None else int(number)
+        except (TypeError, ValueError):
+            raise CommandError(400, "'number' must be a call number") from None
+        for call in calls:
+            if number is not None and call.meta.number == number:
+                return call
+            if call_id is not None and call.meta.call_id == call_id:
+                return call
+        raise CommandError(409, "feedback is taken for the running call and the last one only")
 
     def _publish_state(self) -> None:
         with self._lock:

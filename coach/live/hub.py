@@ -467,7 +467,7 @@ class Hub:
         if isinstance(body, web.Response):
             return body
         command = {"type": "feedback", "via": "api",
-                   **{k: body[k] for k in ("rule", "start", "category") if k in body}}
+                   **{k: body[k] for k in ("rule", "start", "category", "number", "call_id") if k in body}}
         return await self._reply(command)
 
     async def _reply(self, command: dict[str, Any]) -> web.StreamResponse:

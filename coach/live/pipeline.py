@@ -15,8 +15,8 @@ Three things make hints timely without changing what the call's result says:
 * **Preview.** Rules marked `early` run on the committed words of an
   utterance still being spoken (`Session.preview`); a hit is published at
   once and not again when the final utterance confirms it.
-* **Watermark.** After every step the pipeline tells the Session how far the
-  words are final on every channel (`Session.advance(t)`), so acoustic
+* **Watermark.** After every step the pipeline tells the Session how far
+  each speaker's words are final (`Session.advance(t, (speaker,))`), so acoustic
   findings that wait for words (raised voice, interruption) are decided
   within about a second of the audio instead of at the speaker's next
   utterance. `t` is exact, never optimistic: see `words_final_through`.
@@ -122,7 +122,7 @@ class LivePipeline:
         self._early: list[Event] = []  # findings previewed before their utterance closed
         self._early_seen = dict.fromkeys(self.transcribers, 0)
         self.stream_time = 0.0
-        self.watermark = 0.0  # words are final on every channel up to here (Session.advance)
+        self.watermarks = dict.fromkeys(self.transcribers, 0.0)  # per speaker (Session.advance)
         self.last_speech = 0.0  # stream time at which someone was last speaking
         self._last_metrics = 0.0
         self._last_hints = 0.0
@@ -221,12 +221,20 @@ class LivePipeline:
         self._send_metrics()
 
     def _advance(self) -> None:
-        through = min(words_final_through(tr) for tr in self.transcribers.values())
-        if through > self.watermark:
-            self.watermark = through
-            self._emit(self.session.advance(through))
+        """Each speaker's words are final up to `words_final_through`: tell the Session, per
+        speaker, so one speaker's long turn does not hold back findings about the other."""
+        for speaker, tr in self.transcribers.items():
+            through = words_final_through(tr)
+            if through > self.watermarks[speaker]:
+                self.watermarks[speaker] = through
+                self._emit(self.session.advance(through, (speaker,)))
         if any(is_speaking(tr) for tr in self.transcribers.values()):
             self.last_speech = self.stream_time
+
+    @property
+    def watermark(self) -> float:
+        """Words are final on every channel up to here."""
+        return min(self.watermarks.values())
 
     def _preview(self, speaker: str, words: list) -> None:
         """Early rules on the committed words of an utterance still being spoken.
