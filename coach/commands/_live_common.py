@@ -99,9 +99,9 @@ def serve_calls(args: argparse.Namespace, what: str, options: DeskOptions, sourc
                 hub.publish(status_message("coach", "stopped", f"coach stopped ({shutdown.name})",
                                            code="stopped"))
             hub.stop(flush_s=1.0)
-    if desk is not None and desk.error is not None and code == 0:
+    if desk is not None and desk.error is not None:
         print(f"coach: error: {desk.error}", file=sys.stderr)
-        code = 2
+        code = 2 if isinstance(desk.error, CoachError) else 1
     if desk is not None and desk.saved:
         where = desk.saved[-1].parent
         print(f"coach {what}: {len(desk.saved)} call result(s) in {where}", file=sys.stderr)

@@ -30,6 +30,7 @@ import queue
 import re
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,10 +48,11 @@ from coach.contract import (
     status_message,
 )
 from coach.core import Coach
+from coach.errors import CoachError
 from coach.live.hub import CommandError
 from coach.live.pipeline import LiveOptions, LivePipeline
 from coach.live.sources import Chunk, FileSource
-from coach.outputs import write_atomic
+from coach.outputs import OutputError, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +164,10 @@ class Desk:
     def stop(self, timeout: float = 60.0) -> bool:
         """End the current call (saved), stop the source, and wait for the worker thread."""
         self._stop.set()
+        if self.source is not None and self._thread.is_alive():
+            self._thread.join(1.0)
+            if self._thread.is_alive():  # still opening devices, say: make it give up
+                self.source.stop()
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
@@ -193,7 +199,10 @@ class Desk:
             else:
                 self._live(self.source)
         except BaseException as exc:
-            log.exception("live pipeline failed")
+            if isinstance(exc, CoachError):  # a device that cannot be opened...: one line, said by the caller
+                log.debug("live pipeline stopped", exc_info=True)
+            else:  # a bug: the traceback goes to the log file (and on screen with -v)
+                log.info("live pipeline failed\n%s", traceback.format_exc().rstrip())
             self.error = exc
             self.publish(status_message("pipeline", "error", f"coach stopped: {exc}",
                                         code="pipeline_error"))
@@ -358,7 +367,12 @@ class Desk:
         while path.exists() and path not in self.saved:
             path = out / f"{stem}-{n}.json"
             n += 1
-        write_atomic(path, call.result.to_json())
+        try:
+            write_atomic(path, call.result.to_json())
+        except OutputError as exc:  # a full disk must not end the coaching
+            log.error("call %d not saved: %s", call.meta.number, exc)
+            self.publish(status_message("output", "error", str(exc), code="save_failed"))
+            return None
         if path not in self.saved:
             self.saved.append(path)
         return path
@@ -502,7 +516,10 @@ class Desk:
         if call.result is not None:  # the call is over: its saved result gets the feedback too
             call.result.extra["feedback"] = call.feedback
             if call.saved is not None:
-                write_atomic(call.saved, call.result.to_json())
+                try:
+                    write_atomic(call.saved, call.result.to_json())
+                except OutputError as exc:
+                    raise CommandError(507, f"feedback kept in memory, not saved: {exc}") from None
         self.publish(feedback_message(rule, start, at, number=call.meta.number, call_id=call.meta.call_id))
         return {"status": 200, "feedback": item, "call": call.meta.to_dict()}
 
