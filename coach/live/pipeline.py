@@ -8,7 +8,9 @@ that comes out becomes a contract message (`coach.contract` builders) handed
 to `publish` (the hub).
 
 Finals are decoded before partials on every step: a hint matters more than a
-moving transcript line, and both speakers share the same CPU.
+moving transcript line, and both speakers share the same CPU. When the CPU
+falls behind the audio, the customer's partials wait too: the agent's
+partials feed the previews, the customer's only the transcript line.
 
 Three things make hints timely without changing what the call's result says:
 
@@ -38,6 +40,7 @@ from typing import Any
 from coach.asr.streaming import OnlineTranscriber, StreamingOptions
 from coach.audio import SAMPLE_RATE
 from coach.contract import (
+    AGENT,
     Event,
     Utterance,
     event_message,
@@ -69,6 +72,9 @@ class LiveOptions:
     # word: exact text, about 0.9 s more latency on the fixture calls (docs/live.md).
     early_margin_words: int = 0
     card_deadline_s: float = 2.0  # acoustic findings later than this after their moment: no card
+    # Behind real time by more than this (a busy CPU): the customer's partial transcripts wait,
+    # so the agent's partials, which feed the hints, get the CPU. Finals are never skipped.
+    behind_s: float = 0.5
     timely_categories: tuple[str, ...] = ("raised_voice", "interruption", "long_silence")
 
 
@@ -127,6 +133,7 @@ class LivePipeline:
         self._last_metrics = 0.0
         self._last_hints = 0.0
         self._figures_failed = False
+        self._last_step_s = 0.0
         self.t0 = 0.0
         self.speed = 1.0
         self.finished = False
@@ -154,10 +161,13 @@ class LivePipeline:
     def step(self) -> None:
         """Close finished utterances first (both speakers), then refresh partial transcripts;
         then previews, the watermark, time hints and metrics."""
+        began = time.monotonic()
+        behind = self.behind() > self.options.behind_s
         for partials in (False, True):
             utterances: list[Utterance] = []
-            for tr in self.transcribers.values():
-                utterances += tr.process_iter() if partials else tr.process_iter(decode_partials=False)
+            for speaker, tr in self.transcribers.items():
+                moving = partials and not (behind and speaker != AGENT)
+                utterances += tr.process_iter(decode_partials=moving)
             for utt in sorted(utterances, key=lambda u: (u.start, u.speaker)):
                 self._utterance(utt)
         for speaker, tr in self.transcribers.items():
@@ -169,6 +179,12 @@ class LivePipeline:
             self._emit(self.session.check_time(self.stream_time), hint=True)
         if now - self._last_metrics >= self.options.metrics_interval_s:
             self._send_metrics()
+        self._last_step_s = time.monotonic() - began
+
+    def behind(self) -> float:
+        """How far the pipeline lags the audio: the audio that piled up while the last step
+        decoded (0 when replaying as fast as possible, where nothing piles up)."""
+        return self._last_step_s if self.speed > 0 else 0.0
 
     @property
     def silent_for(self) -> float:
