@@ -539,3 +539,16 @@ def test_a_slow_client_loses_partials_but_never_events():
         assert "transcript" not in backlog
     finally:
         hub.stop(flush_s=0.2)
+
+
+@pytest.mark.slow
+def test_says_when_the_overlay_window_cannot_open():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    done = subprocess.run(
+        [sys.executable, "-m", "coach", "replay", str(CALLS / "mono_call.wav"), "--exit-at-end",
+         "--port", str(free_port()), "--speed", "0"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stderr.splitlines() if "could not open the overlay window" in x)
+    assert "no graphical display" in line and "http://127.0.0.1:" in line

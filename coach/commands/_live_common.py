@@ -94,10 +94,9 @@ def serve_calls(args: argparse.Namespace, what: str, options: DeskOptions, sourc
         shutdown.raising = False
         if desk is not None:
             desk.stop()
-        if hub is not None:
-            if shutdown.signum is not None:
-                hub.publish(status_message("coach", "stopped", f"coach stopped ({shutdown.name})",
-                                           code="stopped"))
+        if hub is not None:  # the overlay shows it large and dims what it has
+            why = shutdown.name if shutdown.signum is not None else "done"
+            hub.publish(status_message("coach", "stopped", f"coach stopped ({why})", code="stopped"))
             hub.stop(flush_s=1.0)
     if desk is not None and desk.error is not None:
         print(f"coach: error: {desk.error}", file=sys.stderr)

@@ -240,9 +240,11 @@ class Desk:
                     self._end_call("silence")
                     self._idle("silence")
         finally:
-            if self.call is not None:
-                self._end_call("stopped")
-            source.stop()
+            try:
+                if self.call is not None:
+                    self._end_call("stopped")
+            finally:
+                source.stop()
         self.over.set()
 
     def _replay(self, recordings: list[FileSource]) -> None:
@@ -304,6 +306,7 @@ class Desk:
                            call_id=call_id, agent=agent, info=self.source.info)
         self._ring.clear()
         self._vad.clear()
+        self._speech_windows.clear()
         return call
 
     def _feed_live(self, chunk: Chunk) -> None:
@@ -404,7 +407,6 @@ class Desk:
             return
         preroll = [c for ring in self._ring.values() for c in ring]
         offset = min(c.start for c in preroll)
-        self._speech_windows.clear()
         self._start_live_call("speech", offset)
         for chunk in sorted(preroll, key=lambda c: c.start):
             self._feed_live(chunk)
