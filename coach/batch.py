@@ -8,19 +8,20 @@ Guarantees:
   SIGKILL and re-run scores every call exactly once;
 - no result overwrites another: `OUT/<stem>.json` belongs to one input; a
   different input with the same stem (in this run or an earlier one) gets
-  `<stem>-<8 hex of its path>.json`;
+  `<stem>-<8 hex of its path>.json` (coach.outputs.result_names);
 - a bad input is one row in errors.jsonl (written as it happens) and the
   rest of the batch carries on;
 - one batch at a time per OUT (a lock file), so summary.csv and the store are
   never written by two runs at once; summary.csv is rebuilt from every result
-  in OUT, not just this run's.
+  in OUT, not just this run's, and the store catches up with the files
+  (coach.batch_outputs).
 Only this process writes files; engines (coach.engines) just score.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
+import json
 import logging
 import os
 import sys
@@ -33,10 +34,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from coach.batch_outputs import BatchOutputs
 from coach.contract import CallResult, ErrorRow
 from coach.engines import Engine, Job
 from coach.errors import CoachError
-from coach.outputs import OutputError, check_output_dir, write_atomic, write_summary_csv
+from coach.metadata import MetadataSource
+from coach.outputs import OutputError, check_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,6 @@ AUDIO_EXTENSIONS = {
 }
 LOCK_NAME = ".coach.lock"
 
-OnSaved = Callable[[Path, CallResult], None]
 Fingerprint = Callable[[Path], str | None]
 
 
@@ -85,46 +87,13 @@ def discover(inputs: Iterable[str | Path]) -> list[Path]:
     return unique
 
 
-def source_of(result: CallResult) -> str:
-    """The absolute path of the recording a result belongs to (older results: from `call`)."""
-    return str(result.get("source_path") or os.path.abspath(result.call))
-
-
-def hashed_name(path: Path) -> str:
-    tag = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:8]
-    return f"{path.stem}-{tag}.json"
-
-
-def output_names(paths: list[Path], out_dir: Path) -> dict[Path, str]:
-    """OUT/<stem>.json as the contract says, unless another input owns that name: a stem
-    shared by two inputs of this batch, or a file already in OUT from another recording."""
-    stems: dict[str, int] = {}
-    for path in paths:
-        stems[path.stem] = stems.get(path.stem, 0) + 1
-    names = {}
-    for path in paths:
-        plain = f"{path.stem}.json"
-        owner = read_result(out_dir / plain)
-        taken = owner is not None and source_of(owner) != os.path.abspath(path)
-        names[path] = hashed_name(path) if stems[path.stem] > 1 or taken else plain
-    return names
-
-
-def read_result(path: Path) -> CallResult | None:
+def read_result(path: Path) -> tuple[CallResult, dict[str, Any]] | None:
+    """A result file as the typed contract and as written (None: missing or not a result)."""
     try:
-        return CallResult.load(path)
-    except ValueError:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return CallResult.from_dict(doc), doc
+    except (OSError, ValueError, TypeError):
         return None
-
-
-def results_in(out_dir: Path) -> dict[str, CallResult]:
-    """Every per-call result in OUT (other JSON files are skipped)."""
-    found = {}
-    for path in sorted(out_dir.glob("*.json")):
-        result = read_result(path)
-        if result is not None:
-            found[path.name] = result
-    return found
 
 
 @contextmanager
@@ -191,14 +160,12 @@ def run_batch(
     *,
     force: bool = False,
     progress: bool = True,
-    meta_for: Callable[[Path], dict[str, Any]] | None = None,
-    on_saved: OnSaved | None = None,
-    csv_dialect: str = "plain",
+    metadata: MetadataSource | None = None,
+    csv_style: str = "plain",
 ) -> BatchSummary:
-    """Score what is new in `inputs` with `engine`; write OUT/<name>.json, errors.jsonl and
-    summary.csv. `fingerprint(path)` decides what is already scored (coach.core.Fingerprints);
-    `on_saved(json_path, result)` is called for every result in OUT after this run, scored
-    or skipped (the store catches up from it)."""
+    """Score what is new in `inputs` with `engine`; OUT gets a JSON per call (with its
+    metadata), errors.jsonl, summary.csv over every result in OUT, and the store.
+    `fingerprint(path)` decides what is already scored (coach.core.Fingerprints)."""
     started = time.time()
     out_dir = Path(out_dir)
     check_output_dir(out_dir)
@@ -207,45 +174,40 @@ def run_batch(
         raise CoachError("no audio files found in the given paths")
     summary = BatchSummary()
     with batch_lock(out_dir):
-        for stale in out_dir.glob(".*.tmp"):  # left by a run killed mid-write
-            stale.unlink(missing_ok=True)
-        names = output_names(paths, out_dir)
+        outputs = BatchOutputs(out_dir, csv_style=csv_style, metadata=metadata)
+        outputs.prepare(paths)
         jobs: list[Job] = []
         for path in paths:
             fp = fingerprint(path)
-            existing = read_result(out_dir / names[path])
-            if fp and not force and existing is not None and existing.fingerprint == fp:
+            existing = read_result(outputs.json_path(path))
+            if fp and not force and existing is not None and existing[0].fingerprint == fp:
                 summary.skipped.append(path)
-                summary.results[names[path]] = existing
+                outputs.refresh(path, existing[1])  # new metadata only; never a re-score
+                summary.results[outputs.names[path]] = CallResult.from_dict(existing[1])
             else:
-                meta = meta_for(path) if meta_for else {}
-                jobs.append(Job(path, fp or "", meta))
-        _score(jobs, out_dir, names, engine, summary, progress)
-        everything = results_in(out_dir)
-        write_summary_csv(out_dir / "summary.csv", everything, csv_dialect)
-        if on_saved:
-            for name, result in everything.items():
-                on_saved(out_dir / name, result)
+                jobs.append(Job(path, fp or ""))
+        _score(jobs, out_dir, outputs, engine, summary, progress)
+        outputs.finish()
     summary.wall_s = time.time() - started
     return summary
 
 
-def _score(jobs: list[Job], out_dir: Path, names: dict[Path, str], engine: Engine,
+def _score(jobs: list[Job], out_dir: Path, outputs: BatchOutputs, engine: Engine,
            summary: BatchSummary, progress: bool) -> None:
     errors_path = out_dir / "errors.jsonl"
     bar = tqdm(
         total=len(jobs) + len(summary.skipped), initial=len(summary.skipped), unit="call",
         disable=not progress, desc="scoring", file=sys.stderr, dynamic_ncols=True,
     )
+    outputs.warn = lambda message: bar.write(f"coach: warning: {message}", file=sys.stderr)
     with errors_path.open("w", encoding="utf-8") as errors_file:
 
         def record(job: Job, result: CallResult | None, error: str | None) -> None:
             if result is not None:
-                result.extra["source_path"] = os.path.abspath(job.path)
-                target = out_dir / names[job.path]
-                write_atomic(target, result.to_json())
+                doc = result.to_dict()
+                outputs.write(job.path, doc)  # adds the metadata; the store follows
                 summary.scored.append(job.path)
-                summary.results[names[job.path]] = result
+                summary.results[outputs.names[job.path]] = CallResult.from_dict(doc)
             else:
                 reason = error or f"{job.path}: unknown error"
                 summary.failed.append((job.path, reason))

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "coach.commands.live",
     "coach.commands.replay",
     "coach.commands.devices",
+    "coach.commands.eval",
 )
 
 log = logging.getLogger("coach")

@@ -33,7 +33,7 @@ class CoachConfig:
     model: str | None = None  # manifest name, local CTranslate2 folder or HF repo id
     language: str = AUTO  # a rule pack (ru, en, ro, nb, et) or "auto": detected once per call
     channels: tuple[str, str] = (AGENT, CUSTOMER)  # who is on the left and right channel
-    mono: str = "agent"  # mono recordings: "agent" (agent only) or "diarize" (split two speakers)
+    mono: str = "diarize"  # mono recordings: "diarize" (split agent and customer) or "agent" (agent only)
     rules_dirs: list[str] = field(default_factory=list)  # company folders over the built-in packs
     scorecard: str | None = None  # scorecard YAML (default: the built-in one)
     beam_size: int = 1

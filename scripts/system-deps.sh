@@ -3,10 +3,11 @@
 #   libportaudio2  sounddevice's PortAudio (microphone path)
 #   pulseaudio     a null sink to test the microphone path with real audio
 #   chromium       the overlay and report tests drive it through Playwright
-#   sox, ffmpeg    fixture and benchmark audio
+#   sox, ffmpeg    fixture and benchmark audio (ffmpeg also parses exported subtitles)
+#   npm            installs axe-core for the report's accessibility test (tests/a11y)
 #   libasound2-plugins  the ALSA "pulse" device through which sounddevice records PulseAudio
 set -euo pipefail
-packages=(libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils chromium sox ffmpeg)
+packages=(libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils chromium sox ffmpeg npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -11,8 +11,10 @@ import pytest
 from coach.errors import RuleError
 from coach.paths import rules_root
 from coach.rules import Rulebook
-from coach.rules.examples import run_rule_examples
+from coach.rules.base import Example, fill_name
+from coach.rules.examples import run_example, run_rule_examples
 from coach.rules.loader import load_rules
+from coach.rules.spec import placeholders_in
 
 PACKS = sorted(p.name for p in rules_root().iterdir() if p.is_dir() and p.name != "scorecards")
 
@@ -101,3 +103,42 @@ def test_rules_cli_check_test_explain(tmp_path):
     explain = subprocess.run([*coach, "explain", "Не надо на меня кричать!", "--lang", "ru"],
                              capture_output=True, text=True)
     assert "ru.forbidden.dont-shout" in explain.stdout and "кричать" in explain.stdout
+
+
+# --- a rule's own suggestion must not be a finding (LanguageTool's practice) ---------------------
+
+SAMPLE_NAMES = {"ru": "Ольга", "en": "Anna", "ro": "Ana", "nb": "Kari", "et": "Mari"}
+
+
+def rendered_suggestions(rule, language: str) -> set[str]:
+    """The suggestion as the agent sees it: from the rule's match examples ({positive} and the like
+    filled from the words said), and with a sample customer name when it only needs {name}."""
+    out = {e.suggestion for r in run_rule_examples(rule) if r.expectation == "match" for e in r.fired}
+    if set(placeholders_in(rule.suggestion)) <= {"name"}:
+        out.add(fill_name(rule.suggestion, SAMPLE_NAMES[language]))
+        out.add(fill_name(rule.suggestion, None))
+    return {s for s in out if s}
+
+
+@pytest.mark.parametrize("language", PACKS)
+def test_no_suggestion_fires_a_rule_of_its_pack(language):
+    book = Rulebook.load(language)
+    checked, fired = 0, []
+    for rule in book.rules:
+        speaker = "agent" if rule.speaker == "any" else rule.speaker
+        for text in rendered_suggestions(rule, language):
+            checked += 1
+            fired += [f"{rule.id}: «{text}» -> {x.rule.id} on «{x.event.text}»"
+                      for x in book.explain(text, speaker)[1]]
+    assert checked >= len([r for r in book.rules if r.suggestion])
+    assert not fired, "\n".join(fired)
+
+
+@pytest.mark.parametrize("rule", [r for r in all_rules() if r.kind == "required"], ids=lambda r: r.id)
+def test_a_required_rules_suggestion_satisfies_it(rule):
+    """Said where the rule looks (the opening or the closing), the suggestion is what it wants."""
+    other = "agent: " + ("Минуту." if rule.language == "ru" else "OK.")
+    lines = [f"agent: {fill_name(rule.suggestion, SAMPLE_NAMES[rule.language])}", "customer: ...", other]
+    if rule.spec.part == "closing":
+        lines.reverse()
+    assert not run_example(rule, Example(tuple(lines)), "no_match").fired, lines

@@ -195,3 +195,17 @@ def test_help_explains_every_option():
 def test_missing_out_is_a_usage_error():
     proc = run_coach("score", str(CALLS / "clean_call.wav"))
     assert proc.returncode == 2 and "--out" in proc.stderr
+
+
+@pytest.mark.slow
+def test_swapped_channels_make_the_right_channel_the_agent(tmp_path):
+    """--channels customer,agent: the customer's forbidden phrase on the right channel becomes
+    the agent's, and the channel map in the result says so."""
+    out = tmp_path / "out"
+    proc = run_coach("score", str(CALLS / "customer_says_forbidden.wav"), "-o", str(out),
+                     "--language", "ru", "--channels", "customer,agent", "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "customer_says_forbidden.json").read_text(encoding="utf-8"))
+    assert result["channels"] == {"agent": 1, "customer": 0}
+    forbidden = [e for e in result["events"] if e["category"] == "forbidden_phrase"]
+    assert forbidden and all(e["speaker"] == "agent" for e in forbidden)

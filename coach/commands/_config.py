@@ -31,9 +31,10 @@ def add_config_options(parser: argparse.ArgumentParser, *, language_default: str
     parser.add_argument("--scorecard", default=None, metavar="FILE",
                         help="scorecard YAML that turns findings into a 0-100 score "
                              "(default: the built-in one)")
-    parser.add_argument("--mono", choices=MONO_MODES, default="agent",
-                        help="mono recordings: 'agent' (default) treats the one channel as the agent; "
-                             "'diarize' splits it into agent and customer")
+    parser.add_argument("--mono", choices=MONO_MODES, default="diarize",
+                        help="mono recordings: 'diarize' (default) splits the one channel into two "
+                             "voices and tells the agent by the script (greeting, name, goodbye); "
+                             "'agent' treats it all as the agent")
     parser.add_argument("--beam", type=int, default=1, metavar="N",
                         help="Whisper beam size (default 1: fastest; 5 is a little more accurate)")
     parser.add_argument("--asr-mode", choices=ASR_MODES, default="fast",
@@ -48,7 +49,7 @@ def config_from_args(args: argparse.Namespace, channels: str | None = None) -> C
         model=args.model,
         language=args.language,
         channels=parse_channel_order(channels or getattr(args, "channels", None) or "agent,customer"),
-        mono=getattr(args, "mono", "agent"),
+        mono=getattr(args, "mono", "diarize"),
         rules_dirs=[str(Path(d)) for d in args.rules],
         scorecard=getattr(args, "scorecard", None),
         beam_size=getattr(args, "beam", 1),

@@ -1,4 +1,10 @@
-"""`coach rules check|test|explain`: tools for the people who write the rules."""
+"""`coach rules check|test|explain|schema`: tools for the people who write the rules.
+
+`check` and `test` load a folder through the same loader as `coach score`
+(`coach.rules.loader.load_rules`), with the built-in packs underneath, so
+they report exactly the errors scoring would hit; the loader collects them
+instead of stopping at the first, and each is one line naming the file.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +15,33 @@ from pathlib import Path
 from coach.errors import RuleError
 from coach.paths import rules_root
 from coach.rules import Rulebook
+from coach.rules.base import Rule
 from coach.rules.examples import run_rule_examples
-from coach.rules.loader import build_rule, documents, rule_files
+from coach.rules.loader import language_folders, load_rules
+from coach.rules.schema import schema_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "rules",
         help="validate, test and explain rule packs",
-        description="Tools for rule authors: validate rule files, run their examples, and see "
-                    "which rules fire on a sentence.",
+        description="Tools for rule authors: validate rule files, run their examples, see which "
+                    "rules fire on a sentence, and get the JSON Schema for editors.",
     )
     sub = parser.add_subparsers(dest="rules_action", metavar="ACTION", required=True)
-    check = sub.add_parser("check", help="validate every rule file in DIR (errors name file "
-                                         "and field)")
-    check.add_argument("dir", nargs="?", type=Path, default=None,
-                       help="rules folder (default: the built-in rules/)")
+    folder_help = "rules folder (default: the built-in packs); a company folder is checked on top " \
+                  "of the built-in packs, as `coach score --rules DIR` loads it"
+    lang_help = "language to load the folder as (default: each language subfolder; 'ru' for a " \
+                "folder without them)"
+    check = sub.add_parser("check", help="validate every rule file in DIR (one line per bad file, "
+                                         "naming file, rule and field; exit 1 if any)")
+    check.add_argument("dir", nargs="?", type=Path, default=None, help=folder_help)
+    check.add_argument("--lang", default=None, help=lang_help)
     check.set_defaults(func=run_check)
     test = sub.add_parser("test", help="run every rule's match/no_match examples, like a test "
                                        "runner")
-    test.add_argument("dir", nargs="?", type=Path, default=None,
-                      help="rules folder (default: the built-in rules/)")
+    test.add_argument("dir", nargs="?", type=Path, default=None, help=folder_help)
+    test.add_argument("--lang", default=None, help=lang_help)
     test.add_argument("-v", "--verbose", action="store_true", help="list passing examples too")
     test.set_defaults(func=run_test)
     explain = sub.add_parser("explain", help="which rules fire on a sentence, on which words")
@@ -40,36 +52,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     explain.add_argument("--rules", action="append", default=[], type=Path, metavar="DIR",
                          help="company rules folder on top of the built-in packs")
     explain.set_defaults(func=run_explain)
+    schema = sub.add_parser("schema", help="print the JSON Schema of a rule file (for editors: see "
+                                           "docs/rules.md)")
+    schema.add_argument("-o", "--output", type=Path, default=None, help="write it to this file")
+    schema.set_defaults(func=run_schema)
 
 
-def _language_of(path: Path, root: Path) -> str:
-    """rules/ru/forbidden/x.yaml -> 'ru'; a company folder without language dirs -> 'ru'."""
-    try:
-        first = path.relative_to(root).parts[0]
-    except ValueError:
-        return "ru"
-    return first if len(first) in (2, 3) and first.isalpha() else "ru"
-
-
-def _load_all(folder: Path):
-    rules, errors = [], []
-    for path in rule_files(folder):
-        try:
-            for data in documents(path):
-                if isinstance(data, dict) and data.get("disabled") is True:
-                    continue
-                rules.append(build_rule(data, path, _language_of(path, folder)))
-        except RuleError as exc:
-            errors.append(str(exc))
-    return rules, errors
+def load_folder(folder: Path | None, lang: str | None) -> tuple[Path, list[Rule], list[str]]:
+    """The rules defined in `folder` (as loaded on top of the built-in packs) and the errors found."""
+    folder = folder or rules_root()
+    if not folder.is_dir():
+        raise RuleError(f"{folder}: rules folder not found")
+    builtin = folder.resolve() == rules_root().resolve()
+    languages = [lang] if lang else (list(language_folders(folder)) or ["ru"])
+    rules: list[Rule] = []
+    errors: list[str] = []
+    inside = folder.resolve()
+    for language in languages:
+        found: list[RuleError] = []
+        loaded = load_rules(language, None if builtin else [folder], errors=found)
+        errors += [str(e) for e in found if str(e) not in errors]
+        rules += [r for r in loaded.rules if r.ctx.file.resolve().is_relative_to(inside)]
+    return folder, rules, errors
 
 
 def run_check(args: argparse.Namespace) -> int:
-    folder = args.dir or rules_root()
-    if not folder.is_dir():
-        print(f"coach: error: {folder}: rules folder not found", file=sys.stderr)
-        return 2
-    rules, errors = _load_all(folder)
+    folder, rules, errors = load_folder(args.dir, args.lang)
     for error in errors:
         print(error)
     print(f"{len(rules)} rule(s) valid, {len(errors)} file(s) with errors in {folder}")
@@ -77,8 +85,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    folder = args.dir or rules_root()
-    rules, errors = _load_all(folder)
+    _, rules, errors = load_folder(args.dir, args.lang)
     for error in errors:
         print(f"ERROR {error}")
     passed = failed = 0
@@ -110,4 +117,17 @@ def run_explain(args: argparse.Namespace) -> int:
         if e.suggestion:
             print(f"    try: «{e.suggestion}»")
         print(f"    file: {ex.rule.ctx.file}")
+    return 0
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    text = schema_text()
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise RuleError(f"{args.output}: cannot write: {exc.strerror or exc}") from None
+    print(f"wrote {args.output}")
     return 0

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
 from coach.batch import BatchSummary, run_batch
 from coach.commands._config import add_config_options, config_from_args
+from coach.commands.report import add_metadata_arguments
 from coach.config import CoachConfig
-from coach.contract import CallResult
 from coach.core import Fingerprints
 from coach.engines import Engine
 from coach.errors import CoachError
-
-log = logging.getLogger(__name__)
+from coach.metadata import MetadataSource
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="re-score calls even if OUT already holds an up-to-date result")
     parser.add_argument("--no-report", action="store_true",
                         help="do not write OUT/report.html at the end")
+    add_metadata_arguments(parser)
+    parser.add_argument("--csv", choices=("plain", "excel"), default="plain",
+                        help="summary.csv as plain CSV (default) or for Excel with Russian regional "
+                             "settings (UTF-8 with BOM, ';' separators, decimal commas)")
     parser.add_argument("--json", action="store_true",
                         help="print the batch summary as JSON on stdout (for scripts)")
     parser.set_defaults(func=run)
@@ -73,9 +75,10 @@ def run(args: argparse.Namespace) -> int:
         raise CoachError("--jobs must be at least 1")
     config = config_from_args(args)
     fingerprints = Fingerprints.load(config)  # validates everything before any model loads
+    metadata = MetadataSource.from_options(args.manifest, args.name_pattern)
     summary = run_batch(
         args.paths, args.out, make_engine(args, config), fingerprints.for_file,
-        force=args.force, progress=not args.quiet, on_saved=_store_writer(args.out),
+        force=args.force, progress=not args.quiet, metadata=metadata, csv_style=args.csv,
     )
     if not args.no_report:
         _write_report(args.out)
@@ -84,26 +87,6 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print_summary(summary, args.out)
     return 0 if summary.ok else 1
-
-
-def _store_writer(out: Path):
-    """Each result in OUT also goes into OUT/coach.sqlite; a store problem is a warning, never
-    the end of the batch (the JSON files are the source of truth)."""
-    from coach.store import save_result
-
-    db = out / "coach.sqlite"
-    warned = False
-
-    def save(json_path: Path, result: CallResult) -> None:
-        nonlocal warned
-        try:
-            save_result(db, result.to_dict(), json_path)
-        except Exception as exc:  # noqa: BLE001 - the store must never stop a batch
-            if not warned:
-                log.warning("%s: results store not updated (%s); the JSON files are complete", db, exc)
-                warned = True
-
-    return save
 
 
 def _write_report(out: Path) -> None:

@@ -12,7 +12,7 @@ scorer (coach.core.Coach), never the batch runner.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,11 +21,10 @@ from coach.contract import CallResult
 
 @dataclass(frozen=True)
 class Job:
-    """One call to score: where it is, its fingerprint, and metadata to carry into the result."""
+    """One call to score: where it is, and its fingerprint (recorded in the result)."""
 
     path: Path
     fingerprint: str = ""
-    meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 OnResult = Callable[[Job, CallResult | None, str | None], None]
@@ -44,7 +43,7 @@ def score_safely(coach: Any, job: Job) -> tuple[CallResult | None, str | None]:
     from coach.errors import AudioError, CoachError
 
     try:
-        return coach.score(job.path, job.fingerprint or None, job.meta or None), None
+        return coach.score(job.path, job.fingerprint or None), None
     except AudioError as exc:
         return None, str(exc)
     except CoachError as exc:

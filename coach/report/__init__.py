@@ -1,4 +1,4 @@
-"""The trainer's report: one self-contained HTML file for a batch of scored calls.
+"""The QA lead's report: one self-contained HTML file for a batch of scored calls.
 
 `build_report` takes per-call result documents (the contract of design.md);
 `write_report_for_dir` reads a `coach score -o OUT` folder (its JSON files and
@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from coach.errors import CoachError
-from coach.report.data import AgentSource, CallInput, build_model, read_out_dir, resolve_audio
+from coach.metadata import MetadataSource
+from coach.outputs import write_atomic
+from coach.report.data import CallInput, build_model, read_out_dir, resolve_audio
 from coach.report.render import render_html
 
 __all__ = [
     "DEFAULT_REPORT_NAME",
-    "AgentSource",
     "CallInput",
     "ReportOptions",
     "build_report",
@@ -35,17 +36,31 @@ DEFAULT_REPORT_NAME = "report.html"
 class ReportOptions:
     """What the report shows beyond the results themselves.
 
-    `manifest` / `agent_pattern`: where agent ids come from (see AgentSource).
+    `manifest` / `name_pattern` / `agent_pattern`: call metadata to add to
+    (or correct in) the results' own `meta`, as `coach score --manifest`
+    would have (see coach.metadata; `agent_pattern` is the older regular
+    expression for agent ids). `metadata`: a ready MetadataSource instead.
+    `lang`: "en", "ru" or None for the calls' most common language.
     `audio_root`: the folder relative call paths are relative to (default:
     the current folder, where `coach score` ran). `audio_paths` overrides the
     recording of given calls (the results store remembers absolute paths).
     """
 
     manifest: Path | None = None
+    name_pattern: str | None = None
     agent_pattern: str | None = None
-    title: str = "Call quality report"
+    metadata: MetadataSource | None = None
+    title: str | None = None
+    lang: str | None = None
     audio_root: Path | None = None
     audio_paths: dict[str, Path] = field(default_factory=dict)
+
+    def metadata_source(self) -> MetadataSource:
+        if self.metadata is not None:
+            return self.metadata
+        return MetadataSource.from_options(
+            self.manifest, self.name_pattern, agent_regex=self.agent_pattern
+        )
 
 
 def build_report(
@@ -58,6 +73,7 @@ def build_report(
     options = options or ReportOptions()
     out_html = Path(out_html)
     root = Path(options.audio_root) if options.audio_root else Path.cwd()
+    source = options.metadata_source()
     calls: list[CallInput] = []
     for item in results:
         c = item if isinstance(item, CallInput) else CallInput(result=item)
@@ -69,9 +85,8 @@ def build_report(
         elif c.audio_path is None:
             c = CallInput(c.result, resolve_audio(c.result["call"], [root]), c.json_path)
         calls.append(c)
-    agents = AgentSource(options.manifest, options.agent_pattern)
-    model = build_model(calls, out_html, agents, errors, options.title)
-    _write_atomic(out_html, render_html(model))
+    model = build_model(calls, out_html, source, errors, options.title, options.lang)
+    write_atomic(out_html, render_html(model))
     return out_html
 
 
@@ -85,33 +100,23 @@ def write_report_for_dir(
     """Report on a `coach score -o OUT` folder: OUT/*.json, OUT/coach.sqlite and
     OUT/errors.jsonl (plus any further result folders or databases, which is how
     one report covers several batches). Default output: OUT/report.html."""
+    from coach.report.data import identity
     from coach.store import load_entries
 
     out_dir = Path(out_dir)
     html_path = Path(html_path) if html_path else out_dir / DEFAULT_REPORT_NAME
-    by_call: dict[str, CallInput] = {}
+    by_id: dict[str, CallInput] = {}
     errors: list[dict[str, Any]] = []
     for db in extra_dbs or []:
         for entry in load_entries(db):
-            by_call[entry.result["call"]] = CallInput(entry.result, entry.audio_path, entry.json_path)
+            c = CallInput(entry.result, entry.audio_path, entry.json_path)
+            by_id[identity(c)] = c
     for folder in [out_dir, *(extra_dirs or [])]:
         calls, errs = read_out_dir(Path(folder))
         for c in calls:
-            by_call[c.result["call"]] = c
+            by_id[identity(c)] = c
         errors += errs
     # An input that failed once and was scored later is no longer a failure.
-    errors = [e for e in errors if str(e.get("input") or e.get("call") or "") not in by_call]
-    return build_report(list(by_call.values()), html_path, options, errors)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary sibling and rename, so a reader never sees half a file.
-    (Opened normally, not with mkstemp, so the file gets the usual umask mode.)"""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    scored = {c.result["call"] for c in by_id.values()}
+    errors = [e for e in errors if str(e.get("input") or e.get("call") or "") not in scored]
+    return build_report(list(by_id.values()), html_path, options, errors)

@@ -1,14 +1,16 @@
 """Turn per-call result documents into what the report page shows.
 
 Everything the page needs is computed here, in plain Python, so that it can
-be tested without a browser: which agent a call belongs to, where its audio
-is relative to the HTML file, which words of the transcript each finding
-covers, and the aggregates (totals, histogram, categories, agents).
+be tested without a browser: each call's metadata (agent, queue, start
+time...), its date and week, where its audio is relative to the HTML file,
+which words of the transcript each finding covers, the static aggregates
+(totals, histogram, categories), and the labels in the calls' language.
+Filtering, sorting, grouping and the weekly trend run in the page, on this
+model, so that they follow what the QA lead picks.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -16,16 +18,21 @@ import statistics
 import sys
 import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from coach.errors import CoachError
+from coach.metadata import KNOWN_FIELDS, MetadataSource, call_date
+from coach.outputs import read_result_files
+from coach.report.i18n import page_labels, pick_language
 
 # Severity order, worst first; unknown severities sort after these.
 SEVERITY_ORDER = ("critical", "major", "warning", "minor", "info")
-UNKNOWN_AGENT = "(unknown)"
+# Metadata that identifies one call or one moment: shown, never grouped by.
+UNGROUPABLE = ("call_id", "started_at")
 
 
 @dataclass
@@ -35,93 +42,6 @@ class CallInput:
     result: dict[str, Any]
     audio_path: Path | None = None
     json_path: Path | None = None
-
-
-@dataclass
-class AgentSource:
-    """How to tell which agent handled a call.
-
-    `manifest` is a CSV with at least the columns `call` and `agent` (more are
-    ignored); its `call` may be the path as given to `coach score`, an absolute
-    path, a file name or a stem. `pattern` is a regular expression searched in
-    the file name (then the whole path); its group `agent`, else its first
-    group, else the whole match is the agent id. The manifest wins when both
-    name a call.
-    """
-
-    manifest: Path | None = None
-    pattern: str | None = None
-    _by_key: dict[str, str] = field(default_factory=dict, init=False, repr=False)
-    _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.manifest is not None:
-            self._by_key = _read_manifest(Path(self.manifest))
-        if self.pattern:
-            try:
-                self._regex = re.compile(self.pattern)
-            except re.error as exc:
-                raise CoachError(f"--agent-pattern {self.pattern!r}: bad regular expression: {exc}") from exc
-
-    def agent_for(self, call: str, audio_path: Path | None = None) -> str | None:
-        for key in _call_keys(call, audio_path):
-            if key in self._by_key:
-                return self._by_key[key]
-        if self._regex is not None:
-            for text in (Path(call).name, call):
-                match = self._regex.search(text)
-                if match:
-                    if "agent" in self._regex.groupindex:
-                        return match.group("agent")
-                    return match.group(1) if self._regex.groups else match.group(0)
-        return None
-
-
-def _call_keys(call: str, audio_path: Path | None = None) -> list[str]:
-    """Ways a manifest may name a call, most specific first."""
-    p = Path(call)
-    keys = [call, p.as_posix()]
-    if audio_path is not None:
-        keys.append(str(audio_path))
-    keys += [p.name, p.stem]
-    return keys
-
-
-def _read_manifest(path: Path) -> dict[str, str]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            columns = [c.strip().lower() for c in (reader.fieldnames or [])]
-            if "call" not in columns or "agent" not in columns:
-                raise CoachError(
-                    f"{path}: agent manifest needs a header with columns 'call' and 'agent' "
-                    f"(found: {', '.join(columns) or 'none'})"
-                )
-            by_key: dict[str, str] = {}
-            for row in reader:
-                row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-                call, agent = row.get("call", ""), row.get("agent", "")
-                if not call or not agent:
-                    continue
-                p = Path(call)
-                by_key.setdefault(call, agent)
-                by_key.setdefault(p.as_posix(), agent)
-                if p.is_absolute():
-                    by_key.setdefault(str(p), agent)
-                else:
-                    by_key.setdefault(str((path.parent / p).resolve()), agent)
-                by_key.setdefault(p.name, agent)
-                by_key.setdefault(p.stem, agent)
-            return by_key
-    except OSError as exc:
-        raise CoachError(f"{path}: cannot read agent manifest: {exc.strerror}") from exc
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise CoachError(f"{path}: not a readable CSV file: {exc}") from exc
-
-
-def is_call_result(doc: Any) -> bool:
-    """True for a per-call result document (the contract), False for other JSON."""
-    return isinstance(doc, dict) and isinstance(doc.get("call"), str) and "events" in doc
 
 
 def resolve_audio(call: str, search_dirs: list[Path]) -> Path:
@@ -137,6 +57,15 @@ def resolve_audio(call: str, search_dirs: list[Path]) -> Path:
     return (search_dirs[0] / p).resolve() if search_dirs else p.resolve()
 
 
+def identity(c: CallInput) -> str:
+    """One entry per result file; a stored call without a file, one per recording."""
+    if c.json_path is not None:
+        return "json:" + os.path.abspath(c.json_path)
+    if c.audio_path is not None:
+        return "audio:" + os.path.abspath(c.audio_path)
+    return "call:" + c.result["call"]
+
+
 def read_out_dir(out_dir: Path) -> tuple[list[CallInput], list[dict[str, Any]]]:
     """The results (OUT/*.json and OUT/coach.sqlite) and failures (errors.jsonl) of a run.
 
@@ -150,25 +79,25 @@ def read_out_dir(out_dir: Path) -> tuple[list[CallInput], list[dict[str, Any]]]:
     if not out_dir.is_dir():
         raise CoachError(f"{out_dir}: no such results folder")
     search = [Path.cwd(), out_dir.resolve().parent, out_dir.resolve()]
-    by_call: dict[str, CallInput] = {}
+    by_id: dict[str, CallInput] = {}
+    audio_of: dict[str, Path] = {}
     db = out_dir / DEFAULT_DB_NAME
     if db.is_file():
         for entry in load_entries(db):
-            by_call[entry.result["call"]] = CallInput(entry.result, entry.audio_path, entry.json_path)
-    for path in sorted(out_dir.glob("*.json")):
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            print(f"coach: warning: {path}: skipped, not readable JSON ({exc})", file=sys.stderr)
-            continue
-        if not is_call_result(doc):
-            continue
-        known = by_call.get(doc["call"])
-        audio = known.audio_path if known and known.audio_path else None
+            c = CallInput(entry.result, entry.audio_path, entry.json_path)
+            by_id[identity(c)] = c
+            if entry.json_path is not None and entry.audio_path is not None:
+                audio_of[os.path.abspath(entry.json_path)] = entry.audio_path
+    found, problems = read_result_files(out_dir)
+    for problem in problems:
+        print(f"coach: warning: {problem}", file=sys.stderr)
+    for path, doc in found:
+        audio = audio_of.get(os.path.abspath(path.resolve()))
         if audio is None or not audio.exists():
             audio = resolve_audio(doc["call"], search)
-        by_call[doc["call"]] = CallInput(doc, audio, path.resolve())
-    return list(by_call.values()), read_errors(out_dir / "errors.jsonl")
+        c = CallInput(doc, audio, path.resolve())
+        by_id[identity(c)] = c
+    return list(by_id.values()), read_errors(out_dir / "errors.jsonl")
 
 
 def read_errors(path: Path) -> list[dict[str, Any]]:
@@ -309,16 +238,48 @@ def _score_of(result: dict[str, Any]) -> float | None:
     return float(total) if isinstance(total, (int, float)) else None
 
 
+def week_start(day: str | None) -> str | None:
+    """The Monday (YYYY-MM-DD) of the ISO week `day` is in."""
+    if not day:
+        return None
+    try:
+        d = date.fromisoformat(day)
+    except ValueError:
+        return None
+    return (d - timedelta(days=d.weekday())).isoformat()
+
+
+def call_meta(c: CallInput, source: MetadataSource | None) -> dict[str, Any]:
+    """The result's own `meta`, overridden field by field by what `source` says now
+    (a manifest given to `coach report` enriches or corrects older results)."""
+    meta = dict(c.result.get("meta") or {})
+    if source is not None:
+        path = c.audio_path or Path(c.result["call"])
+        meta.update(source.for_call(path, aliases=[c.result["call"]]))
+    return meta
+
+
+def _mono_info(r: dict[str, Any]) -> dict[str, Any]:
+    diar = r.get("diarization") if isinstance(r.get("diarization"), dict) else None
+    diarized = bool(r.get("diarized")) or diar is not None
+    conf = diar.get("confidence") if diar else None
+    return {
+        "mono": bool(r.get("mono")) or diarized,
+        "diarized": diarized,
+        "diarization_confidence": float(conf) if isinstance(conf, (int, float)) else None,
+    }
+
+
 def build_model(
     calls: list[CallInput],
     html_path: Path,
-    agents: AgentSource | None = None,
+    metadata: MetadataSource | None = None,
     errors: list[dict[str, Any]] | None = None,
-    title: str = "Call quality report",
+    title: str | None = None,
+    lang: str | None = None,
 ) -> dict[str, Any]:
-    """The whole page as one JSON-able dict: summary, aggregates and every call."""
+    """The whole page as one JSON-able dict: summary, aggregates, labels and every call."""
     html_dir = html_path.resolve().parent
-    agents = agents or AgentSource()
     rows = []
     for c in calls:
         r = c.result
@@ -330,13 +291,17 @@ def build_model(
         audio = c.audio_path
         if audio is None:
             audio = resolve_audio(r["call"], [Path.cwd()])
-        agent = agents.agent_for(r["call"], audio)
+        meta = call_meta(CallInput(r, audio, c.json_path), metadata)
+        started = meta.get("started_at") if isinstance(meta.get("started_at"), str) else None
+        when = started or (r.get("scored_at") if isinstance(r.get("scored_at"), str) else None)
+        day = call_date(when)
         by_cat = Counter(e.get("category") or "?" for e in events)
         rows.append(
             {
                 "call": r["call"],
                 "name": Path(r["call"]).name,
-                "agent": agent,
+                "meta": {k: v for k, v in meta.items() if v is not None and v != ""},
+                "agent": str(meta["agent"]) if meta.get("agent") not in (None, "") else None,
                 "score": _score_of(r),
                 "by_category": (r.get("score") or {}).get("by_category") or {},
                 "duration_s": r.get("duration_s"),
@@ -351,6 +316,11 @@ def build_model(
                 "audio": _rel_url(audio, html_dir),
                 "audio_found": bool(audio and audio.exists()),
                 "json": _rel_url(c.json_path, html_dir) if c.json_path else None,
+                "when": when,
+                "date": day,
+                "week": week_start(day),
+                "date_from": "started_at" if started else ("scored_at" if when else None),
+                **_mono_info(r),
             }
         )
     # Worst first: lowest score, then most critical findings, then most findings.
@@ -365,12 +335,23 @@ def build_model(
     )
     for i, row in enumerate(rows):
         row["id"] = i
+    language = pick_language([r["language"] for r in rows], lang)
+    meta_columns = _meta_columns(rows)
+    categories = category_counts(rows)
+    all_cats = sorted({c["category"] for c in categories} | {k for r in rows for k in r["by_category"]})
+    metric_names = sorted({m for r in rows for m in r["metrics"]})
+    labels = page_labels(language, all_cats, metric_names, [*meta_columns, "language"])
+    dates = sorted(r["date"] for r in rows if r["date"])
     return {
-        "title": title,
+        "title": title or labels["ui"]["title"],
+        "lang": language,
+        "labels": labels,
         "summary": summarize(rows, errors or []),
-        "categories": category_counts(rows),
-        "agents": agent_aggregates(rows),
+        "categories": categories,
         "histogram": score_histogram([r["score"] for r in rows if r["score"] is not None]),
+        "meta_columns": meta_columns,
+        "group_columns": [c for c in meta_columns if c not in UNGROUPABLE] + ["language"],
+        "date_range": {"min": dates[0], "max": dates[-1]} if dates else None,
         "errors": [
             {
                 "input": str(e.get("input") or e.get("call") or e.get("path") or ""),
@@ -380,6 +361,12 @@ def build_model(
         ],
         "calls": rows,
     }
+
+
+def _meta_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Metadata keys any call has: the known ones in their order, then the rest by name."""
+    present = {k for r in rows for k in r["meta"]}
+    return [k for k in KNOWN_FIELDS if k in present] + sorted(present - set(KNOWN_FIELDS))
 
 
 def summarize(rows: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict[str, Any]:
@@ -416,38 +403,6 @@ def category_counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
     out.sort(key=lambda d: (-d["findings"], d["points"], d["category"]))
     return out
-
-
-def agent_aggregates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per agent: calls, mean/min score, findings per call, top category; worst mean first."""
-    groups: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        groups[r["agent"] or UNKNOWN_AGENT].append(r)
-    out = []
-    for agent, rs in groups.items():
-        scores = [r["score"] for r in rs if r["score"] is not None]
-        cats: Counter[str] = Counter()
-        for r in rs:
-            cats.update(r["categories"])
-        out.append(
-            {
-                "agent": agent,
-                "calls": len(rs),
-                "mean_score": round(statistics.fmean(scores), 1) if scores else None,
-                "min_score": min(scores) if scores else None,
-                "findings_per_call": round(sum(r["n_events"] for r in rs) / len(rs), 2),
-                "critical": sum(r["n_critical"] for r in rs),
-                "top_category": cats.most_common(1)[0][0] if cats else None,
-                "audio_minutes": round(sum(_duration(r) for r in rs) / 60.0, 1),
-            }
-        )
-    out.sort(key=lambda a: (a["mean_score"] is None, a["mean_score"] or 0, a["agent"]))
-    return out
-
-
-def _duration(row: dict[str, Any]) -> float:
-    d = row.get("duration_s")
-    return float(d) if isinstance(d, (int, float)) else 0.0
 
 
 def score_histogram(scores: list[float], bins: int = 10) -> list[dict[str, Any]]:

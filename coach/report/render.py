@@ -1,7 +1,8 @@
-"""Fill the HTML template: a static summary (cards, charts, agent table) plus the
-page model as embedded JSON that the inline script turns into the calls list
-and the per-call view. The summary is plain HTML so it reads and prints even
-with scripts off."""
+"""Fill the HTML template: a static summary (cards, charts, categories) plus the
+page model as embedded JSON that the inline script turns into the groups,
+the weekly trend, the calls list and the per-call view. The summary is plain
+HTML so it reads and prints even with scripts off. Every word comes from the
+labels of the report's language (coach.report.i18n)."""
 
 from __future__ import annotations
 
@@ -29,71 +30,78 @@ def _num(value: Any) -> str:
 
 def summary_html(model: dict[str, Any]) -> str:
     s = model["summary"]
+    ui = model["labels"]["ui"]
+    cat_label = model["labels"]["categories"]
+
+    def label_of(cat: str) -> str:
+        return cat_label.get(cat, cat)
+
     cards = [
-        _card(s["calls"], "calls scored"),
-        _card(s["mean_score"], "mean score"),
-        _card(s["median_score"], "median score"),
-        _card(s["findings"], "findings"),
-        _card(s["calls_with_critical"], "calls with a critical finding"),
-        _card(s["audio_hours"], "hours of audio"),
+        _card(s["calls"], ui["card_calls"]),
+        _card(s["mean_score"], ui["card_mean"]),
+        _card(s["median_score"], ui["card_median"]),
+        _card(s["findings"], ui["card_findings"]),
+        _card(s["calls_with_critical"], ui["card_critical"]),
+        _card(s["audio_hours"], ui["card_hours"]),
     ]
     if s["agents"]:
-        cards.append(_card(s["agents"], "agents"))
+        cards.append(_card(s["agents"], ui["card_agents"]))
     if s["failed"]:
-        cards.append(_card(s["failed"], "inputs that could not be scored"))
-    parts = [f'<section id="summary"><div class="cards">{"".join(cards)}</div>']
+        cards.append(_card(s["failed"], ui["card_failed"]))
+    parts = [
+        f'<section id="summary" aria-label="{escape(ui["title"])}">'
+        f'<div class="cards">{"".join(cards)}</div>'
+    ]
     parts.append('<div class="grid">')
-    parts.append(
-        "<div><h2>Score distribution</h2>"
-        f"{charts.histogram_svg(model['histogram']) or '<p class=muted>No scores.</p>'}</div>"
+    hist = charts.histogram_svg(
+        model["histogram"],
+        label=ui["h_histogram"],
+        axis=ui["score_axis"],
+        bar_text=lambda lo, hi, n: ui["hist_bar"].format(lo=lo, hi=hi, n=n),
+    )
+    parts.append(f"<div><h2>{escape(ui['h_histogram'])}</h2>{hist or _muted(ui['no_scores'])}</div>")
+    cats_svg = charts.categories_svg(
+        model["categories"],
+        label_of=label_of,
+        aria=ui["h_categories_chart"],
+        spoken=lambda lbl, n, calls: ui["cat_bar"].format(label=lbl, n=n, calls=calls),
     )
     parts.append(
-        "<div><h2>Findings by category</h2>"
-        f"{charts.categories_svg(model['categories']) or '<p class=muted>No findings.</p>'}</div>"
+        f"<div><h2>{escape(ui['h_categories_chart'])}</h2>{cats_svg or _muted(ui['no_findings'])}</div>"
     )
     parts.append("</div>")
-    agents = model["agents"]
-    if agents and not (len(agents) == 1 and agents[0]["agent"] == "(unknown)"):
-        parts.append('<h2>Agents, lowest mean score first</h2><div class="grid">')
-        parts.append(f"<div>{charts.agents_svg(agents)}</div>")
-        rows = "".join(
-            f'<tr data-filter-agent="{escape(a["agent"])}" style="cursor:pointer">'
-            f"<td>{escape(a['agent'])}</td><td class=num>{a['calls']}</td>"
-            f"<td class=num>{_num(a['mean_score'])}</td><td class=num>{_num(a['min_score'])}</td>"
-            f"<td class=num>{_num(a['findings_per_call'])}</td>"
-            f"<td class=num>{a['critical']}</td><td>{escape(a['top_category'] or '')}</td></tr>"
-            for a in agents
-        )
-        parts.append(
-            '<div><table id="agents"><thead><tr><th>agent</th><th class=num>calls</th>'
-            "<th class=num>mean</th><th class=num>min</th><th class=num>findings/call</th>"
-            "<th class=num>critical</th><th>most frequent</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></div></div>"
-        )
     cats = model["categories"]
     if cats:
         rows = "".join(
-            f'<tr data-filter-category="{escape(c["category"])}" style="cursor:pointer">'
-            f"<td>{escape(c['category'])}</td><td class=num>{c['findings']}</td>"
+            f'<tr><td><button type="button" class="linkish" data-filter-category="{escape(c["category"])}">'
+            f"{escape(label_of(c['category']))}</button></td><td class=num>{c['findings']}</td>"
             f"<td class=num>{c['calls']}</td><td class=num>{_num(c['points'])}</td></tr>"
             for c in cats
         )
         parts.append(
-            '<h2>Categories</h2><table id="categories" style="max-width:640px"><thead><tr>'
-            "<th>category</th><th class=num>findings</th><th class=num>calls</th>"
-            f"<th class=num>points</th></tr></thead><tbody>{rows}</tbody></table>"
+            f'<h2>{escape(ui["h_categories"])}</h2><table id="categories" class="narrow"><thead><tr>'
+            f'<th scope="col">{escape(ui["col_category"])}</th>'
+            f'<th scope="col" class=num>{escape(ui["col_findings"])}</th>'
+            f'<th scope="col" class=num>{escape(ui["col_calls"])}</th>'
+            f'<th scope="col" class=num>{escape(ui["col_points"])}</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>"
         )
     if model["errors"]:
         rows = "".join(
             f"<tr><td>{escape(e['input'])}</td><td>{escape(e['reason'])}</td></tr>" for e in model["errors"]
         )
         parts.append(
-            "<details><summary>Inputs that could not be scored "
-            f"({len(model['errors'])})</summary><table><thead><tr><th>input</th><th>reason</th>"
+            f"<details><summary>{escape(ui['h_failed'])} "
+            f'({len(model["errors"])})</summary><table><thead><tr>'
+            f'<th scope="col">{escape(ui["col_input"])}</th><th scope="col">{escape(ui["col_reason"])}</th>'
             f"</tr></thead><tbody>{rows}</tbody></table></details>"
         )
     parts.append("</section>")
     return "".join(parts)
+
+
+def _muted(text: str) -> str:
+    return f'<p class="muted">{escape(text)}</p>'
 
 
 def _script_json(obj: Any) -> str:
@@ -104,20 +112,25 @@ def _script_json(obj: Any) -> str:
 
 def render_html(model: dict[str, Any]) -> str:
     template = resources.files("coach.report").joinpath("template.html").read_text("utf-8")
+    ui = model["labels"]["ui"]
     s = model["summary"]
-    subtitle = f"{s['calls']} calls"
+    subtitle = ui["calls_n"].format(n=s["calls"])
     if s["failed"]:
-        subtitle += f", {s['failed']} could not be scored"
+        subtitle += ", " + ui["failed_n"].format(n=s["failed"])
     values = {
+        "LANG": escape(model["lang"]),
         "TITLE": escape(model["title"]),
         "SUBTITLE": escape(subtitle),
-        "VERSION": escape(__version__),
-        "GENERATED": escape(time.strftime("%Y-%m-%d %H:%M")),
         "SUMMARY": summary_html(model),
+        "NOSCRIPT": escape(ui["noscript"]),
+        "SKIP": escape(ui["skip_link"]),
+        "FOOTER": escape(
+            ui["footer"].format(version=__version__, generated=time.strftime("%Y-%m-%d %H:%M"))
+        ),
         "DATA": _script_json(model),
     }
     # One pass, so text inside a value (an agent called "__DATA__") is never re-read.
     return _MARKER.sub(lambda m: values[m.group(1)], template)
 
 
-_MARKER = re.compile(r"__(TITLE|SUBTITLE|VERSION|GENERATED|SUMMARY|DATA)__")
+_MARKER = re.compile(r"__(LANG|TITLE|SUBTITLE|SUMMARY|NOSCRIPT|SKIP|FOOTER|DATA)__")

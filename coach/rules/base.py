@@ -1,24 +1,147 @@
-"""The rule model shared by every kind: common fields, validation, and how a hit becomes an Event.
+"""The rule model shared by every kind: the common spec, examples, and how a hit becomes an Event.
 
-A rule file is YAML with `id`, `kind`, `category`, `speaker`, `severity`,
-`message`, `suggestion` and `examples: {match, no_match}`; each kind adds its
-own fields. Validation errors name the file and the field, because the
-people editing these files are QA leads, not programmers.
+A rule file is YAML; `RuleSpec` below declares the fields every rule has,
+and each kind's spec (a subclass) adds its own. The loader decodes a file
+into the kind's spec with `coach.rules.spec.decode`, so validation errors
+name the file, the rule and the field: the people editing these files are
+QA leads, not programmers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from coach.contract import AGENT, CUSTOMER, Event, Severity, Utterance
+from coach.contract import AGENT, Event, Utterance
 from coach.errors import RuleError
 from coach.nlp import Token
+from coach.rules.matching import Phrase
+from coach.rules.spec import SpecError, check_placeholders, decode, spec_field
 
-SEVERITIES = Severity.names()
-SPEAKER_CHOICES = (AGENT, CUSTOMER, "any")
 LINE, CALL = "line", "call"
+SeverityName = Literal["info", "minor", "major", "critical"]  # Severity.names(); a test keeps them equal
+SpeakerName = Literal["agent", "customer", "any"]
+PAUSE = "pause"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example: a line said by the rule's speaker, or a short dialogue.
+
+    A match example may also say what the finding must be: `span`, the words
+    it points at (as the event's `text` shows them: lower case, no end
+    punctuation), and `suggestion`, the suggestion as rendered (name filled in).
+    """
+
+    text: str | tuple[str, ...]
+    span: str | None = None
+    suggestion: str | None = None
+
+    DOC_TYPE: ClassVar[str] = "list"
+    SHAPE: ClassVar[str] = ("each example is a sentence, a list of 'agent: ...'/'customer: ...'/"
+                            "'pause: N' lines, or {text: ..., span: ..., suggestion: ...}")
+
+    @property
+    def shown(self) -> str:
+        return self.text if isinstance(self.text, str) else " / ".join(self.text)
+
+    @classmethod
+    def decode(cls, value: Any, name: str) -> Example:
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {"text", "span", "suggestion"})
+            if unknown:
+                raise SpecError(name, f"unknown key '{unknown[0]}' in an example (allowed: text, span, "
+                                      "suggestion)")
+            if value.get("text") is None:
+                raise SpecError(name, "an example mapping needs 'text'")
+            inner = cls.decode(value["text"], name)
+            for key in ("span", "suggestion"):
+                if key in value and not (isinstance(value[key], str) and value[key].strip()):
+                    raise SpecError(name, f"'{key}' must be a non-empty text")
+            return cls(inner.text, value.get("span"), value.get("suggestion"))
+        if isinstance(value, str) and value.strip():
+            return cls(value)
+        if isinstance(value, list) and value and all(isinstance(x, str) for x in value):
+            for line in value:
+                head, _, rest = line.partition(":")
+                if head.strip() == PAUSE and not _is_seconds(rest):
+                    raise SpecError(name, f"'{line}': a pause needs seconds, e.g. 'pause: 40'")
+            return cls(tuple(value))
+        raise SpecError(name, cls.SHAPE)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        line = {"type": "string", "pattern": r"\S"}
+        dialogue = {"type": "array", "minItems": 1, "items": {"type": "string"},
+                    "description": "a dialogue: 'agent: ...', 'customer: ...', 'pause: N' lines"}
+        return {"anyOf": [
+            {**line, "description": "a sentence said by the rule's speaker"},
+            dialogue,
+            {"type": "object", "required": ["text"], "additionalProperties": False,
+             "description": "an example with the finding it must give",
+             "properties": {
+                 "text": {"anyOf": [line, dialogue]},
+                 "span": {**line, "description": "the words the finding points at (lower case)"},
+                 "suggestion": {**line, "description": "the suggestion as rendered"},
+             }},
+        ]}
+
+
+@dataclass(kw_only=True)
+class Examples:
+    """`examples: {match: [...], no_match: [...]}`: the rule's own tests."""
+
+    match: list[Example] = spec_field("examples that must make the rule fire", min_items=1)
+    no_match: list[Example] = spec_field("examples that must not", min_items=1)
+
+    def validate(self) -> None:
+        for example in self.no_match:
+            if example.span or example.suggestion:
+                raise SpecError("examples.no_match", f"'{example.shown}': span and suggestion belong "
+                                                     "to match examples")
+
+
+@dataclass(kw_only=True)
+class RuleSpec:
+    """The fields every rule has, whatever its kind."""
+
+    PLACEHOLDERS: ClassVar[dict[str, str]] = {
+        "name": "the customer's name once known (while unknown, the name and its comma are left out)",
+    }
+
+    id: str = spec_field("unique name, `<lang>.<group>.<name>` by convention")
+    kind: str = spec_field("the check, see [Kinds](#kinds)")
+    category: str = spec_field("what the finding counts as in the per-call JSON and the scorecard; "
+                               "new categories are allowed")
+    speaker: SpeakerName = spec_field("whose speech the rule judges; a customer line never makes an "
+                                      "agent finding", default=AGENT)
+    severity: SeverityName = spec_field("how bad a finding is")
+    message: str = spec_field("what is wrong, shown to the agent and QA", template=True)
+    suggestion: str = spec_field("**a concrete phrase the agent can say instead**", default="",
+                                 template=True, default_doc="none")
+    examples: Examples = spec_field("the rule's own tests, see [Examples](#examples)",
+                                    hint="{match: [...], no_match: [...]}")
+    early: bool | None = spec_field(
+        "live: also check the words of an utterance still being spoken, for a hint before it ends; "
+        "only kinds that decide on one utterance alone (phrase, negative) can",
+        default=None, default_doc="true for phrase, negative; false otherwise")
+    source: str = spec_field("where the rule comes from (guideline, line)", default="",
+                             default_doc="none")
+    description: str = spec_field("free text for the people who maintain the rule", default="",
+                                  default_doc="none")
+    language: str | None = spec_field("the language its phrases are written in", default=None,
+                                      default_doc="the pack's folder")
+    disabled: bool = spec_field("`true` (with just an `id`) switches a rule of an earlier folder off",
+                                default=False)
+
+    @classmethod
+    def placeholders(cls) -> dict[str, str]:
+        """Every {placeholder} this kind fills in (the common ones and the kind's own)."""
+        out: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            out.update(vars(klass).get("PLACEHOLDERS", {}))
+        return out
 
 
 @dataclass
@@ -47,114 +170,48 @@ class RuleContext:
     language: str
 
 
-class FieldReader:
-    """Reads typed fields from a rule's YAML mapping, raising RuleError(file, field)."""
-
-    def __init__(self, data: dict[str, Any], file: Path):
-        self.data = data
-        self.file = file
-
-    def fail(self, name: str, problem: str) -> RuleError:
-        rule_id = self.data.get("id", "?")
-        return RuleError(f"{self.file}: rule '{rule_id}', field '{name}': {problem}")
-
-    def str(self, name: str, default: str | None = None, choices: tuple[str, ...] = ()) -> str:
-        value = self.data.get(name, default)
-        if value is None:
-            raise self.fail(name, "is required")
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(name, "must be a non-empty string")
-        if choices and value not in choices:
-            raise self.fail(name, f"must be one of {', '.join(choices)}, got '{value}'")
-        return value
-
-    def str_list(self, name: str, required: bool = True) -> list[str]:
-        value = self.data.get(name)
-        if value is None:
-            if required:
-                raise self.fail(name, "is required (a list of strings)")
-            return []
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise self.fail(name, "must be a list of non-empty strings")
-        return value
-
-    def number(self, name: str, default: float, minimum: float | None = None) -> float:
-        value = self.data.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(name, f"must be a number, got {value!r}")
-        if minimum is not None and value < minimum:
-            raise self.fail(name, f"must be >= {minimum}, got {value}")
-        return float(value)
-
-    def bool(self, name: str, default: bool) -> bool:
-        value = self.data.get(name, default)
-        if not isinstance(value, bool):
-            raise self.fail(name, f"must be true or false, got {value!r}")
-        return value
-
-
 class Rule:
-    """Base of every rule kind. Subclasses set `kind`, `level` and implement a check."""
+    """Base of every rule kind. Subclasses set `kind`, `Spec`, `level` and implement a check.
+
+    `can_run_early` marks kinds whose `check_utterance` reads nothing but the
+    utterance (no call state written or read besides the customer's name), so
+    `Rulebook.preview` may run them on a partial utterance.
+    """
 
     kind: ClassVar[str] = ""
     level: ClassVar[str] = LINE
-    COMMON_FIELDS: ClassVar[set[str]] = {
-        "id", "kind", "category", "speaker", "severity", "message", "suggestion",
-        "examples", "source", "description", "disabled", "language",
-    }
-    KIND_FIELDS: ClassVar[set[str]] = set()
+    Spec: ClassVar[type[RuleSpec]] = RuleSpec
+    can_run_early: ClassVar[bool] = False
 
-    def __init__(self, data: dict[str, Any], ctx: RuleContext):
-        reader = FieldReader(data, ctx.file)
-        self.reader = reader
+    def __init__(self, spec: RuleSpec, ctx: RuleContext):
+        self.spec = spec
         self.ctx = ctx
-        # Unknown fields first: a typo ("mesage") is the likeliest cause of a missing field.
-        unknown = set(data) - self.COMMON_FIELDS - self.KIND_FIELDS
-        if unknown:
-            allowed = ", ".join(sorted(self.COMMON_FIELDS | self.KIND_FIELDS))
-            raise reader.fail(sorted(unknown)[0], f"unknown field (allowed: {allowed})")
-        self.id = reader.str("id")
-        self.category = reader.str("category")
-        self.speaker = reader.str("speaker", default=AGENT, choices=SPEAKER_CHOICES)
-        self.severity = reader.str("severity", choices=SEVERITIES)
-        self.message = reader.str("message")
-        self.suggestion = data.get("suggestion") or ""
-        if not isinstance(self.suggestion, str):
-            raise reader.fail("suggestion", "must be a string")
-        self.source = data.get("source", "")
-        self.language = data.get("language", ctx.language)
-        self.examples = self._read_examples(data.get("examples"), reader)
+        self.id = spec.id
+        self.category = spec.category
+        self.speaker = spec.speaker
+        self.severity = spec.severity
+        self.message = spec.message
+        self.suggestion = spec.suggestion
+        self.source = spec.source
+        self.language = spec.language or ctx.language
+        self.examples: dict[str, list[Example]] = {
+            "match": spec.examples.match, "no_match": spec.examples.no_match,
+        }
+        if spec.early and not self.can_run_early:
+            raise SpecError("early", f"kind '{self.kind}' cannot run early: it needs more than the "
+                                     "words of one utterance")
+        self.early = self.can_run_early if spec.early is None else spec.early
 
-    @staticmethod
-    def _read_examples(value: Any, reader: FieldReader) -> dict[str, list]:
-        if not isinstance(value, dict):
-            raise reader.fail("examples", "is required: {match: [...], no_match: [...]}")
-        out: dict[str, list] = {}
-        for key in ("match", "no_match"):
-            items = value.get(key)
-            if not isinstance(items, list) or not items:
-                raise reader.fail(f"examples.{key}", "needs at least one example")
-            for item in items:
-                ok = isinstance(item, str) or (
-                    isinstance(item, list) and all(isinstance(x, str) for x in item)
-                )
-                if not ok:
-                    raise reader.fail(
-                        f"examples.{key}",
-                        "each example is a sentence, or a list of 'agent: ...'/'customer: ...' lines",
-                    )
-                for line in item if isinstance(item, list) else []:
-                    head, _, rest = line.partition(":")
-                    if head.strip() == "pause" and not _is_seconds(rest):
-                        raise reader.fail(f"examples.{key}", f"'{line}': a pause needs seconds, "
-                                                             "e.g. 'pause: 40'")
-            out[key] = items
-        extra = set(value) - {"match", "no_match"}
-        if extra:
-            raise reader.fail("examples", f"unknown key '{sorted(extra)[0]}'")
-        return out
+    @classmethod
+    def from_data(cls, data: dict[str, Any], ctx: RuleContext) -> Rule:
+        """Decode and validate one rule mapping; any problem is a RuleError naming file, rule, field."""
+        try:
+            spec = decode(cls.Spec, data)
+            check_placeholders(spec, cls.Spec.placeholders())
+            return cls(spec, ctx)
+        except SpecError as exc:
+            rule_id = data.get("id", "?") if isinstance(data, dict) else "?"
+            raise RuleError(f"{ctx.file}: rule '{rule_id}', {exc}") from None
 
     def applies_to(self, speaker: str) -> bool:
         return self.speaker == "any" or self.speaker == speaker
@@ -170,16 +227,28 @@ class Rule:
         """Live hints that depend on time passing, not on a new utterance (polled)."""
         return []
 
+    def live_count(self, state: Any) -> int | None:
+        """How many occurrences this rule has counted in the call so far; None if it counts nothing."""
+        return None
+
+    def indexed_phrases(self) -> list[Phrase]:
+        """Phrases matched per utterance, for the Rulebook's phrase index (a speed-up only)."""
+        return []
+
     def extra_files(self) -> list[Path]:
         """Data files besides the rule's YAML (a names list): part of the rulebook fingerprint."""
         return []
 
     # --- turning hits into events ----------------------------------------------------------
-    def format(self, template: str, state: Any) -> str:
-        name = getattr(state, "customer_name", None)
-        if "{name}" in template:
-            return template.replace("{name}", name) if name else _drop_name(template)
-        return template
+    def values(self, hit: Hit) -> dict[str, str]:
+        """The kind's own placeholder values for this hit ({positive}, {rate}...)."""
+        return {}
+
+    def render(self, template: str, hit: Hit, state: Any) -> str:
+        text = fill_name(template, getattr(state, "customer_name", None))
+        for key, value in self.values(hit).items():
+            text = text.replace("{" + key + "}", value)
+        return text
 
     def event(self, hit: Hit, utt: Utterance | None, state: Any) -> Event:
         start = end = hit.at
@@ -203,8 +272,8 @@ class Rule:
             end=end,
             severity=self.severity,
             text=clean_text(text),
-            message=self.format(self.message, state),
-            suggestion=self.format(self.suggestion, state),
+            message=self.render(self.message, hit, state),
+            suggestion=self.render(self.suggestion, hit, state),
             details=hit.details,
         )
 
@@ -216,8 +285,12 @@ def _is_seconds(text: str) -> bool:
         return False
 
 
-def _drop_name(template: str) -> str:
-    """'{name}, я помогу' without a known name -> 'я помогу' (capitalised)."""
+def fill_name(template: str, name: str | None) -> str:
+    """{name} -> the customer's name; without a known name '{name}, я помогу' -> 'Я помогу'."""
+    if "{name}" not in template:
+        return template
+    if name:
+        return template.replace("{name}", name)
     text = template.replace(", {name}", "").replace("{name}, ", "").replace("{name}", "")
     text = " ".join(text.split())
     return text[:1].upper() + text[1:]
@@ -242,3 +315,4 @@ def words_for_tokens(utt: Utterance, tokens: list[Token]):
         if w_end > lo and w_start < hi:
             out.append(word)
     return out
+

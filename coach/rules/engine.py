@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from coach.contract import Event, Utterance
+from coach.contract import Event, Utterance, Word
 from coach.nlp import analyzer_for
 from coach.rules.base import CALL, Hit, Rule
 from coach.rules.loader import load_rules
-from coach.rules.matching import Doc
+from coach.rules.matching import Doc, PhraseIndex
 from coach.rules.state import CallState
 
 
@@ -21,13 +21,22 @@ class Explanation:
 
 
 class Rulebook:
-    """Rules for one language; stateless itself, all call state lives in CallState."""
+    """Rules for one language; stateless itself, all call state lives in CallState.
+
+    It owns the phrase index its rules share (built here from the rules'
+    phrases), so two rulebooks, a company's and the built-in one, never see
+    each other's phrases.
+    """
 
     def __init__(self, rules: list[Rule], language: str, fingerprint: str = ""):
         self.rules = rules
         self.language = language
         self.fingerprint = fingerprint
         self.analyzer = analyzer_for(language)
+        self.index = PhraseIndex()
+        for rule in rules:
+            self.index.register_rule(rule, rule.indexed_phrases())
+        self.early_rules = [r for r in rules if r.early]
 
     @classmethod
     def load(cls, language: str, extra_dirs: list[Path] | None = None) -> Rulebook:
@@ -39,7 +48,7 @@ class Rulebook:
 
     def tokens(self, text: str) -> Doc:
         """The utterance's tokens, wrapped once so all rules share the matching work."""
-        return Doc(self.analyzer.tokens(text), self.language)
+        return Doc(self.analyzer.tokens(text), self.index)
 
     def check_utterance(self, utt: Utterance, state: CallState) -> list[Event]:
         """Findings known once this final utterance is in; also records it in the state.
@@ -56,6 +65,41 @@ class Rulebook:
             for hit in rule.check_utterance(utt, doc, state):
                 events.append(_event(rule, hit, utt, state))
         return events
+
+    def preview(self, utt: Utterance, state: CallState) -> list[Event]:
+        """Findings of the early rules on an utterance still being spoken; the state is not changed.
+
+        Live: an utterance closes only after a pause, and an agent may talk
+        for half a minute without one. The committed words of the open
+        utterance no longer change, so the rules that decide on one utterance
+        alone (`early: true`: phrase and negative kinds by default) run on
+        them now, and a hint can show before the utterance ends. The final
+        utterance still goes through `check_utterance`, as in batch; the
+        caller matches the two (same rule, speaker, start) so nothing shows
+        twice. `state` is only read (the customer's name for `{name}`).
+        """
+        doc = self.tokens(utt.text)
+        events = []
+        for rule in self.early_rules:
+            if rule.applies_to(utt.speaker):
+                for hit in rule.check_utterance(utt, doc, state):
+                    events.append(_event(rule, hit, utt, state))
+        return events
+
+    def live_counts(self, state: CallState) -> dict[str, int]:
+        """Occurrences counted so far by the rules that count, by category: {"filler_words": 7}.
+
+        For the live overlay's counters. A category is present (0 at first)
+        whenever one of its rules counts, so a company's new counting rule
+        shows up without code changes. Each rule counts its own speaker's
+        words (the packs' filler rules: the agent's).
+        """
+        counts: dict[str, int] = {}
+        for rule in self.rules:
+            count = rule.live_count(state)
+            if count is not None:
+                counts[rule.category] = counts.get(rule.category, 0) + count
+        return counts
 
     def check_time(self, state: CallState, now: float) -> list[Event]:
         """Live hints due at call time `now` (seconds of audio), e.g. the name not used lately.
@@ -105,8 +149,6 @@ def utterance_from_text(
     text: str, speaker: str, start: float = 0.0, seconds_per_word: float = 0.35
 ) -> Utterance:
     """An Utterance with evenly spaced word times, for examples and `explain`."""
-    from coach.contract import Word
-
     words = []
     t = start
     for raw in text.split():

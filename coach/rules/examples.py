@@ -3,7 +3,9 @@
 An example is a sentence said by the rule's speaker, or a short dialogue as
 a list of "agent: ..." / "customer: ..." lines (for call-level rules such as
 name use). A `match` example must make the rule fire; a `no_match` example
-must not. The pytest suite and `coach rules test` both call this.
+must not. A match example written as `{text: ..., span: ..., suggestion: ...}`
+must also point at those words and suggest that text. The pytest suite and
+`coach rules test` both call this.
 
 Words are spaced 0.35 s apart and lines 0.5 s apart; a "pause: 40" line lets
 40 s pass (for rules that depend on time: a minimum call length, the name
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from coach.contract import AGENT, SPEAKERS, Event
-from coach.rules.base import Rule
+from coach.rules.base import PAUSE, Example, Rule, clean_text
 from coach.rules.engine import Rulebook, utterance_from_text
 
 
@@ -23,24 +25,39 @@ from coach.rules.engine import Rulebook, utterance_from_text
 class ExampleResult:
     rule: Rule
     expectation: str  # "match" or "no_match"
-    example: str | list[str]
+    example: Example
     fired: list[Event]
 
     @property
+    def problem(self) -> str | None:
+        """Why the example fails, or None when it passes."""
+        if self.expectation == "no_match":
+            if self.fired:
+                return "fired on '" + "', '".join(e.text for e in self.fired) + "'"
+            return None
+        if not self.fired:
+            return "did not fire"
+        found = self.fired
+        if self.example.span is not None:
+            found = [e for e in found if e.text == clean_text(self.example.span)]
+            if not found:
+                return ("fired on '" + "', '".join(e.text for e in self.fired)
+                        + f"', expected span '{clean_text(self.example.span)}'")
+        if self.example.suggestion is not None and not any(
+            e.suggestion == self.example.suggestion for e in found
+        ):
+            return (f"suggested '{found[0].suggestion}', expected '{self.example.suggestion}'")
+        return None
+
+    @property
     def passed(self) -> bool:
-        return bool(self.fired) == (self.expectation == "match")
+        return self.problem is None
 
     def describe(self) -> str:
-        shown = self.example if isinstance(self.example, str) else " / ".join(self.example)
+        shown = self.example.shown
         if self.passed:
             return f"ok   {self.rule.id} {self.expectation}: {shown}"
-        what = "did not fire" if self.expectation == "match" else (
-            "fired on '" + "', '".join(e.text for e in self.fired) + "'"
-        )
-        return f"FAIL {self.rule.id} {self.expectation}: {shown!r} -> {what} ({self.rule.ctx.file})"
-
-
-PAUSE = "pause"
+        return f"FAIL {self.rule.id} {self.expectation}: {shown!r} -> {self.problem} ({self.rule.ctx.file})"
 
 
 def pause_seconds(text: str) -> float:
@@ -50,7 +67,12 @@ def pause_seconds(text: str) -> float:
         raise ValueError(f"'pause: {text}' needs a number of seconds") from None
 
 
-def dialogue(example: str | list[str], default_speaker: str) -> list[tuple[str, str]]:
+def dialogue(
+    example: Example | str | list[str] | tuple[str, ...], default_speaker: str
+) -> list[tuple[str, str]]:
+    """(speaker, text) lines of an example; 'pause' lines carry their seconds as text."""
+    if isinstance(example, Example):
+        example = example.text
     if isinstance(example, str):
         return [(default_speaker, example)]
     lines = []
@@ -63,8 +85,11 @@ def dialogue(example: str | list[str], default_speaker: str) -> list[tuple[str, 
     return lines
 
 
-def run_example(rule: Rule, example: str | list[str], expectation: str) -> ExampleResult:
-    book = Rulebook([rule], rule.language)
+def run_example(
+    rule: Rule, example: Example, expectation: str, book: Rulebook | None = None
+) -> ExampleResult:
+    """Play one example as a call through a rulebook of this rule alone."""
+    book = book or Rulebook([rule], rule.language)
     state = book.new_state()
     speaker = AGENT if rule.speaker == "any" else rule.speaker
     t = 0.0
@@ -84,8 +109,9 @@ def run_example(rule: Rule, example: str | list[str], expectation: str) -> Examp
 
 
 def run_rule_examples(rule: Rule) -> list[ExampleResult]:
+    book = Rulebook([rule], rule.language)
     return [
-        run_example(rule, example, expectation)
+        run_example(rule, example, expectation, book)
         for expectation in ("match", "no_match")
         for example in rule.examples[expectation]
     ]

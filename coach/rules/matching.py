@@ -15,11 +15,13 @@ Three passes, cheapest first:
 
 Speed (rules must never limit live use): every utterance is wrapped once in a
 `Doc` shared by all rules. Each distinct word is compared once against every
-phrase word of the language (`PhraseIndex`, cached), so per utterance a phrase
+phrase word of the rulebook (`PhraseIndex`, owned by the Rulebook, so a
+company's phrases never reach another rulebook), so per utterance a phrase
 costs a set test: its word-level pass runs only if every one of its words
 matched some token, and its squashed pass only if enough of its letter
 trigrams occur in the utterance. Both tests are necessary conditions of the
-passes they guard, so they change speed, never results.
+passes they guard, so they change speed, never results; a phrase the index
+does not hold is simply matched without them.
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ class Phrase:
     keys: frozenset[Key] = frozenset()
     grams: frozenset[str] = frozenset()
     min_grams: int = 0
-    language: str = ""
 
 
 def _trigrams(text: str) -> frozenset[str]:
@@ -68,22 +69,16 @@ def _min_grams(squashed: str, grams: frozenset[str], threshold: float) -> int:
 
 
 def compile_phrase(text: str, analyzer: TextAnalyzer) -> Phrase:
-    """The phrase, compiled once per language and text (so reloading rules adds nothing)."""
-    index = index_for(analyzer.language)
-    known = index.by_text.get(text)
-    if known is not None:
-        return known
+    """The phrase as lemmas, lower-cased forms and letter trigrams, computed once at load."""
     tokens = [t for t in analyzer.tokens(text) if not t.is_punct]
     lemmas = tuple(t.lemma for t in tokens)
     lowers = tuple(t.lower for t in tokens)
     squashed = "".join(lowers)
     grams = _trigrams(squashed)
-    phrase = Phrase(
+    return Phrase(
         text, lemmas, lowers, squashed, frozenset(zip(lemmas, lowers)), grams,
-        _min_grams(squashed, grams, SQUASH_THRESHOLD), analyzer.language,
+        _min_grams(squashed, grams, SQUASH_THRESHOLD),
     )
-    index.register(phrase)
-    return phrase
 
 
 def _allowed_edits(length: int) -> int:
@@ -119,13 +114,17 @@ def _near(a: str, b: str, edits: int) -> bool:
 
 
 class PhraseIndex:
-    """Every phrase word of one language, and which of them each distinct token matches.
+    """Every phrase word of one rulebook, and which of them each distinct token matches.
 
     The answer for a token depends only on its (lower, lemma), and call-centre
-    speech reuses a small vocabulary, so it is computed once per word.
+    speech reuses a small vocabulary, so it is computed once per word. `rules`
+    are the rules all of whose phrases are registered (they may decide from
+    `Doc.candidates` alone).
     """
 
     def __init__(self) -> None:
+        self.phrases: set[Phrase] = set()
+        self.rules: set[object] = set()
         self.keys: set[Key] = set()
         self._cache: dict[tuple[str, str], tuple[frozenset[Key], frozenset[Key]]] = {}
         self._lowers: list[str] = []
@@ -135,10 +134,16 @@ class PhraseIndex:
         self.phrases_by_anchor: dict[Key, list[Phrase]] = {}  # by each phrase's rarest-looking word
         self.phrases_by_gram: dict[str, list[Phrase]] = {}
         self.unfiltered: list[Phrase] = []  # squashed pass possible, trigram test says nothing
-        self.by_text: dict[str, Phrase] = {}
+
+    def register_rule(self, rule: object, phrases: list[Phrase]) -> None:
+        for phrase in phrases:
+            self.register(phrase)
+        self.rules.add(rule)
 
     def register(self, phrase: Phrase) -> None:
-        self.by_text[phrase.text] = phrase
+        if phrase in self.phrases:
+            return
+        self.phrases.add(phrase)
         if phrase.keys:  # the longest word: "кричите", not "не", so few phrases share an anchor
             anchor = max(phrase.keys, key=lambda k: (len(k[1]), k))
             self.phrases_by_anchor.setdefault(anchor, []).append(phrase)
@@ -182,21 +187,16 @@ class PhraseIndex:
         return frozenset(exact), frozenset(fuzzy)
 
 
-_INDEXES: dict[str, PhraseIndex] = {}
-
-
-def index_for(language: str) -> PhraseIndex:
-    if language not in _INDEXES:
-        _INDEXES[language] = PhraseIndex()
-    return _INDEXES[language]
-
-
 class Doc(list):
-    """One utterance's tokens (it is the token list) plus what matchers share, computed once."""
+    """One utterance's tokens (it is the token list) plus what matchers share, computed once.
 
-    def __init__(self, tokens: list[Token], language: str):
+    `index` is the rulebook's phrase index; without one, phrases are matched
+    without the index shortcuts (same results, slower).
+    """
+
+    def __init__(self, tokens: list[Token], index: PhraseIndex | None = None):
         super().__init__(tokens)
-        self.language = language
+        self.index = index
         self.words: list[Token] = [t for t in tokens if not t.is_punct]
         self.squashed = "".join(w.lower for w in self.words)
         self._grams: frozenset[str] | None = None
@@ -214,13 +214,14 @@ class Doc(list):
     def matched_keys(self, fuzzy: bool) -> frozenset[Key]:
         keys = self._keys.get(fuzzy)
         if keys is None:
-            index = index_for(self.language)
+            index = self.index
+            assert index is not None, "matched_keys needs a Doc built with the rulebook's index"
             keys = frozenset().union(*(index.matches(w)[1 if fuzzy else 0] for w in self.words))
             self._keys[fuzzy] = keys
         return keys
 
     def candidates(self, fuzzy: bool) -> set[Phrase]:
-        """Phrases of this language that either pass could find here (see `may_match`)."""
+        """Indexed phrases that either pass could find here (see `may_match`)."""
         out = self._candidates.get(fuzzy)
         if out is None:
             cands = self._word_candidates.get(fuzzy)
@@ -236,12 +237,11 @@ class Doc(list):
     def may_match(self, phrase: Phrase, fuzzy: bool) -> bool:
         """False only when neither the word pass nor the squashed pass can find the phrase.
 
-        Decided for all phrases of the language at once, from inverted indexes:
-        a phrase is a word-pass candidate when every one of its words matched
+        Decided for all indexed phrases at once, from inverted indexes: a
+        phrase is a word-pass candidate when every one of its words matched
         some token, a squashed-pass candidate when enough of its trigrams occur.
+        The phrase must be in the index (`find_phrase` checks).
         """
-        if phrase.language != self.language:
-            return True
         cands = self._word_candidates.get(fuzzy)
         if cands is None:
             cands = self._word_candidates[fuzzy] = self._by_words(fuzzy)
@@ -255,7 +255,7 @@ class Doc(list):
 
     def _by_words(self, fuzzy: bool) -> set[Phrase]:
         keys = self.matched_keys(fuzzy)
-        by_anchor = index_for(self.language).phrases_by_anchor
+        by_anchor = self.index.phrases_by_anchor
         return {
             phrase
             for key in keys
@@ -264,7 +264,7 @@ class Doc(list):
         }
 
     def _by_grams(self) -> set[Phrase]:
-        index = index_for(self.language)
+        index = self.index
         by_gram = index.phrases_by_gram
         counts = Counter(p for gram in self.grams for p in by_gram.get(gram, ()))
         out = {p for p, n in counts.items() if n >= p.min_grams}
@@ -272,8 +272,8 @@ class Doc(list):
         return out
 
 
-def as_doc(tokens: list[Token], language: str) -> Doc:
-    return tokens if isinstance(tokens, Doc) else Doc(tokens, language)
+def as_doc(tokens: list[Token]) -> Doc:
+    return tokens if isinstance(tokens, Doc) else Doc(tokens)
 
 
 def find_phrase(
@@ -292,8 +292,8 @@ def find_phrase(
     n = len(phrase.lemmas)
     if n == 0 or not words:
         return spans
-    if doc is not None and doc.language != phrase.language:
-        doc = None  # the index only knows the phrase words of its own language
+    if doc is not None and (doc.index is None or phrase not in doc.index.phrases):
+        doc = None  # the index knows only the phrases of its rulebook
     if doc is not None and squash_threshold == SQUASH_THRESHOLD and not doc.may_match(phrase, fuzzy):
         return spans
     if doc is None or phrase.keys <= doc.matched_keys(fuzzy):

@@ -35,17 +35,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from rapidfuzz.distance import Levenshtein
 
 from coach.contract import AGENT, CUSTOMER, Utterance
+from coach.errors import RuleError
 from coach.nlp import Token, analyzer_for
-from coach.rules.base import CALL, Hit, Rule, RuleContext
+from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import Phrase, as_doc, compile_phrase, find_phrase
+from coach.rules.spec import SpecError, spec_field
+from coach.rules.text import read_text
 
-CHECKS = ("asked", "used", "remind")
 PUNCT = ",.!?;:…—–-"
+
+
+@dataclass(kw_only=True)
+class NameSpec(RuleSpec):
+    """Asking for the customer's name, catching it, using it (see the module docstring)."""
+
+    check: Literal["asked", "used", "remind"] = spec_field("what the rule reports (one category per "
+                                                           "rule), see the table above")
+    ask_phrases: list[str] = spec_field("how the agent asks: \"как я могу к вам обращаться\", \"may I "
+                                        "have your name\"", default=[], required_when=("check", "asked"),
+                                        default_doc="required for asked")
+    intro_phrases: list[str] = spec_field("what the customer says before their name: \"меня зовут\", "
+                                          "\"это\", \"я\", \"my name is\"", min_items=1)
+    agent_intro_phrases: list[str] = spec_field(
+        "how the agent introduces themselves, besides `intro_phrases` (\"с вами говорит\", \"you're "
+        "speaking with\"): their own name is not the customer's", default=[], default_doc="none")
+    names: list[str] = spec_field("known first names", default=[], default_doc="none")
+    names_file: str | None = spec_field("a UTF-8 text file next to the rule, one name a line "
+                                        "(`#` comments)", default=None, default_doc="none")
+    name_speaker: Literal["customer", "agent"] = spec_field("whose lines carry the name",
+                                                            default=CUSTOMER)
+    min_call_s: float = spec_field("asked: shorter calls (a balance check, a wrong number) are exempt",
+                                   default=30, minimum=0)
+    after_s: float = spec_field("remind: seconds without the name before a hint", default=60, minimum=1)
 
 
 @dataclass
@@ -65,52 +91,40 @@ class _Seen:
 
 
 class NameRule(Rule):
-    """Name asked / used / reminded; see the module docstring.
-
-    Fields: `check` (asked | used | remind), `ask_phrases` (required for
-    asked), `intro_phrases` (required), `agent_intro_phrases` (how the agent
-    introduces themselves, besides `intro_phrases`: their own name is not the
-    customer's), `names` (list), `names_file` (a text file next to the rule,
-    one name a line), `name_speaker` (default customer), `min_call_s` (asked;
-    default 30), `after_s` (remind; default 60).
-    """
+    """Name asked / used / reminded; see the module docstring."""
 
     kind: ClassVar[str] = "name"
     level: ClassVar[str] = CALL
-    KIND_FIELDS: ClassVar[set[str]] = {
-        "check", "ask_phrases", "intro_phrases", "agent_intro_phrases", "names", "names_file",
-        "name_speaker", "min_call_s", "after_s",
-    }
+    Spec: ClassVar[type[RuleSpec]] = NameSpec
 
-    def __init__(self, data: dict[str, Any], ctx: RuleContext):
-        super().__init__(data, ctx)
-        r = self.reader
-        self.check = r.str("check", choices=CHECKS)
+    def __init__(self, spec: NameSpec, ctx: RuleContext):
+        super().__init__(spec, ctx)
+        self.check = spec.check
         analyzer = analyzer_for(self.language)
         self.analyzer = analyzer
-        self.ask = [compile_phrase(p, analyzer)
-                    for p in r.str_list("ask_phrases", required=self.check == "asked")]
-        intros = [compile_phrase(p, analyzer) for p in r.str_list("intro_phrases")]
+        self.ask = [compile_phrase(p, analyzer) for p in spec.ask_phrases]
+        intros = [compile_phrase(p, analyzer) for p in spec.intro_phrases]
         self.intros: list[Phrase] = sorted(intros, key=lambda p: -len(p.lemmas))
-        self.agent_intros = self.intros + [
-            compile_phrase(p, analyzer) for p in r.str_list("agent_intro_phrases", required=False)
-        ]
+        self.agent_intros = self.intros + [compile_phrase(p, analyzer) for p in spec.agent_intro_phrases]
         self.names_path: Path | None = None
-        names = [n.lower() for n in r.str_list("names", required=False)]
-        if "names_file" in data:
-            self.names_path = (ctx.file.parent / r.str("names_file")).resolve()
+        names = [n.lower() for n in spec.names]
+        if spec.names_file is not None:
+            self.names_path = (ctx.file.parent / spec.names_file).resolve()
             try:
-                lines = self.names_path.read_text(encoding="utf-8").splitlines()
-            except OSError as exc:
-                raise r.fail("names_file", f"cannot read {self.names_path}: {exc.strerror}") from None
+                lines = read_text(self.names_path).splitlines()
+            except RuleError as exc:
+                raise SpecError("names_file", str(exc)) from None
             names += [ln.strip().lower() for ln in lines if ln.strip() and not ln.startswith("#")]
         self.names = frozenset(names)
-        self.name_speaker = r.str("name_speaker", default=CUSTOMER, choices=(CUSTOMER, AGENT))
-        self.min_call_s = r.number("min_call_s", 30, minimum=0)
-        self.after_s = r.number("after_s", 60, minimum=1)
+        self.name_speaker = spec.name_speaker
+        self.min_call_s = spec.min_call_s
+        self.after_s = spec.after_s
 
     def extra_files(self) -> list[Path]:
         return [self.names_path] if self.names_path else []
+
+    def indexed_phrases(self) -> list[Phrase]:
+        return self.ask + self.agent_intros
 
     # --- recognising names ------------------------------------------------------------
     def looks_like_name(self, tok: Token, strong: bool) -> bool:
@@ -122,7 +136,7 @@ class NameRule(Rule):
 
     def capture(self, tokens: list[Token]) -> tuple[str, frozenset[str]] | None:
         """(name as it should be written, forms that count as using it), or None."""
-        doc = as_doc(tokens, self.language)
+        doc = as_doc(tokens)
         words = doc.words
         for phrase in self.intros:
             strong = len(phrase.text.split()) >= 2  # "my name is", not "it's"/"I'm": 2 tokens, 1 word
@@ -142,7 +156,7 @@ class NameRule(Rule):
     def says_name(self, tokens: list[Token], forms: frozenset[str]) -> bool:
         """The name in any case, or one ASR slip away ("Олга"), but not as a prefix of a word."""
         long_forms = [f for f in forms if len(f) >= 4]
-        for w in as_doc(tokens, self.language).words:
+        for w in as_doc(tokens).words:
             if w.lemma in forms or w.lower in forms:
                 return True
             if len(w.lower) >= 4 and any(
@@ -154,7 +168,7 @@ class NameRule(Rule):
 
     def addresses_someone(self, utt: Utterance, tokens: list[Token]) -> bool:
         """The agent calls someone by a name ("Ольга Петровна, здравствуйте"), not their own."""
-        doc = as_doc(tokens, self.language)
+        doc = as_doc(tokens)
         words = doc.words
         after_intro = {
             end + 1 for p in self.agent_intros for _, end in find_phrase(p, words, 0, True, doc=doc)
@@ -180,7 +194,7 @@ class NameRule(Rule):
                 if state.customer_name is None:
                     state.customer_name = seen.name
         elif utt.speaker == AGENT:
-            doc = as_doc(tokens, self.language)
+            doc = as_doc(tokens)
             if self.ask and not seen.asked and any(
                 find_phrase(p, doc.words, 2, True, doc=doc) for p in self.ask
             ):

@@ -27,15 +27,49 @@ The suggestion may use `{positive}`: the sentence with the particle removed
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
-from coach.contract import Event, Utterance
+from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
-from coach.rules.base import Hit, Rule, RuleContext
+from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import as_doc
+from coach.rules.spec import SpecError, spec_field
 
 SENTENCE_END = frozenset(".!?…;")
 DEFAULT_TARGETS = ["VERB", "INFN", "PRED", "ADJS", "Prdx"]
+
+
+@dataclass(kw_only=True)
+class NegativeSpec(RuleSpec):
+    """An offer or question built on the negative particle (see the module docstring)."""
+
+    PLACEHOLDERS: ClassVar[dict[str, str]] = {
+        "positive": "the sentence as said, minus the particle (a starting point for a positive form)",
+    }
+
+    particles: list[str] = spec_field("the negative particles: \"не\"; \"nu\"; \"not\", \"n't\"; "
+                                      "\"ei\", \"pole\"", min_items=1)
+    targets: list[str] = spec_field("pymorphy3 POS/grammemes of the negated word (Russian)",
+                                    default=DEFAULT_TARGETS, default_doc=", ".join(DEFAULT_TARGETS))
+    words: list[str] = spec_field("the only words that count as negated; overrides `targets`",
+                                  default=[], default_doc="none (required without morphology)")
+    skip_words: list[str] = spec_field("may stand between particle and word: \"you\" (don't *you* "
+                                       "want), clitics \"vă\", \"v-\", \"ar\"", default=[],
+                                       default_doc="none")
+    direction: Literal["after", "before", "both"] = spec_field(
+        "where the negated word stands: `before` for Norwegian \"Vil du ikke\"", default="after")
+    offer_words: list[str] = spec_field("negated words that make an offer without \"?\"", default=[],
+                                        default_doc="none")
+    address_words: list[str] = spec_field("show the customer is addressed; none listed = always "
+                                          "addressed", default=[], default_doc="none")
+    self_words: list[str] = spec_field("the speaker about themselves, in the 2 words before the "
+                                       "particle", default=[], default_doc="none")
+    cancel_words: list[str] = spec_field("before the particle in the sentence: a statement, not an "
+                                         "offer", default=[], default_doc="none")
+    question_words: list[str] = spec_field("make a sentence a question without \"?\"", default=[],
+                                           default_doc="none")
+    window: int = spec_field("how near (in words) an address word must be", default=3, minimum=0)
 
 
 def has_morphology(language: str) -> bool:
@@ -65,56 +99,45 @@ def _is(tok: Token, names: frozenset[str]) -> bool:
 
 
 class NegativeRule(Rule):
-    """Fires on a negative-particle offer or question; see the module docstring for the logic.
-
-    Fields: `particles` (required), `targets` (POS/grammemes, Russian),
-    `words` (what may follow the particle; required without morphology),
-    `skip_words` (may stand between particle and word: "you", clitics),
-    `direction` (after | before | both: where the word stands), `offer_words`,
-    `address_words`, `self_words`, `cancel_words`, `question_words`, `window`
-    (how near an address word must be, default 3 words).
-    """
+    """Fires on a negative-particle offer or question; see the module docstring for the logic."""
 
     kind: ClassVar[str] = "negative"
-    KIND_FIELDS: ClassVar[set[str]] = {
-        "particles", "targets", "words", "skip_words", "direction", "offer_words",
-        "address_words", "self_words", "cancel_words", "question_words", "window",
-    }
+    Spec: ClassVar[type[RuleSpec]] = NegativeSpec
+    can_run_early: ClassVar[bool] = True
 
-    def __init__(self, data: dict[str, Any], ctx: RuleContext):
-        super().__init__(data, ctx)
-        r = self.reader
+    def __init__(self, spec: NegativeSpec, ctx: RuleContext):
+        super().__init__(spec, ctx)
 
-        def words(name: str, required: bool = False) -> frozenset[str]:
-            return frozenset(self._norm(w, name) for w in r.str_list(name, required=required))
+        def words(name: str) -> frozenset[str]:
+            return frozenset(self._norm(w, name) for w in getattr(spec, name))
 
-        self.particles = words("particles", required=True)
+        self.particles = words("particles")
         self.morph = has_morphology(self.language)
-        self.targets = frozenset(r.str_list("targets", required=False) or DEFAULT_TARGETS)
+        self.targets = frozenset(spec.targets)
         self.words = words("words")
         if not self.morph and not self.words:
-            raise r.fail("words", f"is required for '{self.language}' (no morphology: list the "
-                                  "words that may follow the particle)")
+            raise SpecError("words", f"is required for '{self.language}' (no morphology: list the "
+                                     "words that may follow the particle)")
         self.skip = words("skip_words")
-        self.direction = r.str("direction", default="after", choices=("after", "before", "both"))
+        self.direction = spec.direction
         self.offer = words("offer_words")
         self.address = words("address_words")
         self.self_words = words("self_words")
         self.cancel = words("cancel_words")
         self.question = words("question_words")
-        self.window = int(r.number("window", 3, minimum=0))
+        self.window = spec.window
 
     def _norm(self, word: str, field: str) -> str:
         """A listed word as tokens will show it: lower-cased, lemmatised where we can."""
         toks = [t for t in analyzer_for(self.language).tokens(word) if not t.is_punct]
         if len(toks) != 1:
-            raise self.reader.fail(field, f"'{word}' must be a single word (as the tokenizer "
-                                          f"splits it: {[t.text for t in toks]})")
+            raise SpecError(field, f"'{word}' must be a single word (as the tokenizer splits it: "
+                                   f"{[t.text for t in toks]})")
         return toks[0].lemma
 
     # --- matching ---------------------------------------------------------------------
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
-        doc = as_doc(tokens, self.language)
+        doc = as_doc(tokens)
         if not any(_is(w, self.particles) for w in doc.words):
             return []
         hits = []
@@ -184,12 +207,8 @@ class NegativeRule(Rule):
             "positive": _positive(utt.text, words, particle),
         })
 
-    def event(self, hit: Hit, utt: Utterance | None, state: Any) -> Event:
-        event = super().event(hit, utt, state)
-        positive = hit.details.get("positive", "")
-        event.message = event.message.replace("{positive}", positive)
-        event.suggestion = event.suggestion.replace("{positive}", positive)
-        return event
+    def values(self, hit: Hit) -> dict[str, str]:
+        return {"positive": hit.details.get("positive", "")}
 
 
 def _positive(text: str, words: list[Token], particle: Token) -> str:

@@ -27,14 +27,41 @@ and suggestion, `{per_minute}` is the threshold and `{rate}` the measured rate.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from coach.contract import Event, Utterance
+import re2
+
+from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
-from coach.rules.base import Hit, Rule, RuleContext
+from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import FormSet, as_doc
+from coach.rules.spec import SpecError, spec_field
+
+
+@dataclass(kw_only=True)
+class OccurrenceSpec(RuleSpec):
+    """A word family above a rate: fillers per minute of the speaker's own speech."""
+
+    PLACEHOLDERS: ClassVar[dict[str, str]] = {
+        "per_minute": "the threshold (`per_minute`)",
+        "rate": "the measured rate per minute",
+    }
+
+    words: list[str] = spec_field("fixed forms, multiword allowed (\"как бы\", \"в принципе\", "
+                                  "\"you know\")", default=[], required_without="regexes",
+                                  default_doc="required unless `regexes`")
+    regexes: list[str] = spec_field("whole-word patterns for stretched sounds: `\"э+\"`, `\"м{2,}\"`, "
+                                    "`\"u+m+\"` (RE2 syntax: no look-arounds or back-references)",
+                                    default=[], default_doc="none")
+    exceptions: list[str] = spec_field("phrases where a listed word is not a filler (\"как бы вы "
+                                       "хотели\", \"would you like\")", default=[], default_doc="none")
+    standalone: list[str] = spec_field("words that count only when set off by punctuation "
+                                       "(\", like,\")", default=[], default_doc="none")
+    per_minute: float = spec_field("the rate that makes it a finding", default=4, minimum=0)
+    min_count: int = spec_field("never fewer occurrences than this", default=2, minimum=1)
+    min_speech_s: float = spec_field("the first seconds of speech count as this long", default=20,
+                                     minimum=1)
 
 
 @dataclass
@@ -46,53 +73,72 @@ class _Tally:
     pending: list[Hit] = field(default_factory=list)
 
 
-class OccurrenceRule(Rule):
-    """Fillers (or any word family) above a rate per minute of the speaker's speech.
+def compile_regexes(patterns: list[str]) -> Any:
+    """All patterns as one case-insensitive RE2 alternation, or None.
 
-    Fields: `words` (forms or phrases, required unless `regexes`), `regexes`
-    (whole-word patterns), `exceptions` (phrases), `standalone` (words that
-    count only next to punctuation), `per_minute` (default 4), `min_count`
-    (default 2), `min_speech_s` (default 20).
+    RE2 matches in linear time, so a pattern such as `(a+)+b` cannot hang a
+    call (Python's backtracking `re` takes exponential time on it). The price
+    is RE2's syntax: no look-arounds or back-references, which whole-word
+    filler patterns do not need.
     """
+    if not patterns:
+        return None
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    for pattern in patterns:
+        try:
+            re2.compile(pattern, options)
+        except re2.error as exc:
+            problem = exc.args[0].decode() if isinstance(exc.args[0], bytes) else str(exc.args[0])
+            raise SpecError("regexes", f"'{pattern}' is not a valid pattern ({problem}; RE2 syntax: "
+                                       "no look-arounds or back-references)") from None
+    return re2.compile("|".join(f"(?:{p})" for p in patterns), options)
+
+
+class OccurrenceRule(Rule):
+    """Fillers (or any word family) above a rate per minute of the speaker's speech."""
 
     kind: ClassVar[str] = "occurrence"
-    KIND_FIELDS: ClassVar[set[str]] = {
-        "words", "regexes", "exceptions", "standalone", "per_minute", "min_count", "min_speech_s",
-    }
+    Spec: ClassVar[type[RuleSpec]] = OccurrenceSpec
+    CACHE_WORDS: ClassVar[int] = 50_000
 
-    def __init__(self, data: dict[str, Any], ctx: RuleContext):
-        super().__init__(data, ctx)
-        r = self.reader
+    def __init__(self, spec: OccurrenceSpec, ctx: RuleContext):
+        super().__init__(spec, ctx)
         analyzer = analyzer_for(self.language)
-        patterns = r.str_list("regexes", required=False)
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise r.fail("regexes", f"'{pattern}' is not a valid regular expression: {exc}") from None
-        # One alternation: one match call per word, whatever the number of patterns.
-        self.regex = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
-        self.forms = FormSet.build(r.str_list("words", required=self.regex is None), analyzer)
-        self.exceptions = FormSet.build(r.str_list("exceptions", required=False), analyzer)
-        self.standalone = frozenset(
-            t.lower for w in r.str_list("standalone", required=False) for t in analyzer.tokens(w)
-        )
-        self.per_minute = r.number("per_minute", 4, minimum=0)
-        self.min_count = int(r.number("min_count", 2, minimum=1))
-        self.min_speech_s = r.number("min_speech_s", 20, minimum=1)
+        self.regex = compile_regexes(spec.regexes)
+        self._regex_hits: dict[str, bool] = {}  # word -> pattern matched (the vocabulary is small)
+        self.forms = FormSet.build(spec.words, analyzer)
+        self.exceptions = FormSet.build(spec.exceptions, analyzer)
+        self.standalone = frozenset(t.lower for w in spec.standalone for t in analyzer.tokens(w))
+        self.per_minute = spec.per_minute
+        self.min_count = spec.min_count
+        self.min_speech_s = spec.min_speech_s
+
+    def _matches_regex(self, word: str) -> bool:
+        """RE2 on a word not seen before; the answer is kept (call-centre vocabulary is small)."""
+        if len(self._regex_hits) > self.CACHE_WORDS:
+            self._regex_hits.clear()
+        hit = self._regex_hits[word] = self.regex.fullmatch(word) is not None
+        return hit
 
     def occurrences(self, tokens: list[Token]) -> tuple[list[list[Token]], int]:
         """Runs of adjacent fillers in one utterance and how many fillers they hold.
 
         Exceptions and standalone words not set off by punctuation are left out.
         """
-        doc = as_doc(tokens, self.language)
+        doc = as_doc(tokens)
         words = doc.words
         found = [(a, b) for a, b, _ in self.forms.find(words)]
         if self.regex is not None:
             taken = {i for a, b in found for i in range(a, b + 1)}
-            fullmatch = self.regex.fullmatch
-            found += [(i, i) for i, w in enumerate(words) if i not in taken and fullmatch(w.lower)]
+            seen = self._regex_hits
+            for i, w in enumerate(words):
+                hit = seen.get(w.lower)
+                if hit is None:
+                    hit = self._matches_regex(w.lower)
+                if hit and i not in taken:
+                    found.append((i, i))
         if not found:
             return [], 0
         blocked = [(a, b) for a, b, _ in self.exceptions.find(words)] if self.exceptions.phrases else []
@@ -129,14 +175,12 @@ class OccurrenceRule(Rule):
                            "threshold": self.per_minute, "speech_s": round(tally.speech_s, 1)}
         return hits
 
-    def event(self, hit: Hit, utt: Utterance | None, state: Any) -> Event:
-        event = super().event(hit, utt, state)
-        values = {"{per_minute}": f"{self.per_minute:g}",
-                  "{rate}": f"{hit.details.get('rate_per_minute', 0):g}"}
-        for key, value in values.items():
-            event.message = event.message.replace(key, value)
-            event.suggestion = event.suggestion.replace(key, value)
-        return event
+    def live_count(self, state: Any) -> int:
+        tally: _Tally | None = state.facts.get(self.id)
+        return tally.count if tally is not None else 0
+
+    def values(self, hit: Hit) -> dict[str, str]:
+        return {"per_minute": f"{self.per_minute:g}", "rate": f"{hit.details.get('rate_per_minute', 0):g}"}
 
 
 def _set_off(tokens: list[Token]) -> set[int]:

@@ -2,46 +2,58 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
-from coach.rules.base import Hit, Rule, RuleContext
+from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import Phrase, as_doc, compile_phrase, find_phrase, overlaps
+from coach.rules.spec import SpecError, spec_field
+
+
+@dataclass(kw_only=True)
+class PhraseSpec(RuleSpec):
+    """Any of a list of phrases, in any inflection, tolerant of ASR slips; each occurrence is a
+    line finding at those words. When several phrases of one rule overlap, the longest find
+    is reported."""
+
+    phrases: list[str] = spec_field("the phrases, written naturally (\"не надо кричать\")", min_items=1)
+    exceptions: list[str] = spec_field("phrases that cancel an overlapping find (\"никто не кричит\")",
+                                       default=[], default_doc="none")
+    max_gap: int = spec_field("extra words allowed between the phrase's words (\"не надо **на меня** "
+                              "кричать\" needs 2)", default=1, minimum=0)
+    fuzzy: bool = spec_field("tolerate ASR slips (see [How matching works](#how-matching-works)); "
+                             "`false` for fixed forms like diminutives", default=True)
 
 
 class PhraseRule(Rule):
-    """Fires on each occurrence of any phrase, unless an exception phrase covers it.
-
-    Fields: `phrases` (list), `exceptions` (list, optional), `max_gap` (extra
-    words allowed between the phrase's words, default 1), `fuzzy` (tolerate
-    ASR slips, default true).
-    """
+    """Fires on each occurrence of any phrase, unless an exception phrase covers it."""
 
     kind: ClassVar[str] = "phrase"
-    KIND_FIELDS: ClassVar[set[str]] = {"phrases", "exceptions", "max_gap", "fuzzy"}
+    Spec: ClassVar[type[RuleSpec]] = PhraseSpec
+    can_run_early: ClassVar[bool] = True
 
-    def __init__(self, data: dict[str, Any], ctx: RuleContext):
-        super().__init__(data, ctx)
+    def __init__(self, spec: PhraseSpec, ctx: RuleContext):
+        super().__init__(spec, ctx)
         analyzer = analyzer_for(self.language)
-        self.phrases = [compile_phrase(p, analyzer) for p in self.reader.str_list("phrases")]
+        self.phrases = [compile_phrase(p, analyzer) for p in spec.phrases]
         empty = [p.text for p in self.phrases if not p.lemmas]
         if empty:
-            raise self.reader.fail("phrases", f"phrase '{empty[0]}' has no words")
-        self.exceptions = [
-            compile_phrase(p, analyzer) for p in self.reader.str_list("exceptions", required=False)
-        ]
-        self.max_gap = int(self.reader.number("max_gap", 1, minimum=0))
-        self.fuzzy = self.reader.bool("fuzzy", True)
+            raise SpecError("phrases", f"phrase '{empty[0]}' has no words")
+        self.exceptions = [compile_phrase(p, analyzer) for p in spec.exceptions]
+        self.max_gap = spec.max_gap
+        self.fuzzy = spec.fuzzy
         self._phrase_set = frozenset(self.phrases)
-        self._same_language = all(p.language == self.language for p in self.phrases)
+
+    def indexed_phrases(self) -> list[Phrase]:
+        return self.phrases + self.exceptions
 
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
-        doc = as_doc(tokens, self.language)
+        doc = as_doc(tokens)
         words = doc.words
-        if self._same_language:
-            candidates = doc.candidates(self.fuzzy)
-            if self._phrase_set.isdisjoint(candidates):
+        if doc.index is not None and self in doc.index.rules:
+            if self._phrase_set.isdisjoint(doc.candidates(self.fuzzy)):
                 return []  # the common case: decided from the shared index, no matching at all
         found = [
             (span, phrase)

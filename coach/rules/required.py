@@ -24,12 +24,45 @@ Either way it is the same finding, so live and batch agree.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
-from coach.contract import AGENT, Event, Utterance
+from coach.contract import AGENT, Utterance
 from coach.nlp import Token, analyzer_for
-from coach.rules.base import CALL, Hit, Rule, RuleContext
+from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import Doc, Phrase, compile_phrase, find_phrase
+from coach.rules.spec import spec_field
+
+
+@dataclass(kw_only=True)
+class RequiredSpec(RuleSpec):
+    """Something the agent must say in a part of the call (see the module docstring)."""
+
+    PLACEHOLDERS: ClassVar[dict[str, str]] = {"missing": "the labels of `require` not found"}
+
+    part: Literal["opening", "closing"] = spec_field("the part of the call")
+    require: dict[str, list[str]] = spec_field(
+        "label -> phrases; labels appear in `{missing}`",
+        hint="map a label to a list of phrases, e.g. {greeting: [здравствуйте, добрый день]}")
+    match: Literal["all", "any"] = spec_field("`all`: every label needs a phrase; `any`: one label is "
+                                              "enough", default="all")
+    turns: int = spec_field("the agent's first / last N turns", default=1, minimum=1)
+    max_utterances: int = spec_field("at most this many utterances of them", default=3, minimum=1)
+    max_gap: int = spec_field("as for phrase", default=1, minimum=0)
+    fuzzy: bool = spec_field("as for phrase", default=True)
+
+
+@dataclass
+class _Part:
+    """What the rule keeps of one call: decided yet, and the tokens of the utterances that may form
+    the part (the speaker's first or last `max_utterances`), so judging reuses the rulebook's
+    matching work instead of tokenising again."""
+
+    decided: bool = False
+    docs: list[tuple[Utterance, Doc]] = field(default_factory=list)
+
+    def doc_for(self, utt: Utterance) -> Doc | None:
+        return next((doc for u, doc in self.docs if u is utt), None)
 
 
 def agent_turns(utterances: list[Utterance], speaker: str = AGENT) -> list[list[Utterance]]:
@@ -49,42 +82,24 @@ def agent_turns(utterances: list[Utterance], speaker: str = AGENT) -> list[list[
 
 
 class RequiredRule(Rule):
-    """Fires once per call when the required phrases are missing from a part of the call.
-
-    Fields: `part` (opening | closing), `require` (label -> phrases),
-    `match` (all | any, default all), `turns` (default 1), `max_utterances`
-    (default 3), `max_gap` (default 1), `fuzzy` (default true).
-    """
+    """Fires once per call when the required phrases are missing from a part of the call."""
 
     kind: ClassVar[str] = "required"
     level: ClassVar[str] = CALL
-    KIND_FIELDS: ClassVar[set[str]] = {
-        "part", "require", "match", "turns", "max_utterances", "max_gap", "fuzzy",
-    }
+    Spec: ClassVar[type[RuleSpec]] = RequiredSpec
 
-    def __init__(self, data: dict[str, Any], ctx: RuleContext):
-        super().__init__(data, ctx)
-        r = self.reader
-        self.part = r.str("part", choices=("opening", "closing"))
-        self.match = r.str("match", default="all", choices=("all", "any"))
-        self.turns = int(r.number("turns", 1, minimum=1))
-        self.max_utterances = int(r.number("max_utterances", 3, minimum=1))
-        self.max_gap = int(r.number("max_gap", 1, minimum=0))
-        self.fuzzy = r.bool("fuzzy", True)
-        require = data.get("require")
-        if not isinstance(require, dict) or not require:
-            raise r.fail("require", "must map a label to a list of phrases, e.g. "
-                                    "{greeting: [здравствуйте, добрый день]}")
+    def __init__(self, spec: RequiredSpec, ctx: RuleContext):
+        super().__init__(spec, ctx)
+        self.part = spec.part
+        self.match = spec.match
+        self.turns = spec.turns
+        self.max_utterances = spec.max_utterances
+        self.max_gap = spec.max_gap
+        self.fuzzy = spec.fuzzy
         analyzer = analyzer_for(self.language)
-        self.require: dict[str, list[Phrase]] = {}
-        for label, phrases in require.items():
-            if isinstance(phrases, str):
-                phrases = [phrases]
-            if not isinstance(phrases, list) or not phrases or not all(
-                isinstance(p, str) and p.strip() for p in phrases
-            ):
-                raise r.fail(f"require.{label}", "must be a list of non-empty phrases")
-            self.require[str(label)] = [compile_phrase(p, analyzer) for p in phrases]
+        self.require: dict[str, list[Phrase]] = {
+            label: [compile_phrase(p, analyzer) for p in phrases] for label, phrases in spec.require.items()
+        }
 
     # --- which utterances make the part ------------------------------------------------
     def window(self, utterances: list[Utterance]) -> list[Utterance]:
@@ -103,25 +118,36 @@ class RequiredRule(Rule):
         return all(u is not utterances[-1] for u in self.window(utterances))
 
     # --- checks -------------------------------------------------------------------------
+    def indexed_phrases(self) -> list[Phrase]:
+        return [p for phrases in self.require.values() for p in phrases]
+
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
-        if self.part != "opening" or state.facts.get(self.id) or not self._opening_over(
-            state.utterances
-        ):
+        part: _Part = state.facts.setdefault(self.id, _Part())
+        if part.decided:
             return []
-        state.facts[self.id] = "decided"
-        return self._judge(self.window(state.utterances[:-1]))
+        speaker = AGENT if self.speaker == "any" else self.speaker
+        if utt.speaker == speaker and isinstance(tokens, Doc):
+            if self.part == "closing":
+                part.docs = [*part.docs, (utt, tokens)][-self.max_utterances :]
+            elif len(part.docs) < self.max_utterances:
+                part.docs.append((utt, tokens))
+        if self.part != "opening" or not self._opening_over(state.utterances):
+            return []
+        part.decided = True
+        return self._judge(self.window(state.utterances[:-1]), part)
 
     def check_call(self, state: Any) -> list[Hit]:
-        if state.facts.get(self.id):
+        part: _Part = state.facts.setdefault(self.id, _Part())
+        if part.decided:
             return []
-        state.facts[self.id] = "decided"
-        return self._judge(self.window(state.utterances))
+        part.decided = True
+        return self._judge(self.window(state.utterances), part)
 
-    def _judge(self, window: list[Utterance]) -> list[Hit]:
+    def _judge(self, window: list[Utterance], part: _Part) -> list[Hit]:
         if not window:
             return []  # the agent never spoke: nothing to judge (and nothing to coach)
         analyzer = analyzer_for(self.language)
-        docs = [Doc(analyzer.tokens(u.text), self.language) for u in window]
+        docs = [part.doc_for(u) or Doc(analyzer.tokens(u.text)) for u in window]
         found = {
             label: any(
                 find_phrase(p, doc.words, self.max_gap, self.fuzzy, doc=doc)
@@ -136,9 +162,5 @@ class RequiredRule(Rule):
         said = " ".join(u.text for u in window)
         return [Hit(text=said[:200], call_level=True, details={"missing": missing})]
 
-    def event(self, hit: Hit, utt: Utterance | None, state: Any) -> Event:
-        event = super().event(hit, utt, state)
-        missing = ", ".join(hit.details.get("missing", []))
-        event.message = event.message.replace("{missing}", missing)
-        event.suggestion = event.suggestion.replace("{missing}", missing)
-        return event
+    def values(self, hit: Hit) -> dict[str, str]:
+        return {"missing": ", ".join(hit.details.get("missing", []))}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from coach.contract import AGENT, Utterance
+from coach.contract import Utterance
 
 
 @dataclass
@@ -21,6 +21,3 @@ class CallState:
     customer_name: str | None = None
     duration_s: float | None = None
     facts: dict[str, Any] = field(default_factory=dict)
-
-    def agent_utterances(self) -> list[Utterance]:
-        return [u for u in self.utterances if u.speaker == AGENT]

@@ -1,0 +1,84 @@
+"""Mono calls: who spoke when (coach.diarization), and which of the two voices is the agent.
+
+A mono archive mixes agent and customer in one channel. The channel is
+transcribed once; each word goes to the voice diarization heard at its time,
+and runs of one voice's words become that speaker's utterances. Which voice
+is the agent is decided by the call itself: the agent greets and introduces
+the company, asks for the name, thanks and says goodbye -- the steps the
+rulebook's script rules check. Each voice is tried as the agent in a scratch
+Session; the one that leaves fewer script steps missing is the agent. With no evidence either way
+the first voice is the agent (in inbound calls the agent answers first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from coach.contract import AGENT, CUSTOMER, Utterance, Word
+from coach.diarization import Diarization
+from coach.session import Session
+
+# Call-level findings that mean "the agent's script step is missing": fewer = more agent-like.
+SCRIPT_GAPS = ("no_greeting", "no_closing", "name_not_asked")
+
+
+@dataclass
+class Roles:
+    """Which diarized voice (0 or 1) is the agent, and how sure that is (0..1)."""
+
+    agent: int
+    confidence: float
+    evidence: dict[int, int]  # voice -> script steps it performed as the agent
+
+    def speaker_of(self, voice: int) -> str:
+        return AGENT if voice == self.agent else CUSTOMER
+
+
+def split_words(utterances: list[Utterance], diarization: Diarization, gap_s: float = 1.0
+                ) -> list[tuple[int, Utterance]]:
+    """Each utterance cut where the voice changes; returns (voice, utterance) in time order."""
+    out: list[tuple[int, Utterance]] = []
+    for utt in utterances:
+        run: list[Word] = []
+        voice: int | None = None
+        for word in utt.words:
+            who = diarization.speaker_of_span(word.start, word.end)
+            who = voice if who is None else who
+            if run and (who != voice or word.start - run[-1].end >= gap_s):
+                out.append((voice if voice is not None else 0, _utterance(run)))
+                run = []
+            run.append(word)
+            voice = who
+        if run:
+            out.append((voice if voice is not None else 0, _utterance(run)))
+    return out
+
+
+def _utterance(words: list[Word]) -> Utterance:
+    return Utterance(AGENT, words[0].start, words[-1].end, " ".join(w.text for w in words), list(words))
+
+
+def pick_agent(voiced: list[tuple[int, Utterance]], new_session: Callable[[], Session],
+               duration_s: float) -> Roles:
+    """The voice that does the agent's script steps is the agent (see the module docstring)."""
+    steps: dict[int, int] = {}
+    for candidate in (0, 1):
+        session = new_session()
+        for voice, utt in voiced:
+            speaker = AGENT if voice == candidate else CUSTOMER
+            session.add_utterance(Utterance(speaker, utt.start, utt.end, utt.text, utt.words))
+        session.finish(duration_s)
+        gaps = {e.category for e in session.events if e.category in SCRIPT_GAPS}
+        steps[candidate] = len(SCRIPT_GAPS) - len(gaps)
+    first = voiced[0][0] if voiced else 0
+    if steps[0] == steps[1]:
+        return Roles(first, 0.5 if any(steps.values()) else 0.3, steps)
+    agent = max(steps, key=steps.__getitem__)
+    margin = abs(steps[0] - steps[1]) / len(SCRIPT_GAPS)
+    return Roles(agent, round(0.5 + 0.5 * margin, 3), steps)
+
+
+def label(voiced: list[tuple[int, Utterance]], roles: Roles) -> list[Utterance]:
+    """The utterances with their speakers, as a stereo call would have them."""
+    return [Utterance(roles.speaker_of(v), u.start, u.end, u.text, u.words) for v, u in voiced]

@@ -1,0 +1,90 @@
+"""The development corpus scripts (bench/corpus): valid, balanced, and their truth in `coach eval` format.
+
+Rendering the audio takes minutes (festival, sox), so these tests check the
+scripts and the truth the generator derives from them without audio; the
+audio itself is exercised by bench/quality.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coach.evaluation import CALL_CATEGORIES, LINE_CATEGORIES, load_truth_file
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def mc():
+    spec = importlib.util.spec_from_file_location("make_corpus", ROOT / "bench" / "corpus" / "make_corpus.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_corpus"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def specs(mc):
+    return mc.load_scripts()
+
+
+def test_corpus_is_big_enough_in_both_languages(specs):
+    langs = [s.language for s in specs]
+    assert len(specs) >= 60
+    assert langs.count("ru") >= 40 and langs.count("en") >= 18
+
+
+def test_every_category_has_positives_and_negatives(mc, specs):
+    cov = mc.coverage(specs)
+    for category in LINE_CATEGORIES:
+        c = cov["line_events"][category]
+        assert c["events"] >= 5 and c["calls_with"] >= 4 and c["calls_without"] >= 20, category
+    for category in CALL_CATEGORIES:
+        c = cov["call_level"][category]
+        assert c["true"] >= 4 and c["false"] >= 20, category
+    assert sum(n for k, n in cov["noise"].items() if k != "none") >= 10
+
+
+def test_voices_differ_within_a_call_and_match_its_language(mc, specs):
+    for s in specs:
+        assert s.voices["agent"] != s.voices["customer"], s.id
+        assert {mc.VOICES[v].language for v in s.voices.values()} == {s.language}, s.id
+
+
+def test_truth_derived_from_placement_is_valid_eval_input(mc, specs, tmp_path):
+    """Place lines with stand-in audio of known length: truth spans follow the script exactly."""
+    spec = next(s for s in specs if any(e.category == "interruption" for ln in s.lines for e in ln.events))
+
+    class FakeRenderer(mc.Renderer):
+        def render_line(self, voice, chunks, tempo, target, gain_db):
+            return np.ones(2 * mc.SR) * 0.01  # every line exactly 2 s long
+
+    placed = FakeRenderer(tmp_path).place(spec)
+    truth = mc.truth_doc(spec, placed, placed[-1].end + spec.tail)
+    path = tmp_path / f"{spec.id}.json"
+    path.write_text(json.dumps(truth, ensure_ascii=False), encoding="utf-8")
+    loaded = load_truth_file(path)
+    assert loaded.stem == spec.id and loaded.language == spec.language
+    i = next(i for i, ln in enumerate(spec.lines) if any(e.category == "interruption" for e in ln.events))
+    event = next(e for e in loaded.events if e.category == "interruption")
+    assert event.start == placed[i].start
+    assert event.end == pytest.approx(placed[i - 1].end)
+    assert event.end - event.start == pytest.approx(spec.lines[i].overlap)
+
+
+def test_bad_script_is_a_clear_error_naming_file_and_field(mc, tmp_path):
+    bad = tmp_path / "ru-bad.yaml"
+    bad.write_text(
+        "id: ru-bad\nlanguage: ru\ndomain: bank\nabout: x\nvoices: {agent: ru-m, customer: ru-hi450}\n"
+        "call: {name_not_asked: false, name_not_used: false, no_greeting: false, no_closing: false}\n"
+        "lines:\n  - A: Здравствуйте.\n  - C: Добрый день.\n    ev: [diminutive]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(mc.ScriptError, match=r"ru-bad\.yaml: lines\[1\]\.ev\[0\].*customer line"):
+        mc.load_script(bad)

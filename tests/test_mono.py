@@ -1,0 +1,83 @@
+"""Mono calls: the stereo fixture calls mixed down to one 8 kHz mu-law channel, as archives
+keep them, are split into agent and customer and judged as the stereo originals are.
+
+The phrase findings on the agent (forbidden, negative, diminutive) must agree with
+the stereo original's, and nothing the customer said may become the agent's.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CALLS
+
+PHRASE = ("forbidden_phrase", "negative_phrasing", "diminutive")
+STEREO = sorted(p.name for p in CALLS.glob("*.wav") if p.name != "mono_call.wav")
+
+
+def mono_8k_mulaw(source: Path, target: Path) -> Path:
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(source), "-ac", "1", "-ar", "8000",
+                    "-acodec", "pcm_mulaw", str(target)], check=True)
+    return target
+
+
+def phrase_findings(result: dict) -> list[tuple[str, float]]:
+    return [(e["category"], e["start"]) for e in result["events"]
+            if e["category"] in PHRASE and e["speaker"] == "agent"]
+
+
+def matched(expected: list[tuple[str, float]], got: list[tuple[str, float]], tol: float = 1.5) -> int:
+    free = list(got)
+    hits = 0
+    for cat, start in expected:
+        for k, (c, s) in enumerate(free):
+            if c == cat and abs(s - start) <= tol:
+                hits += 1
+                del free[k]
+                break
+    return hits
+
+
+@pytest.fixture(scope="module")
+def mono_results(coach, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mono")
+    return {name: coach.score(mono_8k_mulaw(CALLS / name, folder / name)).to_dict() for name in STEREO}
+
+
+@pytest.mark.slow
+def test_mono_mixes_give_the_stereo_phrase_findings(scored, mono_results):
+    tp = fp = fn = 0
+    for name in STEREO:
+        stereo, mono = phrase_findings(scored(name)), phrase_findings(mono_results[name])
+        hits = matched(stereo, mono)
+        tp, fp, fn = tp + hits, fp + len(mono) - hits, fn + len(stereo) - hits
+    assert tp > 0, "no phrase findings to compare"
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    assert f1 >= 0.85, (tp, fp, fn)
+
+
+@pytest.mark.slow
+def test_the_customers_words_are_never_the_agents(mono_results):
+    result = mono_results["customer_says_forbidden.wav"]
+    assert result["diarized"] and result["mono"]
+    assert not [e for e in result["events"] if e["category"] == "forbidden_phrase"]
+    customer = " ".join(u["text"].lower() for u in result["transcript"] if u["speaker"] == "customer")
+    assert "крич" in customer  # heard, and given to the customer
+    shouted = mono_results["forbidden_agent.wav"]  # the customer's "Сбавьте тон!"
+    assert not [e for e in shouted["events"] if e["rule"] == "ru.forbidden.lower-your-tone"]
+
+
+@pytest.mark.slow
+def test_a_diarized_result_says_how_it_was_split(mono_results):
+    result = mono_results["clean_call.wav"]
+    assert result["channels"] == {"agent": 0, "customer": 0}
+    assert {u["speaker"] for u in result["transcript"]} == {"agent", "customer"}
+    split = result["diarization"]
+    assert split["two_speakers"] and 0.5 <= split["confidence"] <= 1
+    assert split["agent_voice"] in (0, 1) and split["role_confidence"] >= 0.5
+    assert any("split into two voices" in n for n in result["notes"])
+    first = min(result["transcript"], key=lambda u: u["start"])
+    assert first["speaker"] == "agent" and "здравств" in first["text"].lower()
