@@ -43,6 +43,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agent", default=None, metavar="NAME",
                         help="the agent's name, written in each result's meta (the API may override it)")
     add_config_options(parser, language_default="ru", batch=False)
+    # Live cannot split one channel by voice as it goes (batch diarizes mono recordings after the
+    # fact): a single channel is the agent, and the result says so (`mono: true`).
+    parser.set_defaults(mono="agent")
     parser.add_argument("--partial-interval", type=float, default=0.5, metavar="S",
                         help="re-decode the words being spoken every S seconds (default 0.5; "
                              "lower shows words sooner, costs more CPU)")
