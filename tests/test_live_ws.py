@@ -189,16 +189,19 @@ def test_replay_of_two_files_keeps_the_calls_apart(tmp_path):
     assert two["transcript"][0]["start"] < 1.0  # its own clock: starts at its own t=0
 
 
-def two_calls_wav(path: Path) -> float:
-    """forbidden_agent.wav then customer_says_forbidden.wav in one stereo file; returns the cut."""
+def two_calls_wav(path: Path, silence_s: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> float:
+    """forbidden_agent.wav then customer_says_forbidden.wav in one stereo file, with `silence_s`
+    before, between and after them; returns where the second call begins."""
     parts = [load_call(CALLS / "forbidden_agent.wav"), load_call(CALLS / "customer_says_forbidden.wav")]
-    stereo = np.concatenate([np.stack([c.channels["agent"], c.channels["customer"]], axis=1) for c in parts])
+    calls = [np.stack([c.channels["agent"], c.channels["customer"]], axis=1) for c in parts]
+    quiet = [np.zeros((int(s * 16000), 2), dtype=np.float32) for s in silence_s]
+    stereo = np.concatenate([quiet[0], calls[0], quiet[1], calls[1], quiet[2]])
     with wave.open(str(path), "wb") as w:
         w.setnchannels(2)
         w.setsampwidth(2)
         w.setframerate(16000)
         w.writeframes((np.clip(stereo, -1, 1) * 32767).astype("<i2").tobytes())
-    return parts[0].duration_s
+    return silence_s[0] + parts[0].duration_s + silence_s[1]
 
 
 def api(port: int, method: str, path: str, body: dict | None = None, headers: dict | None = None):
@@ -270,6 +273,38 @@ def test_the_api_cuts_a_live_stream_into_calls(coach, tmp_path):
     assert one["feedback"][0]["start"] == 12.3 and one["feedback"][0]["at"] > 0
     sessions = [m for m in messages if m["type"] == "session"]
     assert [s["call_id"] for s in sessions] == ["A-1", "A-2"]
+
+
+@pytest.mark.slow
+def test_a_live_stream_starts_calls_on_speech_and_ends_them_after_silence(coach, tmp_path):
+    """Hands-free: silence, a call, 10 s of silence, another call. Each starts at its first
+    speech (with the greeting kept) and ends after --auto-end 5 s of silence."""
+    wav = tmp_path / "day.wav"
+    two_calls_wav(wav, (3.0, 10.0, 2.0))
+    out = tmp_path / "out"
+    messages: list[dict] = []
+    desk = Desk(coach, messages.append, DeskOptions(mode="live", auto_end_s=5.0, out_dir=out),
+                lambda: LiveOptions(language="ru"), source=FileSource(wav, speed=0))
+    desk.start()
+    try:
+        assert desk.over.wait(600)
+    finally:
+        desk.stop()
+    assert desk.error is None
+    sessions = [m for m in messages if m["type"] == "session"]
+    ends = [m for m in messages if m["type"] == "end"]
+    assert [s["started_by"] for s in sessions] == ["speech", "speech"]
+    assert [e["reason"] for e in ends] == ["silence", "stopped"]
+    assert [m["state"] for m in messages if m["type"] == "call"] == ["idle", "idle"]
+    results = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.glob("*.json"))]
+    assert len(results) == 2
+    first, second = sorted(results, key=lambda r: r["meta"]["number"])
+    assert first["transcript"][0]["text"].lower().startswith(("здравствуйте", "сдравствуйте"))
+    assert first["transcript"][0]["start"] < 1.5  # the pre-roll kept the greeting
+    assert 20 < first["duration_s"] < 32 and second["duration_s"] < 26
+    assert first["customer_name"] == "Ольга" and second["customer_name"] is None
+    assert "ru.forbidden.dont-shout" in [e["rule"] for e in first["events"]]
+    assert "Ольга" not in json.dumps(second, ensure_ascii=False)
 
 
 def _collect(ws, out: list[dict]) -> None:

@@ -31,7 +31,6 @@ import re
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,7 @@ from coach.errors import CoachError
 from coach.live.hub import CommandError
 from coach.live.pipeline import LiveOptions, LivePipeline
 from coach.live.sources import Chunk, FileSource
+from coach.live.trigger import SpeechTrigger
 from coach.outputs import OutputError, write_atomic
 
 log = logging.getLogger(__name__)
@@ -151,9 +151,7 @@ class Desk:
         self._thread = threading.Thread(target=self._run, name="coach-calls", daemon=True)
         self._stream_t0 = 0.0
         self._stream_pos = 0.0
-        self._ring: dict[str, deque[Chunk]] = {}
-        self._vad: dict[str, Any] = {}
-        self._speech_windows: dict[str, int] = {}
+        self._trigger = SpeechTrigger(options.preroll_s, options.speech_start_s, options.vad_threshold)
 
     # -- control (any thread) -------------------------------------------------------------
 
@@ -304,9 +302,7 @@ class Desk:
                          agent: str | None = None) -> _Call:
         call = self._begin(self.source.speakers, self._stream_t0 + offset, 1.0, offset, reason,
                            call_id=call_id, agent=agent, info=self.source.info)
-        self._ring.clear()
-        self._vad.clear()
-        self._speech_windows.clear()
+        self._trigger.reset()
         return call
 
     def _feed_live(self, chunk: Chunk) -> None:
@@ -383,32 +379,11 @@ class Desk:
     # -- starting on speech -----------------------------------------------------------------
 
     def _watch_for_speech(self, chunks: list[Chunk]) -> None:
-        """Keep a second of pre-roll per speaker; a call starts at the first sustained speech."""
-        from coach.asr.streaming import StreamingVad
-
-        need = max(int(self.options.speech_start_s / (512 / SAMPLE_RATE)), 1)
-        heard = False
-        for chunk in chunks:
-            ring = self._ring.setdefault(chunk.speaker, deque())
-            ring.append(chunk)
-            while ring and ring[-1].start - ring[0].start > self.options.preroll_s:
-                ring.popleft()
-            if chunk.gap:
-                continue
-            vad = self._vad.get(chunk.speaker)
-            if vad is None:
-                vad = self._vad[chunk.speaker] = StreamingVad()
-            run = self._speech_windows.get(chunk.speaker, 0)
-            for p in vad.feed(chunk.samples):
-                run = run + 1 if p >= self.options.vad_threshold else 0
-                heard = heard or run >= need
-            self._speech_windows[chunk.speaker] = run
-        if not heard:
+        preroll = self._trigger.feed(chunks)
+        if preroll is None:
             return
-        preroll = [c for ring in self._ring.values() for c in ring]
-        offset = min(c.start for c in preroll)
-        self._start_live_call("speech", offset)
-        for chunk in sorted(preroll, key=lambda c: c.start):
+        self._start_live_call("speech", preroll[0].start)
+        for chunk in preroll:
             self._feed_live(chunk)
 
     # -- commands ---------------------------------------------------------------------------
