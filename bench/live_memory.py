@@ -1,14 +1,19 @@
-"""Long sessions: replay 60 minutes of audio as fast as possible through the live pipeline; RSS growth.
+"""Long sessions: 60 minutes of audio through the live pipeline as fast as possible; RSS growth.
 
-Builds a dual-channel WAV of --minutes (default 60) from the committed
-fixture calls (written piece by piece, never held whole in memory), then
-replays it with `FileSource(speed=0)` through the same LivePipeline, Session
-and websocket hub as `coach replay`, with one real client reading every
-message. RSS is sampled every second. Printed: RSS after loading, after the
-first --warmup minutes of audio, the peak, at the end, and the growth
-(peak - after warm-up, and peak - after loading). Target (issue 5): growth
-under 100 MB.
-Run: `.venv/bin/python bench/live_memory.py [--minutes 60] [--json out.json]`.
+Two shapes of a working day, both through the same Desk, LivePipeline,
+Session and websocket hub as `coach replay`, with one real client reading
+every message, RSS sampled every second:
+
+* default: one call of --minutes (default 60), a dual-channel WAV built from
+  the committed fixture calls (written piece by piece, never held whole);
+* `--calls N`: N calls back to back (the fixture calls in turn), each its own
+  Session and pipeline, as an agent's day of calls: nothing may pile up
+  from one call to the next.
+
+Printed: RSS after loading, after the first --warmup minutes of audio, the
+peak, at the end, and the growth (peak - after warm-up, and peak - after
+loading). Target (issue 5): growth under 100 MB.
+Run: `.venv/bin/python bench/live_memory.py [--minutes 60 | --calls 100] [--json out.json]`.
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ sys.path.insert(0, str(ROOT))
 
 from websockets.sync.client import connect  # noqa: E402
 
+from coach import Coach, CoachConfig  # noqa: E402
 from coach.audio import load_call  # noqa: E402
-from coach.live.app import EngineOptions, LiveRun, load_engine  # noqa: E402
+from coach.live.calls import Desk, DeskOptions  # noqa: E402
 from coach.live.hub import Hub, HubOptions  # noqa: E402
+from coach.live.pipeline import LiveOptions  # noqa: E402
 from coach.live.sources import FileSource  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "calls"
@@ -67,52 +74,70 @@ def make_long_call(path: Path, minutes: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--calls", type=int, default=0, help="N fixture calls back to back instead")
     parser.add_argument("--warmup", type=float, default=5.0, help="minutes of audio before the baseline")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "long_call.wav"
-        seconds = make_long_call(path, args.minutes)
-        engine = load_engine(EngineOptions(cpu_threads=args.threads))
+        if args.calls:
+            paths = [FIXTURES / SOURCES[i % len(SOURCES)] for i in range(args.calls)]
+        else:
+            paths = [Path(tmp) / "long_call.wav"]
+            make_long_call(paths[0], args.minutes)
+        recordings = [FileSource(p, speed=0) for p in paths]
+        coach = Coach.load(CoachConfig(language="ru", cpu_threads=args.threads), warm_up=True)
         hub = Hub(HubOptions(port=0)).start()
-        counts = {"messages": 0, "events": 0}
+        desk = Desk(coach, hub.publish, DeskOptions(mode="replay"), lambda: LiveOptions(language="ru"),
+                    recordings=recordings)
+        counts = {"messages": 0, "events": 0, "ends": 0}
 
         def reader():
             with connect(f"ws://127.0.0.1:{hub.port}/ws", max_size=None, open_timeout=10) as ws:
-                while True:
+                while counts["ends"] < len(recordings):
                     msg = json.loads(ws.recv(timeout=3600))
                     counts["messages"] += 1
                     counts["events"] += msg["type"] == "event"
-                    if msg["type"] == "end":
-                        return
+                    counts["ends"] += msg["type"] == "end"
 
         client = threading.Thread(target=reader, daemon=True)
         client.start()
         time.sleep(0.5)
         loaded = rss_mb()
-        source = FileSource(path, speed=0)
-        run = LiveRun(engine, source, hub)
         samples: list[tuple[float, float]] = []  # (audio seconds done, rss)
+        done_before = 0.0  # audio of the calls already over
+        current, current_s = None, 0.0
         started = time.monotonic()
-        run.start()
-        while not run.wait(1.0):
-            done = run.pipeline._stream_time
-            samples.append((done, rss_mb()))
+        desk.start()
+        max_buffer: dict[str, float] = {}
+        max_frames: dict[str, int] = {}
+        while not desk.over.wait(1.0):
+            call = desk.call
+            if call is not None and call is not current:
+                done_before += current.pipeline.stream_time if current is not None else 0.0
+                current = call
+            if current is not None:
+                current_s = current.pipeline.stream_time
+                for s, t in current.pipeline.transcribers.items():
+                    max_buffer[s] = max(max_buffer.get(s, 0.0), t.stats.max_buffer_s)
+                    max_frames[s] = max(max_frames.get(s, 0), t.stats.max_frames)
+            samples.append((done_before + current_s, rss_mb()))
             if len(samples) % 60 == 0:
-                print(f"  {done / 60:5.1f} min of audio, {time.monotonic() - started:6.0f} s, "
-                      f"RSS {samples[-1][1]:.0f} MB", flush=True)
+                print(f"  {samples[-1][0] / 60:5.1f} min of audio, {desk.calls} call(s), "
+                      f"{time.monotonic() - started:6.0f} s, RSS {samples[-1][1]:.0f} MB", flush=True)
         client.join(timeout=30)
         wall = time.monotonic() - started
+        seconds = done_before + (current.pipeline.stream_time if current is not None else 0.0)
         end_rss = rss_mb()
         samples.append((seconds, end_rss))
+        desk.stop()
         hub.stop(flush_s=0.5)
 
     after_warmup = next((r for t, r in samples if t >= args.warmup * 60), samples[0][1])
     peak = max(r for _, r in samples)
-    stats = run.pipeline.transcribers
     figures = {
+        "calls": len(recordings),
         "audio_minutes": round(seconds / 60, 1),
         "wall_s": round(wall),
         "x_realtime": round(seconds / wall, 2),
@@ -124,8 +149,8 @@ def main() -> int:
         "growth_from_loaded_mb": round(peak - loaded),
         "messages": counts["messages"],
         "events": counts["events"],
-        "max_buffer_s": {s: round(t.stats.max_buffer_s, 1) for s, t in stats.items()},
-        "max_encoded_frames": {s: t.stats.max_frames for s, t in stats.items()},
+        "max_buffer_s": {s: round(v, 1) for s, v in max_buffer.items()},
+        "max_encoded_frames": max_frames,
     }
     print(json.dumps(figures, indent=2))
     if args.json:

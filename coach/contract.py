@@ -293,3 +293,15 @@ def status_message(source: str, state: str, message: str = "", **extra: Any) -> 
 
 def end_message(duration_s: float, events: int, **extra: Any) -> dict[str, Any]:
     return {"type": "end", "duration_s": round(duration_s, 2), "events": events, **extra}
+
+
+def call_message(state: str, **info: Any) -> dict[str, Any]:
+    """Where the desk is between calls: `state` is "idle" (no call: waiting for speech, the
+    button or the API), "starting" or "ending"; `info` carries `language`, `reason`, the
+    call's `call_id`/`agent` and, once ended, where its result was `saved`."""
+    return {"type": "call", "state": state, **info}
+
+
+def feedback_message(rule: str, start: float | None, at: float, **extra: Any) -> dict[str, Any]:
+    """An agent's "not helpful" on a card, as stored with the call's result (`feedback`)."""
+    return {"type": "feedback", "rule": rule, "start": _round(start), "at": round(at, 3), **extra}

@@ -1,15 +1,24 @@
-"""The overlay in a real browser (Debian chromium through Playwright) against `coach replay`.
+"""The overlay in a real browser (Debian chromium through Playwright), at 380x540.
 
-A replay of the fixture call makes the hint card appear with the rule's own
-message and suggestion (the customer's name filled in once known); at the
-end the timeline lists the finding and clicking it seeks the <audio>
-element. Killing the server (SIGKILL) and starting it again: the page says it
-lost the connection, reconnects by itself and shows the new call. All at
-360x480, the smallest window the overlay is meant for.
+* Against `coach replay` of two calls: the card leads with the phrase to say
+  (largest type) and gives the reason below; "not helpful" is saved with the
+  call's result; the end-of-call review (score, one line per finding with the
+  quote and the better phrase) is in view; the second call starts clean
+  (no name, no transcript, no findings of the first).
+* Against `coach replay` stopped by SIGTERM: a large "coach stopped" notice,
+  the old card dimmed; killed (SIGKILL): "no contact"; started again: the
+  page reconnects by itself and shows the new call.
+* Against the server alone, with contract messages published by the test:
+  the card rules (repeats counted "×2", others queued "+1" and shown later,
+  never dropped; late acoustic findings only in the review), the filler card
+  naming only the words said, the pace meter with unit and norm, the talk
+  meter, the device-lost notice in Russian and in English, fillers grouped
+  into one review line.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -20,6 +29,16 @@ from pathlib import Path
 
 import pytest
 
+from coach.contract import (
+    Event,
+    call_message,
+    end_message,
+    event_message,
+    metrics_message,
+    session_message,
+    status_message,
+)
+from coach.live.hub import Hub, HubOptions
 from coach.rules import Rulebook
 from tests.conftest import CALLS, ROOT
 
@@ -34,6 +53,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--autoplay-policy=no-user-gesture-required",
 ]
+WIDTH, HEIGHT = 380, 540
+SHOTS = Path(os.environ.get("COACH_SHOTS", "/tmp"))
 
 
 def free_port() -> int:
@@ -42,16 +63,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def replay(call: str, port: int, speed: float, *extra: str) -> subprocess.Popen:
+def replay(calls: list[str], port: int, speed: float, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "coach", "replay", str(CALLS / call), "--no-browser",
+        [sys.executable, "-m", "coach", "replay", *[str(CALLS / c) for c in calls], "--no-browser",
          "--port", str(port), "--speed", str(speed), *extra],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )
 
 
-def wait_http(port: int, timeout: float = 60.0) -> None:
+def wait_http(port: int, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -76,7 +97,8 @@ def browser_page(tmp_path):
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 360, "height": 480},
+            args=CHROMIUM_ARGS, viewport={"width": WIDTH, "height": HEIGHT},
+            bypass_csp=True,  # wait_for_function evaluates strings; the page itself keeps its CSP
         )
         page = context.new_page()
         errors: list[str] = []
@@ -85,53 +107,218 @@ def browser_page(tmp_path):
         context.close()
 
 
-def test_overlay_shows_the_hint_then_the_timeline_and_reconnects(browser_page):
+def in_view(page, selector: str) -> bool:
+    box = page.locator(selector).first.bounding_box()
+    return bool(box) and box["x"] >= 0 and box["x"] + box["width"] <= WIDTH + 0.5 \
+        and box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT + 0.5
+
+
+def font_px(page, selector: str) -> float:
+    return page.evaluate(f"parseFloat(getComputedStyle(document.querySelector('{selector}')).fontSize)")
+
+
+@pytest.mark.slow
+def test_two_calls_cards_feedback_review_and_a_clean_second_call(browser_page, tmp_path):
     page, errors = browser_page
     rule = next(r for r in Rulebook.load("ru").rules if r.id == "ru.forbidden.dont-shout")
-    port = free_port()
-    first = replay("forbidden_agent.wav", port, 2.0)
-    second = None
+    port, out = free_port(), tmp_path / "out"
+    proc = replay(["forbidden_agent.wav", "customer_says_forbidden.wav"], port, 1.5, "--pause", "6",
+                  "--out", str(out), "--exit-at-end")
     try:
         wait_http(port)
         page.goto(f"http://127.0.0.1:{port}/")
         page.wait_for_selector("#status[data-state=connected]", timeout=30_000)
 
-        # the hint card: the rule's message and its suggestion with the customer's name
-        page.wait_for_selector("#hint:not([hidden])", timeout=60_000)
-        assert page.inner_text("#hint-message") == rule.message
-        suggestion = page.inner_text("#hint-suggestion")
-        assert "разберёмся" in suggestion
-        assert page.get_attribute("#hint", "data-severity") == "critical"
+        # the card: the phrase to say first and largest, the reason below, what was said last
+        page.wait_for_selector("#hint:not([hidden])", timeout=90_000)
+        say, why = page.inner_text("#hint-say"), page.inner_text("#hint-why")
+        assert say.startswith("Ольга, будьте добры") and "разберёмся" in say
+        assert len(say.split()) <= 11
+        assert why == rule.message
         assert "кричите" in page.inner_text("#hint-said").lower()
-        # readable at 360x480: nothing wider than the window, the card fully visible
-        assert page.evaluate("document.documentElement.scrollWidth") <= 360
-        box = page.locator("#hint").bounding_box()
-        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 360 and box["y"] < 480
-        page.screenshot(path=str(Path(os.environ.get("COACH_SHOTS", "/tmp")) / "overlay-hint.png"))
+        assert page.get_attribute("#hint", "data-severity") == "critical"
+        assert font_px(page, "#hint-say") > font_px(page, "#hint-why") + 4
+        boxes = [page.locator(s).bounding_box() for s in ("#hint-say", "#hint-why", "#hint-said")]
+        assert boxes[0]["y"] < boxes[1]["y"] < boxes[2]["y"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+        assert in_view(page, "#hint")
+        page.screenshot(path=str(SHOTS / "overlay-card.png"))
 
-        # end of call: the timeline; clicking the finding seeks the audio to just before it
-        page.wait_for_selector("#timeline:not([hidden])", timeout=60_000)
+        # "not helpful": acknowledged on the card, kept with the call's result
+        page.click("#hint-unhelpful")
+        page.wait_for_selector("#hint-thanks:not([hidden])", timeout=5_000)
+
+        # end of call 1: the review replaces the live view, in view at 380x540
+        page.wait_for_selector("#review:not([hidden])", timeout=90_000)
+        assert page.is_hidden("#live-view")
+        assert int(page.inner_text("#review-score").split()[0]) < 100
         item = page.locator(".finding[data-category=forbidden_phrase]")
+        text = item.inner_text()
+        assert "кричите" in text.lower() and "→ Ольга, будьте добры" in text
+        assert in_view(page, ".finding[data-category=forbidden_phrase]") and in_view(page, "#review-score")
+        page.screenshot(path=str(SHOTS / "overlay-review.png"))
         start = float(item.get_attribute("data-start"))
         page.wait_for_function("document.getElementById('audio').readyState >= 1", timeout=15_000)
         item.click()
         page.wait_for_function(
-            f"Math.abs(document.getElementById('audio').currentTime - {start - 1.0}) < 1.5",
-            timeout=10_000,
-        )
-        page.screenshot(path=str(Path(os.environ.get("COACH_SHOTS", "/tmp")) / "overlay-end.png"))
+            f"Math.abs(document.getElementById('audio').currentTime - {start - 1.0}) < 1.5", timeout=10_000)
 
-        # kill the server: the page notices; start it again: the page reconnects on its own
-        kill(first)
-        page.wait_for_selector("#status[data-state=disconnected]", timeout=10_000)
-        second = replay("mono_call.wav", port, 4.0, "--exit-at-end")
-        page.wait_for_selector("#status[data-state=connected]", timeout=60_000)
-        page.wait_for_selector("#timeline", state="hidden", timeout=10_000)  # a new call began
-        page.wait_for_selector("#hint:not([hidden])", timeout=60_000)
-        assert page.inner_text("#hint-message") == rule.message
-        assert second.wait(timeout=60) == 0
+        # call 2: nothing of call 1 on screen
+        page.wait_for_selector("#review", state="hidden", timeout=60_000)
+        assert page.is_hidden("#customer") and page.inner_text("#fillers") == "0"
+        page.wait_for_function("document.querySelectorAll('#transcript .line').length > 0", timeout=60_000)
+        assert "Ольга" not in page.inner_text("body")
+        page.wait_for_selector("#review:not([hidden])", timeout=90_000)
+        assert page.locator(".finding[data-rule='ru.forbidden.dont-shout']").count() == 0
+        assert "Ольга" not in page.inner_text("#review")
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
         assert errors == []
     finally:
-        kill(first)
-        if second is not None:
-            kill(second)
+        kill(proc)
+    first = json.loads((out / "forbidden_agent.json").read_text(encoding="utf-8"))
+    assert [f["rule"] for f in first["feedback"]] == ["ru.forbidden.dont-shout"]
+    second = json.loads((out / "customer_says_forbidden.json").read_text(encoding="utf-8"))
+    assert second["feedback"] == []
+
+
+@pytest.mark.slow
+def test_stopped_lost_and_back(browser_page):
+    page, errors = browser_page
+    port = free_port()
+    first = replay(["forbidden_agent.wav"], port, 1.0)
+    second = third = None
+    try:
+        wait_http(port)
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("#hint:not([hidden])", timeout=90_000)
+        first.send_signal(signal.SIGTERM)
+        page.wait_for_selector("#stopped:not([hidden])", timeout=20_000)
+        assert page.inner_text("#stopped-title") == "Коуч остановлен"
+        assert page.evaluate("document.body.classList.contains('stale')")
+        opacity = "parseFloat(getComputedStyle(document.getElementById('live-view')).opacity)"
+        assert page.evaluate(opacity) < 0.5
+        assert font_px(page, "#stopped-title") >= 18 and in_view(page, "#stopped")
+        page.screenshot(path=str(SHOTS / "overlay-stopped.png"))
+        assert first.wait(timeout=60) == 143
+
+        # started again: the notice goes, the new call shows
+        second = replay(["mono_call.wav"], port, 2.0)
+        page.wait_for_selector("#status[data-state=connected]", timeout=120_000)
+        page.wait_for_selector("#stopped", state="hidden", timeout=10_000)
+        page.wait_for_selector("#hint:not([hidden])", timeout=90_000)
+        assert not page.evaluate("document.body.classList.contains('stale')")
+        # killed without a word: the page says it lost contact
+        kill(second)
+        page.wait_for_selector("#stopped:not([hidden])", timeout=10_000)
+        assert page.inner_text("#stopped-title") == "Нет связи с коучем"
+        assert page.inner_text("#status-text") == "нет связи"
+        third = replay(["mono_call.wav"], port, 4.0, "--exit-at-end")
+        page.wait_for_selector("#stopped", state="hidden", timeout=120_000)
+        assert third.wait(timeout=120) == 0
+        assert errors == []
+    finally:
+        for proc in (first, second, third):
+            if proc is not None:
+                kill(proc)
+
+
+# -- the card rules, against the server alone -------------------------------------------------
+
+
+def _event(rule: str, category: str, start: float, severity: str = "minor", text: str = "",
+           message: str = "m", suggestion: str = "") -> Event:
+    return Event(category, rule, "agent", start, start + 1.0, severity, text, message, suggestion)
+
+
+@pytest.fixture
+def hub():
+    h = Hub(HubOptions(port=0)).start()
+    yield h
+    h.stop(flush_s=0.2)
+
+
+def test_cards_meters_and_notices(browser_page, hub):
+    page, errors = browser_page
+    page.goto(f"http://127.0.0.1:{hub.port}/")
+    page.wait_for_selector("#status[data-state=connected]", timeout=10_000)
+    hub.publish(call_message("idle", language="en", reason="waiting", start_on_speech=True, mode="live"))
+    page.wait_for_function("document.getElementById('calm-text').textContent.startsWith('No call')")
+    assert page.inner_text("#call-button") == "Start call"
+
+    t0 = time.time()
+    hub.publish(session_message("ru", t0, 1.0, speakers=["agent", "customer"], number=1, mode="live"))
+    page.wait_for_function("document.getElementById('call-button').textContent === 'Завершить'")
+    hub.publish(metrics_message({}, fillers=3, rate={"syllables_per_s": 4.2, "max_syllables_per_s": 7},
+                                talk={"talk_ratio_agent": 0.62, "monologue_s": 50.0},
+                                speakers=["agent", "customer"], customer_name=None))
+    page.wait_for_function("document.getElementById('rate').textContent.includes('слог/с')")
+    assert page.inner_text("#rate") == "4.2 слог/с, норма до 7"
+    assert page.inner_text("#talk") == "вы 62% · клиент 38%"
+    assert page.inner_text("#monologue") == "0:50"
+
+    # the filler card names only the words said, not the rule's examples
+    filler = _event("ru.fillers.words", "filler_words", 3.0, text="Ну, короче,",
+                    message="Слова-паразиты («ну», «короче», «как бы») чаще 4 раз в минуту речи",
+                    suggestion="Сделайте паузу вместо слова-паразита")
+    hub.publish(event_message(filler, time.time()))
+    page.wait_for_selector("#hint:not([hidden])")
+    assert page.inner_text("#hint-say") == "Сделайте паузу вместо слова-паразита"
+    assert page.inner_text("#hint-why") == "Вы сказали «ну», «короче»"
+    assert page.is_hidden("#hint-said")
+
+    # the same rule again: counted on the card; another rule meanwhile: queued, not dropped
+    hub.publish(event_message(_event("ru.fillers.words", "filler_words", 9.0, text="типа"), time.time()))
+    page.wait_for_function("document.getElementById('hint-repeat').textContent === '×2'")
+    long_phrase = ("Пожалуйста, оставайтесь на линии, я сейчас уточню информацию у коллег "
+                   "и вернусь к вам с ответом")
+    queued = _event("ru.diminutive.waiting", "diminutive", 12.0, text="минуточку",
+                    message="Без уменьшительных", suggestion=long_phrase)
+    hub.publish(event_message(queued, time.time()))
+    page.wait_for_function("document.getElementById('hint-queue').textContent === '+1'")
+    # a late acoustic finding: no card, only the review
+    late = _event("analyzer.interruption", "interruption", 5.0, "major", text="подождите",
+                  message="Вы перебили клиента", suggestion="Дайте клиенту договорить")
+    hub.publish(event_message(late, time.time(), card=False))
+    page.click("#hint-dismiss")
+    page.wait_for_function("document.getElementById('hint').dataset.rule === 'ru.diminutive.waiting'")
+    say = page.inner_text("#hint-say")
+    assert say.endswith("…") and len(say.split()) <= 10 and say.startswith("Пожалуйста, оставайтесь")
+    assert page.get_attribute("#hint-say", "title") == long_phrase
+    page.screenshot(path=str(SHOTS / "overlay-queued.png"))
+
+    # a microphone lost: a large notice in the overlay's language, old card dimmed; back: gone
+    hub.publish(status_message("agent", "lost", "Audio device 'USB Headset' stopped", device="USB Headset"))
+    page.wait_for_selector("#stopped:not([hidden])")
+    assert page.inner_text("#stopped-title") == "Микрофон пропал"
+    assert "«USB Headset»" in page.inner_text("#stopped-detail")
+    assert page.evaluate("document.body.classList.contains('stale')")
+    page.screenshot(path=str(SHOTS / "overlay-device-lost.png"))
+    hub.publish(status_message("agent", "ok", "back", device="USB Headset"))
+    page.wait_for_selector("#stopped", state="hidden")
+    assert not page.evaluate("document.body.classList.contains('stale')")
+
+    # the end: score, fillers in one line with their count and words, one line per other finding
+    hub.publish(event_message(_event("ru.fillers.words", "filler_words", 15.0, text="короче"), time.time()))
+    hub.publish(end_message(20.0, 5, score={"total": 72}, top=[late.to_dict(), queued.to_dict()],
+                            number=1))
+    page.wait_for_selector("#review:not([hidden])")
+    lines = page.locator("#findings .finding")
+    texts = [lines.nth(i).inner_text() for i in range(lines.count())]
+    fillers = [x for x in texts if "Слова-паразиты" in x]
+    assert len(fillers) == 1 and "×3" in fillers[0]
+    assert all(w in fillers[0] for w in ("«ну»", "«короче»", "«типа»")) and "как бы" not in fillers[0]
+    interruption = next(x for x in texts if "Перебивание" in x)
+    assert "«подождите»" in interruption and "→ Дайте клиенту договорить" in interruption
+    assert page.inner_text("#review-score").startswith("72")
+    assert in_view(page, "#review-score") and in_view(page, "#findings .finding >> nth=0")
+    page.screenshot(path=str(SHOTS / "overlay-review-grouped.png"))
+
+    # a call in English: the same notice in English
+    hub.publish(session_message("en", time.time(), 1.0, speakers=["agent"], number=2, mode="live"))
+    page.wait_for_selector("#review", state="hidden")
+    assert page.is_hidden("#talk-meter")  # one channel: no talk/listen meter
+    hub.publish(status_message("agent", "lost", "gone", device="Headset"))
+    page.wait_for_selector("#stopped:not([hidden])")
+    assert page.inner_text("#stopped-title") == "Microphone lost"
+    assert "Headset" in page.inner_text("#stopped-detail")
+    assert errors == []

@@ -1,30 +1,50 @@
-// coach overlay: one websocket (/ws on this page's own host), a hint card, two meters,
-// the last transcript lines and, when the call ends, its timeline. Plain JS, no build step.
+// coach overlay: one websocket (/ws on this page's own host), call after call.
+// During a call: a card that leads with the phrase to say (largest type) and gives the reason
+// below, a filler counter, the pace against its norm, talk/listen and monologue meters, and the
+// last transcript lines. When the call ends: a scrollable review (score, top findings, one line
+// per finding with the quote and the better phrase). When coach stops or a microphone is lost:
+// a large notice, and everything else dimmed. Plain JS, no build step.
 //
-// Alert fatigue is the main complaint about live coaching tools, so hints are
-// rate-limited (one new card per HINT.minGapMs unless a more severe one comes),
-// de-duplicated (the same rule again within HINT.dedupeMs only bumps a "x2"
-// counter), muted for a while once dismissed, and hidden again after a few seconds.
+// Alert fatigue is the main complaint about live coaching tools, so cards are rate-limited (one
+// new card per HINT.minGapMs unless a more severe one comes); a repeat of the card on screen
+// bumps its "×N"; others wait in a queue ("+N") instead of being dropped; a dismissed or
+// "not helpful" rule is muted; cards hide again after a few seconds.
 "use strict";
 
 (() => {
   const HINT = {
     minGapMs: 6000,
-    dedupeMs: 60000,
     muteAfterDismissMs: 120000,
     staleMs: 20000,
+    goneAfterMs: 1500,  // no connection this long: the "coach stopped" notice
     showMs: { critical: 30000, major: 25000, warning: 20000, minor: 15000, info: 12000 },
+    sayWords: 10,  // the phrase to say: at most about this many words on the card
+    monologueWarnS: 45,
   };
   // rules use info/minor/major/critical, the acoustic analyzers info/warning/critical
   const RANK = { info: 1, minor: 2, warning: 3, major: 3, critical: 4 };
   const MAX_LINES = 8;
+  const CALL_KEY = "F8";
 
   const TEXT = {
     ru: {
-      connecting: "подключение…", connected: "на связи", disconnected: "нет связи, переподключаюсь…",
-      customer: "Клиент:", fillers: "Паразиты", rate: "Темп", calm: "Подсказки появятся здесь",
-      ended: "Звонок окончен", timeline: "Разбор звонка", agent: "Вы", customerShort: "Клиент",
-      call: "звонок", said: "Сказано:", noFindings: "Замечаний нет",
+      connecting: "подключение…", connected: "на связи", disconnected: "нет связи",
+      customer: "Клиент:", fillers: "Паразиты", rate: "Темп", talk: "Говорите", monologue: "Монолог",
+      sylPerS: "слог/с", normUpTo: "норма до", you: "вы", them: "клиент",
+      calmCall: "Подсказки появятся здесь", idleSpeech: "Звонка нет. Он начнётся, когда кто-то заговорит.",
+      idleManual: "Звонка нет. Нажмите «Начать звонок» (F8).", replayOver: "Все записи проиграны.",
+      start: "Начать звонок", end: "Завершить", review: "Разбор звонка", all: "Все замечания",
+      agent: "Вы", customerShort: "Клиент", call: "итог", said: "Сказано:", noFindings: "Замечаний нет",
+      unhelpful: "Не помогло", thanks: "Спасибо, учтём", score: "из 100",
+      queued: (n) => `+${n}`, missed: (n) => `Ещё ${n} — в разборе после звонка`,
+      fillerSaid: (w) => `Вы сказали ${w}`, fillerTimes: (n) => `×${n}`,
+      stoppedTitle: "Коуч остановлен", stoppedDetail: "Подсказки больше не приходят. Запустите coach снова — окно подключится само.",
+      goneTitle: "Нет связи с коучем", goneDetail: "Подсказки не приходят. Пробую подключиться…",
+      lostTitle: "Микрофон пропал", lostDetail: (d) => `Устройство «${d}» не даёт звука. Жду, когда оно вернётся…`,
+      lostCustomerTitle: "Звук клиента пропал",
+      errorTitle: "Коуч остановился из-за ошибки", errorDetail: "Подсказки не приходят. Подробности — в окне, где запущен coach.",
+      back: (d) => `Устройство «${d}» снова работает`,
+      noCall: "Сейчас нет звонка", replayCalls: "В повторе звонки начинаются сами", refused: "Команда не выполнена",
       categories: {
         forbidden_phrase: "Запрещённая фраза", negative_phrasing: "Отрицание",
         diminutive: "Уменьшительные слова", filler_words: "Слова-паразиты",
@@ -34,10 +54,23 @@
       },
     },
     en: {
-      connecting: "connecting…", connected: "connected", disconnected: "disconnected, retrying…",
-      customer: "Customer:", fillers: "Fillers", rate: "Pace", calm: "Hints will appear here",
-      ended: "Call ended", timeline: "Call review", agent: "You", customerShort: "Customer",
-      call: "call", said: "Said:", noFindings: "No findings",
+      connecting: "connecting…", connected: "connected", disconnected: "disconnected",
+      customer: "Customer:", fillers: "Fillers", rate: "Pace", talk: "You talk", monologue: "Monologue",
+      sylPerS: "syl/s", normUpTo: "norm up to", you: "you", them: "customer",
+      calmCall: "Hints will appear here", idleSpeech: "No call. One starts when someone speaks.",
+      idleManual: "No call. Press “Start call” (F8).", replayOver: "All recordings played.",
+      start: "Start call", end: "End call", review: "Call review", all: "All findings",
+      agent: "You", customerShort: "Customer", call: "call", said: "Said:", noFindings: "No findings",
+      unhelpful: "Not helpful", thanks: "Thanks, noted", score: "of 100",
+      queued: (n) => `+${n}`, missed: (n) => `${n} more — in the review after the call`,
+      fillerSaid: (w) => `You said ${w}`, fillerTimes: (n) => `×${n}`,
+      stoppedTitle: "Coach stopped", stoppedDetail: "No more hints. Start coach again; this window reconnects by itself.",
+      goneTitle: "Lost contact with coach", goneDetail: "No hints are coming. Reconnecting…",
+      lostTitle: "Microphone lost", lostDetail: (d) => `Device “${d}” gives no sound. Waiting for it to come back…`,
+      lostCustomerTitle: "Customer audio lost",
+      errorTitle: "Coach stopped on an error", errorDetail: "No more hints. Details are in the window coach runs in.",
+      back: (d) => `Device “${d}” works again`,
+      noCall: "No call in progress", replayCalls: "In a replay the recordings start the calls", refused: "Command refused",
       categories: {
         forbidden_phrase: "Forbidden phrase", negative_phrasing: "Negative phrasing",
         diminutive: "Diminutives", filler_words: "Filler words", name_not_asked: "Customer's name",
@@ -50,27 +83,38 @@
 
   const $ = (id) => document.getElementById(id);
   const ui = {
-    status: $("status"), statusText: $("status-text"), customer: $("customer"),
-    customerLabel: $("customer-label"), customerName: $("customer-name"), banner: $("banner"),
-    hint: $("hint"), hintCategory: $("hint-category"), hintRepeat: $("hint-repeat"),
-    hintMessage: $("hint-message"), hintSuggestion: $("hint-suggestion"), hintSaid: $("hint-said"),
-    dismiss: $("hint-dismiss"), calm: $("calm"), calmText: $("calm-text"),
+    status: $("status"), statusText: $("status-text"), clock: $("call-clock"), customer: $("customer"),
+    customerLabel: $("customer-label"), customerName: $("customer-name"), callButton: $("call-button"),
+    stopped: $("stopped"), stoppedTitle: $("stopped-title"), stoppedDetail: $("stopped-detail"),
+    banner: $("banner"), live: $("live-view"),
+    hint: $("hint"), hintCategory: $("hint-category"), hintRepeat: $("hint-repeat"), hintQueue: $("hint-queue"),
+    hintSay: $("hint-say"), hintWhy: $("hint-why"), hintSaid: $("hint-said"), dismiss: $("hint-dismiss"),
+    unhelpful: $("hint-unhelpful"), thanks: $("hint-thanks"), calm: $("calm"), calmText: $("calm-text"),
+    missed: $("missed"),
     fillers: $("fillers"), fillersLabel: $("fillers-label"), rate: $("rate"), rateLabel: $("rate-label"),
-    rateBar: $("rate-bar"), rateLimit: $("rate-limit"), transcript: $("transcript"),
-    timeline: $("timeline"), timelineTitle: $("timeline-title"), audio: $("audio"),
-    timelineBar: $("timeline-bar"), findings: $("findings"),
+    rateBar: $("rate-bar"), rateLimit: $("rate-limit"), talk: $("talk"), talkLabel: $("talk-label"),
+    talkBar: $("talk-bar"), talkMeter: $("talk-meter"), monologue: $("monologue"),
+    monologueLabel: $("monologue-label"), monologueMeter: $("monologue-meter"), transcript: $("transcript"),
+    review: $("review"), reviewTitle: $("review-title"), reviewScore: $("review-score"), reviewTop: $("review-top"),
+    reviewAll: $("review-all"), audio: $("audio"), timelineBar: $("timeline-bar"), findings: $("findings"),
   };
 
-  let t = TEXT.ru;
+  const params = new URLSearchParams(location.search);
+  const token = params.get("token") || new URLSearchParams(location.hash.slice(1)).get("token");
+  let t = TEXT[(document.documentElement.lang || "ru")] || TEXT.en;
   let state = freshState();
+  let desk = { language: null, mode: "live", idle: true, startOnSpeech: true, over: false };
   let ws = null;
   let retries = 0;
+  let goneTimer = null;
+  let notice = null;  // {kind: "stopped"|"gone"|"device"|"error", ...}
+  const lostDevices = new Map();
 
   function freshState() {
     return {
-      session: null, events: new Map(), hints: new Set(), lines: [], partials: new Map(), current: null,
-      repeat: 1, lastShownAt: 0, shownByRule: new Map(), muted: new Map(), pending: [],
-      hideTimer: null, ended: null,
+      session: null, events: new Map(), hints: new Set(), counts: new Map(), lines: [], partials: new Map(),
+      current: null, repeat: 1, lastShownAt: 0, muted: new Map(), pending: [], missed: 0,
+      hideTimer: null, ended: null, feedback: new Set(), customerName: null,
     };
   }
 
@@ -78,8 +122,14 @@
   function connect() {
     setStatus("connecting");
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    ws = new WebSocket(`${scheme}://${location.host}/ws`);
-    ws.onopen = () => { retries = 0; setStatus("connected"); };
+    const query = token ? `?token=${encodeURIComponent(token)}` : "";
+    ws = new WebSocket(`${scheme}://${location.host}/ws${query}`);
+    ws.onopen = () => {
+      retries = 0;
+      clearTimeout(goneTimer);
+      setStatus("connected");
+      if (notice && (notice.kind === "gone" || notice.kind === "stopped")) setNotice(null);
+    };
     ws.onmessage = (e) => {
       let msg;
       try { msg = JSON.parse(e.data); } catch { return; }
@@ -87,11 +137,19 @@
     };
     ws.onclose = () => {
       setStatus("disconnected");
+      clearTimeout(goneTimer);
+      goneTimer = setTimeout(() => {
+        if (!notice || notice.kind !== "stopped") setNotice({ kind: "gone" });
+      }, HINT.goneAfterMs);
       const delay = Math.min(500 * 2 ** retries, 5000);
       retries += 1;
       setTimeout(connect, delay);
     };
     ws.onerror = () => { try { ws.close(); } catch { /* already closing */ } };
+  }
+
+  function send(msg) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
   }
 
   function setStatus(s) {
@@ -107,39 +165,101 @@
       case "metrics": onMetrics(msg); break;
       case "status": onStatus(msg); break;
       case "end": onEnd(msg); break;
+      case "call": onCall(msg); break;
+      case "feedback": onFeedback(msg); break;
       default: break;
     }
   }
 
-  // -- session -------------------------------------------------------------------
+  function setLanguage(lang) {
+    if (!lang) return;
+    desk.language = lang;
+    t = TEXT[lang] || TEXT.en;
+    document.documentElement.lang = lang;
+    applyLabels();
+  }
+
+  // -- calls -----------------------------------------------------------------------
   function onSession(msg) {
     if (state.session && state.session.t0 === msg.t0) return;  // same call after a reconnect
     clearTimeout(state.hideTimer);
     state = freshState();
     state.session = msg;
-    t = TEXT[msg.language] || TEXT.en;
-    document.documentElement.lang = msg.language || "en";
-    applyLabels();
+    desk.idle = false;
+    desk.mode = msg.mode || desk.mode;
+    setLanguage(msg.language);
+    if (notice && notice.kind === "stopped") setNotice(null);
     ui.hint.hidden = true;
-    ui.calm.hidden = false;
     ui.transcript.replaceChildren();
     ui.findings.replaceChildren();
+    ui.reviewTop.replaceChildren();
     ui.timelineBar.replaceChildren();
-    ui.timeline.hidden = true;
+    ui.audio.removeAttribute("src");
     ui.banner.hidden = true;
     ui.customer.hidden = true;
+    ui.customerName.textContent = "";
     ui.fillers.textContent = "0";
+    ui.fillers.classList.remove("high");
     ui.rate.textContent = "–";
     ui.rateBar.style.width = "0";
+    ui.talk.textContent = "–";
+    ui.talkBar.style.width = "0";
+    ui.monologue.textContent = "–";
+    const two = (msg.speakers || []).length > 1;  // talk/listen needs the customer's own channel
+    ui.talkMeter.hidden = !two;
+    ui.monologueMeter.hidden = !two;
+    ui.missed.hidden = true;
+    setView("live");
+    calm(t.calmCall);
   }
 
-  function applyLabels() {
-    ui.customerLabel.textContent = t.customer;
-    ui.fillersLabel.textContent = t.fillers;
-    ui.rateLabel.textContent = t.rate;
-    ui.calmText.textContent = t.calm;
-    ui.timelineTitle.textContent = t.timeline;
-    setStatus(ui.status.dataset.state);
+  function onCall(msg) {
+    setLanguage(msg.language);
+    if (msg.mode) desk.mode = msg.mode;
+    if (msg.state === "idle") {
+      desk.idle = true;
+      desk.startOnSpeech = !!msg.start_on_speech;
+      desk.over = msg.reason === "replay over";
+      if (!state.ended) {
+        setView("idle");
+        calm(idleText());
+      }
+      updateButton();
+    }
+  }
+
+  function idleText() {
+    if (desk.over) return t.replayOver;
+    return desk.startOnSpeech ? t.idleSpeech : t.idleManual;
+  }
+
+  function setView(view) {
+    document.body.dataset.view = view;
+    ui.live.hidden = view === "review";
+    ui.review.hidden = view !== "review";
+    ui.clock.hidden = view !== "live";
+    updateButton();
+  }
+
+  function updateButton() {
+    const inCall = !desk.idle && document.body.dataset.view === "live";
+    ui.callButton.dataset.action = inCall ? "end" : "start";
+    ui.callButton.textContent = inCall ? t.end : t.start;
+    ui.callButton.hidden = !inCall && desk.mode === "replay";
+  }
+
+  function toggleCall(via) {
+    send({ type: "call", action: ui.callButton.dataset.action, via });
+  }
+
+  ui.callButton.addEventListener("click", () => toggleCall("button"));
+
+  function tickClock() {
+    if (state.session && document.body.dataset.view === "live" && !state.ended) {
+      const speed = state.session.speed || 1;
+      const s = Math.max(0, (Date.now() / 1000 - state.session.t0) * speed);
+      ui.clock.textContent = clock(s);
+    }
   }
 
   // -- transcript ----------------------------------------------------------------
@@ -176,59 +296,102 @@
     return div;
   }
 
-  // -- hints -----------------------------------------------------------------------
+  // -- cards -----------------------------------------------------------------------
   function onEvent(ev) {
     const key = `${ev.rule}|${ev.speaker}|${ev.start}|${ev.end}`;
     if (state.events.has(key)) return;  // a backlog replayed after a reconnect
     if (!ev.hint) state.events.set(key, ev);  // live-only advice is not a finding of the call
     else if (state.hints.has(key)) return;
     else state.hints.add(key);
-    if (state.ended) renderTimeline();
-    if (ev.start === null || ev.start === undefined) return;  // call-level: for the timeline
+    if (state.ended) renderReview();
+    if (ev.start === null || ev.start === undefined) return;  // call-level: for the review
+    state.counts.set(ev.rule, (state.counts.get(ev.rule) || 0) + 1);
+    if (ev.card === false) return;  // decided too late to help now: the review lists it
     const age = Date.now() / 1000 - (ev.emitted_at || 0);
-    if (age * 1000 > HINT.staleMs) return;  // an old finding from the backlog: timeline only
+    if (age * 1000 > HINT.staleMs) return;  // an old finding from the backlog: review only
     offer(ev);
   }
 
   function offer(ev) {
     const now = Date.now();
     if ((state.muted.get(ev.rule) || 0) > now) return;
-    const last = state.shownByRule.get(ev.rule);
-    if (last && now - last < HINT.dedupeMs) {
-      if (state.current && state.current.rule === ev.rule && !ui.hint.hidden) {
-        state.repeat += 1;
-        ui.hintRepeat.textContent = `×${state.repeat}`;
-        ui.hintRepeat.hidden = false;
-      }
+    const showing = state.current && !ui.hint.hidden;
+    if (showing && state.current.rule === ev.rule) {  // the same advice again: count it on the card
+      state.repeat = state.counts.get(ev.rule) || state.repeat + 1;
+      ui.hintRepeat.textContent = `×${state.repeat}`;
+      ui.hintRepeat.hidden = false;
+      armHide(ev.severity);
       return;
     }
-    const busy = state.current && !ui.hint.hidden && now - state.lastShownAt < HINT.minGapMs;
+    const busy = showing && now - state.lastShownAt < HINT.minGapMs;
     if (busy && (RANK[ev.severity] || 0) <= (RANK[state.current.severity] || 0)) {
-      state.pending.push(ev);
+      const same = state.pending.findIndex((p) => p.rule === ev.rule);
+      if (same >= 0) state.pending.splice(same, 1);
+      state.pending.push(ev);  // never dropped: shown when the card is free
+      renderQueue();
       return;
     }
     show(ev);
   }
 
+  function shortPhrase(text) {
+    const words = text.trim().split(/\s+/);
+    if (words.length <= HINT.sayWords) return text.trim();
+    // cut at the last clause end within the limit, if that keeps enough to say
+    for (let i = HINT.sayWords - 1; i >= 3; i -= 1) {
+      if (/[.!?;:,]$/.test(words[i])) return `${words.slice(0, i + 1).join(" ").replace(/[,;:]$/, "")}…`;
+    }
+    return `${words.slice(0, HINT.sayWords).join(" ").replace(/[,;:.]$/, "")}…`;
+  }
+
+  function fillerWords(ev) {
+    const said = (ev.text || "").toLowerCase().split(/[,.!?;…]+/).map((w) => w.trim()).filter(Boolean);
+    return [...new Set(said)].map((w) => `«${w}»`).join(", ");
+  }
+
+  function reasonOf(ev) {
+    if (ev.category === "filler_words" && ev.text) return t.fillerSaid(fillerWords(ev));
+    return ev.message || "";
+  }
+
   function show(ev) {
     const now = Date.now();
     state.current = ev;
-    state.repeat = 1;
+    state.repeat = state.counts.get(ev.rule) || 1;
     state.lastShownAt = now;
-    state.shownByRule.set(ev.rule, now);
     ui.hint.dataset.severity = ev.severity || "info";
     ui.hint.dataset.rule = ev.rule;
-    ui.hintCategory.textContent = t.categories[ev.category] || ev.category;
-    ui.hintRepeat.hidden = true;
-    ui.hintMessage.textContent = ev.message;
-    ui.hintSuggestion.textContent = ev.suggestion || "";
-    ui.hintSuggestion.hidden = !ev.suggestion;
-    ui.hintSaid.textContent = ev.text ? `${t.said} «${ev.text}»` : "";
-    ui.hintSaid.hidden = !ev.text;
+    ui.hintCategory.textContent = label(ev.category);
+    ui.hintRepeat.textContent = `×${state.repeat}`;
+    ui.hintRepeat.hidden = state.repeat < 2;
+    const reason = reasonOf(ev);
+    if (ev.suggestion) {
+      ui.hintSay.textContent = shortPhrase(ev.suggestion);
+      ui.hintSay.title = ev.suggestion;
+      ui.hintSay.classList.remove("plain");
+      ui.hintWhy.textContent = reason;
+      ui.hintWhy.hidden = !reason;
+    } else {  // nothing to say instead: the reason itself, large
+      ui.hintSay.textContent = reason;
+      ui.hintSay.title = "";
+      ui.hintSay.classList.add("plain");
+      ui.hintWhy.hidden = true;
+    }
+    const quote = ev.category === "filler_words" ? "" : ev.text;
+    ui.hintSaid.textContent = quote ? `${t.said} «${quote}»` : "";
+    ui.hintSaid.hidden = !quote;
+    ui.unhelpful.hidden = false;
+    ui.unhelpful.disabled = false;
+    ui.thanks.hidden = true;
     ui.hint.hidden = false;
     ui.calm.hidden = true;
+    renderQueue();
+    armHide(ev.severity);
+  }
+
+  function armHide(severity) {
     clearTimeout(state.hideTimer);
-    state.hideTimer = setTimeout(hide, HINT.showMs[ev.severity] || HINT.showMs.info);
+    state.hideTimer = setTimeout(hide, HINT.showMs[severity] || HINT.showMs.info);
   }
 
   function hide() {
@@ -236,6 +399,7 @@
     ui.hint.hidden = true;
     ui.calm.hidden = false;
     state.current = null;
+    drainPending(true);
   }
 
   function dismiss() {
@@ -243,19 +407,60 @@
     hide();
   }
 
-  function drainPending() {
+  function notHelpful() {
+    const ev = state.current;
+    if (!ev) return;
+    send({ type: "feedback", rule: ev.rule, start: ev.start, category: ev.category, via: "card",
+      number: state.session && state.session.number });
+    state.feedback.add(`${ev.rule}|${ev.start}`);
+    state.muted.set(ev.rule, Number.MAX_SAFE_INTEGER);  // not again in this call
+    ui.unhelpful.hidden = true;
+    ui.thanks.textContent = t.thanks;
+    ui.thanks.hidden = false;
+    clearTimeout(state.hideTimer);
+    state.hideTimer = setTimeout(hide, 1500);
+  }
+
+  function onFeedback(msg) {
+    state.feedback.add(`${msg.rule}|${msg.start}`);
+  }
+
+  function drainPending(free) {
     if (!state.pending.length) return;
     const now = Date.now();
-    if (state.current && !ui.hint.hidden && now - state.lastShownAt < HINT.minGapMs) return;
-    const fresh = state.pending.filter((e) => now / 1000 - (e.emitted_at || 0) < HINT.staleMs / 1000);
+    if (!free && state.current && !ui.hint.hidden && now - state.lastShownAt < HINT.minGapMs) return;
+    const fresh = [];
+    for (const e of state.pending) {
+      if (now / 1000 - (e.emitted_at || 0) < HINT.staleMs / 1000) fresh.push(e);
+      else state.missed += 1;  // too old to help now; still in the review
+    }
     state.pending = [];
-    fresh.sort((a, b) => (RANK[b.severity] || 0) - (RANK[a.severity] || 0) || b.emitted_at - a.emitted_at);
-    if (fresh.length) offer(fresh[0]);
+    fresh.sort((a, b) => (RANK[b.severity] || 0) - (RANK[a.severity] || 0) || a.emitted_at - b.emitted_at);
+    if (fresh.length) {
+      state.pending = fresh.slice(1);
+      show(fresh[0]);
+    }
+    renderQueue();
+  }
+
+  function renderQueue() {
+    ui.hintQueue.textContent = t.queued(state.pending.length);
+    ui.hintQueue.hidden = state.pending.length === 0;
+    ui.missed.textContent = t.missed(state.missed);
+    ui.missed.hidden = state.missed === 0;
+  }
+
+  function calm(text) {
+    ui.calmText.textContent = text;
   }
 
   ui.dismiss.addEventListener("click", dismiss);
-  document.addEventListener("keydown", (e) => { if (e.key === "Escape") dismiss(); });
-  setInterval(drainPending, 500);
+  ui.unhelpful.addEventListener("click", notHelpful);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") dismiss();
+    else if (e.key === CALL_KEY) { e.preventDefault(); toggleCall("hotkey"); }
+  });
+  setInterval(() => { drainPending(false); tickClock(); }, 500);
 
   // -- meters ------------------------------------------------------------------------
   function onMetrics(m) {
@@ -271,85 +476,223 @@
     const max = rate.max_syllables_per_s || 7;
     if (typeof rate.syllables_per_s === "number") {
       const scale = max * 1.4;
-      ui.rate.textContent = rate.syllables_per_s.toFixed(1);
+      const fast = rate.syllables_per_s > max;
+      ui.rate.textContent = `${rate.syllables_per_s.toFixed(1)} ${t.sylPerS}, ${t.normUpTo} ${fmt(max)}`;
+      ui.rate.classList.toggle("high", fast);
       ui.rateBar.style.width = `${Math.min(rate.syllables_per_s / scale, 1) * 100}%`;
-      ui.rateBar.classList.toggle("fast", rate.syllables_per_s > max);
+      ui.rateBar.classList.toggle("fast", fast);
       ui.rateLimit.style.left = `${(max / scale) * 100}%`;
+    }
+    const talk = m.talk || {};
+    const two = (m.speakers || (state.session && state.session.speakers) || []).length > 1;
+    ui.talkMeter.hidden = !two;
+    ui.monologueMeter.hidden = !two;
+    const ratio = typeof talk.talk_ratio_agent === "number" ? talk.talk_ratio_agent : talk.talk_ratio_agent_call;
+    if (typeof ratio === "number") {
+      const you = Math.round(ratio * 100);
+      ui.talk.textContent = `${t.you} ${you}% · ${t.them} ${100 - you}%`;
+      ui.talkBar.style.width = `${you}%`;
+      ui.talkBar.classList.toggle("high", you > 70);
+    }
+    if (typeof talk.monologue_s === "number") {
+      ui.monologue.textContent = talk.monologue_s >= 1 ? clock(talk.monologue_s) : "–";
+      ui.monologue.classList.toggle("high", talk.monologue_s >= HINT.monologueWarnS);
     }
   }
 
-  function onStatus(msg) {
-    ui.banner.textContent = msg.message || "";
-    ui.banner.hidden = msg.state === "ok" || !msg.message;
+  function fmt(x) {
+    return Number.isInteger(x) ? String(x) : x.toFixed(1);
   }
 
-  // -- end of call: the timeline -------------------------------------------------------
+  // -- status: coach stopped, devices, refused commands ------------------------------------
+  function onStatus(msg) {
+    if (msg.source === "coach" && msg.state === "stopped") {
+      setNotice({ kind: "stopped" });
+    } else if (msg.source === "pipeline" && msg.state === "error") {
+      setNotice({ kind: "error", raw: msg.message });
+    } else if (msg.source === "command") {
+      const text = msg.code === "http_409" ? (desk.mode === "replay" && msg.command === "call" && desk.idle
+        ? t.replayCalls : t.noCall) : t.refused;
+      banner(text);
+    } else if (msg.state === "lost") {
+      lostDevices.set(msg.source, msg);
+      setNotice({ kind: "device", source: msg.source, device: msg.device || msg.source, raw: msg.message });
+    } else if (msg.state === "ok") {
+      const was = lostDevices.get(msg.source);
+      lostDevices.delete(msg.source);
+      if (notice && notice.kind === "device") {
+        const other = [...lostDevices.values()][0];
+        setNotice(other ? { kind: "device", source: other.source, device: other.device || other.source } : null);
+      }
+      if (was) banner(t.back(msg.device || was.device || msg.source), 4000);
+    }
+  }
+
+  function setNotice(n) {
+    notice = n;
+    if (!n) {
+      ui.stopped.hidden = true;
+      document.body.classList.remove("stale");
+      return;
+    }
+    ui.stopped.dataset.kind = n.kind;
+    ui.stopped.title = n.raw || "";
+    if (n.kind === "stopped") {
+      ui.stoppedTitle.textContent = t.stoppedTitle;
+      ui.stoppedDetail.textContent = t.stoppedDetail;
+    } else if (n.kind === "gone") {
+      ui.stoppedTitle.textContent = t.goneTitle;
+      ui.stoppedDetail.textContent = t.goneDetail;
+    } else if (n.kind === "error") {
+      ui.stoppedTitle.textContent = t.errorTitle;
+      ui.stoppedDetail.textContent = t.errorDetail;
+    } else {
+      ui.stoppedTitle.textContent = n.source === "customer" ? t.lostCustomerTitle : t.lostTitle;
+      ui.stoppedDetail.textContent = t.lostDetail(n.device);
+    }
+    ui.stopped.hidden = false;
+    document.body.classList.add("stale");
+    clearTimeout(state.hideTimer);  // a dimmed card stays put until things work again
+  }
+
+  let bannerTimer = null;
+  function banner(text, ms = 3000) {
+    ui.banner.textContent = text;
+    ui.banner.hidden = false;
+    clearTimeout(bannerTimer);
+    bannerTimer = setTimeout(() => { ui.banner.hidden = true; }, ms);
+  }
+
+  // -- end of call: scorecard and review ---------------------------------------------------
   function onEnd(msg) {
     state.ended = msg;
     state.partials.clear();
-    renderTranscript();
-    if (state.session && state.session.audio && !ui.audio.getAttribute("src")) {
-      ui.audio.src = state.session.audio;
-    }
-    ui.audio.hidden = !(state.session && state.session.audio);
-    renderTimeline();
-    ui.timeline.hidden = false;
-    ui.calmText.textContent = t.ended;
+    clearTimeout(state.hideTimer);
+    state.pending = [];
+    ui.hint.hidden = true;
+    state.current = null;
+    desk.idle = true;
+    const audio = state.session && state.session.audio;
+    if (audio && ui.audio.getAttribute("src") !== audio) ui.audio.src = audio;
+    ui.audio.hidden = !audio;
+    renderReview();
+    setView("review");
+    ui.review.scrollTop = 0;
   }
 
   function duration() {
     return (state.ended && state.ended.duration_s) || (state.session && state.session.duration_s) || 0;
   }
 
-  function renderTimeline() {
+  function label(category) {
+    return t.categories[category] || String(category || "").replace(/_/g, " ");
+  }
+
+  function renderReview() {
+    const end = state.ended || {};
+    const total = end.score && typeof end.score.total === "number" ? end.score.total : null;
+    ui.reviewScore.hidden = total === null;
+    if (total !== null) {
+      ui.reviewScore.replaceChildren(document.createTextNode(String(total)), small(` ${t.score}`));
+      ui.reviewScore.className = `score ${total >= 85 ? "good" : total >= 60 ? "fair" : "poor"}`;
+    }
+    ui.reviewTop.replaceChildren(...(end.top || []).map((ev) => {
+      const li = document.createElement("li");
+      li.dataset.severity = ev.severity;
+      li.append(document.createTextNode(`${label(ev.category)}${ev.start != null ? ` · ${clock(ev.start)}` : ""}`));
+      if (ev.suggestion) {
+        const better = document.createElement("span");
+        better.className = "better";
+        better.textContent = `→ ${shortPhrase(ev.suggestion)}`;
+        li.append(better);
+      }
+      return li;
+    }));
+
     const events = [...state.events.values()].sort(
       (a, b) => (a.start ?? Infinity) - (b.start ?? Infinity) || a.rule.localeCompare(b.rule));
-    const total = duration();
+    const fillers = events.filter((e) => e.category === "filler_words");
+    const items = [];
     const marks = [];
-    const items = events.map((ev) => {
-      const li = document.createElement("li");
-      li.className = "finding";
-      li.dataset.severity = ev.severity;
-      li.dataset.category = ev.category;
-      const time = document.createElement("span");
-      time.className = "time";
-      const sev = document.createElement("span");
-      sev.className = "sev";
-      const text = document.createElement("span");
-      text.className = "text";
-      text.textContent = (t.categories[ev.category] || ev.category) + ": " + ev.message;
-      if (ev.start === null || ev.start === undefined) {
-        li.classList.add("call");
-        time.textContent = t.call;
-      } else {
-        li.dataset.start = ev.start;
-        li.tabIndex = 0;
-        time.textContent = clock(ev.start);
-        li.title = ev.text || "";
-        li.addEventListener("click", () => seek(ev.start, li));
-        li.addEventListener("keydown", (e) => { if (e.key === "Enter") seek(ev.start, li); });
-        if (total > 0) {
-          const mark = document.createElement("button");
-          mark.className = "mark";
-          mark.type = "button";
-          mark.dataset.severity = ev.severity;
-          mark.style.left = `${Math.min(ev.start / total, 1) * 100}%`;
-          mark.title = `${clock(ev.start)} ${ev.message}`;
-          mark.addEventListener("click", () => seek(ev.start, li));
-          marks.push(mark);
-        }
+    const totalS = duration();
+    let fillerDone = false;
+    for (const ev of events) {
+      if (ev.category === "filler_words") {
+        if (fillerDone) continue;
+        fillerDone = true;
+        items.push(fillerLine(fillers));
+        continue;
       }
-      li.append(time, sev, text);
-      return li;
-    });
+      const li = finding(ev);
+      items.push(li);
+      if (ev.start != null && totalS > 0) {
+        const mark = document.createElement("button");
+        mark.className = "mark";
+        mark.type = "button";
+        mark.dataset.severity = ev.severity;
+        mark.style.left = `${Math.min(ev.start / totalS, 1) * 100}%`;
+        mark.title = `${clock(ev.start)} ${label(ev.category)}`;
+        mark.addEventListener("click", () => seek(ev.start, li));
+        marks.push(mark);
+      }
+    }
     if (!items.length) {
       const li = document.createElement("li");
-      li.className = "finding call";
+      li.className = "finding none";
       li.textContent = t.noFindings;
       items.push(li);
     }
     ui.findings.replaceChildren(...items);
     ui.timelineBar.replaceChildren(...marks);
+  }
+
+  function small(text) {
+    const s = document.createElement("small");
+    s.textContent = text;
+    return s;
+  }
+
+  function span(cls, text) {
+    const s = document.createElement("span");
+    s.className = cls;
+    s.textContent = text;
+    return s;
+  }
+
+  function finding(ev) {
+    const li = document.createElement("li");
+    li.className = "finding";
+    li.dataset.severity = ev.severity;
+    li.dataset.category = ev.category;
+    li.dataset.rule = ev.rule;
+    const what = span("what", label(ev.category));
+    const body = span("body", "");
+    body.append(what);
+    if (ev.text) body.append(span("quote", ` «${ev.text}»`));
+    else if (ev.message) body.append(span("quote", ` ${ev.message}`));
+    if (ev.start === null || ev.start === undefined) {
+      li.classList.add("call");
+      li.append(span("time", t.call), span("sev", ""), body);
+    } else {
+      li.dataset.start = ev.start;
+      li.tabIndex = 0;
+      li.append(span("time", clock(ev.start)), span("sev", ""), body);
+      li.addEventListener("click", () => seek(ev.start, li));
+      li.addEventListener("keydown", (e) => { if (e.key === "Enter") seek(ev.start, li); });
+    }
+    if (ev.suggestion) li.append(span("better", `→ ${ev.suggestion}`));
+    return li;
+  }
+
+  function fillerLine(fillers) {
+    const words = [...new Set(fillers.flatMap((e) => fillerWords(e).split(", ").filter(Boolean)))];
+    const first = fillers[0];
+    const li = finding({ ...first, text: "" });
+    li.dataset.count = String(fillers.length);
+    const body = li.querySelector(".body");
+    body.replaceChildren(span("what", `${label("filler_words")} ${t.fillerTimes(fillers.length)}`),
+      span("quote", words.length ? `: ${words.join(", ")}` : ""));
+    return li;
   }
 
   function seek(start, li) {
@@ -367,7 +710,23 @@
     return `${m}:${String(sec).padStart(2, "0")}`;
   }
 
+  function applyLabels() {
+    ui.customerLabel.textContent = t.customer;
+    ui.fillersLabel.textContent = t.fillers;
+    ui.rateLabel.textContent = t.rate;
+    ui.talkLabel.textContent = t.talk;
+    ui.monologueLabel.textContent = t.monologue;
+    ui.reviewTitle.textContent = t.review;
+    ui.reviewAll.textContent = t.all;
+    ui.unhelpful.textContent = t.unhelpful;
+    setStatus(ui.status.dataset.state);
+    updateButton();
+    if (notice) setNotice(notice);
+  }
+
   // exposed for tests and debugging in the console
-  window.coachOverlay = { state: () => state, hint: HINT };
+  window.coachOverlay = { state: () => state, desk: () => desk, hint: HINT, shortPhrase };
+  applyLabels();
+  calm("…");
   connect();
 })();

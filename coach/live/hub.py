@@ -1,14 +1,30 @@
-"""The websocket hub: pushes contract messages to every overlay, serves `ui/` on the same port.
+"""The overlay's server: the page, its websocket, the replayed recording and a small local API, on one port.
 
-One port for the page, the audio and the websocket (`/ws`) keeps the
-overlay a plain static page (`new WebSocket("ws://" + location.host + "/ws")`)
-and lets the same-origin rule do the security work:
+One port keeps the overlay a plain static page (`new WebSocket(... "/ws")`),
+and lets a softphone or CRM on the same machine mark calls with two plain
+HTTP requests:
+
+    POST /api/call/start   {"agent": "...", "call_id": "..."}   (body optional)
+    POST /api/call/end
+    POST /api/feedback     {"rule": "...", "start": 12.3}        ("not helpful" on a card)
+    GET  /api/state
+
+Built on aiohttp (HTTP/1.1 parsing, HEAD, ranges, 405 with `Allow`), with
+these rules on top:
 
 * it binds 127.0.0.1 unless told otherwise;
-* `/ws` refuses a handshake whose `Origin` is not this server's own page, so
-  a web page open in the agent's browser cannot read the call's transcript;
-  requests whose `Host` is not a loopback name are refused when bound to
-  loopback (DNS rebinding), and so are `Sec-Fetch-Site: cross-site` fetches.
+* only GET/HEAD are served, POST only on /api/; anything else is 405, and a
+  malformed path (a NUL byte...) is 400, with no traceback anywhere;
+* requests whose `Host` is not a loopback name are refused while bound to
+  loopback (DNS rebinding), so are `Sec-Fetch-Site: cross-site` fetches, and
+  a websocket or API request whose `Origin` is not this server's own page (so
+  a web page open in the agent's browser can neither read the call nor
+  start or end one). A request with no `Origin` (curl, a softphone, any
+  local process) is accepted: on a personal desktop that is the user;
+* with a token (`--token`, or one generated when bound beyond loopback)
+  every request needs it: `?token=` on the URL (the page then gets a
+  cookie for its files and sends the token on the websocket),
+  `Authorization: Bearer`, or `X-Coach-Token`.
 
 The pipeline runs in its own thread and calls `publish()`, which never
 blocks: each message is serialised once and appended to every client's
@@ -23,21 +39,21 @@ metrics, end) like any new client.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import hmac
 import json
 import logging
 import mimetypes
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
+from aiohttp import WSMsgType, web
 
+from coach.contract import status_message
 from coach.errors import CoachError
 from coach.paths import ui_root
 
@@ -45,7 +61,20 @@ log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
 DROPPABLE = ("partial", "metrics")  # kinds a slow client may lose
-MAX_RANGE = 1 << 20  # audio is served in ranges of at most 1 MiB: memory stays flat
+MAX_BODY = 1 << 16  # API bodies and websocket messages from the overlay are small
+COMMAND_TIMEOUT_S = 60.0  # ending a call decodes its last words and writes the result
+OVERLAY_COMMANDS = ("feedback", "call")  # what the overlay may send on the websocket
+
+
+class CommandError(Exception):
+    """A command that cannot be carried out now: an HTTP status and a one-line reason."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+Command = Callable[[dict[str, Any]], concurrent.futures.Future]
 
 
 @dataclass
@@ -57,11 +86,26 @@ class HubOptions:
     client_queue: int = 512  # messages waiting per client before droppable ones go
     backlog: int = 5000  # important messages kept for clients that connect later
     ping_interval_s: float = 10.0  # dead clients are found and closed by websocket pings
+    token: str | None = None  # required on every request when set
+
+
+class _OneLine(logging.Filter):
+    """aiohttp logs a malformed request with its traceback; one line (at debug) is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.getMessage()}: {record.exc_info[1]}"
+            record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger("coach.live.http").isEnabledFor(logging.DEBUG)
 
 
 class _Client:
-    def __init__(self, ws: ServerConnection, limit: int):
+    def __init__(self, ws: web.WebSocketResponse, limit: int, peer: Any):
         self.ws = ws
+        self.peer = peer  # (host, port) of the client
         self.limit = limit
         self.queue: deque[tuple[str, str]] = deque()  # (kind, json)
         self.wakeup = asyncio.Event()
@@ -97,18 +141,27 @@ class _Client:
 
 
 class Hub:
-    """Websocket + static HTTP server in a background thread (`start`, `publish`, `stop`)."""
+    """HTTP + websocket server in a background thread (`start`, `publish`, `stop`).
+
+    `on_command` (set by the caller) receives the API's and the overlay's
+    commands and returns a Future of a reply dict with `status`; `state`
+    answers GET /api/state.
+    """
 
     def __init__(self, options: HubOptions | None = None):
         self.options = options or HubOptions()
         self.clients: set[_Client] = set()
+        self.on_command: Command | None = None
+        self.state: Callable[[], dict[str, Any]] | None = None
+        self.audio_path = self.options.audio_path
         self._backlog: deque[tuple[str, str]] = deque(maxlen=self.options.backlog)
         self._last_metrics: tuple[str, str] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: Server | None = None
+        self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._stopping: asyncio.Event | None = None
         self.port = self.options.port
         self.sent = 0
 
@@ -118,31 +171,39 @@ class Hub:
         self._thread = threading.Thread(target=self._run, name="coach-hub", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
-            raise CoachError("websocket hub did not start")
+            raise CoachError("the overlay server did not start")
         if self._error is not None:
             raise CoachError(
                 f"cannot listen on {self.options.host}:{self.options.port}: {self._error} "
                 "(another coach running? try --port)"
-            ) from self._error
+            ) from None
         return self
 
     @property
     def url(self) -> str:
         host = self.options.host
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        return f"http://{shown}:{self.port}/"
+        if ":" in shown and not shown.startswith("["):
+            shown = f"[{shown}]"
+        token = f"?token={self.options.token}" if self.options.token else ""
+        return f"http://{shown}:{self.port}/{token}"
+
+    def set_audio(self, path: Path | None) -> None:
+        """The recording /audio serves (replay: changes with every call)."""
+        self.audio_path = path
 
     def stop(self, flush_s: float = 2.0) -> None:
         """Stop serving; first give clients up to `flush_s` to receive what is queued."""
-        if self._loop is None:
+        loop = self._loop
+        if loop is None:
             return
-        fut = asyncio.run_coroutine_threadsafe(self._shutdown(flush_s), self._loop)
+        fut = asyncio.run_coroutine_threadsafe(self._shutdown(flush_s), loop)
         try:
-            fut.result(timeout=flush_s + 5)
+            fut.result(timeout=flush_s + 10)
         except Exception as exc:  # shutting down anyway
             log.debug("hub shutdown: %s", exc)
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=10)
         self._loop = None
 
     def publish(self, message: dict[str, Any]) -> None:
@@ -152,7 +213,10 @@ class Hub:
         loop = self._loop
         if loop is None:
             return
-        loop.call_soon_threadsafe(self._fanout, kind, text)
+        try:
+            loop.call_soon_threadsafe(self._fanout, kind, text)
+        except RuntimeError:  # the loop closed under us: shutting down
+            pass
 
     def wait_drained(self, timeout: float = 2.0) -> bool:
         """Block until every connected client's queue is empty (or timeout)."""
@@ -178,21 +242,37 @@ class Hub:
     async def _serve(self) -> None:
         opts = self.options
         self._stopping = asyncio.Event()
-        self._server = await serve(
-            self._handler, opts.host, opts.port, process_request=self._http,
-            ping_interval=opts.ping_interval_s, ping_timeout=opts.ping_interval_s,
-            max_size=1 << 16, logger=logging.getLogger("coach.live.websockets"),
-        )
-        self.port = self._server.sockets[0].getsockname()[1] if opts.port == 0 else opts.port
+        app = web.Application(middlewares=[self._guard], client_max_size=MAX_BODY)
+        app.router.add_get("/ws", self._ws)
+        app.router.add_get("/audio", self._audio)
+        app.router.add_get("/api/state", self._api_state)
+        app.router.add_post("/api/call/start", self._api_call)
+        app.router.add_post("/api/call/end", self._api_call)
+        app.router.add_post("/api/feedback", self._api_feedback)
+        app.router.add_get(r"/{path:(?!api/).*}", self._static)
+        server_log = logging.getLogger("coach.live.http.server")
+        server_log.addFilter(_OneLine())
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0,
+                                     logger=server_log)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, opts.host, opts.port)
+        await site.start()
+        if opts.port == 0:
+            self.port = self._runner.addresses[0][1]
         self._ready.set()
         await self._stopping.wait()
 
     async def _shutdown(self, flush_s: float) -> None:
         await self._drained(flush_s)
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        self._stopping.set()
+        for client in list(self.clients):
+            try:
+                await asyncio.wait_for(client.ws.close(code=1001, message=b"coach stopped"), 1.0)
+            except Exception:
+                pass
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._stopping is not None:
+            self._stopping.set()
 
     async def _drained(self, timeout: float) -> bool:
         loop = asyncio.get_running_loop()
@@ -218,28 +298,38 @@ class Hub:
 
     async def _drop(self, client: _Client) -> None:
         self.clients.discard(client)
-        log.warning("client %s too slow: disconnected (it will get the backlog on reconnect)",
-                    client.ws.remote_address)
-        await client.ws.close(code=1013, reason="too slow, reconnect")
+        log.warning("client %s too slow: disconnected (it will get the backlog on reconnect)", client.peer)
+        try:
+            await asyncio.wait_for(client.ws.close(code=1013, message=b"too slow, reconnect"), 2.0)
+        except Exception:
+            pass
 
-    async def _handler(self, ws: ServerConnection) -> None:
+    # -- websocket ---------------------------------------------------------------------
+
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        opts = self.options
+        ws = web.WebSocketResponse(heartbeat=opts.ping_interval_s, max_msg_size=MAX_BODY)
+        if not ws.can_prepare(request).ok:
+            return _text(400, "Bad Request: /ws is a websocket\n")
+        await ws.prepare(request)
         backlog = list(self._backlog)
         if self._last_metrics is not None:
             backlog.append(self._last_metrics)
         # the backlog itself never counts against the live-traffic bound
-        client = _Client(ws, self.options.client_queue + len(backlog))
+        client = _Client(ws, opts.client_queue + len(backlog), request.transport.get_extra_info("peername")
+                         if request.transport else None)
         client.queue.extend(backlog)
         client.wakeup.set()
         self.clients.add(client)
         sender = asyncio.create_task(self._sender(client))
         try:
-            async for _message in ws:  # the overlay sends nothing that matters; keep reading
-                pass
-        except ConnectionClosed:
-            pass  # a client going away (or dropped as too slow) is routine
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._from_overlay(client, msg.data)
         finally:
             self.clients.discard(client)
             sender.cancel()
+        return ws
 
     async def _sender(self, client: _Client) -> None:
         try:
@@ -248,30 +338,75 @@ class Hub:
                 client.wakeup.clear()
                 while client.queue:
                     _kind_, text = client.queue.popleft()
-                    await client.ws.send(text)
+                    await client.ws.send_str(text)
                     self.sent += 1
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:  # connection closed: the handler cleans up
-            log.debug("sender for %s ended: %s", client.ws.remote_address, exc)
+            log.debug("sender for %s ended: %s", client.peer, exc)
+
+    async def _from_overlay(self, client: _Client, data: str) -> None:
+        """A command from the overlay (a button, a hotkey, "not helpful"); refusals go back to it."""
+        try:
+            command = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(command, dict) or command.get("type") not in OVERLAY_COMMANDS:
+            return
+        if command.get("via") not in ("button", "hotkey", "card"):
+            command["via"] = "button"
+        try:
+            await self._command(command)
+        except CommandError as exc:
+            text = json.dumps(status_message("command", "refused", str(exc), code=f"http_{exc.status}",
+                                             command=command.get("type")), ensure_ascii=False)
+            client.push("status", text)
+
+    async def _command(self, command: dict[str, Any]) -> dict[str, Any]:
+        if self.on_command is None:
+            raise CommandError(503, "this server takes no commands")
+        future = self.on_command(command)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), COMMAND_TIMEOUT_S)
+        except TimeoutError:
+            raise CommandError(504, "coach did not answer in time") from None
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        headers = request.headers
-        path = unquote(urlsplit(request.path).path)
-        host = (headers.get("Host") or "").strip()
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+        path = request.path
+        if "\x00" in path or "%00" in request.raw_path.lower() or "\ufffd" in path:
+            return _text(400, "Bad Request: malformed path\n")
+        host = (request.headers.get("Host") or "").strip()
         if self._loopback_only() and _hostname(host) not in LOOPBACK_NAMES:
-            return connection.respond(403, "Forbidden: unexpected Host header\n")
-        if headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-            return connection.respond(403, "Forbidden: cross-site request\n")
-        if path == "/ws":
-            origin = headers.get("Origin")
+            return _text(403, "Forbidden: unexpected Host header\n")
+        if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+            return _text(403, "Forbidden: cross-site request\n")
+        if path == "/ws" or path.startswith("/api/"):
+            origin = request.headers.get("Origin")
             if origin is not None and origin not in self._allowed_origins(host):
-                log.warning("refused websocket from origin %s", origin)
-                return connection.respond(403, "Forbidden: cross-origin websocket refused\n")
-            return None  # go on with the websocket handshake
-        if path == "/audio":
-            return self._audio(headers)
-        return self._static(path)
+                log.warning("refused %s from origin %s", path, origin)
+                return _text(403, "Forbidden: cross-origin request refused\n")
+        given = self._token_given(request)
+        token = self.options.token
+        if token is not None and (given is None or not hmac.compare_digest(given, token)):
+            return _text(401, "Unauthorized: this coach needs its token: open the URL it printed "
+                              "(…/?token=…)\n")
+        response = await handler(request)
+        if token is not None and request.query.get("token") and path in ("/", "/index.html"):
+            response.set_cookie(self._cookie(), token, httponly=True, samesite="Strict", path="/")
+        return response
+
+    def _cookie(self) -> str:
+        return f"coach_token_{self.port}"  # cookies ignore ports: one per coach
+
+    def _token_given(self, request: web.Request) -> str | None:
+        auth = request.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        return (request.headers.get("X-Coach-Token") or request.query.get("token")
+                or request.cookies.get(self._cookie()))
 
     def _loopback_only(self) -> bool:
         return self.options.host in LOOPBACK_NAMES
@@ -284,58 +419,89 @@ class Hub:
             allowed.add(f"http://{host}")  # bound to a LAN address on purpose: its own page
         return allowed
 
-    def _static(self, path: str) -> Response:
+    async def _static(self, request: web.Request) -> web.StreamResponse:
         root = self.options.ui_dir.resolve()
-        rel = "index.html" if path in ("", "/") else path.lstrip("/")
-        target = (root / rel).resolve()
-        if root not in target.parents or not target.is_file():
-            return _response(404, b"Not found\n", "text/plain; charset=utf-8")
+        rel = request.match_info.get("path") or "index.html"
+        try:
+            target = (root / rel).resolve()
+            ok = root in target.parents and target.is_file()
+        except (OSError, ValueError):
+            return _text(400, "Bad Request: malformed path\n")
+        if not ok:
+            return _text(404, "Not found\n")
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        if kind.startswith("text/") or kind in ("application/javascript", "application/json"):
-            kind += "; charset=utf-8"
-        return _response(200, target.read_bytes(), kind, extra=[
-            ("Cache-Control", "no-cache"),
-            ("Content-Security-Policy",
-             "default-src 'self'; connect-src 'self' ws: wss:; media-src 'self'; "
-             "img-src 'self' data:; frame-ancestors 'none'"),
-            ("X-Content-Type-Options", "nosniff"),
-        ])
+        text = kind.startswith("text/") or kind in ("application/javascript", "application/json")
+        return web.Response(body=target.read_bytes(), content_type=kind, charset="utf-8" if text else None,
+                            headers={
+                                "Cache-Control": "no-cache",
+                                "Content-Security-Policy":
+                                    "default-src 'self'; connect-src 'self' ws: wss:; media-src 'self'; "
+                                    "img-src 'self' data:; frame-ancestors 'none'",
+                                "X-Content-Type-Options": "nosniff",
+                            })
 
-    def _audio(self, headers: Headers) -> Response:
-        """The replayed recording, with Range support so the <audio> element can seek."""
-        path = self.options.audio_path
+    async def _audio(self, request: web.Request) -> web.StreamResponse:
+        """The replayed recording; aiohttp serves byte ranges so the <audio> element can seek."""
+        path = self.audio_path
         if path is None or not path.is_file():
-            return _response(404, b"No audio in this session\n", "text/plain; charset=utf-8")
-        size = path.stat().st_size
+            return _text(404, "No audio in this session\n")
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if kind == "audio/x-wav":
             kind = "audio/wav"
-        start, end = 0, min(size, MAX_RANGE) - 1
-        status = 200
-        wanted = headers.get("Range")
-        if wanted and wanted.startswith("bytes="):
-            first, _, last = wanted[6:].split(",")[0].partition("-")
-            try:
-                if first:
-                    start = int(first)
-                    end = int(last) if last else size - 1
-                else:  # suffix range: the last N bytes
-                    start, end = max(size - int(last), 0), size - 1
-            except ValueError:
-                return _response(416, b"", "text/plain", extra=[("Content-Range", f"bytes */{size}")])
-            if start >= size or start > end:
-                return _response(416, b"", "text/plain", extra=[("Content-Range", f"bytes */{size}")])
-            end = min(end, size - 1, start + MAX_RANGE - 1)
-            status = 206
-        elif size > MAX_RANGE:
-            status, end = 206, MAX_RANGE - 1  # browsers continue with Range requests
-        with path.open("rb") as fh:
-            fh.seek(start)
-            body = fh.read(end - start + 1)
-        extra = [("Accept-Ranges", "bytes"), ("Cache-Control", "no-cache")]
-        if status == 206:
-            extra.append(("Content-Range", f"bytes {start}-{end}/{size}"))
-        return _response(status, body, kind, extra=extra)
+        return web.FileResponse(path, headers={"Content-Type": kind, "Cache-Control": "no-cache"})
+
+    async def _api_state(self, request: web.Request) -> web.StreamResponse:
+        return _json(200, self.state() if self.state is not None else {})
+
+    async def _api_call(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        if isinstance(body, web.Response):
+            return body
+        action = "start" if request.path.endswith("/start") else "end"
+        command = {"type": "call", "action": action, "via": "api",
+                   **{k: body[k] for k in ("agent", "call_id") if k in body}}
+        return await self._reply(command)
+
+    async def _api_feedback(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        if isinstance(body, web.Response):
+            return body
+        command = {"type": "feedback", "via": "api",
+                   **{k: body[k] for k in ("rule", "start", "category", "number", "call_id") if k in body}}
+        return await self._reply(command)
+
+    async def _reply(self, command: dict[str, Any]) -> web.StreamResponse:
+        try:
+            reply = dict(await self._command(command))
+        except CommandError as exc:
+            return _json(exc.status, {"error": str(exc)})
+        return _json(int(reply.pop("status", 200)), reply)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
+    """The request's JSON object ({} when there is no body), or a 400/413 response."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _json(413, {"error": f"body larger than {MAX_BODY} bytes"})
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _json(400, {"error": "body is not JSON"})
+    if not isinstance(body, dict):
+        return _json(400, {"error": "body must be a JSON object"})
+    return body
+
+
+def _text(status: int, body: str) -> web.Response:
+    return web.Response(status=status, text=body, content_type="text/plain", charset="utf-8")
+
+
+def _json(status: int, data: dict[str, Any]) -> web.Response:
+    return web.Response(status=status, text=json.dumps(data, ensure_ascii=False),
+                        content_type="application/json", charset="utf-8")
 
 
 def _json_default(value: Any) -> Any:
@@ -361,13 +527,3 @@ def _hostname(host: str) -> str:
     if host.startswith("["):
         return host.split("]")[0] + "]"
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-def _response(status: int, body: bytes, kind: str, extra: list[tuple[str, str]] | None = None) -> Response:
-    headers = Headers([("Content-Type", kind), ("Content-Length", str(len(body))),
-                       ("Connection", "close")])
-    for key, value in extra or []:
-        headers[key] = value
-    reasons = {200: "OK", 206: "Partial Content", 403: "Forbidden", 404: "Not Found",
-               416: "Range Not Satisfiable"}
-    return Response(status, reasons.get(status, "OK"), headers, body)

@@ -1,13 +1,31 @@
-"""The live pipeline: per-speaker streaming transcription into the one Session.
+"""The live pipeline: per-speaker streaming transcription into one call's Session.
 
 Audio chunks go to each speaker's `OnlineTranscriber` and, untouched, to
 `Session.feed_audio` (loudness, overlaps, dead air); final utterances go to
 `Session.add_utterance`, exactly as `coach score` feeds them, so a replay
 and a batch run of the same recording reach the same findings. Everything
-that comes out becomes a contract message handed to `publish` (the hub).
+that comes out becomes a contract message (`coach.contract` builders) handed
+to `publish` (the hub).
 
 Finals are decoded before partials on every step: a hint matters more than a
-moving transcript line, and both speakers share the same CPU.
+moving transcript line, and both speakers share the same CPU. When the CPU
+falls behind the audio, the customer's partials wait too: the agent's
+partials feed the previews, the customer's only the transcript line.
+
+Three things make hints timely without changing what the call's result says:
+
+* **Preview.** Rules marked `early` run on the committed words of an
+  utterance still being spoken (`Session.preview`); a hit is published at
+  once and not again when the final utterance confirms it.
+* **Watermark.** After every step the pipeline tells the Session how far
+  each speaker's words are final (`Session.advance(t, (speaker,))`), so acoustic
+  findings that wait for words (raised voice, interruption) are decided
+  within about a second of the audio instead of at the speaker's next
+  utterance. `t` is exact, never optimistic: see `words_final_through`.
+* **Card deadline.** An acoustic finding decided more than
+  `card_deadline_s` after its moment (wall clock at replay speed) is still
+  published and still in the result, but with `"card": false`: the overlay
+  lists it in the review and does not flash a stale card.
 """
 
 from __future__ import annotations
@@ -15,20 +33,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from coach.asr.streaming import OnlineTranscriber, StreamingOptions
-from coach.contract import AGENT, Event, Utterance
+from coach.audio import SAMPLE_RATE
+from coach.contract import (
+    AGENT,
+    Event,
+    Utterance,
+    event_message,
+    metrics_message,
+    session_message,
+    transcript_message,
+)
 from coach.live.sources import Chunk
 from coach.session import Session
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[dict], None]
-
+VAD_WINDOW_S = 512 / SAMPLE_RATE  # Silero's window: audio not yet judged speech or silence
 
 
 @dataclass
@@ -39,15 +65,46 @@ class LiveOptions:
     streaming: StreamingOptions = field(default_factory=StreamingOptions)
     metrics_interval_s: float = 1.0  # wall-clock seconds between metrics messages
     time_hints_interval_s: float = 1.0  # how often time-based rules (name not asked yet...) are polled
-    rate_window_s: float = 30.0  # the speech-rate meter looks at the agent's last 30 s of speech
-    # phrase findings checked on committed words while the speaker is still talking
-    early_categories: tuple[str, ...] = ("forbidden_phrase", "negative_phrasing", "diminutive")
-    early_match_s: float = 1.0  # a final finding this close to an early one is the same finding
-    # Committed words that must follow a phrase before it is reported early. 0 reports it at once:
+    early_match_s: float = 1.0  # a final finding this close to a previewed one is the same finding
+    # Committed words that must follow a phrase before it is previewed. 0 reports it at once:
     # the finding (rule, speaker, start) is the one batch reports, but its text and end may be a
     # shorter phrase of the same rule ("не кричите" of "не кричите на меня"). 1 waits for the next
     # word: exact text, about 0.9 s more latency on the fixture calls (docs/live.md).
     early_margin_words: int = 0
+    card_deadline_s: float = 2.0  # acoustic findings later than this after their moment: no card
+    # Behind real time by more than this (a busy CPU): the customer's partial transcripts wait,
+    # so the agent's partials, which feed the hints, get the CPU. Finals are never skipped.
+    behind_s: float = 0.5
+    timely_categories: tuple[str, ...] = ("raised_voice", "interruption", "long_silence")
+
+
+def words_final_through(tr: OnlineTranscriber) -> float:
+    """Audio time before which no final word of this speaker is still to come.
+
+    This is the promise `Session.advance` takes, and it must never be
+    optimistic (a word arriving later below it would be missed by decisions
+    already made). After `process_iter` every complete VAD window has been
+    judged, so:
+
+    * between utterances, a new utterance can only open at a window not yet
+      judged (at or after `now` less one 32 ms window), and its audio, so its
+      first word, reaches back `speech_pad_s` before that onset;
+    * inside an utterance, its words come when it closes, and the earliest
+      can start at its onset less that same pad.
+
+    Committed words are not final (the closing decode re-decodes freely), so
+    they do not move the watermark. Reads the transcriber's state (`_open`,
+    `_utt_start`, `_pad`) until `OnlineTranscriber` says this itself.
+    """
+    pad = tr._pad / SAMPLE_RATE
+    if tr._open:
+        return max(tr._utt_start - pad, 0.0)
+    return max(tr.now - VAD_WINDOW_S - pad, 0.0)
+
+
+def is_speaking(tr: OnlineTranscriber) -> bool:
+    """An utterance is open: speech heard and not yet followed by the closing pause."""
+    return bool(tr._open)
 
 
 class LivePipeline:
@@ -68,67 +125,93 @@ class LivePipeline:
         streaming = self.options.streaming
         streaming.language = self.options.language
         self.transcribers = {s: OnlineTranscriber(whisper, s, streaming) for s in session.speakers}
-        self._agent_recent: deque[Utterance] = deque()
-        self._early: list[Event] = []  # phrase findings published before their utterance closed
+        self._early: list[Event] = []  # findings previewed before their utterance closed
         self._early_seen = dict.fromkeys(self.transcribers, 0)
-        self._stream_time = 0.0
+        self.stream_time = 0.0
+        self.watermarks = dict.fromkeys(self.transcribers, 0.0)  # per speaker (Session.advance)
+        self.last_speech = 0.0  # stream time at which someone was last speaking
         self._last_metrics = 0.0
         self._last_hints = 0.0
+        self._figures_failed = False
+        self._last_step_s = 0.0
         self.t0 = 0.0
         self.speed = 1.0
         self.finished = False
+        self.late_cards = 0  # acoustic findings decided too late to be shown as a card
 
     # -- driving ---------------------------------------------------------------
 
     def start(self, t0: float, speed: float = 1.0, **info: Any) -> None:
-        """Send the session message (t0 = unix time of audio t=0)."""
+        """Send the session message (t0 = unix time of audio t=0 of this call)."""
         self.t0, self.speed = t0, speed
-        self.publish({"type": "session", "language": self.options.language, "t0": t0,
-                      "speed": speed, "speakers": list(self.session.speakers), **info})
+        self.publish(session_message(self.options.language, t0, speed,
+                                     speakers=list(self.session.speakers), **info))
 
     def feed(self, chunk: Chunk) -> None:
         if chunk.speaker not in self.transcribers:
             return
         self.transcribers[chunk.speaker].insert_audio_chunk(chunk.samples)
-        end = chunk.start + len(chunk.samples) / 16000
-        self._stream_time = max(self._stream_time, end)
-        self._emit_events(self.session.feed_audio(chunk.speaker, chunk.samples, chunk.start))
+        end = chunk.start + len(chunk.samples) / SAMPLE_RATE
+        self.stream_time = max(self.stream_time, end)
+        if chunk.gap:  # the device was gone: zeros keep the transcriber's clock, the analyzers know
+            self._emit(self.session.mark_gap(chunk.speaker, chunk.start, end))
+        else:
+            self._emit(self.session.feed_audio(chunk.speaker, chunk.samples, chunk.start))
 
     def step(self) -> None:
-        """Close finished utterances first (both speakers), then refresh partial transcripts."""
+        """Close finished utterances first (both speakers), then refresh partial transcripts;
+        then previews, the watermark, time hints and metrics."""
+        began = time.monotonic()
+        behind = self.behind() > self.options.behind_s
         for partials in (False, True):
             utterances: list[Utterance] = []
-            for tr in self.transcribers.values():
-                utterances += tr.process_iter() if partials else tr.process_iter(decode_partials=False)
+            for speaker, tr in self.transcribers.items():
+                moving = partials and not (behind and speaker != AGENT)
+                utterances += tr.process_iter(decode_partials=moving)
             for utt in sorted(utterances, key=lambda u: (u.start, u.speaker)):
                 self._utterance(utt)
         for speaker, tr in self.transcribers.items():
-            self._early_check(speaker, tr.committed_words())
+            self._preview(speaker, tr.committed_words())
+        self._advance()
         now = self.clock()
         if now - self._last_hints >= self.options.time_hints_interval_s:
             self._last_hints = now
-            self._emit_events(self._time_hints(self._stream_time), hint=True)
+            self._emit(self.session.check_time(self.stream_time), hint=True)
         if now - self._last_metrics >= self.options.metrics_interval_s:
             self._send_metrics()
+        self._last_step_s = time.monotonic() - began
 
-    def finish(self, duration_s: float | None = None) -> None:
-        """End of audio: last utterances, call-level findings, final metrics, `end`."""
+    def behind(self) -> float:
+        """How far the pipeline lags the audio: the audio that piled up while the last step
+        decoded (0 when replaying as fast as possible, where nothing piles up)."""
+        return self._last_step_s if self.speed > 0 else 0.0
+
+    @property
+    def silent_for(self) -> float:
+        """Seconds of audio since anyone last spoke (for ending a call after a silence)."""
+        return max(self.stream_time - self.last_speech, 0.0)
+
+    def finish(self, duration_s: float | None = None) -> float:
+        """End of audio: last utterances, call-level findings, final metrics. Returns the duration.
+
+        The `end` message is the caller's: it carries the call's score, which
+        needs the result built from the finished Session.
+        """
         if self.finished:
-            return
+            return self.session.duration_s or self.stream_time
         finals: list[Utterance] = []
         for tr in self.transcribers.values():
             finals += tr.finish()
         for utt in sorted(finals, key=lambda u: (u.start, u.speaker)):
             self._utterance(utt)
-        duration = duration_s if duration_s is not None else self._stream_time
-        self._emit_events(self.session.finish(duration))
+        duration = duration_s if duration_s is not None else self.stream_time
+        self._emit(self.session.finish(duration))
         self._send_metrics(duration)
         self.finished = True
-        self.publish({"type": "end", "duration_s": round(duration, 2),
-                      "events": len(self.session.events)})
+        return duration
 
-    def run(self, source: Any, stop: threading.Event | None = None) -> None:
-        """Drive the pipeline from a source until it ends (or `stop` is set), then finish."""
+    def run(self, source: Any, stop: threading.Event | None = None) -> float:
+        """Drive one call from a source until it ends (or `stop` is set), then finish."""
         stop = stop or threading.Event()
         t0 = source.start()
         self.start(t0, source.speed if source.realtime else 0.0, **getattr(source, "info", {}))
@@ -142,50 +225,59 @@ class LivePipeline:
                 self.step()
         finally:
             source.stop()
-        self.finish(getattr(source, "duration_s", None) or None)
+        return self.finish(getattr(source, "duration_s", None) or None)
 
     # -- messages --------------------------------------------------------------
 
     def _utterance(self, utt: Utterance) -> None:
-        msg = {"type": "transcript", **utt.to_dict(), "final": utt.final}
-        self.publish(msg)
+        self.publish(transcript_message(utt))
         if not utt.final:
             return
-        self._emit_events(self._not_yet_published(self.session.add_utterance(utt)))
-        if utt.speaker == AGENT:
-            self._agent_recent.append(utt)
+        self._emit(self._not_yet_published(self.session.add_utterance(utt)))
         self._send_metrics()
 
-    def _early_check(self, speaker: str, words: list) -> None:
-        """Phrase rules on the committed words of an utterance still being spoken.
+    def _advance(self) -> None:
+        """Each speaker's words are final up to `words_final_through`: tell the Session, per
+        speaker, so one speaker's long turn does not hold back findings about the other."""
+        for speaker, tr in self.transcribers.items():
+            through = words_final_through(tr)
+            if through > self.watermarks[speaker]:
+                self.watermarks[speaker] = through
+                self._emit(self.session.advance(through, (speaker,)))
+        if any(is_speaking(tr) for tr in self.transcribers.values()):
+            self.last_speech = self.stream_time
+
+    @property
+    def watermark(self) -> float:
+        """Words are final on every channel up to here."""
+        return min(self.watermarks.values())
+
+    def _preview(self, speaker: str, words: list) -> None:
+        """Early rules on the committed words of an utterance still being spoken.
 
         An utterance closes only after a 0.5 s pause, and an agent may talk
         for half a minute without one; a forbidden phrase in the middle would
-        wait for the whole turn. Committed words no longer change, so the
-        line-level phrase rules run on them (with a scratch call state: these
-        rules look at one utterance only) and a hit is published at once. The
-        Session still decides on the final utterance, as in batch; a finding
-        already published early is not published twice.
+        wait for the whole turn. Committed words no longer change, so
+        `Session.preview` runs the rules marked `early` on them (nothing is
+        recorded) and a hit is published at once. The Session still decides
+        on the final utterance, as in batch; a finding already previewed is
+        not published twice.
         """
         if len(words) <= self._early_seen[speaker]:
             self._early_seen[speaker] = len(words)  # a new utterance began
             return
         self._early_seen[speaker] = len(words)
-        rulebook = self.session.rulebook
-        utt = Utterance(speaker, words[0].start, words[-1].end, " ".join(w.text for w in words),
-                        words, final=False)
-        scratch = rulebook.new_state(self.session.speakers)
-        scratch.customer_name = self.session.customer_name
         margin = self.options.early_margin_words
         if len(words) <= margin:
             return
         frontier = words[-margin].start if margin else words[-1].end
-        found = [e for e in rulebook.check_utterance(utt, scratch)
-                 if e.category in self.options.early_categories and e.speaker == speaker
-                 and e.end is not None and e.end <= frontier]
+        utt = Utterance(speaker, words[0].start, words[-1].end, " ".join(w.text for w in words),
+                        words, final=False)
+        found = [e for e in self.session.preview(utt)
+                 if e.speaker == speaker and e.end is not None and e.end <= frontier]
         new = [e for e in found if self._same_as_early(e) is None]
         self._early += new
-        self._emit_events(new)
+        self._emit(new)
 
     def _same_as_early(self, event: Event) -> Event | None:
         for early in self._early:
@@ -204,76 +296,50 @@ class LivePipeline:
                 out.append(event)
             else:
                 self._early.remove(early)
-        horizon = self._stream_time - 120.0  # unconfirmed early findings are forgotten eventually
+        horizon = self.stream_time - 120.0  # unconfirmed previews are forgotten eventually
         self._early = [e for e in self._early if (e.end or 0.0) >= horizon]
         return out
 
-    def _emit_events(self, events: list[Event], hint: bool = False) -> None:
+    def _emit(self, events: list[Event], hint: bool = False) -> None:
         """Findings as contract events; `hint` marks live-only advice (time-based rules), which
         is not a finding of the call and so is not in the Session's results."""
+        now = self.clock()
         for event in events:
-            msg = {"type": "event", **event.to_dict(), "emitted_at": self.clock()}
-            if hint:
-                msg["hint"] = True
-            self.publish(msg)
+            extra: dict[str, Any] = {}
+            if not hint and self._too_late(event, now):
+                extra["card"] = False
+                self.late_cards += 1
+            self.publish(event_message(event, now, hint=hint, **extra))
+
+    def _too_late(self, event: Event, now: float) -> bool:
+        """An acoustic finding whose moment is more than `card_deadline_s` ago (wall clock at
+        the replay speed; audio time when replaying as fast as possible)."""
+        if event.category not in self.options.timely_categories or event.end is None:
+            return False
+        if self.speed > 0:
+            late = now - (self.t0 + event.end / self.speed)
+        else:
+            late = self.stream_time - event.end
+        return late > self.options.card_deadline_s
 
     def _send_metrics(self, duration: float | None = None) -> None:
         self._last_metrics = self.clock()
-        duration = duration if duration is not None else self._stream_time
+        duration = duration if duration is not None else self.stream_time
+        metrics = self.session.metrics(duration)
         try:
-            metrics = self.session.metrics(duration)
-        except Exception as exc:  # metrics are a display nicety; never stop the call for them
-            log.debug("metrics failed: %s", exc)
-            metrics = {}
-        self.publish({
-            "type": "metrics", **_jsonable(metrics), "stream_time": round(self._stream_time, 2),
-            "customer_name": self.session.customer_name, "fillers": self._fillers(),
-            "rate": self._rate(),
-        })
-
-    def _rate(self) -> dict[str, Any]:
-        """The agent's recent pace for the overlay's meter (syllables and words per second)."""
-        from coach.analyzers.words import syllables
-
-        horizon = self._stream_time - self.options.rate_window_s
-        while self._agent_recent and self._agent_recent[0].end < horizon:
-            self._agent_recent.popleft()
-        words = [w for u in self._agent_recent for w in u.words]
-        speaking = sum(max(u.end - u.start, 0.0) for u in self._agent_recent)
-        limit = None
-        cfg = getattr(self.session.analyzers, "cfg", None)
-        if cfg is not None:
-            limit = getattr(getattr(cfg, "speech_rate", None), "max_syllables_per_s", None)
-        if speaking < 1.0:
-            return {"syllables_per_s": None, "wpm": None, "max_syllables_per_s": limit}
-        return {
-            "syllables_per_s": round(sum(syllables(w.text) for w in words) / speaking, 2),
-            "wpm": round(len(words) / speaking * 60),
-            "max_syllables_per_s": limit,
-        }
-
-    def _fillers(self) -> int:
-        """Fillers said so far, as the rulebook's own filler rules counted them (one list of
-        fillers, in rules/<lang>/, for the counter and the findings alike)."""
-        rules = [r for r in self.session.rulebook.rules
-                 if r.category == "filler_words" and r.applies_to(AGENT)]
-        facts = self.session.state.facts
-        return sum(int(getattr(facts.get(r.id), "count", 0) or 0) for r in rules)
-
-    def _time_hints(self, now: float) -> list[Event]:
-        """Live-only advice from rules that fire on time passing (the name not used lately...).
-
-        `Session.check_time` is polled here and nowhere in batch; its hints
-        are not findings, so they stay out of the Session's events and batch
-        and replay keep the same findings.
-        """
-        return self.session.check_time(now)
-
-
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, float) and value != value:  # NaN is not JSON
-            value = None
-        out[key] = value
-    return out
+            figures = dict(self.session.live_figures(self.stream_time))
+        except Exception as exc:  # the meters are a nicety: never stop a call for them
+            if not self._figures_failed:
+                log.warning("live figures failed (meters stay empty): %s", exc)
+                self._figures_failed = True
+            figures = {}
+        counts = figures.pop("counts", {})
+        fillers = figures.pop("fillers", counts.get("filler_words", 0))
+        rate = {k: figures.get(k) for k in ("syllables_per_s", "wpm", "max_syllables_per_s")}
+        talk = {k: figures.get(k) for k in ("talk_ratio_agent", "talk_ratio_agent_call", "monologue_s",
+                                            "window_s")}
+        self.publish(metrics_message(
+            metrics, stream_time=round(self.stream_time, 2), customer_name=self.session.customer_name,
+            fillers=fillers, counts=counts, rate=rate, talk=talk,
+            speakers=list(self.session.speakers),
+        ))

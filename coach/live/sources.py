@@ -11,14 +11,18 @@ their start in stream seconds (t=0 is the call's first sample, and
   A 60-minute file is never held in memory.
 * `MicrophoneSource` records one or two devices through sounddevice: the
   agent's microphone and optionally the customer's audio (a loopback or
-  monitor source), or one two-channel device split by `channels`. A device
-  that disappears is reported (a `status` message) and reopened when it comes
-  back; the missing stretch is filled with silence so times stay aligned.
+  monitor source), or one two-channel device split by `channels`. Devices
+  are resolved (`coach.live.devices.resolve_input`) before any model loads.
+  A device that disappears is reported (a `status` message) and reopened
+  when it comes back; the missing stretch is delivered as a *gap* chunk
+  (zeros marked `gap=True`): the transcriber's clock stays aligned, and the
+  analyzers are told the audio was missing rather than silent.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -30,8 +34,9 @@ import av
 import numpy as np
 
 from coach.audio import SAMPLE_RATE
-from coach.contract import AGENT, CUSTOMER
+from coach.contract import AGENT, CUSTOMER, status_message
 from coach.errors import AudioError, CoachError
+from coach.live.devices import InputDevice, resolve_input
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,7 @@ class Chunk:
     speaker: str
     samples: np.ndarray  # mono float32 at 16 kHz
     start: float  # stream seconds
+    gap: bool = False  # not captured (device lost): zeros that stand for missing audio
 
 
 _END = object()
@@ -104,8 +110,12 @@ class FileSource:
             except queue.Empty:
                 return out
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop playing and wait for the decoding thread: nothing runs on after a stop."""
         self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def _play(self) -> None:
         samples = 0
@@ -200,10 +210,11 @@ def iter_blocks(path: Path, block: int) -> Iterator[np.ndarray]:
 
 @dataclass
 class DeviceSpec:
-    """One input device and which speaker(s) its channels carry."""
+    """One input device as the user named it, and which speaker(s) its channels carry."""
 
-    device: str | int | None  # sounddevice name substring or index; None: the default input
+    device: str | int | None  # index, part of a PortAudio name, a sound-server source; None: default
     speakers: tuple[str, ...]  # one speaker (mono mix) or two (channel 0, channel 1)
+    option: str = "--device"  # the option that named it, for error messages
 
     @property
     def label(self) -> str:
@@ -223,6 +234,7 @@ class _Device:
         self.spec = spec
         self.block_s = block_s
         self.out = out
+        self.resolved: InputDevice | None = None
         self.stream = None
         self.rate = SAMPLE_RATE
         self.resampler: av.AudioResampler | None = None
@@ -234,43 +246,44 @@ class _Device:
         self.first_block_at: float | None = None  # wall time of this generation's first sample
         self.lost_since: float | None = None
 
+    def resolve(self) -> InputDevice:
+        """Find the device now (before a model loads): CoachError in one line if it cannot be used."""
+        value = None if self.spec.device is None else str(self.spec.device)
+        self.resolved = resolve_input(value, len(self.spec.speakers), self.spec.option)
+        return self.resolved
+
     def open(self) -> None:
         import sounddevice as sd
 
+        dev = self.resolve()
         channels = len(self.spec.speakers)
-        info = sd.query_devices(self.spec.device, "input")
-        if info["max_input_channels"] < channels:
-            raise CoachError(
-                f"device '{info['name']}' has {info['max_input_channels']} input channel(s); "
-                f"{channels} needed"
+        with _pulse_source(dev.pulse_source):
+            try:
+                sd.check_input_settings(dev.device, channels=channels, samplerate=SAMPLE_RATE,
+                                        dtype="float32")
+                self.rate, self.resampler = SAMPLE_RATE, None
+            except Exception:  # the device cannot do 16 kHz: record at its own rate and resample
+                self.rate = dev.rate
+                layout = "mono" if channels == 1 else "stereo"
+                self.resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE)
+
+            self.generation += 1
+            self.first_block_at = None
+            generation = self.generation
+
+            def callback(indata, frames, time_info, status):  # PortAudio's thread: copy and go
+                self.last_callback = time.monotonic()
+                began = time.time() - frames / self.rate
+                if self.first_block_at is None:
+                    self.first_block_at = began
+                self.out.put((self, generation, began, indata.copy()))
+
+            self.stream = sd.InputStream(
+                device=dev.device, channels=channels, samplerate=self.rate, dtype="float32",
+                blocksize=int(self.rate * self.block_s), callback=callback,
             )
-        try:
-            sd.check_input_settings(self.spec.device, channels=channels, samplerate=SAMPLE_RATE,
-                                    dtype="float32")
-            self.rate, self.resampler = SAMPLE_RATE, None
-        except Exception:  # the device cannot do 16 kHz: record at its own rate and resample
-            self.rate = int(info["default_samplerate"])
-            layout = "mono" if channels == 1 else "stereo"
-            self.resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE)
-        self.name = info["name"]
-
-        self.generation += 1
-        self.first_block_at = None
-        generation = self.generation
-
-        def callback(indata, frames, time_info, status):  # PortAudio's thread: copy and go
-            self.last_callback = time.monotonic()
-            began = time.time() - frames / self.rate
-            if self.first_block_at is None:
-                self.first_block_at = began
-            self.out.put((self, generation, began, indata.copy()))
-
-        self.stream = sd.InputStream(
-            device=self.spec.device, channels=channels, samplerate=self.rate, dtype="float32",
-            blocksize=int(self.rate * self.block_s), callback=callback,
-        )
-        self.opened_at = self.last_callback = time.monotonic()
-        self.stream.start()
+            self.opened_at = self.last_callback = time.monotonic()
+            self.stream.start()
 
     def healthy(self, timeout_s: float, startup_s: float) -> bool:
         """Delivering audio (some backends take seconds to deliver the first block)."""
@@ -304,6 +317,28 @@ class _Device:
         return np.concatenate(outs, axis=1).astype(np.float32)
 
 
+class _pulse_source:
+    """Set PULSE_SOURCE while a stream opens: libpulse (behind PortAudio's `pulse` device) reads
+    it when it connects, so one process can record several sound-server sources."""
+
+    def __init__(self, source: str | None):
+        self.source = source
+        self.saved: str | None = None
+
+    def __enter__(self) -> None:
+        if self.source is not None:
+            self.saved = os.environ.get("PULSE_SOURCE")
+            os.environ["PULSE_SOURCE"] = self.source
+
+    def __exit__(self, *exc: object) -> None:
+        if self.source is None:
+            return
+        if self.saved is None:
+            os.environ.pop("PULSE_SOURCE", None)
+        else:
+            os.environ["PULSE_SOURCE"] = self.saved
+
+
 class MicrophoneSource:
     """Live audio from one or two input devices (see the module docstring)."""
 
@@ -334,23 +369,32 @@ class MicrophoneSource:
         self._stop = threading.Event()
         self._supervisor: threading.Thread | None = None
 
+    def check(self) -> None:
+        """Resolve every device now, before the model loads: a wrong --device or a missing
+        microphone is a one-line error within a second, not after the load."""
+        for dev in self.devices:
+            dev.resolve()
+
     def start(self) -> float:
         """Open every device and wait for its first audio; t0 is the first sample's wall time.
 
         A clear CoachError if a device cannot be opened or delivers nothing.
-        Devices that start later than the first are padded with silence so
+        Devices that start later than the first are padded with a gap so
         that all speakers share one timeline.
         """
         for dev in self.devices:
             try:
                 dev.open()
+            except CoachError:
+                self._close_all()
+                raise
             except Exception as exc:
                 self._close_all()
                 raise CoachError(f"cannot open input device {dev.spec.label}: {exc}; "
-                                 "'coach devices' lists the devices") from exc
+                                 "'coach devices' lists the devices") from None
         deadline = time.monotonic() + self.startup_s
         while any(d.first_block_at is None for d in self.devices):
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or self._stop.is_set():
                 silent = [d.spec.label for d in self.devices if d.first_block_at is None]
                 self._close_all()
                 raise CoachError(f"input device(s) {', '.join(silent)} opened but delivered no audio "
@@ -376,23 +420,32 @@ class MicrophoneSource:
                 dev.seen_generation = generation
                 missing = int((began - self.t0) * SAMPLE_RATE) - dev.samples
                 if missing > SAMPLE_RATE // 20:
-                    out += self._chunks(dev, np.zeros((len(dev.spec.speakers), missing), np.float32))
+                    out += self._chunks(dev, np.zeros((len(dev.spec.speakers), missing), np.float32),
+                                        gap=True)
             out += self._chunks(dev, dev.to_16k(block))
             if not self._raw.empty():
                 continue
             return out
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop recording and wait for the supervisor: no stream or thread is left running."""
         self._stop.set()
+        supervisor = self._supervisor
+        if supervisor is not None and supervisor is not threading.current_thread():
+            supervisor.join(timeout)
         self._close_all()
 
-    def _chunks(self, dev: _Device, data: np.ndarray) -> list[Chunk]:
+    def _chunks(self, dev: _Device, data: np.ndarray, gap: bool = False) -> list[Chunk]:
         start = dev.samples / SAMPLE_RATE
         dev.samples += data.shape[1]
         if len(dev.spec.speakers) == 1:
             mono = data.mean(axis=0) if data.shape[0] > 1 else data[0]
-            return [Chunk(dev.spec.speakers[0], mono.astype(np.float32), start)]
-        return [Chunk(s, data[i].copy(), start) for i, s in enumerate(dev.spec.speakers)]
+            return [Chunk(dev.spec.speakers[0], mono.astype(np.float32), start, gap)]
+        return [Chunk(s, data[i].copy(), start, gap) for i, s in enumerate(dev.spec.speakers)]
+
+    def _status(self, dev: _Device, state: str, message: str) -> None:
+        self.on_status(status_message("/".join(dev.spec.speakers), state, message,
+                                      device=dev.spec.label))
 
     def _supervise(self) -> None:
         """Watch the streams; on a loss, reopen everything once the device is back."""
@@ -404,11 +457,8 @@ class MicrophoneSource:
                 if dev.lost_since is None:
                     dev.lost_since = time.time()
                     log.warning("input device %s lost", dev.spec.label)
-                    self.on_status({
-                        "type": "status", "source": "/".join(dev.spec.speakers), "state": "lost",
-                        "message": f"Audio device '{dev.spec.label}' stopped delivering audio; "
-                                   "waiting for it to come back",
-                    })
+                    self._status(dev, "lost", f"Audio device '{dev.spec.label}' stopped delivering "
+                                              "audio; waiting for it to come back")
             self._reconnect()
 
     def _reconnect(self) -> None:
@@ -434,10 +484,7 @@ class MicrophoneSource:
                 for dev in self.devices:
                     if dev.lost_since is not None:
                         log.warning("input device %s is back", dev.spec.label)
-                        self.on_status({
-                            "type": "status", "source": "/".join(dev.spec.speakers), "state": "ok",
-                            "message": f"Audio device '{dev.spec.label}' is back",
-                        })
+                        self._status(dev, "ok", f"Audio device '{dev.spec.label}' is back")
                         dev.lost_since = None
                 return
             log.debug("device %s not back yet: %s", failed[0].spec.label, failed[1])
@@ -454,24 +501,3 @@ class MicrophoneSource:
     def _close_all(self) -> None:
         for dev in self.devices:
             dev.close()
-
-
-def list_input_devices() -> list[dict]:
-    """Input devices as sounddevice sees them, default marked."""
-    import sounddevice as sd
-
-    try:
-        devices = sd.query_devices()
-        default_in = sd.default.device[0]
-    except Exception as exc:
-        raise CoachError(f"cannot list audio devices (PortAudio: {exc})") from exc
-    out = []
-    for index, dev in enumerate(devices):
-        if dev["max_input_channels"] <= 0:
-            continue
-        out.append({
-            "index": index, "name": dev["name"], "channels": dev["max_input_channels"],
-            "samplerate": int(dev["default_samplerate"]), "default": index == default_in,
-            "hostapi": sd.query_hostapis(dev["hostapi"])["name"],
-        })
-    return out
