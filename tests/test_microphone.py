@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -140,10 +141,10 @@ def read_until(ws, predicate, timeout: float) -> list[dict]:
     raise AssertionError(f"not seen in {timeout} s; got {[m['type'] for m in seen]}")
 
 
-def post(port: int, path: str, body: dict | None = None) -> tuple[int, dict]:
+def post(port: int, path: str, fields: dict | None = None) -> tuple[int, dict]:
+    """The local API as a softphone calls it: fields in the query string, no body."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=90)
-    conn.request("POST", path, body=json.dumps(body or {}).encode(),
-                 headers={"Content-Type": "application/json"})
+    conn.request("POST", path + ("?" + urllib.parse.urlencode(fields) if fields else ""))
     resp = conn.getresponse()
     data = json.loads(resp.read())
     conn.close()

@@ -1,20 +1,19 @@
 """The overlay's server: the page, its websocket, the replayed recording and a small local API, on one port.
 
-One port keeps the overlay a plain static page (`new WebSocket(... "/ws")`),
-and lets a softphone or CRM on the same machine mark calls with two plain
-HTTP requests:
+Built on websockets: `/ws` is the websocket; every other request is answered
+from its request line and headers by `coach.live.http` (the page's files,
+`/audio` in byte ranges, and the API a softphone or CRM calls):
 
-    POST /api/call/start   {"agent": "...", "call_id": "..."}   (body optional)
+    POST /api/call/start?agent=...&call_id=...   (fields optional)
     POST /api/call/end
-    POST /api/feedback     {"rule": "...", "start": 12.3}        ("not helpful" on a card)
+    POST /api/feedback?rule=...&start=12.3        ("not helpful" on a card)
     GET  /api/state
 
-Built on aiohttp (HTTP/1.1 parsing, HEAD, ranges, 405 with `Allow`), with
-these rules on top:
+Rules on top:
 
 * it binds 127.0.0.1 unless told otherwise;
-* only GET/HEAD are served, POST only on /api/; anything else is 405, and a
-  malformed path (a NUL byte...) is 400, with no traceback anywhere;
+* only GET/HEAD are served, POST only on the API; anything else is 405 with
+  `Allow`, and a malformed path (a NUL byte...) is 400, with no traceback;
 * requests whose `Host` is not a loopback name are refused while bound to
   loopback (DNS rebinding), so are `Sec-Fetch-Site: cross-site` fetches, and
   a websocket or API request whose `Origin` is not this server's own page (so
@@ -43,7 +42,6 @@ import concurrent.futures
 import hmac
 import json
 import logging
-import mimetypes
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -51,17 +49,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from coach.contract import status_message
 from coach.errors import CoachError
+from coach.live import http
 from coach.paths import ui_root
 
 log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
 DROPPABLE = ("partial", "metrics")  # kinds a slow client may lose
-MAX_BODY = 1 << 16  # API bodies and websocket messages from the overlay are small
+MAX_BODY = 1 << 16  # websocket messages from the overlay are small
 COMMAND_TIMEOUT_S = 60.0  # ending a call decodes its last words and writes the result
 OVERLAY_COMMANDS = ("feedback", "call")  # what the overlay may send on the websocket
 
@@ -89,23 +90,10 @@ class HubOptions:
     token: str | None = None  # required on every request when set
 
 
-class _OneLine(logging.Filter):
-    """aiohttp logs a malformed request with its traceback; one line (at debug) is enough."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None:
-            record.msg = f"{record.getMessage()}: {record.exc_info[1]}"
-            record.args = ()
-        record.exc_info = None
-        record.exc_text = None
-        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return logging.getLogger("coach.live.http").isEnabledFor(logging.DEBUG)
-
-
 class _Client:
-    def __init__(self, ws: web.WebSocketResponse, limit: int, peer: Any):
+    def __init__(self, ws: ServerConnection, limit: int):
         self.ws = ws
-        self.peer = peer  # (host, port) of the client
+        self.peer = ws.remote_address  # (host, port) of the client
         self.limit = limit
         self.queue: deque[tuple[str, str]] = deque()  # (kind, json)
         self.wakeup = asyncio.Event()
@@ -157,7 +145,7 @@ class Hub:
         self._backlog: deque[tuple[str, str]] = deque(maxlen=self.options.backlog)
         self._last_metrics: tuple[str, str] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -242,23 +230,12 @@ class Hub:
     async def _serve(self) -> None:
         opts = self.options
         self._stopping = asyncio.Event()
-        app = web.Application(middlewares=[self._guard], client_max_size=MAX_BODY)
-        app.router.add_get("/ws", self._ws)
-        app.router.add_get("/audio", self._audio)
-        app.router.add_get("/api/state", self._api_state)
-        app.router.add_post("/api/call/start", self._api_call)
-        app.router.add_post("/api/call/end", self._api_call)
-        app.router.add_post("/api/feedback", self._api_feedback)
-        app.router.add_get(r"/{path:(?!api/).*}", self._static)
-        server_log = logging.getLogger("coach.live.http.server")
-        server_log.addFilter(_OneLine())
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0,
-                                     logger=server_log)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, opts.host, opts.port)
-        await site.start()
-        if opts.port == 0:
-            self.port = self._runner.addresses[0][1]
+        self._server = await serve(
+            self._handler, opts.host, opts.port, process_request=self._http,
+            ping_interval=opts.ping_interval_s, ping_timeout=opts.ping_interval_s,
+            max_size=MAX_BODY, logger=logging.getLogger("coach.live.websockets"),
+        )
+        self.port = self._server.sockets[0].getsockname()[1] if opts.port == 0 else opts.port
         self._ready.set()
         await self._stopping.wait()
 
@@ -266,11 +243,12 @@ class Hub:
         await self._drained(flush_s)
         for client in list(self.clients):
             try:
-                await asyncio.wait_for(client.ws.close(code=1001, message=b"coach stopped"), 1.0)
+                await asyncio.wait_for(client.ws.close(code=1001, reason="coach stopped"), 1.0)
             except Exception:
                 pass
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
         if self._stopping is not None:
             self._stopping.set()
 
@@ -300,36 +278,31 @@ class Hub:
         self.clients.discard(client)
         log.warning("client %s too slow: disconnected (it will get the backlog on reconnect)", client.peer)
         try:
-            await asyncio.wait_for(client.ws.close(code=1013, message=b"too slow, reconnect"), 2.0)
+            await asyncio.wait_for(client.ws.close(code=1013, reason="too slow, reconnect"), 2.0)
         except Exception:
             pass
 
     # -- websocket ---------------------------------------------------------------------
 
-    async def _ws(self, request: web.Request) -> web.StreamResponse:
-        opts = self.options
-        ws = web.WebSocketResponse(heartbeat=opts.ping_interval_s, max_msg_size=MAX_BODY)
-        if not ws.can_prepare(request).ok:
-            return _text(400, "Bad Request: /ws is a websocket\n")
-        await ws.prepare(request)
+    async def _handler(self, ws: ServerConnection) -> None:
         backlog = list(self._backlog)
         if self._last_metrics is not None:
             backlog.append(self._last_metrics)
         # the backlog itself never counts against the live-traffic bound
-        client = _Client(ws, opts.client_queue + len(backlog), request.transport.get_extra_info("peername")
-                         if request.transport else None)
+        client = _Client(ws, self.options.client_queue + len(backlog))
         client.queue.extend(backlog)
         client.wakeup.set()
         self.clients.add(client)
         sender = asyncio.create_task(self._sender(client))
         try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await self._from_overlay(client, msg.data)
+            async for message in ws:
+                if isinstance(message, str):
+                    await self._from_overlay(client, message)
+        except ConnectionClosed:
+            pass  # a client going away (or dropped as too slow) is routine
         finally:
             self.clients.discard(client)
             sender.cancel()
-        return ws
 
     async def _sender(self, client: _Client) -> None:
         try:
@@ -338,7 +311,7 @@ class Hub:
                 client.wakeup.clear()
                 while client.queue:
                     _kind_, text = client.queue.popleft()
-                    await client.ws.send_str(text)
+                    await client.ws.send(text)
                     self.sent += 1
         except asyncio.CancelledError:
             raise
@@ -373,40 +346,62 @@ class Hub:
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Callable) -> web.StreamResponse:
-        path = request.path
-        if "\x00" in path or "%00" in request.raw_path.lower() or "\ufffd" in path:
-            return _text(400, "Bad Request: malformed path\n")
-        host = (request.headers.get("Host") or "").strip()
-        if self._loopback_only() and _hostname(host) not in LOOPBACK_NAMES:
-            return _text(403, "Forbidden: unexpected Host header\n")
-        if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-            return _text(403, "Forbidden: cross-site request\n")
+    async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Everything but the websocket handshake is answered here (None: go on with /ws)."""
+        parsed = http.split_path(request.path)
+        if parsed is None:
+            return http.text(400, "Bad Request: malformed path\n")
+        path, query = parsed
+        headers = request.headers
+        host = (headers.get("Host") or "").strip()
+        if self._loopback_only() and http.hostname(host) not in LOOPBACK_NAMES:
+            return http.text(403, "Forbidden: unexpected Host header\n")
+        if headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+            return http.text(403, "Forbidden: cross-site request\n")
         if path == "/ws" or path.startswith("/api/"):
-            origin = request.headers.get("Origin")
+            origin = headers.get("Origin")
             if origin is not None and origin not in self._allowed_origins(host):
                 log.warning("refused %s from origin %s", path, origin)
-                return _text(403, "Forbidden: cross-origin request refused\n")
-        given = self._token_given(request)
+                return http.text(403, "Forbidden: cross-origin request refused\n")
         token = self.options.token
+        given = self._token_given(request, query)
         if token is not None and (given is None or not hmac.compare_digest(given, token)):
-            return _text(401, "Unauthorized: this coach needs its token: open the URL it printed "
-                              "(…/?token=…)\n")
-        response = await handler(request)
-        if token is not None and request.query.get("token") and path in ("/", "/index.html"):
-            response.set_cookie(self._cookie(), token, httponly=True, samesite="Strict", path="/")
-        return response
+            return http.text(401, "Unauthorized: this coach needs its token: open the URL it printed "
+                                  "(…/?token=…)\n")
+        if path == "/ws":
+            return None if request.method == "GET" else http.text(405, "Method Not Allowed\n",
+                                                                   extra=[("Allow", "GET")])
+        allowed = http.allowed_methods(path)
+        if request.method not in allowed:
+            return http.text(405, "Method Not Allowed\n", extra=[("Allow", ", ".join(allowed) or "none")])
+        head = request.method == "HEAD"
+        if path.startswith("/api/"):
+            return await self._api(path, query)
+        if path == "/audio":
+            return http.audio_range(self.audio_path, headers, head)
+        reply = http.static_file(self.options.ui_dir, path, head)
+        if token is not None and query.get("token") and path in ("/", "/index.html"):
+            reply.headers["Set-Cookie"] = f"{self._cookie()}={token}; HttpOnly; SameSite=Strict; Path=/"
+        return reply
+
+    async def _api(self, path: str, query: dict[str, str]) -> Response:
+        if path == "/api/state":
+            return http.json_response(200, self.state() if self.state is not None else {})
+        try:
+            reply = dict(await self._command(http.api_command(path, query)))
+        except CommandError as exc:
+            return http.json_response(exc.status, {"error": str(exc)})
+        return http.json_response(int(reply.pop("status", 200)), reply)
 
     def _cookie(self) -> str:
         return f"coach_token_{self.port}"  # cookies ignore ports: one per coach
 
-    def _token_given(self, request: web.Request) -> str | None:
+    def _token_given(self, request: Request, query: dict[str, str]) -> str | None:
         auth = request.headers.get("Authorization", "")
         if auth.lower().startswith("bearer "):
             return auth[7:].strip()
-        return (request.headers.get("X-Coach-Token") or request.query.get("token")
-                or request.cookies.get(self._cookie()))
+        return (request.headers.get("X-Coach-Token") or query.get("token")
+                or http.cookie_value(request.headers, self._cookie()))
 
     def _loopback_only(self) -> bool:
         return self.options.host in LOOPBACK_NAMES
@@ -418,90 +413,6 @@ class Hub:
         if not self._loopback_only() and host:
             allowed.add(f"http://{host}")  # bound to a LAN address on purpose: its own page
         return allowed
-
-    async def _static(self, request: web.Request) -> web.StreamResponse:
-        root = self.options.ui_dir.resolve()
-        rel = request.match_info.get("path") or "index.html"
-        try:
-            target = (root / rel).resolve()
-            ok = root in target.parents and target.is_file()
-        except (OSError, ValueError):
-            return _text(400, "Bad Request: malformed path\n")
-        if not ok:
-            return _text(404, "Not found\n")
-        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        text = kind.startswith("text/") or kind in ("application/javascript", "application/json")
-        return web.Response(body=target.read_bytes(), content_type=kind, charset="utf-8" if text else None,
-                            headers={
-                                "Cache-Control": "no-cache",
-                                "Content-Security-Policy":
-                                    "default-src 'self'; connect-src 'self' ws: wss:; media-src 'self'; "
-                                    "img-src 'self' data:; frame-ancestors 'none'",
-                                "X-Content-Type-Options": "nosniff",
-                            })
-
-    async def _audio(self, request: web.Request) -> web.StreamResponse:
-        """The replayed recording; aiohttp serves byte ranges so the <audio> element can seek."""
-        path = self.audio_path
-        if path is None or not path.is_file():
-            return _text(404, "No audio in this session\n")
-        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if kind == "audio/x-wav":
-            kind = "audio/wav"
-        return web.FileResponse(path, headers={"Content-Type": kind, "Cache-Control": "no-cache"})
-
-    async def _api_state(self, request: web.Request) -> web.StreamResponse:
-        return _json(200, self.state() if self.state is not None else {})
-
-    async def _api_call(self, request: web.Request) -> web.StreamResponse:
-        body = await _json_body(request)
-        if isinstance(body, web.Response):
-            return body
-        action = "start" if request.path.endswith("/start") else "end"
-        command = {"type": "call", "action": action, "via": "api",
-                   **{k: body[k] for k in ("agent", "call_id") if k in body}}
-        return await self._reply(command)
-
-    async def _api_feedback(self, request: web.Request) -> web.StreamResponse:
-        body = await _json_body(request)
-        if isinstance(body, web.Response):
-            return body
-        command = {"type": "feedback", "via": "api",
-                   **{k: body[k] for k in ("rule", "start", "category", "number", "call_id") if k in body}}
-        return await self._reply(command)
-
-    async def _reply(self, command: dict[str, Any]) -> web.StreamResponse:
-        try:
-            reply = dict(await self._command(command))
-        except CommandError as exc:
-            return _json(exc.status, {"error": str(exc)})
-        return _json(int(reply.pop("status", 200)), reply)
-
-
-async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
-    """The request's JSON object ({} when there is no body), or a 400/413 response."""
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return _json(413, {"error": f"body larger than {MAX_BODY} bytes"})
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return _json(400, {"error": "body is not JSON"})
-    if not isinstance(body, dict):
-        return _json(400, {"error": "body must be a JSON object"})
-    return body
-
-
-def _text(status: int, body: str) -> web.Response:
-    return web.Response(status=status, text=body, content_type="text/plain", charset="utf-8")
-
-
-def _json(status: int, data: dict[str, Any]) -> web.Response:
-    return web.Response(status=status, text=json.dumps(data, ensure_ascii=False),
-                        content_type="application/json", charset="utf-8")
 
 
 def _json_default(value: Any) -> Any:
@@ -521,9 +432,3 @@ def _kind(message: dict[str, Any]) -> str:
     if kind == "transcript" and not message.get("final", True):
         return "partial"
     return kind
-
-
-def _hostname(host: str) -> str:
-    if host.startswith("["):
-        return host.split("]")[0] + "]"
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
