@@ -210,18 +210,31 @@ class DiminutiveRule(Rule):
                 if len(tok.lower) < 4 or not tok.text.isalpha():
                     continue
                 found = self.analyse(tok.lower)
+                split = self._split(words, i) if found is None else None
+                if split is not None:  # ASR split the word: "секун дочку"
+                    found, tok = split, words[i]
+                    tokens_hit = [words[i - 1], words[i]]
+                else:
+                    tokens_hit = [tok]
                 if found is None or not self.wanted(found):
                     continue
                 base_form = found.base_form
                 if tok.text[:1].isupper():
                     base_form = base_form[:1].upper() + base_form[1:]
-                plain = sentence_text(utt.text, words, asked, replace={i: base_form})
+                plain = sentence_text(utt.text, words, asked, replace={i: base_form},
+                                      drop={i - 1} if len(tokens_hit) == 2 else None)
                 ok = fits(plain) and known_words(plain, self.language)
-                hits.append(Hit(tokens=[tok], details={
+                hits.append(Hit(tokens=tokens_hit, details={
                     "word": tok.lower, "lemma": found.lemma, "base": found.base, "base_form": found.base_form,
                     "plain": plain if ok else "", "fallback": not ok,
                 }))
         return hits
+
+    def _split(self, words: list[Token], i: int) -> Found | None:
+        """A diminutive ASR split in two ("секун дочку"): the first part is no word at all."""
+        if i == 0 or not words[i - 1].text.isalpha() or self.morph.word_is_known(words[i - 1].lower):
+            return None
+        return self.analyse(words[i - 1].lower + words[i].lower)
 
     def values(self, hit: Hit) -> dict[str, str]:
         return {"plain": hit.details.get("plain", ""), "word": hit.details.get("word", ""),

@@ -81,6 +81,8 @@ class NameSpec(RuleSpec):
         "words that may come before the name in an answer or an address (\"да\", \"здравствуйте\", "
         "\"yes\", \"hi\"); a name next to one in the agent's opening is an address, not the agent's own",
         default=[], default_doc="none")
+    titles: list[str] = spec_field("titles before a surname (\"Mr\", \"Ms\"): \"Mr Dawson\" is a name "
+                                   "for certain", default=[], default_doc="none")
     names: list[str] = spec_field("known first names", default=[], default_doc="none")
     names_file: str | None = spec_field("a UTF-8 text file next to the rule, one name a line "
                                         "(`#` comments)", default=None, default_doc="none")
@@ -113,7 +115,13 @@ class _Seen:
 
     @property
     def confirmed(self) -> Name | None:
+        """The name fit for suggestions: confirmed."""
         return self.name if self.name is not None and self.name.confirmed else None
+
+    @property
+    def sure(self) -> Name | None:
+        """The name when one was given for certain (name_not_used judges only then)."""
+        return self.name if self.name is not None and self.name.sure else None
 
 
 class NameRule(Rule):
@@ -143,7 +151,7 @@ class NameRule(Rule):
             except RuleError as exc:
                 raise SpecError("names_file", str(exc)) from None
             names += [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
-        self.book = NameBook.build(self.language, names, analyzer)
+        self.book = NameBook.build(self.language, names, analyzer, spec.titles)
         self.name_speaker = spec.name_speaker
         self.min_call_s = spec.min_call_s
         self.after_s = spec.after_s
@@ -170,11 +178,18 @@ class NameRule(Rule):
                 head += 1
             spots.append(Spot(head, "answer_head"))
         found = [n for n in (self.book.read(utt.text, words, s) for s in spots) if n is not None]
+        if not answering and not found and 0 < len(words) <= 2:
+            # a reply that is only a name, the question lost to ASR ("Зоя Михайловна."): only a
+            # common name, or one with a patronymic
+            alone = self.book.read(utt.text, words, Spot(0, "answer_head"))
+            if alone is not None and (alone.confirmed or alone.likely) and (
+                    alone.key in self.book.names or alone.width == 2):
+                found = [alone]
         if not found and answering:
             found = [n for n in (self.book.anywhere(utt.text, words),) if n is not None]
         if not found:
             return None
-        return max(found, key=lambda n: n.confirmed)  # a dictionary name over a heard guess
+        return max(found, key=lambda n: (n.confirmed, n.likely))  # a dictionary name over a guess
 
     # --- the agent's side -------------------------------------------------------------------
     def _own_name_spots(self, tokens: list[Token]) -> set[int]:
@@ -221,7 +236,8 @@ class NameRule(Rule):
             guessing = seen.name is None or (seen.name.source == "customer" and not seen.name.confirmed)
             if not locked and guessing:
                 caught = self.capture(utt, tokens, seen.answering > 0)
-                if caught is not None and (seen.name is None or caught.confirmed):
+                if caught is not None and (seen.name is None or (caught.confirmed, caught.likely) > (
+                        seen.name.confirmed, seen.name.likely)):
                     self._set(seen, state, caught, utt.end)
             seen.answering = max(0, seen.answering - 1)
         elif utt.speaker == AGENT:
@@ -238,7 +254,7 @@ class NameRule(Rule):
             caught = self.capture(utt, tokens, False)
             if caught is not None:
                 self._set(seen, state, caught, utt.end)
-        was_known = seen.confirmed is not None
+        was_known = seen.sure is not None
         used = False
         for name in self.addresses(utt, doc, seen):
             seen.addressed = True
@@ -252,9 +268,9 @@ class NameRule(Rule):
                 used = True
             if used:
                 break
-        if not used and seen.confirmed is not None:
-            used = self.book.says(utt.text, doc.words, seen.confirmed)
-        if seen.confirmed is None:
+        if not used and seen.sure is not None:
+            used = self.book.says(utt.text, doc.words, seen.sure)
+        if seen.sure is None:
             return
         if was_known:
             seen.agent_after += 1
@@ -270,11 +286,11 @@ class NameRule(Rule):
     def _set(self, seen: _Seen, state: Any, name: Name | None, at: float) -> None:
         if name is None:
             return
-        was = seen.confirmed
+        was = seen.sure
         seen.name = name
         if seen.caught_at is None:
             seen.caught_at = at
-        if name.confirmed and (was is None or was.key != name.key):
+        if name.sure and (was is None or was.key != name.key):
             seen.known_at = at
             seen.agent_since_use = 0
         if name.confirmed:
@@ -302,8 +318,8 @@ class NameRule(Rule):
             ):
                 return [Hit(call_level=True)]
         elif self.check == "used":
-            if seen.confirmed and seen.agent_after and not seen.uses:
-                return [Hit(text=seen.confirmed.text, call_level=True)]
+            if seen.sure and seen.agent_after and not seen.uses:
+                return [Hit(text=seen.sure.text, call_level=True)]
         return []
 
     def check_time(self, state: Any, now: float) -> list[Hit]:

@@ -56,6 +56,13 @@ class Name:
     source: str  # "customer", "agent" or "set"
     ambiguous: bool = False  # also an ordinary word: a use must look like a name
     width: int = 1  # words it took in the line ("Ольга Петровна": 2)
+    likely: bool = False  # not confirmed, but surely a name was given ("Томора" -> Тамара)
+    said: str = ""  # the words as said, lower case ("розы линично"), for echoes of a garbled name
+
+    @property
+    def sure(self) -> bool:
+        """A name was given for certain (the spelling may still be unconfirmed)."""
+        return self.confirmed or self.likely
 
     def same(self, other: Name) -> bool:
         """The same person's name, allowing ASR slips and grammatical case."""
@@ -74,15 +81,22 @@ class Name:
         return replace(self, source=source)
 
 
+_REDUCED = str.maketrans("оёэяы", "аеиии")  # unstressed Russian vowels ASR confuses: "Томора"/"Тамара"
+
+
 def similar(a: str, b: str) -> bool:
-    """One ASR slip apart (two from 8 letters); short words must be equal."""
+    """One ASR slip apart (two from 8 letters), counting unstressed-vowel confusions (о/а, е/и/я)
+    as none; short words must be equal."""
     if a == b:
         return True
     shortest = min(len(a), len(b))
     if shortest < 4:
         return False
     limit = 2 if shortest >= 8 else 1
-    return Levenshtein.distance(a, b, score_cutoff=limit) <= limit
+    if Levenshtein.distance(a, b, score_cutoff=limit) <= limit:
+        return True
+    ra, rb = a.translate(_REDUCED), b.translate(_REDUCED)
+    return Levenshtein.distance(ra, rb, score_cutoff=limit) <= limit
 
 
 def capitalised(tok: Token) -> bool:
@@ -110,21 +124,29 @@ def sentence_start(text: str, tok: Token) -> bool:
 class NameBook:
     """Which words are names, for one language: pymorphy3 (Russian) plus a names list."""
 
-    def __init__(self, language: str, names: dict[str, str], analyzer: TextAnalyzer):
+    def __init__(self, language: str, names: dict[str, str], analyzer: TextAnalyzer,
+                 titles: frozenset[str] = frozenset()):
         self.language = language
+        self.titles = titles  # "mr", "mrs": the capitalised word after one is a name
         self.names = names  # lower -> spelling
         self.common = sorted(names)  # for "heard as": the names list (common names)
         self.analyzer = analyzer
         self.morph = _morph_analyzer() if language == "ru" else None
 
     @classmethod
-    def build(cls, language: str, names: list[str], analyzer: TextAnalyzer) -> NameBook:
+    def build(cls, language: str, names: list[str], analyzer: TextAnalyzer,
+              titles: list[str] | None = None) -> NameBook:
         listed = {}
         for name in names:
             spelling = name.strip()
             if spelling:
                 listed[spelling.lower().replace("ё", "е")] = spelling[:1].upper() + spelling[1:]
-        return cls(language, listed, analyzer)
+        return cls(language, listed, analyzer, frozenset(t.lower().rstrip(".") for t in titles or []))
+
+    def titled(self, words: list[Token], i: int) -> bool:
+        """A title and a capitalised word after it: "Mr Dawson", "Ms Miller" (a name for certain)."""
+        return (words[i].lower.rstrip(".") in self.titles and i + 1 < len(words)
+                and words[i + 1].text[:1].isupper() and words[i + 1].text.isalpha())
 
     # --- one word ---------------------------------------------------------------------------
     @lru_cache(maxsize=20_000)  # noqa: B019 (one NameBook per rule, for the process's life)
@@ -160,6 +182,8 @@ class NameBook:
     def read(self, text: str, words: list[Token], spot: Spot) -> Name | None:
         """The name standing at `spot`, with a patronymic or surname after it; None if it is none."""
         i = spot.index
+        if i < len(words) and self.titled(words, i):
+            return self._titled(words, i, text)
         if i >= len(words) or not words[i].text.isalpha():
             return None
         tok = words[i]
@@ -170,8 +194,9 @@ class NameBook:
             if ambiguous and not (capitalised(tok) or alone):
                 return None  # "это вера в лучшее", "it's will"
             near = self.nearest(key) if self.names and key not in self.names else None
-            if near is not None:  # a rare name one slip from a common one: heard, not sure
-                return self._name(near, words, i, text, confirmed=False, ambiguous=ambiguous, said=tok)
+            if near is not None:  # a rare name one slip from a common one: likely that one
+                return replace(self._name(near, words, i, text, confirmed=False, ambiguous=ambiguous,
+                                          said=tok), likely=True)
             return self._name(key, words, i, text, confirmed=True, ambiguous=ambiguous, said=tok)
         # a word no dictionary knows, where a name belongs: heard (ASR garbles names), never confirmed
         if spot.kind == "intro" or not capitalised(tok) or len(tok.lower) < 2:
@@ -186,8 +211,15 @@ class NameBook:
         # for Николай). Elsewhere the list cannot hold every name: after "my name is" a capitalised
         # word is the name ("My name is Siobhan"); at the head of an answer it is only heard.
         sure = self.morph is None and spot.kind == "intro_strong" and near is None
-        return self._name(near or tok.lower, words, i, text, confirmed=sure, ambiguous=self.morph is None,
+        name = self._name(near or tok.lower, words, i, text, confirmed=sure, ambiguous=self.morph is None,
                           said=tok)
+        return replace(name, likely=near is not None and spot.kind != "intro")
+
+    def _titled(self, words: list[Token], i: int, text: str) -> Name:
+        title, surname = words[i], words[i + 1]
+        shown = f"{title.text.rstrip('.').capitalize()} {surname.text}"
+        return Name(shown, surname.lower, frozenset({surname.lower}), True, "customer", False, 2,
+                    said=surname.lower)
 
     def anywhere(self, text: str, words: list[Token]) -> Name | None:
         """The first unmistakable name in an answer ("Да, конечно, Николай Петрович меня зовут")."""
@@ -201,7 +233,7 @@ class NameBook:
     def _name(self, key: str, words: list[Token], i: int, text: str, *, confirmed: bool, ambiguous: bool,
               said: Token) -> Name:
         parts, forms = [self.spelling(key)], {key, said.lower, said.lemma}
-        width = 1
+        width, said_words = 1, [said.lower]
         if i + 1 < len(words):
             nxt = words[i + 1]
             if self.patronymic(nxt):
@@ -211,7 +243,11 @@ class NameBook:
             elif self.morph is None and capitalised(nxt) and not sentence_start(text, nxt):
                 forms |= {nxt.lower}  # a surname: "Will Turner" (the agent may say "Mr Turner")
                 width = 2
-        return Name(" ".join(parts), key, frozenset(forms), confirmed, "customer", ambiguous, width)
+            if width == 2 or (self.morph is not None and not self.morph.word_is_known(nxt.lower)
+                              and not set_off_after(text, said)):
+                said_words.append(nxt.lower)  # "Розы линично": a garbled patronymic, for echoes
+        return Name(" ".join(parts), key, frozenset(forms), confirmed, "customer", ambiguous, width,
+                    said=" ".join(said_words))
 
     def from_text(self, text: str | None, source: str) -> Name | None:
         """A name typed by a person (the overlay's correction): confirmed as written."""
@@ -234,7 +270,10 @@ class NameBook:
         """
         out = []
         for i, tok in enumerate(words):
-            if not tok.text.isalpha():
+            if self.titled(words, i) and set_off_after(text, words[i + 1]):
+                out.append((i, self._titled(words, i, text).as_source("agent")))
+                continue
+            if not tok.text.isalpha() or (i > 0 and self.titled(words, i - 1)):
                 continue
             before = _before(text, tok)
             width = 2 if i + 1 < len(words) and self.patronymic(words[i + 1]) else 1
@@ -262,10 +301,23 @@ class NameBook:
             )
             if not hit:
                 continue
-            if name.ambiguous and not (
-                (capitalised(tok) and not sentence_start(text, tok))
-                or ((not _before(text, tok) or _before(text, tok)[-1] in PUNCT) and set_off_after(text, tok))
-            ):
-                continue
+            before = _before(text, tok)
+            set_off = (not before or before[-1] in PUNCT) and set_off_after(text, tok)
+            if name.ambiguous and not (capitalised(tok) or set_off):
+                continue  # "есть надежда, что…", "I will check": the word, not the name
             return True
+        return self.echoes(words, name)
+
+    @staticmethod
+    def echoes(words: list[Token], name: Name) -> bool:
+        """A two-word name repeated as the customer said it, however ASR split it ("Зои михайловно"
+        heard, the agent's "Зо им и холовно"): letters of 2-4 words against the name's, 80% alike."""
+        target = name.said.replace(" ", "")
+        if " " not in name.said or len(target) < 10:
+            return False
+        for size in (2, 3, 4):
+            for start in range(0, len(words) - size + 1):
+                window = "".join(w.lower for w in words[start : start + size])
+                if Levenshtein.normalized_similarity(window, target) >= 0.8:
+                    return True
         return False

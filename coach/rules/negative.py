@@ -157,7 +157,7 @@ class NegativeRule(Rule):
             question = asked or any(_is(w, self.question) for w in words)
             for i, word in enumerate(words):
                 if _is(word, self.particles):
-                    found = self._offer_at(words, i, question)
+                    found = self._offer_at(words, i, question, utt.text)
                     if found:
                         span, target = found
                         hits.append(self._hit(utt, words, span, target))
@@ -185,14 +185,27 @@ class NegativeRule(Rule):
             return _is(tok, self.words)
         return tok.pos in self.targets or bool(tok.tags & self.targets)
 
-    def _offer_at(self, words: list[Token], i: int, question: bool) -> tuple[tuple[int, int], int] | None:
+    def _cancelled(self, words: list[Token], i: int, text: str) -> bool:
+        """A cancel word before the particle: a conjunction anywhere in the sentence ("если вы, конечно,
+        не хотите"), any other word only in the same clause ("Понимаю, что вы не хотите" is cancelled
+        by "что"; in "Понимаю, вы не могли бы…" the comma ends "понимаю"'s clause)."""
+        clause = True
+        for j in range(i - 1, -1, -1):
+            if "," in text[words[j].end_char : words[j + 1].start_char]:
+                clause = False
+            if _is(words[j], self.cancel) and (clause or words[j].pos in ("CONJ", "")):
+                return True
+        return False
+
+    def _offer_at(self, words: list[Token], i: int, question: bool, text: str
+                  ) -> tuple[tuple[int, int], int] | None:
         j = self._target(words, i)
         if j is None:
             return None
         target = words[j]
         if "impr" in target.tags or "1per" in target.tags:
             return None  # "Не волнуйтесь" asks nothing; "я не хочу" is about the speaker
-        if any(_is(w, self.cancel) for w in words[:i]):
+        if self._cancelled(words, i, text):
             return None
         if any(_is(w, self.self_words) for w in words[max(0, i - 2) : i]):
             return None
