@@ -330,7 +330,7 @@ def ru() -> Rulebook:
 
 def test_early_defaults_by_kind(ru):
     early = {r.kind for r in ru.rules if r.early}
-    assert early == {"phrase", "negative"}
+    assert early == {"phrase", "negative", "diminutive"}  # the kinds that decide on one utterance
     assert {r.category for r in ru.early_rules} == {"forbidden_phrase", "negative_phrasing", "diminutive"}
 
 

@@ -128,8 +128,8 @@ class RuleSpec:
                                     hint="{match: [...], no_match: [...]}")
     early: bool | None = spec_field(
         "live: also check the words of an utterance still being spoken, for a hint before it ends; "
-        "only kinds that decide on one utterance alone (phrase, negative) can",
-        default=None, default_doc="true for phrase, negative; false otherwise")
+        "only kinds that decide on one utterance alone (phrase, negative, diminutive) can",
+        default=None, default_doc="true for phrase, negative, diminutive; false otherwise")
     source: str = spec_field("where the rule comes from (guideline, line)", default="",
                              default_doc="none")
     description: str = spec_field("free text for the people who maintain the rule", default="",

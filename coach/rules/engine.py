@@ -201,7 +201,10 @@ class Rulebook:
         for rule in self.rules:
             if rule.level == CALL or not rule.applies_to(speaker):
                 continue
-            for hit in rule.check_utterance(utt, tokens, state):
+            hits = rule.check_utterance(utt, tokens, state)
+            if rule.sees_every_speaker:
+                hits += rule.check_call(state)  # the sentence is the whole call: a filler episode ends
+            for hit in hits:
                 lemmas = [t.lemma for t in hit.tokens or []]
                 out.append(Explanation(rule, _event(rule, hit, utt, state), lemmas))
         return tokens, out

@@ -252,11 +252,8 @@ class NegativeRule(Rule):
         """
         after = max(target, particle) + 1
         end = len(words)
-        while end > after and not self._can_end(words[end - 1]):
-            end -= 1
-        if end <= after:
-            return "", ""
-        words = words[:end]
+        if end <= after or not self._can_end(words[end - 1]):
+            return "", ""  # no object ("Вы хотите"), or cut off by ASR ("…узнать о наших")
         positive = sentence_text(text, words, True, drop={particle}, start=start)
         if not fits(positive):
             comma = next((i for i in range(after + 1, end)
@@ -264,9 +261,7 @@ class NegativeRule(Rule):
             if comma is None:
                 return "", ""
             words = words[:comma]
-            while len(words) > after and not self._can_end(words[-1]):
-                words = words[:-1]
-            if len(words) <= after:
+            if len(words) <= after or not self._can_end(words[-1]):
                 return "", ""
             positive = sentence_text(text, words, True, drop={particle}, start=start)
         obj = sentence_text(text, words, False, start=after).rstrip(".")
