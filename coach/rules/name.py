@@ -32,8 +32,9 @@ from the customer, a name the agent used, or one set from outside with
   became known another way (the customer introduced themselves, or the agent
   already addressed them by name, as on outbound calls); calls shorter than
   `min_call_s` (default 30 s: a balance check, a wrong number) are exempt;
-* `used` -> call-level finding when the name was confirmed, the agent spoke
-  afterwards, and never used it;
+* `used` -> call-level finding when a name was given for certain (confirmed,
+  or *likely*: one ASR slip from exactly one common name, "Томора" -> Тамара),
+  the agent spoke afterwards, and never used it;
 * `remind` -> live hint, polled through `Rulebook.check_time(state, now)`:
   the name is confirmed, the agent has spoken since it was last used (or
   caught), and `after_s` seconds (default 60) have passed. At most one hint

@@ -17,9 +17,11 @@ becomes the customer's name only with evidence:
 
 Two spellings are **the same name** when their dictionary forms match or are
 one ASR slip apart (two from 8 letters): "Миколай"/"Николай", "Рина"/"Ирина",
-"Олга"/"Ольга", in any case ("Николаю"). A word that is not a dictionary name
-but stands where a name belongs, and is one slip from a common name, is
-*heard* as that name (unconfirmed); the agent's own use confirms or corrects it.
+"Олга"/"Ольга", in any case ("Николаю"), counting Russian unstressed vowels
+(о/а, е/и/я) as alike ("Томора"/"Тамара"). A word that is not a dictionary
+name but stands where a name belongs is *likely* the common name one slip
+from it (a name was surely given, its spelling is unsure), else only *heard*
+("Патари"); the agent's own use confirms or corrects either.
 """
 
 from __future__ import annotations
