@@ -23,9 +23,10 @@ One finding per diminutive word. The suggestion may use `{plain}`: the
 sentence as said with the diminutive replaced by the plain word in the same
 case and number ("Продиктуйте номерочек заказа" -> "Продиктуйте номер
 заказа."), `{word}` (the diminutive as said) and `{base}` (the plain word in
-the same form). When `{plain}` would be too long to read mid-sentence or has
-words the dictionary does not know (ASR garble), `fallback_suggestion` is
-shown instead. Russian only: the test needs pymorphy3.
+the same form). When `{plain}` would be over 7 words, holds digits or words
+the dictionary does not know (a long ASR sentence repeats its slips),
+`fallback_suggestion` is shown instead ("Лучше сказать просто: «заявку».").
+Russian only: the test needs pymorphy3.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ DEFAULT_SUFFIXES = {
     "ичка": ["ица"],  # страничка
     "очко": ["ко", "о"], "ечко": ["ко", "о", "це"], "ецо": ["о"],  # окошечко, местечко, письмецо
 }
-MASCULINE_SURFACE = ("ик", "чик", "очек", "ечек")  # pymorphy3 misparses some ("номерочек")
+MASCULINE_SURFACE = ("ик", "чик", "очек", "ечек")
+PLAIN_MAX_WORDS = 7  # pymorphy3 misparses some ("номерочек")
 
 
 @dataclass(kw_only=True)
@@ -223,7 +225,10 @@ class DiminutiveRule(Rule):
                     base_form = base_form[:1].upper() + base_form[1:]
                 plain = sentence_text(utt.text, words, asked, replace={i: base_form},
                                       drop={i - 1} if len(tokens_hit) == 2 else None)
-                ok = fits(plain) and known_words(plain, self.language)
+                # the whole sentence back only when it is short and clean: a longer one repeats ASR's
+                # slips ("У вам ссылку для сброса пары ли?"); then the plain word alone
+                ok = fits(plain, PLAIN_MAX_WORDS) and not any(ch.isdigit() for ch in plain) and known_words(
+                    plain, self.language)
                 hits.append(Hit(tokens=tokens_hit, details={
                     "word": tok.lower, "lemma": found.lemma, "base": found.base, "base_form": found.base_form,
                     "plain": plain if ok else "", "fallback": not ok,

@@ -165,10 +165,11 @@ class NameBook:
         return None
 
     def patronymic(self, tok: Token) -> bool:
-        if self.morph is None:
-            return False
-        known = self.morph.word_is_known(tok.lower)
-        return known and any("Patr" in p.tag for p in self.morph.parse(tok.lower))
+        return self.morph is not None and self._patronymic(tok.lower)
+
+    @lru_cache(maxsize=20_000)  # noqa: B019 (one NameBook per rule, for the process's life)
+    def _patronymic(self, lower: str) -> bool:
+        return self.morph.word_is_known(lower) and any("Patr" in p.tag for p in self.morph.parse(lower))
 
     def nearest(self, lower: str) -> str | None:
         """The one listed (common) name one ASR slip from this word, if exactly one is."""
@@ -272,6 +273,9 @@ class NameBook:
         """
         out = []
         for i, tok in enumerate(words):
+            before = _before(text, tok)
+            if before and before[-1] not in PUNCT and not self.titled(words, i):
+                continue  # not at the head of a phrase: no address (the cheap test first)
             if self.titled(words, i) and set_off_after(text, words[i + 1]):
                 out.append((i, self._titled(words, i, text).as_source("agent")))
                 continue
