@@ -160,6 +160,13 @@ class NameRule(Rule):
     def extra_files(self) -> list[Path]:
         return [self.names_path] if self.names_path else []
 
+    def _found(self, phrases: list[Phrase], doc: Any, max_gap: int) -> list[tuple[Phrase, int, int]]:
+        """Where any of `phrases` occurs; the rulebook's phrase index rules most out with a set test."""
+        if doc.index is not None and self in doc.index.rules:
+            cands = doc.candidates(True)
+            phrases = [p for p in phrases if p in cands]
+        return [(p, a, b) for p in phrases for a, b in find_phrase(p, doc.words, max_gap, True, doc=doc)]
+
     def indexed_phrases(self) -> list[Phrase]:
         return self.ask + self.agent_intros
 
@@ -169,10 +176,9 @@ class NameRule(Rule):
         doc = as_doc(tokens)
         words = doc.words
         spots: list[Spot] = []
-        for phrase in self.intros:
+        for phrase, _, end in self._found(self.intros, doc, 0):
             strong = len(phrase.text.split()) >= 2  # "my name is", not "it's"/"I'm": 2 tokens, 1 word
-            for _, end in find_phrase(phrase, words, 0, True, doc=doc):
-                spots.append(Spot(end + 1, "intro_strong" if strong else "intro"))
+            spots.append(Spot(end + 1, "intro_strong" if strong else "intro"))
         if answering:
             head = 0
             while head < len(words) and (words[head].lemma in self.skip or words[head].lower in self.skip):
@@ -195,11 +201,9 @@ class NameRule(Rule):
     # --- the agent's side -------------------------------------------------------------------
     def _own_name_spots(self, tokens: list[Token]) -> set[int]:
         """Word indexes of the agent's own name: right after an intro ("меня зовут Алексей")."""
-        doc = as_doc(tokens)
         out: set[int] = set()
-        for p in self.agent_intros:
-            for _, end in find_phrase(p, doc.words, 0, True, doc=doc):
-                out.update({end + 1, end + 2})
+        for _, _, end in self._found(self.agent_intros, as_doc(tokens), 0):
+            out.update({end + 1, end + 2})
         return out
 
     def addresses(self, utt: Utterance, tokens: list[Token], seen: _Seen) -> list[Name]:
@@ -247,7 +251,7 @@ class NameRule(Rule):
 
     def _agent_line(self, utt: Utterance, tokens: list[Token], seen: _Seen, state: Any, locked: bool) -> None:
         doc = as_doc(tokens)
-        asks = bool(self.ask) and any(find_phrase(p, doc.words, 2, True, doc=doc) for p in self.ask)
+        asks = bool(self.ask) and bool(self._found(self.ask, doc, 2))
         if asks and not seen.asked:
             seen.asked, seen.asked_at = True, utt.end
         seen.answering = ANSWER_UTTERANCES if asks else 0

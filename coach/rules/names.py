@@ -95,6 +95,8 @@ def similar(a: str, b: str) -> bool:
     if shortest < 4:
         return False
     limit = 2 if shortest >= 8 else 1
+    if abs(len(a) - len(b)) > limit:
+        return False
     if Levenshtein.distance(a, b, score_cutoff=limit) <= limit:
         return True
     ra, rb = a.translate(_REDUCED), b.translate(_REDUCED)
@@ -171,6 +173,7 @@ class NameBook:
     def _patronymic(self, lower: str) -> bool:
         return self.morph.word_is_known(lower) and any("Patr" in p.tag for p in self.morph.parse(lower))
 
+    @lru_cache(maxsize=20_000)  # noqa: B019 (one NameBook per rule, for the process's life)
     def nearest(self, lower: str) -> str | None:
         """The one listed (common) name one ASR slip from this word, if exactly one is."""
         if len(lower) < 4:
