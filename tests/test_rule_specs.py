@@ -182,7 +182,10 @@ def test_kind_placeholders_are_allowed_where_the_kind_fills_them(tmp_path):
     write(tmp_path / "ru" / "fillers.yaml", FILLERS)
     [rule] = [r for r in load_rules("ru", [tmp_path]).rules if r.id == "acme.fillers"]
     utt = utterance_from_text("Ну ну ну", "agent")
-    [event] = Rulebook([rule], "ru").check_utterance(utt, Rulebook([rule], "ru").new_state())
+    book = Rulebook([rule], "ru")
+    state = book.new_state()
+    # a filler episode is reported when it ends: here, at the end of the call
+    [event] = book.check_utterance(utt, state) + book.check_call(state)
     assert event.message == "Слов-паразитов 9 в минуту (норма 4)"
 
 
@@ -273,7 +276,8 @@ def test_catastrophic_regex_runs_in_linear_time(tmp_path):
     started = time.perf_counter()
     book.check_utterance(utterance_from_text(f"{word} {word}", "agent"), book.new_state())
     assert time.perf_counter() - started < 1.0
-    rule_b = book.check_utterance(utterance_from_text("aab aaab", "agent"), book.new_state())
+    state = book.new_state()
+    rule_b = book.check_utterance(utterance_from_text("aab aaab", "agent"), state) + book.check_call(state)
     assert [e.text for e in rule_b] == ["aab aaab"]
 
 
@@ -326,7 +330,7 @@ def ru() -> Rulebook:
 
 def test_early_defaults_by_kind(ru):
     early = {r.kind for r in ru.rules if r.early}
-    assert early == {"phrase", "negative"}
+    assert early == {"phrase", "negative", "diminutive"}  # the kinds that decide on one utterance
     assert {r.category for r in ru.early_rules} == {"forbidden_phrase", "negative_phrasing", "diminutive"}
 
 

@@ -120,12 +120,16 @@ class RuleSpec:
     message: str = spec_field("what is wrong, shown to the agent and QA", template=True)
     suggestion: str = spec_field("**a concrete phrase the agent can say instead**", default="",
                                  template=True, default_doc="none")
+    fallback_suggestion: str = spec_field(
+        "shown instead of `suggestion` when the kind cannot make its rewrite of the agent's words "
+        "readable (cut off, over 10 words, or words the dictionary does not know: ASR garble)",
+        default="", template=True, default_doc="none")
     examples: Examples = spec_field("the rule's own tests, see [Examples](#examples)",
                                     hint="{match: [...], no_match: [...]}")
     early: bool | None = spec_field(
         "live: also check the words of an utterance still being spoken, for a hint before it ends; "
-        "only kinds that decide on one utterance alone (phrase, negative) can",
-        default=None, default_doc="true for phrase, negative; false otherwise")
+        "only kinds that decide on one utterance alone (phrase, negative, diminutive) can",
+        default=None, default_doc="true for phrase, negative, diminutive; false otherwise")
     source: str = spec_field("where the rule comes from (guideline, line)", default="",
                              default_doc="none")
     description: str = spec_field("free text for the people who maintain the rule", default="",
@@ -134,6 +138,14 @@ class RuleSpec:
                                       default_doc="the pack's folder")
     disabled: bool = spec_field("`true` (with just an `id`) switches a rule of an earlier folder off",
                                 default=False)
+    checklist: str | None = spec_field(
+        "a label for the live checklist of the call's required steps (\"Приветствие\"): the step is "
+        "done once the rule is satisfied; kinds required and name only", default=None, default_doc="none")
+    cue: Literal["positive", "prompt"] | None = spec_field(
+        "makes the rule a cue, not a finding: `positive` for a recommended phrase the agent said "
+        "(\"Правильно ли я понимаю...\"), `prompt` for customer words the agent should answer (its "
+        "suggestion is the answer); cues come from `Rulebook.cues`, never from `check_utterance`; "
+        "kind phrase only", default=None, default_doc="none (a finding)")
 
     @classmethod
     def placeholders(cls) -> dict[str, str]:
@@ -150,14 +162,17 @@ class Hit:
 
     `utterance` names the utterance the tokens belong to when it is not the one
     being checked (a filler rate crossed now reports earlier fillers too);
-    `call_level` makes a call-level finding (start/end null) even when it is
-    decided during the call; `at` places a live hint at a moment in time.
+    `span` gives start/end directly when the finding covers words of several
+    utterances (a filler episode); `call_level` makes a call-level finding
+    (start/end null) even when it is decided during the call; `at` places a
+    live hint at a moment in time.
     """
 
     tokens: list[Token] | None = None
     text: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     utterance: Utterance | None = None
+    span: tuple[float, float] | None = None
     call_level: bool = False
     at: float | None = None
 
@@ -182,6 +197,9 @@ class Rule:
     level: ClassVar[str] = LINE
     Spec: ClassVar[type[RuleSpec]] = RuleSpec
     can_run_early: ClassVar[bool] = False
+    can_checklist: ClassVar[bool] = False  # kinds that can say when a required step was done
+    can_cue: ClassVar[bool] = False
+    sees_every_speaker: ClassVar[bool] = False  # line rules that follow turns (filler episodes)
 
     def __init__(self, spec: RuleSpec, ctx: RuleContext):
         self.spec = spec
@@ -192,6 +210,7 @@ class Rule:
         self.severity = spec.severity
         self.message = spec.message
         self.suggestion = spec.suggestion
+        self.fallback_suggestion = spec.fallback_suggestion
         self.source = spec.source
         self.language = spec.language or ctx.language
         self.examples: dict[str, list[Example]] = {
@@ -201,6 +220,13 @@ class Rule:
             raise SpecError("early", f"kind '{self.kind}' cannot run early: it needs more than the "
                                      "words of one utterance")
         self.early = self.can_run_early if spec.early is None else spec.early
+        self.checklist = spec.checklist
+        if spec.checklist and not self.can_checklist:
+            raise SpecError("checklist", f"kind '{self.kind}' has no step to tick off "
+                                         "(kinds: required, name)")
+        self.cue = spec.cue
+        if spec.cue and not self.can_cue:
+            raise SpecError("cue", f"kind '{self.kind}' cannot be a cue (kind: phrase)")
 
     @classmethod
     def from_data(cls, data: dict[str, Any], ctx: RuleContext) -> Rule:
@@ -212,6 +238,13 @@ class Rule:
         except SpecError as exc:
             rule_id = data.get("id", "?") if isinstance(data, dict) else "?"
             raise RuleError(f"{ctx.file}: rule '{rule_id}', {exc}") from None
+
+    def require_fallback(self, *placeholders: str) -> None:
+        """A suggestion built from the agent's words needs a fallback for when they cannot be used."""
+        used = [name for name in placeholders if "{" + name + "}" in self.suggestion]
+        if used and not self.fallback_suggestion:
+            raise SpecError("fallback_suggestion", f"is required when the suggestion uses {{{used[0]}}} "
+                                                   "(shown when the words cannot be rewritten well)")
 
     def applies_to(self, speaker: str) -> bool:
         return self.speaker == "any" or self.speaker == speaker
@@ -226,6 +259,15 @@ class Rule:
     def check_time(self, state: Any, now: float) -> list[Hit]:
         """Live hints that depend on time passing, not on a new utterance (polled)."""
         return []
+
+    def checklist_done(self, state: Any) -> float | None:
+        """For a checklist step: the call time it was done at, or None while it is not done."""
+        return None
+
+    checklist_phase: ClassVar[int] = 5  # where the step stands in a call (opening 0 ... closing 9)
+
+    def phase(self) -> int:
+        return self.checklist_phase
 
     def live_count(self, state: Any) -> int | None:
         """How many occurrences this rule has counted in the call so far; None if it counts nothing."""
@@ -244,6 +286,12 @@ class Rule:
         """The kind's own placeholder values for this hit ({positive}, {rate}...)."""
         return {}
 
+    def suggestion_for(self, hit: Hit) -> str:
+        """The rule's suggestion, or its fallback when the kind could not rewrite the words well."""
+        if hit.details.get("fallback") and self.fallback_suggestion:
+            return self.fallback_suggestion
+        return self.suggestion
+
     def render(self, template: str, hit: Hit, state: Any) -> str:
         text = fill_name(template, getattr(state, "customer_name", None))
         for key, value in self.values(hit).items():
@@ -256,7 +304,9 @@ class Rule:
         text = hit.text
         if utt is not None:
             speaker = utt.speaker
-            if hit.tokens:
+            if hit.span is not None:
+                start, end = hit.span
+            elif hit.tokens:
                 words = words_for_tokens(utt, hit.tokens)
                 if words:
                     start, end = words[0].start, words[-1].end
@@ -264,6 +314,9 @@ class Rule:
             if start is None:
                 start, end = utt.start, utt.end
                 text = text or utt.text
+        details = hit.details
+        if self.cue:
+            details = {**details, "cue": self.cue}
         return Event(
             category=self.category,
             rule=self.id,
@@ -273,8 +326,8 @@ class Rule:
             severity=self.severity,
             text=clean_text(text),
             message=self.render(self.message, hit, state),
-            suggestion=self.render(self.suggestion, hit, state),
-            details=hit.details,
+            suggestion=self.render(self.suggestion_for(hit), hit, state),
+            details=details,
         )
 
 

@@ -36,7 +36,9 @@ class Rulebook:
         self.index = PhraseIndex()
         for rule in rules:
             self.index.register_rule(rule, rule.indexed_phrases())
-        self.early_rules = [r for r in rules if r.early]
+        self.finding_rules = [r for r in rules if not r.cue]
+        self.cue_rules = [r for r in rules if r.cue]
+        self.early_rules = [r for r in self.finding_rules if r.early]
 
     @classmethod
     def load(cls, language: str, extra_dirs: list[Path] | None = None) -> Rulebook:
@@ -58,9 +60,10 @@ class Rulebook:
         """
         doc = self.tokens(utt.text)
         state.utterances.append(utt)
+        state.facts["_doc"] = (utt, doc)  # for `cues` on the same utterance: tokenised once
         events = []
-        for rule in self.rules:
-            if not rule.applies_to(utt.speaker) and rule.level != CALL:
+        for rule in self.finding_rules:
+            if not (rule.applies_to(utt.speaker) or rule.level == CALL or rule.sees_every_speaker):
                 continue
             for hit in rule.check_utterance(utt, doc, state):
                 events.append(_event(rule, hit, utt, state))
@@ -86,6 +89,43 @@ class Rulebook:
                     events.append(_event(rule, hit, utt, state))
         return events
 
+    def cues(self, utt: Utterance, state: CallState) -> list[Event]:
+        """Cues in one final utterance: not findings, advice for the agent's screen.
+
+        `details.cue` is "positive" for a recommended phrase the agent said ("Правильно ли я
+        понимаю...", "Спасибо, что подождали": praise, nothing to fix) and "prompt" for the
+        customer's words the agent should answer ("Это безобразие!", "Я буду жаловаться"), with the
+        phrase to say as the suggestion. Call it for each final utterance, before or after
+        `check_utterance`; the state is only read (the customer's name for `{name}`), so cues
+        never change findings, and batch scoring (which does not call it) keeps the same results.
+        """
+        if not self.cue_rules:
+            return []
+        cached = state.facts.get("_doc")
+        doc = cached[1] if cached and cached[0] is utt else self.tokens(utt.text)
+        events = []
+        for rule in self.cue_rules:
+            if rule.applies_to(utt.speaker):
+                for hit in rule.check_utterance(utt, doc, state):
+                    events.append(_event(rule, hit, utt, state))
+        return events
+
+    def checklist(self, state: CallState) -> list[dict[str, object]]:
+        """The call's required steps so far, for a live checklist on the agent's screen.
+
+        One item per rule with a `checklist:` label (greeting, name asked, name used, closing in
+        the packs), in call order: `{"id": rule id, "label": "Приветствие", "done": bool, "at":
+        seconds into the call when it was done, or None}`. The state is only read.
+        """
+        items = [r for r in self.finding_rules if r.checklist]
+        items.sort(key=lambda r: r.phase())
+        out: list[dict[str, object]] = []
+        for rule in items:
+            at = rule.checklist_done(state)
+            out.append({"id": rule.id, "label": rule.checklist, "done": at is not None,
+                        "at": None if at is None else round(at, 2)})
+        return out
+
     def live_counts(self, state: CallState) -> dict[str, int]:
         """Occurrences counted so far by the rules that count, by category: {"filler_words": 7}.
 
@@ -95,11 +135,39 @@ class Rulebook:
         words (the packs' filler rules: the agent's).
         """
         counts: dict[str, int] = {}
-        for rule in self.rules:
+        for rule in self.finding_rules:
             count = rule.live_count(state)
             if count is not None:
                 counts[rule.category] = counts.get(rule.category, 0) + count
         return counts
+
+    def set_customer_name(self, state: CallState, name: str | None) -> str | None:
+        """The customer's name from outside (the agent corrects it with one click in the overlay).
+
+        The name counts as confirmed from now on: it fills `{name}` in suggestions, the name
+        rules match the agent's uses against it, and nothing heard later replaces it. An empty
+        name clears it (the rules then listen for the name again). Returns the name as it will
+        be shown ("николай" -> "Николай"), or None.
+        """
+        shown = None
+        for rule in self.rules:
+            setter = getattr(rule, "set_name", None)
+            if setter is not None:
+                shown = setter(state, name) or shown
+        if shown is None and name and name.strip():
+            shown = " ".join(w[:1].upper() + w[1:] for w in name.split())
+        state.customer_name = shown
+        state.customer_name_heard = None
+        state.customer_name_set = shown is not None
+        return shown
+
+    def customer_name(self, state: CallState) -> dict[str, object]:
+        """What the call knows of the customer's name, for the overlay:
+        `{"name": "Николай" | None, "confirmed": bool, "set": bool}`; an unconfirmed name is a
+        guess from the customer's words (ASR garbles names) and is not used in suggestions."""
+        if state.customer_name:
+            return {"name": state.customer_name, "confirmed": True, "set": state.customer_name_set}
+        return {"name": state.customer_name_heard, "confirmed": False, "set": False}
 
     def check_time(self, state: CallState, now: float) -> list[Event]:
         """Live hints due at call time `now` (seconds of audio), e.g. the name not used lately.
@@ -109,7 +177,7 @@ class Rulebook:
         does not poll, so results stay the same live and in batch.
         """
         events = []
-        for rule in self.rules:
+        for rule in self.finding_rules:
             for hit in rule.check_time(state, now):
                 if hit.at is None:
                     hit.at = now
@@ -119,7 +187,7 @@ class Rulebook:
     def check_call(self, state: CallState) -> list[Event]:
         """Call-level findings once the call is over."""
         events = []
-        for rule in self.rules:
+        for rule in self.finding_rules:
             for hit in rule.check_call(state):
                 events.append(_event(rule, hit, None, state))
         return events
@@ -133,7 +201,10 @@ class Rulebook:
         for rule in self.rules:
             if rule.level == CALL or not rule.applies_to(speaker):
                 continue
-            for hit in rule.check_utterance(utt, tokens, state):
+            hits = rule.check_utterance(utt, tokens, state)
+            if rule.sees_every_speaker:
+                hits += rule.check_call(state)  # the sentence is the whole call: a filler episode ends
+            for hit in hits:
                 lemmas = [t.lemma for t in hit.tokens or []]
                 out.append(Explanation(rule, _event(rule, hit, utt, state), lemmas))
         return tokens, out

@@ -102,6 +102,7 @@ def run_example(
         utt = utterance_from_text(text, who, start=t)
         t = utt.end + 0.5
         fired += book.check_utterance(utt, state)
+        fired += book.cues(utt, state)
         fired += book.check_time(state, utt.end)
     state.duration_s = t
     fired += book.check_call(state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from coach.rules.base import Rule
+from coach.rules.diminutive import DiminutiveRule
 from coach.rules.name import NameRule
 from coach.rules.negative import NegativeRule
 from coach.rules.occurrence import OccurrenceRule
@@ -11,5 +12,5 @@ from coach.rules.required import RequiredRule
 
 KINDS: dict[str, type[Rule]] = {
     kind.kind: kind
-    for kind in (PhraseRule, NegativeRule, OccurrenceRule, RequiredRule, NameRule)
+    for kind in (PhraseRule, NegativeRule, OccurrenceRule, RequiredRule, NameRule, DiminutiveRule)
 }

@@ -8,7 +8,8 @@ Three passes, cheapest first:
    "не", but not "на"); one-letter words
    must be exact, or "и в Новосибирске" would pass for "я в Новосибирске";
    a difference that is only a prefix is not a slip: it flips the meaning
-   ("неправильно" / "правильно");
+   ("неправильно" / "правильно"), unless the longer word is no Russian word
+   at all ("издравствуйте": ASR glued a sound on);
 3. squashed window: the phrase's letters without spaces against a window of
    n-1 or n+1 words without spaces, which catches merged or split words
    ("некричите").
@@ -28,12 +29,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import partial_ratio
 
-from coach.nlp import TextAnalyzer, Token
+from coach.nlp import TextAnalyzer, Token, _morph_analyzer
 
 SQUASH_THRESHOLD = 0.87
 Key = tuple[str, str]  # (lemma, lower) of one phrase word
@@ -107,10 +109,25 @@ _LIKE_VOWELS = {c: group[0] for group in ("еэиёы", "аоя", "ую", "ei", 
 
 
 def _near(a: str, b: str, edits: int) -> bool:
-    """Within `edits`, but not by a prefix alone: "неправильно" is not a slip of "правильно"."""
+    """Within `edits`, but not by a prefix alone: "неправильно" is not a slip of "правильно".
+
+    Unless the longer word is no word at all: ASR glues a sound onto a word it hears badly
+    ("издравствуйте" for "здравствуйте"); a Russian word pymorphy3 does not know, whose extra
+    beginning is not a negation ("не", "ни": "некричите" is "не кричите"), is a slip.
+    """
     if Levenshtein.distance(a, b, score_cutoff=edits) > edits:
         return False
-    return not (a != b and (a.endswith(b) or b.endswith(a)))
+    if a == b or not (a.endswith(b) or b.endswith(a)):
+        return True
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return _glued_noise(longer, longer[: len(longer) - len(shorter)])
+
+
+@lru_cache(maxsize=20_000)
+def _glued_noise(word: str, head: str) -> bool:
+    if head.startswith(("не", "ни")) or not any("а" <= ch <= "я" for ch in word):
+        return False
+    return not _morph_analyzer().word_is_known(word)
 
 
 class PhraseIndex:

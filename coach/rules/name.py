@@ -4,15 +4,27 @@ The guidelines ask the agent to find out the customer's name ("Как я мог�
 вам обращаться?") and then to address them by it. A name rule follows the
 whole call:
 
-* agent lines: did the agent ask (`ask_phrases`)? once the name is known,
-  did the agent say it (its lemma, or one ASR slip away: "Олга")?
-* customer lines: the name itself, caught after an `intro_phrases` phrase
-  ("меня зовут", "это", "my name is"): a word pymorphy3 tags `Name`, a word
-  from `names`/`names_file`, or — after an intro of two or more words as
-  written, "меня зовут", "my name is" (not "it's") — any capitalised word
-  ("My name is Siobhan"). A patronymic that follows is
-  kept ("Ольга Петровна"). The first name caught becomes
-  `CallState.customer_name`, which fills `{name}` in every rule's suggestion.
+* agent lines: did the agent ask (`ask_phrases`)? did the agent address the
+  customer by name (a name set off as an address: "Ольга, ...", "..., Ольга!")?
+* customer lines: the name itself (`coach.rules.names` finds it): after an
+  `intro_phrases` phrase ("меня зовут", "это", "my name is", "it's"), or as
+  the answer to the agent's question, alone or at the head of a sentence
+  ("Николай.", "Николай, у меня…"). A word counts only when the name
+  dictionary knows it (pymorphy3's Name tag for Russian; a names list for the
+  other languages); a word the dictionary does not know, in a place where a
+  name belongs, is only *heard* (ASR often garbles names): it is kept as a
+  guess, never put into suggestions, and never makes `name_not_used`.
+* The agent's own use confirms or corrects the guess: an address by a name
+  one ASR slip away from it confirms it ("Миколай" heard, the agent says
+  "Николай": the agent's spelling wins); an address by another dictionary
+  name replaces a guess that only the customer's side supported (the agent
+  knows the name; the customer's channel was misheard). The agent's own name
+  (after `agent_intro_phrases`, or inside the opening: "«Линия», Евгений,
+  слушаю вас") is never taken for the customer's.
+
+`CallState.customer_name` holds the name once *confirmed* (a dictionary name
+from the customer, a name the agent used, or one set from outside with
+`Rulebook.set_customer_name`); it fills `{name}` in every rule's suggestion.
 
 `check` picks what the rule reports (one category per rule):
 
@@ -20,34 +32,35 @@ whole call:
   became known another way (the customer introduced themselves, or the agent
   already addressed them by name, as on outbound calls); calls shorter than
   `min_call_s` (default 30 s: a balance check, a wrong number) are exempt;
-* `used` -> call-level finding when the name was known, the agent spoke
-  afterwards, and never used it;
+* `used` -> call-level finding when a name was given for certain (confirmed,
+  or *likely*: one ASR slip from exactly one common name, "Томора" -> Тамара),
+  the agent spoke afterwards, and never used it;
 * `remind` -> live hint, polled through `Rulebook.check_time(state, now)`:
-  the name is known, the agent has spoken since it was last used (or caught),
-  and `after_s` seconds (default 60) have passed. At most one hint per
-  `after_s`. Hints are not findings: batch scoring does not poll them.
+  the name is confirmed, the agent has spoken since it was last used (or
+  caught), and `after_s` seconds (default 60) have passed. At most one hint
+  per `after_s`. Hints are not findings: batch scoring does not poll them.
 
 Each name rule follows the call on its own (state under its id), so any of
-them can be disabled or overridden alone.
+them can be disabled or overridden alone; the packs share their phrase lists
+between the three with YAML anchors so that they agree on the name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-
-from rapidfuzz.distance import Levenshtein
 
 from coach.contract import AGENT, CUSTOMER, Utterance
 from coach.errors import RuleError
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import Phrase, as_doc, compile_phrase, find_phrase
+from coach.rules.names import Name, NameBook, Spot
 from coach.rules.spec import SpecError, spec_field
 from coach.rules.text import read_text
 
-PUNCT = ",.!?;:…—–-"
+ANSWER_UTTERANCES = 2  # the customer's utterances after a name question read as the answer
 
 
 @dataclass(kw_only=True)
@@ -56,14 +69,21 @@ class NameSpec(RuleSpec):
 
     check: Literal["asked", "used", "remind"] = spec_field("what the rule reports (one category per "
                                                            "rule), see the table above")
-    ask_phrases: list[str] = spec_field("how the agent asks: \"как я могу к вам обращаться\", \"may I "
-                                        "have your name\"", default=[], required_when=("check", "asked"),
-                                        default_doc="required for asked")
+    ask_phrases: list[str] = spec_field(
+        "how the agent asks: \"как я могу к вам обращаться\", \"may I have your name\"; the customer's "
+        "next words are read as the answer", default=[], required_when=("check", "asked"),
+        default_doc="required for asked")
     intro_phrases: list[str] = spec_field("what the customer says before their name: \"меня зовут\", "
                                           "\"это\", \"я\", \"my name is\"", min_items=1)
     agent_intro_phrases: list[str] = spec_field(
         "how the agent introduces themselves, besides `intro_phrases` (\"с вами говорит\", \"you're "
         "speaking with\"): their own name is not the customer's", default=[], default_doc="none")
+    skip_words: list[str] = spec_field(
+        "words that may come before the name in an answer or an address (\"да\", \"здравствуйте\", "
+        "\"yes\", \"hi\"); a name next to one in the agent's opening is an address, not the agent's own",
+        default=[], default_doc="none")
+    titles: list[str] = spec_field("titles before a surname (\"Mr\", \"Ms\"): \"Mr Dawson\" is a name "
+                                   "for certain", default=[], default_doc="none")
     names: list[str] = spec_field("known first names", default=[], default_doc="none")
     names_file: str | None = spec_field("a UTF-8 text file next to the rule, one name a line "
                                         "(`#` comments)", default=None, default_doc="none")
@@ -78,16 +98,31 @@ class NameSpec(RuleSpec):
 class _Seen:
     """What one name rule has learnt about the call so far."""
 
-    name: str | None = None
-    lemmas: frozenset[str] = frozenset()
-    known_at: float | None = None
+    name: Name | None = None
+    known_at: float | None = None  # when the name was confirmed
+    caught_at: float | None = None  # when a name (or a guess) was first caught
     asked: bool = False
-    addressed: bool = False  # the agent called someone by name before any was caught
+    asked_at: float | None = None
+    answering: int = 0  # customer utterances still read as the answer to the agent's question
+    addressed: bool = False  # the agent called the customer by a name
+    agent_names: set[str] = field(default_factory=set)  # the agent's own name(s), lower case
+    customer_spoke: bool = False
     uses: int = 0
+    first_use: float | None = None
     last_use: float | None = None
-    agent_after: int = 0  # agent utterances after the name became known
-    agent_since_use: int = 0  # ... since it was last used (or caught)
+    agent_after: int = 0  # agent utterances after the name was confirmed
+    agent_since_use: int = 0  # ... since it was last used (or confirmed)
     hinted_at: float | None = None
+
+    @property
+    def confirmed(self) -> Name | None:
+        """The name fit for suggestions: confirmed."""
+        return self.name if self.name is not None and self.name.confirmed else None
+
+    @property
+    def sure(self) -> Name | None:
+        """The name when one was given for certain (name_not_used judges only then)."""
+        return self.name if self.name is not None and self.name.sure else None
 
 
 class NameRule(Rule):
@@ -96,6 +131,7 @@ class NameRule(Rule):
     kind: ClassVar[str] = "name"
     level: ClassVar[str] = CALL
     Spec: ClassVar[type[RuleSpec]] = NameSpec
+    can_checklist: ClassVar[bool] = True
 
     def __init__(self, spec: NameSpec, ctx: RuleContext):
         super().__init__(spec, ctx)
@@ -106,16 +142,17 @@ class NameRule(Rule):
         intros = [compile_phrase(p, analyzer) for p in spec.intro_phrases]
         self.intros: list[Phrase] = sorted(intros, key=lambda p: -len(p.lemmas))
         self.agent_intros = self.intros + [compile_phrase(p, analyzer) for p in spec.agent_intro_phrases]
+        self.skip = frozenset(t.lemma for w in spec.skip_words for t in analyzer.tokens(w) if not t.is_punct)
         self.names_path: Path | None = None
-        names = [n.lower() for n in spec.names]
+        names = list(spec.names)
         if spec.names_file is not None:
             self.names_path = (ctx.file.parent / spec.names_file).resolve()
             try:
                 lines = read_text(self.names_path).splitlines()
             except RuleError as exc:
                 raise SpecError("names_file", str(exc)) from None
-            names += [ln.strip().lower() for ln in lines if ln.strip() and not ln.startswith("#")]
-        self.names = frozenset(names)
+            names += [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+        self.book = NameBook.build(self.language, names, analyzer, spec.titles)
         self.name_speaker = spec.name_speaker
         self.min_call_s = spec.min_call_s
         self.after_s = spec.after_s
@@ -123,93 +160,158 @@ class NameRule(Rule):
     def extra_files(self) -> list[Path]:
         return [self.names_path] if self.names_path else []
 
+    def _found(self, phrases: list[Phrase], doc: Any, max_gap: int) -> list[tuple[Phrase, int, int]]:
+        """Where any of `phrases` occurs; the rulebook's phrase index rules most out with a set test."""
+        if doc.index is not None and self in doc.index.rules:
+            cands = doc.candidates(True)
+            phrases = [p for p in phrases if p in cands]
+        return [(p, a, b) for p in phrases for a, b in find_phrase(p, doc.words, max_gap, True, doc=doc)]
+
     def indexed_phrases(self) -> list[Phrase]:
         return self.ask + self.agent_intros
 
-    # --- recognising names ------------------------------------------------------------
-    def looks_like_name(self, tok: Token, strong: bool) -> bool:
-        if not tok.text[:1].isalpha():
-            return False
-        if "Name" in tok.tags or tok.lower in self.names or tok.lemma in self.names:
-            return True
-        return strong and tok.text[:1].isupper() and tok.text.isalpha()
-
-    def capture(self, tokens: list[Token]) -> tuple[str, frozenset[str]] | None:
-        """(name as it should be written, forms that count as using it), or None."""
+    # --- the customer's side ------------------------------------------------------------
+    def capture(self, utt: Utterance, tokens: list[Token], answering: bool) -> Name | None:
+        """The customer's name in one of their lines, or None (see `coach.rules.names`)."""
         doc = as_doc(tokens)
         words = doc.words
-        for phrase in self.intros:
+        spots: list[Spot] = []
+        for phrase, _, end in self._found(self.intros, doc, 0):
             strong = len(phrase.text.split()) >= 2  # "my name is", not "it's"/"I'm": 2 tokens, 1 word
-            for _, end in find_phrase(phrase, words, 0, True, doc=doc):
-                if end + 1 >= len(words) or not self.looks_like_name(words[end + 1], strong):
-                    continue
-                tok = words[end + 1]
-                name = tok.lemma if "Name" in tok.tags else tok.lower
-                parts, forms = [name[:1].upper() + name[1:]], {tok.lemma, tok.lower}
-                if end + 2 < len(words) and "Patr" in words[end + 2].tags:
-                    patr = words[end + 2]
-                    parts.append(patr.text[:1].upper() + patr.text[1:].lower())
-                    forms |= {patr.lemma, patr.lower}
-                return " ".join(parts), frozenset(forms)
-        return None
+            spots.append(Spot(end + 1, "intro_strong" if strong else "intro"))
+        if answering:
+            head = 0
+            while head < len(words) and (words[head].lemma in self.skip or words[head].lower in self.skip):
+                head += 1
+            spots.append(Spot(head, "answer_head"))
+        found = [n for n in (self.book.read(utt.text, words, s) for s in spots) if n is not None]
+        if not answering and not found and 0 < len(words) <= 2:
+            # a reply that is only a name, the question lost to ASR ("Зоя Михайловна."): only a
+            # common name, or one with a patronymic
+            alone = self.book.read(utt.text, words, Spot(0, "answer_head"))
+            if alone is not None and (alone.confirmed or alone.likely) and (
+                    alone.key in self.book.names or alone.width == 2):
+                found = [alone]
+        if not found and answering:
+            found = [n for n in (self.book.anywhere(utt.text, words),) if n is not None]
+        if not found:
+            return None
+        return max(found, key=lambda n: (n.confirmed, n.likely))  # a dictionary name over a guess
 
-    def says_name(self, tokens: list[Token], forms: frozenset[str]) -> bool:
-        """The name in any case, or one ASR slip away ("Олга"), but not as a prefix of a word."""
-        long_forms = [f for f in forms if len(f) >= 4]
-        for w in as_doc(tokens).words:
-            if w.lemma in forms or w.lower in forms:
-                return True
-            if len(w.lower) >= 4 and any(
-                abs(len(w.lower) - len(f)) <= 1 and Levenshtein.distance(w.lower, f, score_cutoff=1) <= 1
-                for f in long_forms
-            ):
-                return True
-        return False
+    # --- the agent's side -------------------------------------------------------------------
+    def _own_name_spots(self, tokens: list[Token]) -> set[int]:
+        """Word indexes of the agent's own name: right after an intro ("меня зовут Алексей")."""
+        out: set[int] = set()
+        for _, _, end in self._found(self.agent_intros, as_doc(tokens), 0):
+            out.update({end + 1, end + 2})
+        return out
 
-    def addresses_someone(self, utt: Utterance, tokens: list[Token]) -> bool:
-        """The agent calls someone by a name ("Ольга Петровна, здравствуйте"), not their own."""
-        doc = as_doc(tokens)
-        words = doc.words
-        after_intro = {
-            end + 1 for p in self.agent_intros for _, end in find_phrase(p, words, 0, True, doc=doc)
-        }
-        text = utt.text
-        for i, w in enumerate(words):
-            if i in after_intro or i - 1 in after_intro or not self.looks_like_name(w, False):
+    def addresses(self, utt: Utterance, tokens: list[Token], seen: _Seen) -> list[Name]:
+        """Names the agent addresses the customer by in this line ("Ольга, ...", "..., Ольга!").
+
+        In the opening (before the customer has said anything) a name counts only at the start
+        of the line or next to a greeting word ("Ольга Петровна, добрый день"): elsewhere
+        there it is the agent's own ("Интернет-провайдер «Линия», Евгений, слушаю вас").
+        """
+        words = as_doc(tokens).words
+        own = self._own_name_spots(tokens)
+        for i in own:
+            if i < len(words):
+                seen.agent_names.add(words[i].lower)
+        out = []
+        for i, name in self.book.addresses(utt.text, words, expected=seen.name):
+            if i in own or name.key in seen.agent_names or words[i].lower in seen.agent_names:
                 continue
-            before = text[: w.start_char].rstrip()
-            after = text[w.end_char :].lstrip()
-            if not before or before[-1] in PUNCT or not after or after[0] in PUNCT:
-                return True
-        return False
+            if not seen.customer_spoke and i > 0:
+                near = [words[j] for j in (i - 1, i + name.width) if 0 <= j < len(words)]
+                if not any(w.lemma in self.skip or w.lower in self.skip for w in near):
+                    seen.agent_names.add(words[i].lower)  # the agent's own name, said in the opening
+                    continue
+            out.append(name)
+        return out
 
     # --- following the call -------------------------------------------------------------
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
         seen: _Seen = state.facts.setdefault(self.id, _Seen())
-        if utt.speaker == self.name_speaker and seen.name is None:
-            caught = self.capture(tokens)
-            if caught:
-                seen.name, seen.lemmas = caught
-                seen.known_at = utt.end
-                if state.customer_name is None:
-                    state.customer_name = seen.name
+        locked = getattr(state, "customer_name_set", False)
+        if locked and (seen.name is None or seen.name.source != "set"):
+            self._set(seen, state, self.book.from_text(state.customer_name, "set"), utt.start)
+        if utt.speaker == self.name_speaker and utt.speaker != AGENT:
+            seen.customer_spoke = True
+            guessing = seen.name is None or (seen.name.source == "customer" and not seen.name.confirmed)
+            if not locked and guessing:
+                caught = self.capture(utt, tokens, seen.answering > 0)
+                if caught is not None and (seen.name is None or (caught.confirmed, caught.likely) > (
+                        seen.name.confirmed, seen.name.likely)):
+                    self._set(seen, state, caught, utt.end)
+            seen.answering = max(0, seen.answering - 1)
         elif utt.speaker == AGENT:
-            doc = as_doc(tokens)
-            if self.ask and not seen.asked and any(
-                find_phrase(p, doc.words, 2, True, doc=doc) for p in self.ask
-            ):
-                seen.asked = True
-            if seen.name is not None:
-                seen.agent_after += 1
-                if self.says_name(doc, seen.lemmas):
-                    seen.uses += 1
-                    seen.last_use = utt.end
-                    seen.agent_since_use = 0
-                else:
-                    seen.agent_since_use += 1
-            elif not seen.addressed and self.check == "asked":
-                seen.addressed = self.addresses_someone(utt, doc)
+            self._agent_line(utt, tokens, seen, state, locked)
         return []
+
+    def _agent_line(self, utt: Utterance, tokens: list[Token], seen: _Seen, state: Any, locked: bool) -> None:
+        doc = as_doc(tokens)
+        asks = bool(self.ask) and bool(self._found(self.ask, doc, 2))
+        if asks and not seen.asked:
+            seen.asked, seen.asked_at = True, utt.end
+        seen.answering = ANSWER_UTTERANCES if asks else 0
+        if self.name_speaker == AGENT and seen.name is None:
+            caught = self.capture(utt, tokens, False)
+            if caught is not None:
+                self._set(seen, state, caught, utt.end)
+        was_known = seen.sure is not None
+        used = False
+        for name in self.addresses(utt, doc, seen):
+            seen.addressed = True
+            current = seen.name
+            if current is not None and current.same(name):
+                used = True
+                if not locked and (not current.confirmed or current.source == "customer"):
+                    self._set(seen, state, current.confirmed_by(name), utt.start)
+            elif not locked and name.confirmed and (current is None or current.source == "customer"):
+                self._set(seen, state, name.as_source("agent"), utt.start)  # the agent knows better
+                used = True
+            if used:
+                break
+        if not used and seen.sure is not None:
+            used = self.book.says(utt.text, doc.words, seen.sure)
+        if seen.sure is None:
+            return
+        if was_known:
+            seen.agent_after += 1
+        if used:
+            seen.uses += 1
+            seen.last_use = utt.end
+            if seen.first_use is None:
+                seen.first_use = utt.end
+            seen.agent_since_use = 0
+        elif was_known:
+            seen.agent_since_use += 1
+
+    def _set(self, seen: _Seen, state: Any, name: Name | None, at: float) -> None:
+        if name is None:
+            return
+        was = seen.sure
+        seen.name = name
+        if seen.caught_at is None:
+            seen.caught_at = at
+        if name.sure and (was is None or was.key != name.key):
+            seen.known_at = at
+            seen.agent_since_use = 0
+        if name.confirmed:
+            state.customer_name, state.customer_name_heard = name.text, None
+        elif state.customer_name is None:
+            state.customer_name_heard = name.text
+
+    def set_name(self, state: Any, text: str | None) -> str | None:
+        """The name set from outside (the agent corrects it in the overlay): confirmed, kept."""
+        seen: _Seen = state.facts.setdefault(self.id, _Seen())
+        if not text or not text.strip():
+            seen.name, seen.known_at = None, None
+            return None
+        name = self.book.from_text(text, "set")
+        self._set(seen, state, name, seen.known_at or 0.0)
+        return name.text if name else None
 
     def check_call(self, state: Any) -> list[Hit]:
         seen: _Seen = state.facts.get(self.id) or _Seen()
@@ -221,15 +323,15 @@ class NameRule(Rule):
             ):
                 return [Hit(call_level=True)]
         elif self.check == "used":
-            if seen.name and seen.agent_after and not seen.uses:
-                return [Hit(text=seen.name, call_level=True)]
+            if seen.sure and seen.agent_after and not seen.uses:
+                return [Hit(text=seen.sure.text, call_level=True)]
         return []
 
     def check_time(self, state: Any, now: float) -> list[Hit]:
         if self.check != "remind":
             return []
         seen: _Seen | None = state.facts.get(self.id)
-        if seen is None or seen.name is None or not seen.agent_since_use:
+        if seen is None or seen.confirmed is None or not seen.agent_since_use:
             return []
         since = seen.last_use if seen.last_use is not None else seen.known_at
         if since is None or now - since < self.after_s:
@@ -239,5 +341,19 @@ class NameRule(Rule):
         ):
             return []
         seen.hinted_at = now
-        return [Hit(text=seen.name, at=now,
+        return [Hit(text=seen.confirmed.text, at=now,
                     details={"hint": True, "since_s": round(now - since, 1)})]
+
+    def checklist_done(self, state: Any) -> float | None:
+        """asked: when the name was asked for or became known; used: when it was first used."""
+        seen: _Seen | None = state.facts.get(self.id)
+        if seen is None:
+            return None
+        if self.check == "asked":
+            return seen.asked_at if seen.asked_at is not None else seen.caught_at
+        if self.check == "used":
+            return seen.first_use
+        return None
+
+    def phase(self) -> int:
+        return {"asked": 1, "used": 2}.get(self.check, 5)

@@ -35,8 +35,15 @@ from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import as_doc
 from coach.rules.spec import SpecError, spec_field
+from coach.rules.suggest import fits, known_words, sentence_text
 
 SENTENCE_END = frozenset(".!?…;")
+KEEP_PRONOUNS = frozenset({"вам", "вас", "это", "его", "её", "их", "им"})  # may end an offer
+DANGLING = frozenset({  # words a sentence cut short by ASR ends on (languages without morphology)
+    "the", "a", "an", "to", "of", "about", "our", "your", "my", "in", "on", "for", "with", "and", "or", "at",
+    "de", "la", "în", "și", "sau", "cu", "pe", "un", "o", "til", "på", "og", "en", "et", "ei", "med",
+    "ja", "ning", "või",
+})
 DEFAULT_TARGETS = ["VERB", "INFN", "PRED", "ADJS", "Prdx"]
 
 
@@ -45,7 +52,11 @@ class NegativeSpec(RuleSpec):
     """An offer or question built on the negative particle (see the module docstring)."""
 
     PLACEHOLDERS: ClassVar[dict[str, str]] = {
-        "positive": "the sentence as said, minus the particle (a starting point for a positive form)",
+        "positive": "the offer said positively: from its first word to the end of the sentence, minus "
+                    "the particle (\"Вы хотите узнать о наших акциях?\"); when it would be cut off, "
+                    "over 10 words or hold words the dictionary does not know, `fallback_suggestion` "
+                    "is shown instead",
+        "object": "what is offered: the words after the negated word (\"узнать о наших акциях\")",
     }
 
     particles: list[str] = spec_field("the negative particles: \"не\"; \"nu\"; \"not\", \"n't\"; "
@@ -126,6 +137,7 @@ class NegativeRule(Rule):
         self.cancel = words("cancel_words")
         self.question = words("question_words")
         self.window = spec.window
+        self.require_fallback("positive", "object")
 
     def _norm(self, word: str, field: str) -> str:
         """A listed word as tokens will show it: lower-cased, lemmatised where we can."""
@@ -145,9 +157,10 @@ class NegativeRule(Rule):
             question = asked or any(_is(w, self.question) for w in words)
             for i, word in enumerate(words):
                 if _is(word, self.particles):
-                    span = self._offer_at(words, i, question)
-                    if span:
-                        hits.append(self._hit(utt, words, span))
+                    found = self._offer_at(words, i, question, utt.text)
+                    if found:
+                        span, target = found
+                        hits.append(self._hit(utt, words, span, target))
         return hits
 
     def _target(self, words: list[Token], i: int) -> int | None:
@@ -172,14 +185,27 @@ class NegativeRule(Rule):
             return _is(tok, self.words)
         return tok.pos in self.targets or bool(tok.tags & self.targets)
 
-    def _offer_at(self, words: list[Token], i: int, question: bool) -> tuple[int, int] | None:
+    def _cancelled(self, words: list[Token], i: int, text: str) -> bool:
+        """A cancel word before the particle: a conjunction anywhere in the sentence ("если вы, конечно,
+        не хотите"), any other word only in the same clause ("Понимаю, что вы не хотите" is cancelled
+        by "что"; in "Понимаю, вы не могли бы…" the comma ends "понимаю"'s clause)."""
+        clause = True
+        for j in range(i - 1, -1, -1):
+            if "," in text[words[j].end_char : words[j + 1].start_char]:
+                clause = False
+            if _is(words[j], self.cancel) and (clause or words[j].pos in ("CONJ", "")):
+                return True
+        return False
+
+    def _offer_at(self, words: list[Token], i: int, question: bool, text: str
+                  ) -> tuple[tuple[int, int], int] | None:
         j = self._target(words, i)
         if j is None:
             return None
         target = words[j]
         if "impr" in target.tags or "1per" in target.tags:
             return None  # "Не волнуйтесь" asks nothing; "я не хочу" is about the speaker
-        if any(_is(w, self.cancel) for w in words[:i]):
+        if self._cancelled(words, i, text):
             return None
         if any(_is(w, self.self_words) for w in words[max(0, i - 2) : i]):
             return None
@@ -197,25 +223,58 @@ class NegativeRule(Rule):
         lo, hi = min(i, j), max(i, j)
         if lo > 0 and _is(words[lo - 1], self.address):
             lo -= 1  # "вы не хотите", "вам не нужна": the whole offer, as QA quotes it
-        return lo, hi
+        return (lo, hi), j
 
-    def _hit(self, utt: Utterance, words: list[Token], span: tuple[int, int]) -> Hit:
+    def _hit(self, utt: Utterance, words: list[Token], span: tuple[int, int], target: int) -> Hit:
         matched = words[span[0] : span[1] + 1]
-        particle = next(w for w in matched if _is(w, self.particles))
+        particle = next(i for i in range(span[0], span[1] + 1) if _is(words[i], self.particles))
+        start = span[0]
+        if start == particle and start > 0 and words[start - 1].end_char == words[start].start_char:
+            start -= 1  # the word the particle is written onto: "Do" of "Don't", "Would" of "Wouldn't"
+        positive, obj = self._rewrite(utt.text, words, start, particle, target)
         return Hit(tokens=matched, details={
             "lemmas": [w.lemma for w in matched],
-            "positive": _positive(utt.text, words, particle),
+            "positive": positive,
+            "object": obj,
+            "fallback": not positive,
         })
 
+    def _rewrite(self, text: str, words: list[Token], start: int, particle: int, target: int
+                 ) -> tuple[str, str]:
+        """(the offer said positively, its object), or ("", "") when no good rewrite can be made.
+
+        The positive form is the offer from its first word to the end of the sentence, minus the
+        particle: "Ну вот, вы не хотите узнать о наших акциях" -> "Вы хотите узнать о наших
+        акциях?". It is kept only when the object (the words after the negated word) is there and
+        ends as a phrase can end (ASR did not cut it: "Вы хотите", "…о наших"), every word is a
+        dictionary word (no garble repeated: "…в нашей хактеях"), and it is at most 10 words
+        (a longer sentence is cut at its first comma after the object).
+        """
+        after = max(target, particle) + 1
+        end = len(words)
+        if end <= after or not self._can_end(words[end - 1]):
+            return "", ""  # no object ("Вы хотите"), or cut off by ASR ("…узнать о наших")
+        positive = sentence_text(text, words, True, drop={particle}, start=start)
+        if not fits(positive):
+            comma = next((i for i in range(after + 1, end)
+                          if "," in text[words[i - 1].end_char : words[i].start_char]), None)
+            if comma is None:
+                return "", ""
+            words = words[:comma]
+            if len(words) <= after or not self._can_end(words[-1]):
+                return "", ""
+            positive = sentence_text(text, words, True, drop={particle}, start=start)
+        obj = sentence_text(text, words, False, start=after).rstrip(".")
+        obj = obj[:1].lower() + obj[1:]
+        if not (fits(positive) and known_words(positive, self.language)):
+            return "", ""
+        return positive, obj
+
+    def _can_end(self, tok: Token) -> bool:
+        """A word a phrase can end on: not a preposition, conjunction, particle or a bare adjective."""
+        if self.morph:
+            return tok.pos not in ("PREP", "CONJ", "PRCL", "ADJF", "NPRO") or tok.lower in KEEP_PRONOUNS
+        return tok.lower not in DANGLING
+
     def values(self, hit: Hit) -> dict[str, str]:
-        return {"positive": hit.details.get("positive", "")}
-
-
-def _positive(text: str, words: list[Token], particle: Token) -> str:
-    """The sentence as said, minus the particle: "Вы хотите узнать о наших акциях?"."""
-    start, end = words[0].start_char, words[-1].end_char
-    tail = text[end:].lstrip()
-    mark = "?" if tail.startswith("?") else ""
-    body = text[start : particle.start_char] + text[particle.end_char : end]
-    body = " ".join(body.split()).strip(" ,")
-    return (body[:1].upper() + body[1:] + mark) if body else ""
+        return {"positive": hit.details.get("positive", ""), "object": hit.details.get("object", "")}

@@ -9,15 +9,23 @@ customer story does not dilute it). The first `min_speech_s` seconds count
 as that long, so a burst at the very start must be a real burst.
 
 When the count reaches `min_count` and the rate reaches `per_minute`, the
-rule fires: one line event per run of adjacent fillers ("ну, короче") at
-those words — all of them said so far, earlier ones included, then each new
-one for as long as the rate stays at or above the threshold. Below it, new
-fillers wait; they are reported if the rate climbs back.
+rule reports **one finding per filler episode**, not one per word: an
+episode is a stretch of the speaker's speech (utterances with pauses shorter
+than `episode_pause_s`, no other speaker in between, at most `episode_max_s`
+long), and its finding spans the episode's first to last filler and carries
+`details.count` (fillers in the episode) and `details.words` (each filler as
+said). One rambling sentence with five fillers is one finding, as a QA lead
+would mark it. An episode is reported when it ends (the other speaker talks,
+the speaker pauses, the call ends) if the rate is at or above the threshold
+then; episodes that ended below it wait and are reported if the rate climbs
+back. The live counter (`Rulebook.live_counts`) still counts every filler
+word as it is said.
 
 Live and batch feed the same final utterances in the same order, and the
 decision uses only what has been said up to each utterance, so both give the
-same events (live reports the earlier fillers at the moment the rate is
-crossed; their start/end are still where they were said).
+same events; an episode is defined by times and turns, not by how ASR cut
+the speech into utterances, so live commits and batch segments give the same
+episodes (their start/end are where the fillers were said).
 
 `exceptions` are phrases that contain a listed word without it being a filler
 ("как бы вы хотели", "would you like"); `standalone` words count only when
@@ -34,7 +42,7 @@ import re2
 
 from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
-from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
+from coach.rules.base import Hit, Rule, RuleContext, RuleSpec, words_for_tokens
 from coach.rules.matching import FormSet, as_doc
 from coach.rules.spec import SpecError, spec_field
 
@@ -46,6 +54,8 @@ class OccurrenceSpec(RuleSpec):
     PLACEHOLDERS: ClassVar[dict[str, str]] = {
         "per_minute": "the threshold (`per_minute`)",
         "rate": "the measured rate per minute",
+        "count": "fillers in the episode",
+        "words": "the episode's fillers as said, quoted («ну», «короче»)",
     }
 
     words: list[str] = spec_field("fixed forms, multiword allowed (\"как бы\", \"в принципе\", "
@@ -62,6 +72,32 @@ class OccurrenceSpec(RuleSpec):
     min_count: int = spec_field("never fewer occurrences than this", default=2, minimum=1)
     min_speech_s: float = spec_field("the first seconds of speech count as this long", default=20,
                                      minimum=1)
+    episode_pause_s: float = spec_field("a pause at least this long between the speaker's utterances "
+                                        "ends a filler episode (so does the other speaker talking)",
+                                        default=2.0, minimum=0)
+    episode_max_s: float = spec_field("an episode is at most this long: a filler later than that "
+                                      "starts a new one (a long monologue gives several findings)",
+                                      default=30.0, minimum=1)
+
+
+@dataclass
+class _Run:
+    """Adjacent fillers in one utterance ("ну, короче"): their tokens and each filler as said."""
+
+    tokens: list[Token]
+    fillers: list[str]
+
+
+@dataclass
+class _Episode:
+    """Fillers in one stretch of the speaker's speech; becomes one finding."""
+
+    utterance: Utterance  # the first utterance with a filler (speaker, word times)
+    start: float  # the first filler's start
+    end: float  # the last filler's end
+    last_speech: float  # end of the speaker's latest utterance in the episode
+    texts: list[str] = field(default_factory=list)  # each run as said ("ну, короче")
+    fillers: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -70,7 +106,8 @@ class _Tally:
 
     speech_s: float = 0.0
     count: int = 0
-    pending: list[Hit] = field(default_factory=list)
+    open: _Episode | None = None
+    pending: list[_Episode] = field(default_factory=list)  # ended, not reported yet
 
 
 def compile_regexes(patterns: list[str]) -> Any:
@@ -101,6 +138,7 @@ class OccurrenceRule(Rule):
 
     kind: ClassVar[str] = "occurrence"
     Spec: ClassVar[type[RuleSpec]] = OccurrenceSpec
+    sees_every_speaker: ClassVar[bool] = True  # the other speaker talking ends an episode
     CACHE_WORDS: ClassVar[int] = 50_000
 
     def __init__(self, spec: OccurrenceSpec, ctx: RuleContext):
@@ -114,6 +152,8 @@ class OccurrenceRule(Rule):
         self.per_minute = spec.per_minute
         self.min_count = spec.min_count
         self.min_speech_s = spec.min_speech_s
+        self.episode_pause_s = spec.episode_pause_s
+        self.episode_max_s = spec.episode_max_s
 
     def _matches_regex(self, word: str) -> bool:
         """RE2 on a word not seen before; the answer is kept (call-centre vocabulary is small)."""
@@ -122,7 +162,7 @@ class OccurrenceRule(Rule):
         hit = self._regex_hits[word] = self.regex.fullmatch(word) is not None
         return hit
 
-    def occurrences(self, tokens: list[Token]) -> tuple[list[list[Token]], int]:
+    def occurrences(self, tokens: list[Token]) -> tuple[list[_Run], int]:
         """Runs of adjacent fillers in one utterance and how many fillers they hold.
 
         Exceptions and standalone words not set off by punctuation are left out.
@@ -150,37 +190,84 @@ class OccurrenceRule(Rule):
             if a == b and words[a].lower in self.standalone and a not in set_off:
                 continue
             kept.append((a, b))
-        runs: list[list[Token]] = []
+        runs: list[_Run] = []
         last = -2
         for a, b in kept:
+            said = " ".join(w.lower for w in words[a : b + 1])
             if runs and a == last + 1:
-                runs[-1].extend(words[a : b + 1])
+                runs[-1].tokens.extend(words[a : b + 1])
+                runs[-1].fillers.append(said)
             else:
-                runs.append(list(words[a : b + 1]))
+                runs.append(_Run(list(words[a : b + 1]), [said]))
             last = b
         return runs, len(kept)
 
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
+        """Every speaker's utterance ends or extends the open episode; the speaker's own add fillers."""
         tally: _Tally = state.facts.setdefault(self.id, _Tally())
-        tally.speech_s += max(0.0, utt.end - utt.start)
-        runs, count = self.occurrences(tokens)
-        tally.count += count
-        tally.pending += [Hit(tokens=run, utterance=utt) for run in runs]
+        mine = self.applies_to(utt.speaker)
+        if tally.open is not None and (
+            not mine or utt.start - tally.open.last_speech >= self.episode_pause_s
+        ):
+            self._close(tally)
+        if mine:
+            tally.speech_s += max(0.0, utt.end - utt.start)
+            runs, count = self.occurrences(tokens)
+            tally.count += count
+            for run in runs:
+                self._add(tally, utt, run)
+            if tally.open is not None:
+                tally.open.last_speech = max(tally.open.last_speech, utt.end)
+        return self._due(tally)
+
+    def check_call(self, state: Any) -> list[Hit]:
+        tally: _Tally | None = state.facts.get(self.id)
+        if tally is None:
+            return []
+        self._close(tally)
+        return self._due(tally)
+
+    def _add(self, tally: _Tally, utt: Utterance, run: _Run) -> None:
+        words = words_for_tokens(utt, run.tokens)
+        start, end = (words[0].start, words[-1].end) if words else (utt.start, utt.end)
+        if tally.open is not None and start - tally.open.start > self.episode_max_s:
+            self._close(tally)
+        if tally.open is None:
+            tally.open = _Episode(utt, start, end, utt.end)
+        episode = tally.open
+        episode.end = max(episode.end, end)
+        episode.texts.append(utt.text[run.tokens[0].start_char : run.tokens[-1].end_char])
+        episode.fillers += run.fillers
+
+    @staticmethod
+    def _close(tally: _Tally) -> None:
+        if tally.open is not None:
+            tally.pending.append(tally.open)
+            tally.open = None
+
+    def _due(self, tally: _Tally) -> list[Hit]:
+        """The ended episodes, once the rate is at or above the threshold (else they wait)."""
         rate = tally.count / (max(tally.speech_s, self.min_speech_s) / 60.0)
         if not tally.pending or tally.count < self.min_count or rate < self.per_minute:
             return []
-        hits, tally.pending = tally.pending, []
-        for hit in hits:
-            hit.details = {"count": tally.count, "rate_per_minute": round(rate, 1),
-                           "threshold": self.per_minute, "speech_s": round(tally.speech_s, 1)}
-        return hits
+        episodes, tally.pending = tally.pending, []
+        return [
+            Hit(text=" … ".join(ep.texts), utterance=ep.utterance, span=(ep.start, ep.end), details={
+                "count": len(ep.fillers), "words": ep.fillers, "call_count": tally.count,
+                "rate_per_minute": round(rate, 1), "threshold": self.per_minute,
+                "speech_s": round(tally.speech_s, 1),
+            })
+            for ep in episodes
+        ]
 
     def live_count(self, state: Any) -> int:
         tally: _Tally | None = state.facts.get(self.id)
         return tally.count if tally is not None else 0
 
     def values(self, hit: Hit) -> dict[str, str]:
-        return {"per_minute": f"{self.per_minute:g}", "rate": f"{hit.details.get('rate_per_minute', 0):g}"}
+        return {"per_minute": f"{self.per_minute:g}", "rate": f"{hit.details.get('rate_per_minute', 0):g}",
+                "count": str(hit.details.get("count", 0)),
+                "words": ", ".join(f"«{w}»" for w in dict.fromkeys(hit.details.get("words", [])))}
 
 
 def _set_off(tokens: list[Token]) -> set[int]:

@@ -33,6 +33,7 @@ class PhraseRule(Rule):
     kind: ClassVar[str] = "phrase"
     Spec: ClassVar[type[RuleSpec]] = PhraseSpec
     can_run_early: ClassVar[bool] = True
+    can_cue: ClassVar[bool] = True
 
     def __init__(self, spec: PhraseSpec, ctx: RuleContext):
         super().__init__(spec, ctx)

@@ -31,7 +31,7 @@ from coach.contract import AGENT, Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import Doc, Phrase, compile_phrase, find_phrase
-from coach.rules.spec import spec_field
+from coach.rules.spec import SpecError, spec_field
 
 
 @dataclass(kw_only=True)
@@ -46,6 +46,11 @@ class RequiredSpec(RuleSpec):
         hint="map a label to a list of phrases, e.g. {greeting: [здравствуйте, добрый день]}")
     match: Literal["all", "any"] = spec_field("`all`: every label needs a phrase; `any`: one label is "
                                               "enough", default="all")
+    min_parts: int | None = spec_field("how many labels must be found (overrides `match`): 2 of "
+                                       "greeting, company, own name", default=None, minimum=1,
+                                       default_doc="all labels for match all, 1 for any")
+    must_have: list[str] = spec_field("labels that must be among those found (the greeting itself)",
+                                      default=[], default_doc="none")
     turns: int = spec_field("the agent's first / last N turns", default=1, minimum=1)
     max_utterances: int = spec_field("at most this many utterances of them", default=3, minimum=1)
     max_gap: int = spec_field("as for phrase", default=1, minimum=0)
@@ -60,6 +65,7 @@ class _Part:
 
     decided: bool = False
     docs: list[tuple[Utterance, Doc]] = field(default_factory=list)
+    done_at: float | None = None  # live checklist: when the part was satisfied (closing: so far)
 
     def doc_for(self, utt: Utterance) -> Doc | None:
         return next((doc for u, doc in self.docs if u is utt), None)
@@ -87,6 +93,7 @@ class RequiredRule(Rule):
     kind: ClassVar[str] = "required"
     level: ClassVar[str] = CALL
     Spec: ClassVar[type[RuleSpec]] = RequiredSpec
+    can_checklist: ClassVar[bool] = True
 
     def __init__(self, spec: RequiredSpec, ctx: RuleContext):
         super().__init__(spec, ctx)
@@ -100,6 +107,18 @@ class RequiredRule(Rule):
         self.require: dict[str, list[Phrase]] = {
             label: [compile_phrase(p, analyzer) for p in phrases] for label, phrases in spec.require.items()
         }
+        unknown = [label for label in spec.must_have if label not in self.require]
+        if unknown:
+            raise SpecError("must_have", f"'{unknown[0]}' is not a label of require "
+                                         f"({', '.join(self.require)})")
+        self.must_have = list(spec.must_have)
+        if spec.min_parts is not None:
+            if spec.min_parts > len(self.require):
+                raise SpecError("min_parts", f"must be at most the number of labels ({len(self.require)}), "
+                                             f"got {spec.min_parts}")
+            self.min_parts = spec.min_parts
+        else:
+            self.min_parts = len(self.require) if spec.match == "all" else 1
 
     # --- which utterances make the part ------------------------------------------------
     def window(self, utterances: list[Utterance]) -> list[Utterance]:
@@ -131,6 +150,8 @@ class RequiredRule(Rule):
                 part.docs = [*part.docs, (utt, tokens)][-self.max_utterances :]
             elif len(part.docs) < self.max_utterances:
                 part.docs.append((utt, tokens))
+            if self.checklist and (self.part == "closing" or part.done_at is None):
+                self._tick(state, part, utt)
         if self.part != "opening" or not self._opening_over(state.utterances):
             return []
         part.decided = True
@@ -146,6 +167,14 @@ class RequiredRule(Rule):
     def _judge(self, window: list[Utterance], part: _Part) -> list[Hit]:
         if not window:
             return []  # the agent never spoke: nothing to judge (and nothing to coach)
+        missing = self._missing(window, part)
+        if missing is None:
+            return []
+        said = " ".join(u.text for u in window)
+        return [Hit(text=said[:200], call_level=True, details={"missing": missing})]
+
+    def _missing(self, window: list[Utterance], part: _Part) -> list[str] | None:
+        """The labels not found, or None when the part satisfies the rule."""
         analyzer = analyzer_for(self.language)
         docs = [part.doc_for(u) or Doc(analyzer.tokens(u.text)) for u in window]
         found = {
@@ -156,11 +185,30 @@ class RequiredRule(Rule):
             for label, phrases in self.require.items()
         }
         missing = [label for label, ok in found.items() if not ok]
-        ok = not missing if self.match == "all" else len(missing) < len(found)
-        if ok:
-            return []
-        said = " ".join(u.text for u in window)
-        return [Hit(text=said[:200], call_level=True, details={"missing": missing})]
+        enough = len(found) - len(missing) >= self.min_parts
+        if enough and not any(label in missing for label in self.must_have):
+            return None
+        return missing
+
+    def _tick(self, state: Any, part: _Part, utt: Utterance) -> None:
+        """Live checklist: is the part satisfied by what the agent has said so far?"""
+        window = self.window(state.utterances)
+        if not any(u is utt for u in window):
+            if self.part == "closing":
+                part.done_at = None  # the agent spoke on: the closing is still to come
+            return
+        if self._missing(window, part) is None:
+            if part.done_at is None:
+                part.done_at = utt.end
+        elif self.part == "closing":
+            part.done_at = None
+
+    def checklist_done(self, state: Any) -> float | None:
+        part: _Part | None = state.facts.get(self.id)
+        return part.done_at if part is not None else None
+
+    def phase(self) -> int:
+        return 0 if self.part == "opening" else 9
 
     def values(self, hit: Hit) -> dict[str, str]:
         return {"missing": ", ".join(hit.details.get("missing", []))}

@@ -1,7 +1,7 @@
 """What a call has shown so far, for rules that look beyond one utterance.
 
 One CallState per call, shared by every rule: the utterances seen, and facts
-such as the customer's name once caught. Rules record their own facts in
+such as the customer's name once caught (confirmed) or only heard. Rules record their own facts in
 `facts` under their id, so new rule kinds need no change here.
 """
 
@@ -18,6 +18,8 @@ class CallState:
     language: str = "ru"
     speakers: tuple[str, ...] = ("agent", "customer")
     utterances: list[Utterance] = field(default_factory=list)
-    customer_name: str | None = None
+    customer_name: str | None = None  # confirmed: fills {name} in suggestions, goes into the per-call JSON
+    customer_name_heard: str | None = None  # a guess not confirmed yet (ASR may have garbled it)
+    customer_name_set: bool = False  # set from outside (Rulebook.set_customer_name): rules keep it
     duration_s: float | None = None
     facts: dict[str, Any] = field(default_factory=dict)

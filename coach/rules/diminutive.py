@@ -1,0 +1,246 @@
+"""`kind: diminutive`: diminutive nouns ("документик", "звоночек", "заявочка") found by morphology.
+
+A list of forms never ends: every noun has a diminutive, and agents coin new
+ones ("кодик", "ссылочку", "окошечко"). So the rule asks pymorphy3 instead:
+a noun whose dictionary form ends in a diminutive suffix (`suffixes`) is a
+diminutive when the word left after taking the suffix off — with one of the
+base endings the table gives — is itself a noun pymorphy3 knows, of the same
+gender and animacy, and not a name:
+
+    документик -> документ      звоночек -> звонок      заявочка -> заявка
+    минуточка  -> минута        копеечка -> копейка     окошечко -> окошко
+
+Gender and animacy keep out agent nouns and look-alikes: "заказчик"
+(animate) is not a little "заказ", "мальчик" has no base "мальч", "чайник"
+no base "чайн". A few words pass the test and are still ordinary words, or
+mean something else than a small base: they go in `exceptions` ("график" is
+not a little "граф", "счётчик" is a meter, "звёздочка" is the * key,
+"карточка" is the ordinary word for a bank or clinic card). Irregular
+diminutives the suffixes cannot derive ("денежки", "минутка", "чуточку")
+are listed in `words` with the plain word to say instead.
+
+One finding per diminutive word. The suggestion may use `{plain}`: the
+sentence as said with the diminutive replaced by the plain word in the same
+case and number ("Продиктуйте номерочек заказа" -> "Продиктуйте номер
+заказа."), `{word}` (the diminutive as said) and `{base}` (the plain word in
+the same form). When `{plain}` would be over 7 words, holds digits or words
+the dictionary does not know (a long ASR sentence repeats its slips),
+`fallback_suggestion` is shown instead ("Лучше сказать просто: «заявку».").
+Russian only: the test needs pymorphy3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from coach.contract import Utterance
+from coach.nlp import Token, _morph_analyzer, analyzer_for
+from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
+from coach.rules.matching import as_doc
+from coach.rules.negative import sentences
+from coach.rules.spec import SpecError, spec_field
+from coach.rules.suggest import fits, known_words, sentence_text
+
+PROPER = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn", "Trad", "Abbr"})
+DEFAULT_SUFFIXES = {
+    "ик": [""], "чик": [""],  # документик, талончик
+    "очек": ["ок", ""], "ечек": ["ек", "ок", ""],  # звоночек, номерочек, человечек
+    "очка": ["ка", "а", "я"], "ечка": ["ка", "йка", "ека", "а", "я"],  # заявочка, минуточка, копеечка
+    "ичка": ["ица"],  # страничка
+    "очко": ["ко", "о"], "ечко": ["ко", "о", "це"], "ецо": ["о"],  # окошечко, местечко, письмецо
+}
+MASCULINE_SURFACE = ("ик", "чик", "очек", "ечек")
+PLAIN_MAX_WORDS = 7  # pymorphy3 misparses some ("номерочек")
+
+
+@dataclass(kw_only=True)
+class DiminutiveSpec(RuleSpec):
+    """Diminutive nouns found by morphology (see the module docstring)."""
+
+    PLACEHOLDERS: ClassVar[dict[str, str]] = {
+        "plain": "the sentence as said with the plain word instead of the diminutive",
+        "word": "the diminutive as said",
+        "base": "the plain word, in the diminutive's case and number",
+    }
+
+    suffixes: dict[str, list[str]] = spec_field(
+        "diminutive ending of a noun's dictionary form -> endings of the plain word to try",
+        default=DEFAULT_SUFFIXES, default_doc="ик, чик, очек, ечек, очка, ечка, ичка, очко, ечко, ецо "
+        "(see the table above)", hint="e.g. {очка: [ка, а]}")
+    exceptions: list[str] = spec_field("dictionary forms that only look diminutive (\"график\", "
+                                       "\"счётчик\")", default=[], default_doc="none")
+    words: dict[str, list[str]] = spec_field(
+        "irregular diminutives (dictionary form) -> the plain word: {денежка: деньги}", default={},
+        default_doc="none", hint="map a diminutive to its plain word, e.g. {минутка: минута}")
+    bases: list[str] = spec_field("only diminutives of these plain words (a family with its own "
+                                  "suggestion: минута, секунда)", default=[], default_doc="any")
+    skip_bases: list[str] = spec_field("plain words whose diminutives another rule reports", default=[],
+                                       default_doc="none")
+    min_base: int = spec_field("the plain word has at least this many letters", default=3, minimum=2)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A diminutive: its dictionary form, the plain word's, and the plain word in the same form."""
+
+    lemma: str
+    base: str
+    base_form: str
+
+
+def _e(word: str) -> str:
+    return word.replace("ё", "е")
+
+
+class DiminutiveRule(Rule):
+    """Fires on each diminutive noun; see the module docstring."""
+
+    kind: ClassVar[str] = "diminutive"
+    Spec: ClassVar[type[RuleSpec]] = DiminutiveSpec
+    can_run_early: ClassVar[bool] = True
+
+    def __init__(self, spec: DiminutiveSpec, ctx: RuleContext):
+        super().__init__(spec, ctx)
+        if self.language != "ru":
+            raise SpecError("kind", f"diminutive needs Russian morphology (pymorphy3), not '{self.language}'")
+        self.morph = _morph_analyzer()
+        self.suffixes = sorted(((_e(k), [_e(v) for v in vs]) for k, vs in spec.suffixes.items()),
+                               key=lambda kv: -len(kv[0]))
+        self.exceptions = frozenset(_e(w.lower()) for w in spec.exceptions)
+        self.words = {_e(k.lower()): _e(v[0].lower()) for k, v in spec.words.items() if v}
+        self.bases = frozenset(_e(w.lower()) for w in spec.bases)
+        self.skip_bases = frozenset(_e(w.lower()) for w in spec.skip_bases)
+        self.min_base = spec.min_base
+        self.require_fallback("plain")
+        self._cache: dict[str, Found | None] = {}
+        analyzer_for(self.language)  # load the dictionaries now, not on the first call
+
+    # --- one word ---------------------------------------------------------------------------
+    def _nouns(self, word: str) -> list[Any]:
+        return [p for p in self.morph.parse(word)
+                if p.tag.POS == "NOUN" and not (PROPER & set(str(p.tag).replace(" ", ",").split(",")))]
+
+    def _base(self, base: str, dim: Any | None) -> Any | None:
+        """The plain word's parse when it is a known noun agreeing with the diminutive."""
+        if len(base) < self.min_base or not self.morph.word_is_known(base):
+            return None
+        for p in self._nouns(base):
+            if _e(p.normal_form) != base:
+                continue
+            if dim is None and p.tag.gender == "masc":
+                return p
+            if dim is not None and p.tag.gender == dim.tag.gender and p.tag.animacy == dim.tag.animacy:
+                return p
+        return None
+
+    def _inflect(self, base: Any, dim: Any | None, word: str) -> str:
+        if dim is not None:
+            grammemes = {g for g in (dim.tag.case, dim.tag.number) if g}
+            form = base.inflect(grammemes) if grammemes else None
+            if form is not None:
+                return form.word
+        return base.word if dim is None else word
+
+    def analyse(self, word: str) -> Found | None:
+        """The diminutive reading of one lower-case word, or None (cached: the vocabulary is small)."""
+        if word in self._cache:
+            return self._cache[word]
+        found = self._analyse(word)
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        self._cache[word] = found
+        return found
+
+    def _analyse(self, word: str) -> Found | None:
+        parses = self.morph.parse(word)
+        lemmas = [_e(p.normal_form) for p in parses]
+        if self.exceptions.intersection(lemmas) or word in self.exceptions:
+            return None
+        nouns = self._nouns(word)
+        for p in nouns:
+            if _e(p.normal_form) in self.words:
+                return self._listed(_e(p.normal_form), p)
+        for lemma in [word, *lemmas]:  # listed forms of any part of speech ("чуточку")
+            if lemma in self.words:
+                return self._listed(lemma, None)
+        for p in nouns:
+            lemma = _e(p.normal_form)
+            for suffix, endings in self.suffixes:
+                if not lemma.endswith(suffix) or len(lemma) <= len(suffix):
+                    continue
+                stem = lemma[: -len(suffix)]
+                for ending in endings:
+                    base = self._base(stem + ending, p)
+                    if base is not None:
+                        return self._found(lemma, stem + ending, base, p, word)
+        if any(_e(p.normal_form) == word for p in nouns):
+            return None  # a dictionary noun in its own right ("заказчик", "мальчик")
+        for suffix in MASCULINE_SURFACE:  # misparsed forms: "номерочек" read as a plural genitive
+            if word.endswith(suffix) and len(word) > len(suffix):
+                stem = word[: -len(suffix)]
+                for ending in dict(self.suffixes).get(suffix, []):
+                    base = self._base(stem + ending, None)
+                    if base is not None:
+                        return self._found(word, stem + ending, base, None, word)
+        return None
+
+    def _found(self, lemma: str, base: str, parse: Any, dim: Any | None, word: str) -> Found:
+        """The diminutive and its plain word; a base that is itself a listed diminutive
+        ("минуточка" -> "минутка" -> "минута", "номерочек" -> "номерок" -> "номер") is followed."""
+        if base in self.words:
+            return Found(lemma, self.words[base], self._listed(base, dim).base_form)
+        return Found(lemma, base, self._inflect(parse, dim, word))
+
+    def _listed(self, lemma: str, dim: Any | None) -> Found:
+        plain = self.words[lemma]
+        parses = self._nouns(plain)
+        form = self._inflect(parses[0], dim, plain) if parses and dim is not None else plain
+        return Found(lemma, plain, form)
+
+    def wanted(self, found: Found) -> bool:
+        if self.bases and found.base not in self.bases:
+            return False
+        return found.base not in self.skip_bases
+
+    # --- a line -------------------------------------------------------------------------------
+    def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
+        doc = as_doc(tokens)
+        hits = []
+        for words, asked in sentences(doc):
+            for i, tok in enumerate(words):
+                if len(tok.lower) < 4 or not tok.text.isalpha():
+                    continue
+                found = self.analyse(tok.lower)
+                split = self._split(words, i) if found is None else None
+                if split is not None:  # ASR split the word: "секун дочку"
+                    found, tok = split, words[i]
+                    tokens_hit = [words[i - 1], words[i]]
+                else:
+                    tokens_hit = [tok]
+                if found is None or not self.wanted(found):
+                    continue
+                base_form = found.base_form
+                if tok.text[:1].isupper():
+                    base_form = base_form[:1].upper() + base_form[1:]
+                plain = sentence_text(utt.text, words, asked, replace={i: base_form},
+                                      drop={i - 1} if len(tokens_hit) == 2 else None)
+                # the whole sentence back only when it is short and clean: a longer one repeats ASR's
+                # slips ("У вам ссылку для сброса пары ли?"); then the plain word alone
+                ok = fits(plain, PLAIN_MAX_WORDS) and not any(ch.isdigit() for ch in plain) and known_words(
+                    plain, self.language)
+                hits.append(Hit(tokens=tokens_hit, details={
+                    "word": tok.lower, "lemma": found.lemma, "base": found.base, "base_form": found.base_form,
+                    "plain": plain if ok else "", "fallback": not ok,
+                }))
+        return hits
+
+    def _split(self, words: list[Token], i: int) -> Found | None:
+        """A diminutive ASR split in two ("секун дочку"): the first part is no word at all."""
+        if i == 0 or not words[i - 1].text.isalpha() or self.morph.word_is_known(words[i - 1].lower):
+            return None
+        return self.analyse(words[i - 1].lower + words[i].lower)
+
+    def values(self, hit: Hit) -> dict[str, str]:
+        return {"plain": hit.details.get("plain", ""), "word": hit.details.get("word", ""),
+                "base": hit.details.get("base_form", "")}
