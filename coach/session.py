@@ -88,6 +88,26 @@ class Session:
         """
         return self.rulebook.preview(partial, self.state)
 
+    def cues(self, utt: Utterance) -> list[Event]:
+        """Positive cues (a recommended phrase was used) and prompts triggered by the customer
+        (anger, a complaint: the de-escalation phrase to say) for a final utterance already
+        added. Live advice, not findings: never in `events`, never scored."""
+        return self.rulebook.cues(utt, self.state)
+
+    def checklist(self) -> list[dict[str, Any]]:
+        """The call's required steps (greeting, name asked, name used, thanks), each with
+        `done` and `at`, for the overlay to tick as they are said."""
+        return self.rulebook.checklist(self.state)
+
+    def set_customer_name(self, name: str | None) -> str | None:
+        """The agent corrects the customer's name (one click in the overlay): it is confirmed
+        from now on; returns the name as suggestions will show it."""
+        return self.rulebook.set_customer_name(self.state, name)
+
+    def customer_name_status(self) -> dict[str, Any]:
+        """{"name", "confirmed", "set"}: what the overlay shows and whether to offer a correction."""
+        return self.rulebook.customer_name(self.state)
+
     def check_time(self, now: float) -> list[Event]:
         """Live-only hints due at call time `now` (e.g. the name not used for a while).
 
