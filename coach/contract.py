@@ -162,7 +162,7 @@ CONTRACT_KEYS = ("call", "duration_s", "language", "channels", "model", "transcr
 
 @dataclass
 class CallResult:
-    """The per-call result (`OUT/<stem>.json`): design.md's contract plus added keys.
+    """The per-call result (`OUT/<stem>.json`): the contract of docs/contracts.md plus added keys.
 
     The contract keys are fields; everything added since (fingerprint, notes,
     activity, meta, ...) is in `extra`, written after them in insertion order.
@@ -264,7 +264,7 @@ class ErrorRow:
                    time=str(data.get("time", "")))
 
 
-# --- websocket messages (design.md, "websocket messages") -----------------------------------
+# --- websocket messages (docs/contracts.md, "Websocket messages") -----------------------------
 def session_message(language: str, t0: float, speed: float, **info: Any) -> dict[str, Any]:
     """The first message of a call: `t0` is the unix time of audio t=0."""
     return {"type": "session", "language": language, "t0": t0, "speed": speed, **info}

