@@ -513,4 +513,6 @@ def test_checklist_cues_and_name_rendering(browser_page, hub):
     assert page.locator("#review-steps li[data-done=true]").count() == 3
     assert page.locator("#findings .finding").count() == 1
     assert "Клиент недоволен" not in page.inner_text("#review")
+    assert in_view(page, "#review-steps")
+    page.screenshot(path=str(SHOTS / "overlay-review-steps.png"))
     assert errors == []

@@ -390,7 +390,7 @@
       li.dataset.done = String(!!item.done);
       if (before && item.done && before.get(item.id) === false) li.classList.add("ticked");
       li.title = item.done && typeof item.at === "number" ? `${item.label} · ${clock(item.at)}` : item.label;
-      li.append(span("mark", item.done ? "✓" : ""), span("label", item.label));
+      li.append(span("mark", item.done ? "✓" : (list === ui.reviewSteps ? "✕" : "")), span("label", item.label));
       return li;
     }));
     list.hidden = items.length === 0;
