@@ -305,3 +305,27 @@ def call_message(state: str, **info: Any) -> dict[str, Any]:
 def feedback_message(rule: str, start: float | None, at: float, **extra: Any) -> dict[str, Any]:
     """An agent's "not helpful" on a card, as stored with the call's result (`feedback`)."""
     return {"type": "feedback", "rule": rule, "start": _round(start), "at": round(at, 3), **extra}
+
+
+def checklist_message(items: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """The call's required steps (greeting, name asked, name used, closing), sent when one is
+    ticked or unticked: `items` are `{"id", "label", "done", "at"}` in call order, labels in the
+    call's language; `done`/`total` count them for a compact display."""
+    done = sum(1 for item in items if item.get("done"))
+    return {"type": "checklist", "items": items, "done": done, "total": len(items), **extra}
+
+
+def cue_message(event: Event, emitted_at: float, **extra: Any) -> dict[str, Any]:
+    """Live advice that is not a finding (never in the result's events, never scored):
+    `cue` is "positive" (a recommended phrase was used: praise) or "prompt" (the customer is
+    angry or complains: `suggestion` is the phrase to say first). The event's fields as in an
+    `event` message."""
+    cue = str(event.details.get("cue") or "positive")
+    return {"type": "cue", "cue": cue, **event.to_dict(), "emitted_at": emitted_at, **extra}
+
+
+def name_message(name: str | None, confirmed: bool, set_: bool = False, **extra: Any) -> dict[str, Any]:
+    """What the call knows of the customer's name: `confirmed` (fit for suggestions) or only
+    heard (ASR garbles names: the overlay offers a correction); `set` when a person gave it
+    (the overlay's correction, the API)."""
+    return {"type": "name", "name": name, "confirmed": bool(confirmed), "set": bool(set_), **extra}

@@ -9,6 +9,11 @@
   call id in `meta`), "not helpful" by the API and by the websocket, stored
   with the right call's result.
 * Replay and batch scoring find the same forbidden phrase in the same place.
+* `coach replay` of an angry customer: the checklist ticks (`checklist`),
+  the customer's words bring a prompt with the phrase to say and the agent's
+  recommended phrases bring praise (`cue`, never `event`, never in the
+  result's events); a wrongly heard name corrected through the API
+  (`POST /api/name`) is in the next suggestion and in the result.
 * The server on its own: the overlay and the audio (with ranges), 405 for
   other methods, HEAD without a body, 400 for a NUL byte (no traceback), the
   token, cross-origin pages and foreign Host headers refused, a client that
@@ -190,6 +195,80 @@ def test_replay_of_two_files_keeps_the_calls_apart(tmp_path):
     assert two["transcript"][0]["start"] < 1.0  # its own clock: starts at its own t=0
 
 
+@pytest.mark.slow
+def test_cues_the_checklist_and_a_corrected_name_go_live_and_into_the_result(tmp_path):
+    """customer_prompt.wav: the customer gives an unusual name ASR only hears ("Патари"), later
+    shouts "Это безобразие! Сколько можно ждать?"; the agent answers with recommended phrases.
+    A CRM corrects the name through the API as soon as it is heard: the prompt that follows
+    carries the corrected name."""
+    port, out = free_port(), tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coach", "replay", str(CALLS / "customer_prompt.wav"), "--no-browser",
+         "--exit-at-end", "--port", str(port), "--speed", "2", "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    messages: list[dict] = []
+    replies: list[tuple[int, dict]] = []
+    try:
+        with connect_when_up(f"ws://127.0.0.1:{port}/ws", proc=proc) as ws:
+            deadline = time.monotonic() + 240
+            while True:
+                msg = json.loads(ws.recv(timeout=max(deadline - time.monotonic(), 0.1)))
+                messages.append(msg)
+                if msg["type"] == "name" and msg["name"] and not replies:
+                    replies.append(api(port, "POST", "/api/name", {"name": "Н" * 61}))
+                    replies.append(api(port, "POST", "/api/name", {"name": "николай"}))
+                if msg["type"] == "end":
+                    break
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    messages = messages[next(i for i, m in enumerate(messages) if m["type"] == "session"):]
+    session = messages[0]
+
+    # the checklist: all undone at the start, ticked as the steps are said, in Russian
+    lists = [m for m in messages if m["type"] == "checklist"]
+    assert messages[1]["type"] == "checklist" and lists[0]["done"] == 0 and lists[0]["total"] == 4
+    assert [i["label"] for i in lists[0]["items"]][0] == "Приветствие"
+    final = {i["id"]: i for i in lists[-1]["items"]}
+    assert final["ru.structure.greeting"]["done"] and final["ru.name.not-asked"]["done"]
+    assert final["ru.structure.closing"]["done"] and not final["ru.name.not-used"]["done"]
+    assert 0 < final["ru.structure.greeting"]["at"] < 8.0 and final["ru.structure.closing"]["at"] > 35.0
+
+    # the name: heard (not confirmed), then corrected by the API; a bad one refused
+    names = [m for m in messages if m["type"] == "name"]
+    assert names[0]["name"] and not names[0]["confirmed"] and not names[0]["set"]
+    (bad, bad_body), (status, body) = replies
+    assert bad == 400 and "60" in bad_body["error"]
+    assert status == 200 and body["name"] == {"name": "Николай", "confirmed": True, "set": True}
+    assert {"name": "Николай", "confirmed": True, "set": True}.items() <= names[-1].items()
+    corrected_at = messages.index(next(m for m in names if m["name"] == "Николай"))
+
+    # the customer's anger: one prompt, after the correction, with the phrase to say and the name
+    cues = [m for m in messages if m["type"] == "cue"]
+    prompts = [m for m in cues if m["cue"] == "prompt"]
+    assert [(m["rule"], m["speaker"]) for m in prompts] == [("ru.prompt.anger", "customer")]
+    prompt = prompts[0]
+    assert messages.index(prompt) > corrected_at
+    assert prompt["suggestion"].startswith("Николай, я понимаю вас") and prompt["message"]
+    assert "безобразие" in prompt["text"] and prompt["details"]["cue"] == "prompt"
+    assert 0 < prompt["emitted_at"] - (session["t0"] + prompt["end"] / session["speed"]) < 5.0
+    # the agent's recommended phrases: praise
+    positive = {m["rule"] for m in cues if m["cue"] == "positive"}
+    assert {"ru.cue.empathy", "ru.cue.thanks"} <= positive
+    assert all(m["speaker"] == "agent" for m in cues if m["cue"] == "positive")
+    # never findings: not as events on the wire, not in the result
+    assert not [m for m in messages if m["type"] == "event" and (m.get("details") or {}).get("cue")]
+    result = json.loads((out / "customer_prompt.json").read_text(encoding="utf-8"))
+    assert not [e for e in result["events"] if e["category"] in ("customer_emotion", "good_practice")]
+    assert result["customer_name"] == "Николай"
+    live = result["live"]
+    assert live["checklist"] == lists[-1]["items"]
+    assert {c["rule"] for c in live["cues"]} == {m["rule"] for m in cues}
+    assert [(n["name"], n["typed"], n["via"]) for n in live["name_set"]] == [("Николай", "николай", "api")]
+
+
 def two_calls_wav(path: Path, silence_s: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> float:
     """forbidden_agent.wav then customer_says_forbidden.wav in one stereo file, with `silence_s`
     before, between and after them; returns where the second call begins."""
@@ -235,6 +314,8 @@ def test_the_api_cuts_a_live_stream_into_calls(coach, tmp_path):
             reader.start()
             desk.start()
             status, body = api(hub.port, "POST", "/api/call/end")
+            assert status == 409 and "no call" in body["error"]
+            status, body = api(hub.port, "POST", "/api/name", {"name": "Ольга"})
             assert status == 409 and "no call" in body["error"]
             status, body = api(hub.port, "POST", "/api/call/start", {"agent": "Анна", "call_id": "A-1"})
             assert status == 200 and body["call"]["call_id"] == "A-1" and body["call"]["agent"] == "Анна"
@@ -538,6 +619,26 @@ def test_a_client_that_never_reads_does_not_delay_events_to_another(hub):
             assert c.dropped > 0 and not c.too_slow
     finally:
         stuck.close()
+
+
+def test_a_late_client_gets_the_latest_checklist_and_name_only(hub):
+    """The checklist and the name supersede themselves: the backlog keeps only the newest."""
+    from coach.contract import checklist_message, name_message
+
+    item = {"id": "ru.structure.greeting", "label": "Приветствие", "done": False, "at": None}
+    hub.publish({"type": "session", "language": "ru", "t0": 1.0, "speed": 1.0})
+    hub.publish(checklist_message([item]))
+    hub.publish(name_message("Патри", False))
+    hub.publish(checklist_message([{**item, "done": True, "at": 2.5}]))
+    hub.publish(name_message("Николай", True, True))
+    hub.publish({"type": "end"})
+    with connect(f"ws://127.0.0.1:{hub.port}/ws", open_timeout=5) as ws:
+        got = []
+        while not got or got[-1]["type"] != "name":
+            got.append(json.loads(ws.recv(timeout=5)))
+    assert [m["type"] for m in got] == ["session", "end", "checklist", "name"]
+    assert got[2]["items"][0]["done"] and got[2]["done"] == 1
+    assert got[3] == {"type": "name", "name": "Николай", "confirmed": True, "set": True}
 
 
 def test_a_slow_client_loses_partials_but_never_events():

@@ -8,6 +8,11 @@
 * Against `coach replay` stopped by SIGTERM: a large "coach stopped" notice,
   the old card dimmed; killed (SIGKILL): "no contact"; started again: the
   page reconnects by itself and shows the new call.
+* Against `coach replay` of two calls (a clean call, then an angry customer):
+  the checklist ticks as the steps are said; the wrongly heard name is
+  corrected with one click and the prompt card that follows ("the phrase to
+  say first", marked as a prompt) carries it; the agent's recommended phrase
+  brings a brief green line while that card stays.
 * Against the server alone, with contract messages published by the test:
   the card rules (repeats counted "×2", others queued "+1" and shown later,
   never dropped; late acoustic findings only in the review), the filler card
@@ -32,9 +37,12 @@ import pytest
 from coach.contract import (
     Event,
     call_message,
+    checklist_message,
+    cue_message,
     end_message,
     event_message,
     metrics_message,
+    name_message,
     session_message,
     status_message,
 )
@@ -321,4 +329,190 @@ def test_cards_meters_and_notices(browser_page, hub):
     page.wait_for_selector("#stopped:not([hidden])")
     assert page.inner_text("#stopped-title") == "Microphone lost"
     assert "Headset" in page.inner_text("#stopped-detail")
+    assert errors == []
+
+
+# -- checklist, cues and the customer's name ------------------------------------------------------
+
+STEPS = [("ru.structure.greeting", "Приветствие"), ("ru.name.not-asked", "Имя клиента спрошено"),
+         ("ru.name.not-used", "Обращение по имени"), ("ru.structure.closing", "Благодарность в конце")]
+# records, in the page, the order in which the checklist's steps get ticked
+WATCH_TICKS = """() => {
+  window.ticks = [];
+  new MutationObserver(() => {
+    for (const li of document.querySelectorAll('#checklist li[data-done=true]')) {
+      if (!window.ticks.includes(li.dataset.id)) window.ticks.push(li.dataset.id);
+    }
+  }).observe(document.getElementById('checklist'), {subtree: true, childList: true, attributes: true});
+}"""
+
+
+def steps(done: set[str]) -> list[dict]:
+    return [{"id": i, "label": label, "done": i in done, "at": 1.0 if i in done else None}
+            for i, label in STEPS]
+
+
+def box(page, selector: str) -> dict:
+    return page.locator(selector).bounding_box()
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    return not (a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+@pytest.mark.slow
+def test_checklist_ticks_name_corrected_with_one_click_prompt_card_and_praise(browser_page, tmp_path):
+    page, errors = browser_page
+    rules = {r.id: r for r in Rulebook.load("ru").rules}
+    port, out = free_port(), tmp_path / "out"
+    proc = replay(["clean_call.wav", "customer_prompt.wav"], port, 1.5, "--pause", "3", "--out", str(out),
+                  "--exit-at-end")
+    try:
+        wait_http(port)
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("#status[data-state=connected]", timeout=30_000)
+
+        # call 1, every step of the script: the checklist ticks as each is said
+        page.wait_for_selector("#checklist li", timeout=90_000)
+        page.evaluate(WATCH_TICKS)
+        labels = page.locator("#checklist .label").all_inner_texts()
+        assert labels == [label for _, label in STEPS]
+        assert page.locator("#checklist li[data-done=true]").count() < 4
+        assert box(page, "#checklist")["height"] <= 56 and in_view(page, "#checklist")
+        assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+        page.wait_for_function("document.querySelectorAll('#checklist li[data-done=true]').length >= 2",
+                               timeout=60_000)
+        page.screenshot(path=str(SHOTS / "overlay-checklist.png"))
+        page.wait_for_selector("#review:not([hidden])", timeout=90_000)
+        ticks = page.evaluate("window.ticks")
+        greeting, asked, used = (ticks.index(i) for i, _ in STEPS[:3])
+        assert greeting < asked < used  # in the order the agent said them
+        assert page.locator("#review-steps li[data-done=true]").count() == 4
+
+        # call 2: the customer's name as heard, corrected with one click
+        page.wait_for_selector("#review", state="hidden", timeout=60_000)
+        page.wait_for_selector("#customer:not([hidden])", timeout=60_000)
+        heard = page.inner_text("#customer-name")
+        assert page.get_attribute("#customer-name", "data-state") == "heard" and heard != "Николай"
+        assert in_view(page, "#customer-name")
+        page.click("#customer-name")
+        assert page.evaluate("document.activeElement.id") == "customer-input"
+        page.keyboard.type("Николай")  # the heard name is selected: typing replaces it
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.getElementById('customer-name').dataset.state === 'confirmed'",
+                               timeout=10_000)
+        assert page.inner_text("#customer-name") == "Николай" and page.is_hidden("#customer-input")
+
+        # the customer is angry: a prompt card, the phrase to say first (with the corrected name)
+        page.wait_for_selector("#hint[data-kind=prompt]:not([hidden])", timeout=90_000)
+        anger = rules["ru.prompt.anger"]
+        say, why = page.inner_text("#hint-say"), page.inner_text("#hint-why")
+        assert say.startswith("Николай, я понимаю вас") and why == anger.message
+        assert page.inner_text("#hint-tag") == "подсказка" and page.is_visible("#hint-tag")
+        said = page.inner_text("#hint-said")
+        assert said.startswith("Клиент: «") and "безобразие" in said
+        assert font_px(page, "#hint-say") > font_px(page, "#hint-why") + 4
+        assert box(page, "#hint-say")["y"] < box(page, "#hint-why")["y"] and in_view(page, "#hint")
+
+        # the agent joins the customer: a green line for a few seconds; the card stays
+        page.wait_for_selector("#praise:not([hidden])", timeout=60_000)
+        shown = time.monotonic()
+        assert page.inner_text("#praise").startswith("✓ ")
+        assert page.is_visible("#hint") and page.get_attribute("#hint", "data-kind") == "prompt"
+        assert not overlaps(box(page, "#praise"), box(page, "#hint")) and in_view(page, "#praise")
+        page.screenshot(path=str(SHOTS / "overlay-prompt-praise.png"))
+        page.wait_for_selector("#praise", state="hidden", timeout=10_000)
+        assert time.monotonic() - shown > 1.5
+
+        page.wait_for_selector("#review:not([hidden])", timeout=90_000)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        assert errors == []
+    finally:
+        kill(proc)
+    result = json.loads((out / "customer_prompt.json").read_text(encoding="utf-8"))
+    assert result["customer_name"] == "Николай"
+    assert [(n["name"], n["via"]) for n in result["live"]["name_set"]] == [("Николай", "button")]
+    assert not [e for e in result["events"] if e["category"] in ("customer_emotion", "good_practice")]
+
+
+def test_checklist_cues_and_name_rendering(browser_page, hub):
+    page, errors = browser_page
+    page.goto(f"http://127.0.0.1:{hub.port}/")
+    page.wait_for_selector("#status[data-state=connected]", timeout=10_000)
+    hub.publish(session_message("ru", time.time(), 1.0, speakers=["agent", "customer"], number=1,
+                                mode="live"))
+    hub.publish(checklist_message(steps(set())))
+    page.wait_for_selector("#checklist li")
+    assert page.locator("#checklist li[data-done=false]").count() == 4
+    assert page.locator("#checklist .label").all_inner_texts() == [label for _, label in STEPS]
+    # no name yet: a small "+ имя" to type it in
+    assert page.is_hidden("#customer") and page.inner_text("#name-add") == "+ имя"
+
+    # a step said: ticked (briefly highlighted)
+    hub.publish(checklist_message(steps({"ru.structure.greeting"})))
+    page.wait_for_selector("#checklist li[data-id='ru.structure.greeting'][data-done=true].ticked")
+    assert page.locator("#checklist li[data-done=true]").count() == 1
+
+    # a heard name: shown as heard, the correction offered
+    hub.publish(name_message("Патри", False))
+    page.wait_for_selector("#customer:not([hidden])")
+    assert page.inner_text("#customer-name") == "Патри" and page.is_hidden("#name-add")
+    assert page.get_attribute("#customer-name", "data-state") == "heard"
+    assert "не подтверждено" in page.get_attribute("#customer-name", "title")
+    # typed in, but this server takes no commands: refused, the name goes back to what it was
+    page.click("#customer-name")
+    page.keyboard.type("Николай")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#banner:not([hidden])")
+    page.wait_for_function("document.getElementById('customer-name').textContent === 'Патри'")
+    # Esc in the name field cancels the edit, not the card
+    page.click("#customer-name")
+    page.keyboard.press("Escape")
+    assert page.is_hidden("#customer-input") and page.inner_text("#customer-name") == "Патри"
+    hub.publish(name_message("Николай", True, True))
+    page.wait_for_function("document.getElementById('customer-name').dataset.state === 'confirmed'")
+    assert page.inner_text("#customer-name") == "Николай"
+
+    # a finding on the card; praise comes: a green line, the card is untouched
+    card = _event("ru.forbidden.dont-shout", "forbidden_phrase", 12.0, "critical", text="не кричите",
+                  message="Фраза обостряет конфликт", suggestion="Давайте спокойно разберёмся")
+    hub.publish(event_message(card, time.time()))
+    page.wait_for_selector("#hint[data-kind=finding]:not([hidden])")
+    good = Event("good_practice", "ru.cue.thanks", "agent", 14.0, 15.0, "info", "спасибо что подождали",
+                 "Вы поблагодарили клиента", "", {"cue": "positive"})
+    hub.publish(cue_message(good, time.time()))
+    page.wait_for_selector("#praise:not([hidden])")
+    assert page.inner_text("#praise") == "✓ Вы поблагодарили клиента"
+    assert page.get_attribute("#hint", "data-rule") == "ru.forbidden.dont-shout" and page.is_visible("#hint")
+    assert not overlaps(box(page, "#praise"), box(page, "#hint"))
+    page.wait_for_selector("#praise", state="hidden", timeout=6_000)
+    assert page.is_visible("#hint") and page.get_attribute("#hint", "data-rule") == "ru.forbidden.dont-shout"
+
+    # the customer is angry: a prompt card (not a finding), phrase first, marked as a prompt
+    page.click("#hint-dismiss")
+    angry = Event("customer_emotion", "ru.prompt.anger", "customer", 16.0, 18.0, "info", "это безобразие",
+                  "Клиент раздражён: присоединитесь и снимите негатив",
+                  "Николай, я понимаю вас, ситуация неприятная. Давайте разберёмся.", {"cue": "prompt"})
+    hub.publish(cue_message(angry, time.time()))
+    page.wait_for_selector("#hint[data-kind=prompt]:not([hidden])")
+    assert page.text_content("#hint-category") == "Клиент недоволен"
+    assert page.inner_text("#hint-tag") == "подсказка"
+    assert page.inner_text("#hint-say").startswith("Николай, я понимаю вас")
+    assert page.inner_text("#hint-why") == "Клиент раздражён: присоединитесь и снимите негатив"
+    assert page.inner_text("#hint-said") == "Клиент: «это безобразие»"
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    for selector in ("#hint", "#checklist", "#customer-name"):
+        assert in_view(page, selector), selector
+    assert page.evaluate("(e => e.scrollWidth <= e.clientWidth)(document.getElementById('customer-name'))")
+    page.screenshot(path=str(SHOTS / "overlay-prompt.png"))
+
+    # the end: the checklist's final state in the review; prompts and praise are not findings
+    hub.publish(checklist_message(steps({i for i, _ in STEPS[:3]})))
+    hub.publish(end_message(20.0, 1, score={"total": 85}, top=[card.to_dict()], number=1))
+    page.wait_for_selector("#review:not([hidden])")
+    assert page.locator("#review-steps li[data-done=true]").count() == 3
+    assert page.locator("#findings .finding").count() == 1
+    assert "Клиент недоволен" not in page.inner_text("#review")
+    assert in_view(page, "#review-steps")
+    page.screenshot(path=str(SHOTS / "overlay-review-steps.png"))
     assert errors == []

@@ -1,8 +1,11 @@
 // coach overlay: one websocket (/ws on this page's own host), call after call.
 // During a call: a card that leads with the phrase to say (largest type) and gives the reason
 // below, a filler counter, the pace against its norm, talk/listen and monologue meters, and the
-// last transcript lines. When the call ends: a scrollable review (score, top findings, one line
-// per finding with the quote and the better phrase). When coach stops or a microphone is lost:
+// last transcript lines, the call's checklist ticking as its steps are said, and the customer's
+// name (one click corrects it: sent to coach, which uses it in the next suggestions). A customer
+// who is upset brings a "prompt" card (the phrase to say first); a recommended phrase brings a
+// brief green line, never a card. When the call ends: a scrollable review (score, steps, top
+// findings, one line per finding with the quote and the better phrase). When coach stops or a microphone is lost:
 // a large notice, and everything else dimmed. Plain JS, no build step.
 //
 // Alert fatigue is the main complaint about live coaching tools, so cards are rate-limited (one
@@ -19,10 +22,13 @@
     goneAfterMs: 1500,  // no connection this long: the "coach stopped" notice
     showMs: { critical: 30000, major: 25000, warning: 20000, minor: 15000, info: 12000 },
     sayWords: 10,  // the phrase to say: at most about this many words on the card
+    promptShowMs: 20000,  // a prompt (the customer is upset) stays this long
+    praiseMs: 3000,  // a positive cue: a green line for this long
     monologueWarnS: 45,
   };
   // rules use info/minor/major/critical, the acoustic analyzers info/warning/critical
   const RANK = { info: 1, minor: 2, warning: 3, major: 3, critical: 4 };
+  const PROMPT_RANK = RANK.major;  // the customer is upset now: worth interrupting a minor card
   const MAX_LINES = 8;
   const CALL_KEY = "F8";
 
@@ -45,7 +51,12 @@
       errorTitle: "Коуч остановился из-за ошибки", errorDetail: "Подсказки не приходят. Подробности — в окне, где запущен coach.",
       back: (d) => `Устройство «${d}» снова работает`,
       noCall: "Сейчас нет звонка", replayCalls: "В повторе звонки начинаются сами", refused: "Команда не выполнена",
+      promptTag: "подсказка", promptTitle: "Клиент расстроен — это не ваша ошибка. Скажите это первым.",
+      customerSaid: "Клиент:", nameAdd: "+ имя", namePlaceholder: "Имя клиента",
+      nameHeard: "Так услышано, не подтверждено. Нажмите, чтобы исправить.",
+      nameConfirmed: "Нажмите, чтобы исправить имя", nameSet: "Имя исправлено", steps: "Шаги звонка",
       categories: {
+        customer_emotion: "Клиент недоволен", good_practice: "Хорошо",
         forbidden_phrase: "Запрещённая фраза", negative_phrasing: "Отрицание",
         diminutive: "Уменьшительные слова", filler_words: "Слова-паразиты",
         name_not_asked: "Имя клиента", name_not_used: "Имя клиента", no_greeting: "Приветствие",
@@ -71,7 +82,12 @@
       errorTitle: "Coach stopped on an error", errorDetail: "No more hints. Details are in the window coach runs in.",
       back: (d) => `Device “${d}” works again`,
       noCall: "No call in progress", replayCalls: "In a replay the recordings start the calls", refused: "Command refused",
+      promptTag: "prompt", promptTitle: "The customer is upset, not through your fault. Say this first.",
+      customerSaid: "Customer:", nameAdd: "+ name", namePlaceholder: "Customer's name",
+      nameHeard: "Heard, not confirmed. Click to correct it.",
+      nameConfirmed: "Click to correct the name", nameSet: "Name corrected", steps: "Call steps",
       categories: {
+        customer_emotion: "Customer upset", good_practice: "Well done",
         forbidden_phrase: "Forbidden phrase", negative_phrasing: "Negative phrasing",
         diminutive: "Diminutives", filler_words: "Filler words", name_not_asked: "Customer's name",
         name_not_used: "Customer's name", no_greeting: "Greeting", no_closing: "Closing",
@@ -85,6 +101,8 @@
   const ui = {
     status: $("status"), statusText: $("status-text"), clock: $("call-clock"), customer: $("customer"),
     customerLabel: $("customer-label"), customerName: $("customer-name"), callButton: $("call-button"),
+    nameAdd: $("name-add"), nameInput: $("customer-input"), checklist: $("checklist"), praise: $("praise"),
+    hintTag: $("hint-tag"), reviewSteps: $("review-steps"),
     stopped: $("stopped"), stoppedTitle: $("stopped-title"), stoppedDetail: $("stopped-detail"),
     banner: $("banner"), live: $("live-view"),
     hint: $("hint"), hintCategory: $("hint-category"), hintRepeat: $("hint-repeat"), hintQueue: $("hint-queue"),
@@ -115,6 +133,7 @@
       session: null, events: new Map(), hints: new Set(), counts: new Map(), lines: [], partials: new Map(),
       current: null, repeat: 1, lastShownAt: 0, muted: new Map(), pending: [], missed: 0,
       hideTimer: null, ended: null, feedback: new Set(), customerName: null,
+      checklist: null, name: null, cues: new Set(), praiseTimer: null, editing: null,
     };
   }
 
@@ -167,6 +186,9 @@
       case "end": onEnd(msg); break;
       case "call": onCall(msg); break;
       case "feedback": onFeedback(msg); break;
+      case "checklist": onChecklist(msg); break;
+      case "cue": onCue(msg); break;
+      case "name": onName(msg); break;
       default: break;
     }
   }
@@ -183,6 +205,8 @@
   function onSession(msg) {
     if (state.session && state.session.t0 === msg.t0) return;  // same call after a reconnect
     clearTimeout(state.hideTimer);
+    clearTimeout(state.praiseTimer);
+    stopEditing();
     state = freshState();
     state.session = msg;
     desk.idle = false;
@@ -198,6 +222,11 @@
     ui.banner.hidden = true;
     ui.customer.hidden = true;
     ui.customerName.textContent = "";
+    ui.customerName.dataset.state = "";
+    ui.praise.hidden = true;
+    ui.checklist.replaceChildren();
+    ui.checklist.hidden = true;
+    ui.reviewSteps.hidden = true;
     ui.fillers.textContent = "0";
     ui.fillers.classList.remove("high");
     ui.rate.textContent = "–";
@@ -246,6 +275,7 @@
     ui.callButton.dataset.action = inCall ? "end" : "start";
     ui.callButton.textContent = inCall ? t.end : t.start;
     ui.callButton.hidden = !inCall && desk.mode === "replay";
+    renderName();
   }
 
   function toggleCall(via) {
@@ -312,6 +342,127 @@
     offer(ev);
   }
 
+  function rankOf(ev) {
+    return ev.cue === "prompt" ? PROMPT_RANK : (RANK[ev.severity] || 0);
+  }
+
+  function showMsOf(ev) {
+    return ev.cue === "prompt" ? HINT.promptShowMs : (HINT.showMs[ev.severity] || HINT.showMs.info);
+  }
+
+  // -- cues: prompts (a card with the phrase to say) and praise (a brief green line) ----------
+  function onCue(cue) {
+    const key = `${cue.rule}|${cue.speaker}|${cue.start}`;
+    if (state.cues.has(key) || state.ended) return;  // a backlog replayed after a reconnect
+    state.cues.add(key);
+    const age = Date.now() / 1000 - (cue.emitted_at || 0);
+    if (cue.cue === "prompt") {
+      if (age * 1000 > HINT.staleMs) return;
+      state.counts.set(cue.rule, (state.counts.get(cue.rule) || 0) + 1);
+      offer(cue);
+    } else if (age * 1000 <= HINT.praiseMs + 2000) {
+      praise(cue);
+    }
+  }
+
+  function praise(cue) {
+    // never a card: a problem card on screen stays as it is; the line sits over the transcript
+    ui.praise.textContent = `✓ ${cue.message || label(cue.category)}`;
+    ui.praise.dataset.rule = cue.rule;
+    ui.praise.hidden = false;
+    clearTimeout(state.praiseTimer);
+    state.praiseTimer = setTimeout(() => { ui.praise.hidden = true; }, HINT.praiseMs);
+  }
+
+  // -- the checklist: the call's required steps, ticked as they are said -----------------------
+  function onChecklist(msg) {
+    const before = new Map((state.checklist || []).map((i) => [i.id, i.done]));
+    state.checklist = msg.items || [];
+    renderSteps(ui.checklist, before);
+    if (state.ended) renderSteps(ui.reviewSteps, null);
+  }
+
+  function renderSteps(list, before) {
+    const items = state.checklist || [];
+    list.replaceChildren(...items.map((item) => {
+      const li = document.createElement("li");
+      li.dataset.id = item.id;
+      li.dataset.done = String(!!item.done);
+      if (before && item.done && before.get(item.id) === false) li.classList.add("ticked");
+      li.title = item.done && typeof item.at === "number" ? `${item.label} · ${clock(item.at)}` : item.label;
+      li.append(span("mark", item.done ? "✓" : (list === ui.reviewSteps ? "✕" : "")), span("label", item.label));
+      return li;
+    }));
+    list.hidden = items.length === 0;
+    list.setAttribute("aria-label", t.steps);
+  }
+
+  // -- the customer's name: shown with its state; one click corrects it ----------------------------
+  function onName(msg) {
+    state.name = { name: msg.name || null, confirmed: !!msg.confirmed, set: !!msg.set };
+    renderName();
+  }
+
+  function renderName() {
+    const editing = !!state.editing;
+    const live = !!state.session && !state.ended && document.body.dataset.view === "live";
+    const n = state.name;
+    ui.nameInput.hidden = !editing;
+    ui.customer.hidden = editing || !n || !n.name;
+    ui.nameAdd.hidden = editing || !live || !!(n && n.name);
+    if (n && n.name) {
+      ui.customerName.textContent = n.name;
+      ui.customerName.dataset.state = n.pending ? "pending" : (n.confirmed ? "confirmed" : "heard");
+      ui.customerName.title = `${n.name} — ${n.confirmed ? t.nameConfirmed : t.nameHeard}`;
+    }
+  }
+
+  function startEditing() {
+    if (!state.session || state.ended) return;
+    const current = (state.name && state.name.name) || "";
+    state.editing = { from: current };
+    ui.nameInput.value = current;
+    ui.nameInput.placeholder = t.namePlaceholder;
+    renderName();
+    ui.nameInput.focus();
+    ui.nameInput.select();
+  }
+
+  function stopEditing() {
+    if (!state.editing) return;
+    state.editing = null;
+    renderName();
+  }
+
+  function commitName() {
+    if (!state.editing) return;
+    const typed = ui.nameInput.value.trim().replace(/\s+/g, " ");
+    const from = state.editing.from;
+    state.editing = null;
+    if (typed !== from || (state.name && !state.name.confirmed)) {
+      send({ type: "name", name: typed, via: "button" });
+      state.nameBefore = state.name;
+      // shown at once, confirmed when coach answers with a "name" message
+      state.name = typed ? { name: typed, confirmed: false, set: false, pending: true } : null;
+    }
+    renderName();
+  }
+
+  ui.customerName.addEventListener("click", startEditing);
+  ui.nameAdd.addEventListener("click", startEditing);
+  ui.nameInput.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); commitName(); } else if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();  // Esc here cancels the edit, not the card
+      stopEditing();
+    }
+  });
+  ui.nameInput.addEventListener("blur", () => {
+    if (!state.editing) return;
+    if (ui.nameInput.value.trim() && ui.nameInput.value.trim() !== state.editing.from) commitName();
+    else stopEditing();
+  });
+
   function offer(ev) {
     const now = Date.now();
     if ((state.muted.get(ev.rule) || 0) > now) return;
@@ -320,11 +471,11 @@
       state.repeat = state.counts.get(ev.rule) || state.repeat + 1;
       ui.hintRepeat.textContent = `×${state.repeat}`;
       ui.hintRepeat.hidden = false;
-      armHide(ev.severity);
+      armHide(showMsOf(ev));
       return;
     }
     const busy = showing && now - state.lastShownAt < HINT.minGapMs;
-    if (busy && (RANK[ev.severity] || 0) <= (RANK[state.current.severity] || 0)) {
+    if (busy && rankOf(ev) <= rankOf(state.current)) {
       const same = state.pending.findIndex((p) => p.rule === ev.rule);
       if (same >= 0) state.pending.splice(same, 1);
       state.pending.push(ev);  // never dropped: shown when the card is free
@@ -359,9 +510,14 @@
     state.current = ev;
     state.repeat = state.counts.get(ev.rule) || 1;
     state.lastShownAt = now;
+    const prompt = ev.cue === "prompt";
     ui.hint.dataset.severity = ev.severity || "info";
     ui.hint.dataset.rule = ev.rule;
+    ui.hint.dataset.kind = prompt ? "prompt" : "finding";
     ui.hintCategory.textContent = label(ev.category);
+    ui.hintTag.textContent = t.promptTag;
+    ui.hintTag.title = t.promptTitle;
+    ui.hintTag.hidden = !prompt;
     ui.hintRepeat.textContent = `×${state.repeat}`;
     ui.hintRepeat.hidden = state.repeat < 2;
     const reason = reasonOf(ev);
@@ -378,7 +534,7 @@
       ui.hintWhy.hidden = true;
     }
     const quote = ev.category === "filler_words" ? "" : ev.text;
-    ui.hintSaid.textContent = quote ? `${t.said} «${quote}»` : "";
+    ui.hintSaid.textContent = quote ? `${prompt ? t.customerSaid : t.said} «${quote}»` : "";
     ui.hintSaid.hidden = !quote;
     ui.unhelpful.hidden = false;
     ui.unhelpful.disabled = false;
@@ -386,12 +542,12 @@
     ui.hint.hidden = false;
     ui.calm.hidden = true;
     renderQueue();
-    armHide(ev.severity);
+    armHide(showMsOf(ev));
   }
 
-  function armHide(severity) {
+  function armHide(ms) {
     clearTimeout(state.hideTimer);
-    state.hideTimer = setTimeout(hide, HINT.showMs[severity] || HINT.showMs.info);
+    state.hideTimer = setTimeout(hide, ms);
   }
 
   function hide() {
@@ -435,7 +591,7 @@
       else state.missed += 1;  // too old to help now; still in the review
     }
     state.pending = [];
-    fresh.sort((a, b) => (RANK[b.severity] || 0) - (RANK[a.severity] || 0) || a.emitted_at - b.emitted_at);
+    fresh.sort((a, b) => rankOf(b) - rankOf(a) || a.emitted_at - b.emitted_at);
     if (fresh.length) {
       state.pending = fresh.slice(1);
       show(fresh[0]);
@@ -457,6 +613,7 @@
   ui.dismiss.addEventListener("click", dismiss);
   ui.unhelpful.addEventListener("click", notHelpful);
   document.addEventListener("keydown", (e) => {
+    if (e.target === ui.nameInput && e.key !== CALL_KEY) return;  // typing the customer's name
     if (e.key === "Escape") dismiss();
     else if (e.key === CALL_KEY) { e.preventDefault(); toggleCall("hotkey"); }
   });
@@ -464,9 +621,9 @@
 
   // -- meters ------------------------------------------------------------------------
   function onMetrics(m) {
-    if (m.customer_name) {
-      ui.customerName.textContent = m.customer_name;
-      ui.customer.hidden = false;
+    if (m.customer_name && !state.name) {  // a coach that sends no "name" messages
+      state.name = { name: m.customer_name, confirmed: true, set: false };
+      renderName();
     }
     if (typeof m.fillers === "number") {
       ui.fillers.textContent = String(m.fillers);
@@ -511,6 +668,10 @@
     } else if (msg.source === "pipeline" && msg.state === "error") {
       setNotice({ kind: "error", raw: msg.message });
     } else if (msg.source === "command") {
+      if (msg.command === "name" && state.name && state.name.pending) {  // not taken: as it was
+        state.name = state.nameBefore || null;
+        renderName();
+      }
       const text = msg.code === "http_409" ? (desk.mode === "replay" && msg.command === "call" && desk.idle
         ? t.replayCalls : t.noCall) : t.refused;
       banner(text);
@@ -571,6 +732,9 @@
     state.pending = [];
     ui.hint.hidden = true;
     state.current = null;
+    clearTimeout(state.praiseTimer);
+    ui.praise.hidden = true;
+    stopEditing();
     desk.idle = true;
     const audio = state.session && state.session.audio;
     if (audio && ui.audio.getAttribute("src") !== audio) ui.audio.src = audio;
@@ -596,6 +760,7 @@
       ui.reviewScore.replaceChildren(document.createTextNode(String(total)), small(` ${t.score}`));
       ui.reviewScore.className = `score ${total >= 85 ? "good" : total >= 60 ? "fair" : "poor"}`;
     }
+    renderSteps(ui.reviewSteps, null);
     ui.reviewTop.replaceChildren(...(end.top || []).map((ev) => {
       const li = document.createElement("li");
       li.dataset.severity = ev.severity;
@@ -719,6 +884,9 @@
     ui.reviewTitle.textContent = t.review;
     ui.reviewAll.textContent = t.all;
     ui.unhelpful.textContent = t.unhelpful;
+    ui.nameAdd.textContent = t.nameAdd;
+    ui.nameInput.placeholder = t.namePlaceholder;
+    ui.checklist.setAttribute("aria-label", t.steps);
     setStatus(ui.status.dataset.state);
     updateButton();
     if (notice) setNotice(notice);

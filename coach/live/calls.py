@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[dict], None]
 MAX_FIELD = 200  # characters of an agent name or call id accepted from the API
+MAX_NAME = 60  # characters of a customer's name from the overlay or the API
 
 
 @dataclass
@@ -107,6 +108,7 @@ class _Call:
     offset: float  # source stream seconds at call t=0
     name: str  # the result's `call`
     feedback: list[dict[str, Any]] = field(default_factory=list)
+    names: list[dict[str, Any]] = field(default_factory=list)  # the agent's name corrections
     result: CallResult | None = None
     saved: Path | None = None
 
@@ -330,7 +332,8 @@ class Desk:
             "mode": self.options.mode,
             "meta": meta.to_dict(),
             "feedback": call.feedback,
-            "live": {"late_cards": call.pipeline.late_cards},
+            "live": {"late_cards": call.pipeline.late_cards, "checklist": call.pipeline.checklist(),
+                     "cues": call.pipeline.cues, "name_set": call.names},
         })
         call.result = result
         call.saved = self._save(call)
@@ -436,7 +439,25 @@ class Desk:
             return self._api_start(command)
         if kind == "call" and command.get("action") == "end":
             return self._api_end(command)
+        if kind == "name":
+            return self._set_name(command)
         raise CommandError(400, f"unknown command {kind!r}")
+
+    def _set_name(self, command: dict[str, Any]) -> dict[str, Any]:
+        """The customer's name from the agent (one click in the overlay) or a CRM (the API):
+        confirmed for the rest of the running call, so the next suggestions carry it; an empty
+        name clears it (the rules listen for the name again)."""
+        if "name" not in command:
+            raise CommandError(400, "'name' is required (empty clears the name)")
+        name = _text_field(command, "name")
+        if name is not None and len(name) > MAX_NAME:
+            raise CommandError(400, f"'name' must be at most {MAX_NAME} characters")
+        if self.call is None:
+            raise CommandError(409, "no call in progress")
+        status = self.call.pipeline.set_customer_name(name)
+        self.call.names.append({"name": status.get("name"), "typed": name, "at": round(time.time(), 3),
+                                "via": str(command.get("via") or "api")})
+        return {"status": 200, "name": status, "call": self.call.meta.to_dict()}
 
     def _api_start(self, command: dict[str, Any]) -> dict[str, Any]:
         if self.options.mode != "live":

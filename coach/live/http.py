@@ -9,6 +9,7 @@ handshake is answered here, from the request line and headers alone:
     POST      /api/call/start?agent=A&call_id=C
     POST      /api/call/end
     POST      /api/feedback?rule=R&start=12.3[&call_id=C|&number=N]
+    POST      /api/name?name=Николай          the customer's name (a CRM knows it)
 
 Fields travel in the query string, the way softphones and CRMs fire their
 "call started" URL templates; a request body is not read (the websocket
@@ -39,6 +40,7 @@ API_FIELDS = {
     "/api/call/start": ("agent", "call_id"),
     "/api/call/end": (),
     "/api/feedback": ("rule", "start", "category", "number", "call_id"),
+    "/api/name": ("name",),
 }
 
 
@@ -146,6 +148,8 @@ def api_command(path: str, query: dict[str, str]) -> dict[str, Any]:
     fields = {k: query[k] for k in API_FIELDS[path] if k in query}
     if path == "/api/feedback":
         return {"type": "feedback", "via": "api", **fields}
+    if path == "/api/name":
+        return {"type": "name", "via": "api", **fields}
     action = "start" if path.endswith("/start") else "end"
     return {"type": "call", "action": action, "via": "api", **fields}
 

@@ -7,6 +7,7 @@ from its request line and headers by `coach.live.http` (the page's files,
     POST /api/call/start?agent=...&call_id=...   (fields optional)
     POST /api/call/end
     POST /api/feedback?rule=...&start=12.3        ("not helpful" on a card)
+    POST /api/name?name=...                       (the customer's name, from a CRM)
     GET  /api/state
 
 Rules on top:
@@ -31,8 +32,8 @@ bounded queue, drained by that client's own task. A slow or dead client
 therefore only delays itself. When a queue is full, partial transcripts and
 superseded metrics are dropped first; events are never dropped: a client too
 far behind to take one more is disconnected instead, and on reconnecting it
-receives the backlog (session, final transcripts, events, status, last
-metrics, end) like any new client.
+receives the backlog (session, final transcripts, events, cues, status, end,
+and the latest metrics, checklist and name) like any new client.
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
 DROPPABLE = ("partial", "metrics")  # kinds a slow client may lose
+LATEST_ONLY = ("metrics", "checklist", "name")  # each supersedes the previous one of its kind
 MAX_BODY = 1 << 16  # websocket messages from the overlay are small
 COMMAND_TIMEOUT_S = 60.0  # ending a call decodes its last words and writes the result
-OVERLAY_COMMANDS = ("feedback", "call")  # what the overlay may send on the websocket
+OVERLAY_COMMANDS = ("feedback", "call", "name")  # what the overlay may send on the websocket
 
 
 class CommandError(Exception):
@@ -103,9 +105,9 @@ class _Client:
     def push(self, kind: str, text: str) -> None:
         if self.too_slow:
             return
-        if kind == "metrics":  # only the newest metrics matter
+        if kind in LATEST_ONLY:  # only the newest metrics, checklist, name matter
             for i, (k, _) in enumerate(self.queue):
-                if k == "metrics":
+                if k == kind:
                     del self.queue[i]
                     self.dropped += 1
                     break
@@ -143,7 +145,7 @@ class Hub:
         self.state: Callable[[], dict[str, Any]] | None = None
         self.audio_path = self.options.audio_path
         self._backlog: deque[tuple[str, str]] = deque(maxlen=self.options.backlog)
-        self._last_metrics: tuple[str, str] | None = None
+        self._latest: dict[str, str] = {}  # kind -> the newest message of a LATEST_ONLY kind
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -264,9 +266,9 @@ class Hub:
     def _fanout(self, kind: str, text: str) -> None:
         if kind == "session":  # a new call: forget the previous one's backlog
             self._backlog.clear()
-            self._last_metrics = None
-        if kind == "metrics":
-            self._last_metrics = (kind, text)
+            self._latest.clear()
+        if kind in LATEST_ONLY:
+            self._latest[kind] = text
         elif kind != "partial":
             self._backlog.append((kind, text))
         for client in list(self.clients):
@@ -285,9 +287,7 @@ class Hub:
     # -- websocket ---------------------------------------------------------------------
 
     async def _handler(self, ws: ServerConnection) -> None:
-        backlog = list(self._backlog)
-        if self._last_metrics is not None:
-            backlog.append(self._last_metrics)
+        backlog = list(self._backlog) + list(self._latest.items())
         # the backlog itself never counts against the live-traffic bound
         client = _Client(ws, self.options.client_queue + len(backlog))
         client.queue.extend(backlog)

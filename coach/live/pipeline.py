@@ -26,6 +26,13 @@ Three things make hints timely without changing what the call's result says:
   `card_deadline_s` after its moment (wall clock at replay speed) is still
   published and still in the result, but with `"card": false`: the overlay
   lists it in the review and does not flash a stale card.
+
+Besides findings, each final utterance may bring live advice that is never a
+finding (`Session.cues`: praise for a recommended phrase, or a prompt with
+the phrase to say when the customer is angry) as `cue` messages, and the
+call's checklist and the customer's name are sent whenever they change
+(`checklist`, `name` messages). The agent may correct the name
+(`set_customer_name`): suggestions use it from then on.
 """
 
 from __future__ import annotations
@@ -43,8 +50,11 @@ from coach.contract import (
     AGENT,
     Event,
     Utterance,
+    checklist_message,
+    cue_message,
     event_message,
     metrics_message,
+    name_message,
     session_message,
     transcript_message,
 )
@@ -138,6 +148,11 @@ class LivePipeline:
         self.speed = 1.0
         self.finished = False
         self.late_cards = 0  # acoustic findings decided too late to be shown as a card
+        self.cues: list[dict[str, Any]] = []  # cues shown during the call (for the result's `live`)
+        self._checklist: list[dict[str, Any]] | None = None  # as last published
+        self._name: dict[str, Any] | None = None  # the customer's name as last published
+        self._cue_keys: set[tuple[str, float]] = set()
+        self._failed: set[str] = set()  # live niceties that failed once (logged once)
 
     # -- driving ---------------------------------------------------------------
 
@@ -146,6 +161,7 @@ class LivePipeline:
         self.t0, self.speed = t0, speed
         self.publish(session_message(self.options.language, t0, speed,
                                      speakers=list(self.session.speakers), **info))
+        self._send_live_state()  # the checklist, nothing ticked yet
 
     def feed(self, chunk: Chunk) -> None:
         if chunk.speaker not in self.transcribers:
@@ -206,6 +222,7 @@ class LivePipeline:
             self._utterance(utt)
         duration = duration_s if duration_s is not None else self.stream_time
         self._emit(self.session.finish(duration))
+        self._send_live_state()
         self._send_metrics(duration)
         self.finished = True
         return duration
@@ -227,6 +244,19 @@ class LivePipeline:
             source.stop()
         return self.finish(getattr(source, "duration_s", None) or None)
 
+    def set_customer_name(self, name: str | None) -> dict[str, Any]:
+        """The agent's correction of the customer's name (the overlay, a CRM through the API):
+        confirmed from now on, so the next suggestions carry it. Publishes the new name (and the
+        checklist, which may depend on it); returns `{"name", "confirmed", "set"}`."""
+        self.session.set_customer_name(name)
+        self._send_live_state()
+        self._send_metrics()
+        return dict(self.session.customer_name_status())
+
+    def checklist(self) -> list[dict[str, Any]]:
+        """The checklist as last published (for the call's result)."""
+        return list(self._checklist or [])
+
     # -- messages --------------------------------------------------------------
 
     def _utterance(self, utt: Utterance) -> None:
@@ -234,7 +264,44 @@ class LivePipeline:
         if not utt.final:
             return
         self._emit(self._not_yet_published(self.session.add_utterance(utt)))
+        self._send_cues(utt)
+        self._send_live_state()
         self._send_metrics()
+
+    def _send_cues(self, utt: Utterance) -> None:
+        """Praise and prompts for a final utterance: one per rule and utterance (a rule may
+        match two of its phrases in one sentence: "Это безобразие! Сколько можно ждать?")."""
+        now = self.clock()
+        for event in self._nicety("cues", lambda: self.session.cues(utt), []):
+            key = (event.rule, round(utt.start, 2))
+            if key in self._cue_keys:
+                continue
+            self._cue_keys.add(key)
+            msg = cue_message(event, now)
+            self.cues.append({k: msg.get(k) for k in ("rule", "cue", "speaker", "start", "end", "text")})
+            self.publish(msg)
+
+    def _send_live_state(self) -> None:
+        """The checklist and the customer's name, each only when it changed."""
+        items = self._nicety("checklist", self.session.checklist, None)
+        if items is not None and items != self._checklist:
+            self._checklist = items
+            self.publish(checklist_message(items))
+        name = self._nicety("name", self.session.customer_name_status, None)
+        if name is not None and name != self._name and (name.get("name") or self._name is not None):
+            self._name = dict(name)
+            self.publish(name_message(name.get("name"), bool(name.get("confirmed")), bool(name.get("set"))))
+
+    def _nicety(self, what: str, fn: Callable[[], Any], default: Any) -> Any:
+        """Cues, the checklist and the name are advice on screen: a failure is logged once and
+        never stops the call (its findings and result do not depend on them)."""
+        try:
+            return fn()
+        except Exception as exc:
+            if what not in self._failed:
+                self._failed.add(what)
+                log.warning("live %s failed (not shown): %s", what, exc)
+            return default
 
     def _advance(self) -> None:
         """Each speaker's words are final up to `words_final_through`: tell the Session, per
