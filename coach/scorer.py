@@ -120,7 +120,7 @@ class CallScorer:
         call = load_call(Path(path), self.options.channels)
         language = self.options.language
         if language == "auto":
-            language, _probability = self.transcriber.detect_language(call.channels[AGENT])
+            language = self.transcriber.detect_language(call.channels[AGENT])
         speakers = tuple(call.channels)
         utterances = []
         for speaker, samples in call.channels.items():
