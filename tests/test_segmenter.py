@@ -86,11 +86,12 @@ def test_timestamps_are_padded_raw_segments():
 
 def test_pushing_window_by_window_reports_onset_silence_and_close():
     seg = SpeechSegmenter(SegmenterOptions(min_silence_ms=500, speech_pad_ms=0))
-    closed = [seg.push(p) for p in probs((0.0, 3), (0.9, 10))]
-    assert seg.triggered and seg.start == 3 * W and not any(closed)
+    closed = [c for p in probs((0.0, 3), (0.9, 10)) for c in seg.push(p)]
+    assert seg.triggered and seg.start == 3 * W and not closed
     assert seg.silence_s() == 0.0 and seg.silence_start() == seg.position
-    closed = [seg.push(p) for p in probs((0.0, 7))]
+    closed = [c for p in probs((0.0, 7)) for c in seg.push(p)]
     assert seg.temp_end == 13 * W and seg.silence_start() == 13 * W
-    assert abs(seg.silence_s() - 7 * W / 16000) < 1e-9 and not any(closed)
-    closed = [seg.push(p) for p in probs((0.0, 10))]
-    assert [c for c in closed if c] == [(3 * W, 13 * W)] and not seg.triggered
+    assert abs(seg.silence_s() - 7 * W / 16000) < 1e-9 and not closed
+    closed = [c for p in probs((0.0, 10)) for c in seg.push(p)]
+    assert closed == [(3 * W, 13 * W)] and not seg.triggered
+

@@ -95,8 +95,8 @@ class LanguageProbe:
         seg = self._segmenter
         for prob in self._vad.feed(data):
             closed = seg.push(prob)
-            if closed is not None:
-                self._segments.append(closed)
+            if closed:
+                self._segments += closed
                 if self._speech_s() >= self.min_speech_s:
                     return self._decide()
             elif seg.triggered and seg.position - seg.start >= self.max_speech_s * SAMPLE_RATE:

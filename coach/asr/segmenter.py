@@ -59,8 +59,9 @@ class SpeechSegmenter:
         self._prev_end = 0  # last silence > 98 ms inside the segment: where a too-long one is cut
         self._next_start = 0
 
-    def push(self, prob: float) -> tuple[int, int] | None:
-        """Step over one window; return the segment (start, end) this window closes, if any."""
+    def push(self, prob: float) -> list[tuple[int, int]]:
+        """Step over one window; return the segments (start, end) it closes: none, or one at
+        a pause or a split (not both: a split needs a silence of 98 ms that did not close)."""
         i = self.position
         self.position += VAD_WINDOW
         if prob >= self.threshold and self.temp_end:
@@ -70,18 +71,18 @@ class SpeechSegmenter:
         if prob >= self.threshold and not self.triggered:
             self.triggered = True
             self.start = i
-            return None
-        closed = None
+            return []
+        closed = []
         if self.triggered and i - self.start > self.max_speech:
             if self._prev_end:
-                closed = (self.start, self._prev_end)
+                closed.append((self.start, self._prev_end))
                 if self._next_start < self._prev_end:  # silence since, not speech again: stop
                     self.triggered = False
                 else:
                     self.start = self._next_start
                 self._prev_end = self._next_start = self.temp_end = 0
             else:
-                closed = (self.start, i)
+                closed.append((self.start, i))
                 self._prev_end = self._next_start = self.temp_end = 0
                 self.triggered = False
                 return closed
@@ -91,11 +92,8 @@ class SpeechSegmenter:
             if i - self.temp_end > self.min_silence_at_max_speech:
                 self._prev_end = self.temp_end
             if i - self.temp_end >= self.min_silence:
-                if closed is not None:  # cannot happen with sane options; keep both segments apart
-                    raise AssertionError("two segments closed by one window")
-                closed = (self.start, self.temp_end)
-                if closed[1] - closed[0] <= self.min_speech:
-                    closed = None
+                if self.temp_end - self.start > self.min_speech:
+                    closed.append((self.start, self.temp_end))
                 self._prev_end = self._next_start = self.temp_end = 0
                 self.triggered = False
         return closed
@@ -147,8 +145,10 @@ def raw_segments(probs: np.ndarray, n_samples: int,
                  options: SegmenterOptions | None = None) -> list[tuple[int, int]]:
     """Unpadded speech segments (start, end) in samples, for probabilities of consecutive windows."""
     seg = SpeechSegmenter(options)
+    out: list[tuple[int, int]] = []
     # float32 scalars, compared with the thresholds in float32 as Silero's own loop does
-    out = [s for s in map(seg.push, np.asarray(probs, dtype=np.float32).reshape(-1)) if s]
+    for prob in np.asarray(probs, dtype=np.float32).reshape(-1):
+        out += seg.push(prob)
     last = seg.finish(n_samples)
     return out + [last] if last else out
 

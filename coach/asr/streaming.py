@@ -184,8 +184,8 @@ class OnlineTranscriber:
         out: list[Utterance] = []
         while self._probs:
             closed = self._step(self._probs.popleft())
-            if closed is not None and self._open:
-                out += self._close("pause", speech_end=closed[1])
+            if closed and self._open:
+                out += self._close("pause", speech_end=closed[-1][1])
         if not self._open:
             self._trim_idle()
             return out
@@ -213,10 +213,10 @@ class OnlineTranscriber:
 
     # -- speech tracking -----------------------------------------------------
 
-    def _step(self, p: np.float32) -> tuple[int, int] | None:
+    def _step(self, p: np.float32) -> list[tuple[int, int]]:
         """One VAD window through batch's segmentation (coach.asr.segmenter), so live utterances
         are the batch VAD segments; opens an utterance at speech onset. Returns the speech
-        segment this window closes, if any."""
+        segments this window closes."""
         seg = self._seg
         was_speaking = seg.triggered
         closed = seg.push(p)
