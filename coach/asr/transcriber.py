@@ -3,13 +3,13 @@
 Each channel is transcribed on its own (dual-channel calls keep speakers
 apart for free). VAD removes silence before Whisper sees it, and the
 hallucination filter drops what Whisper invents on noise. The default
-"batched" mode decodes VAD segments in batches (faster-whisper's
-BatchedInferencePipeline), measured faster than sequential decoding on
-2 cores with the same text (docs/benchmarks.md).
+"fast" mode (coach.asr.fast) decodes short VAD segments in batches, encoded
+only as long as they are: 1.7x plain faster-whisper with the same text
+(docs/benchmarks.md).
 
-A channel may be given as int16 PCM (`CallAudio.pcm`, what a long call is
-kept as) or float32; fast mode converts one batch of segments at a time, so
-a 2-hour channel never exists as float32. The VAD pass (`find_speech`) can be
+A channel may be given as int16 PCM (`CallAudio.pcm`, in memory or a
+`PcmFile`) or float32; fast mode converts one batch of segments at a time,
+so a 2-hour channel never exists as float32. The VAD pass (`find_speech`) can be
 run once per channel and handed to `detect_language` and `transcribe`, and
 tells on its own whether a channel has speech at all.
 """
