@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from coach.audio import load_call  # noqa: E402
-from coach.scorer import CallScorer, ScoreOptions  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "calls"
 SOURCES = ["clean_call.wav", "forbidden_agent.wav", "name_used.wav", "interruption.wav",
@@ -55,7 +54,20 @@ def make_long_call(path: Path, min_seconds: float) -> float:
     return len(audio) / 16000
 
 
-def plain_faster_whisper(scorer: CallScorer, path: Path) -> float:
+def load_scorer(threads: int, asr_mode: str):
+    """The product's entry point: `coach.Coach` (language pinned to ru, as the fixtures are),
+    or on older trees `coach.scorer.CallScorer`. Both have `.score(path)` and `.transcriber`."""
+    try:
+        from coach.config import CoachConfig
+        from coach.core import Coach
+    except ImportError:
+        from coach.scorer import CallScorer, ScoreOptions
+
+        return CallScorer(ScoreOptions(cpu_threads=threads, asr_mode=asr_mode))
+    return Coach.load(CoachConfig(language="ru", cpu_threads=threads, asr_mode=asr_mode))
+
+
+def plain_faster_whisper(scorer, path: Path) -> float:
     """(a) what a user would write with faster-whisper alone, same settings as coach."""
     opts = scorer.transcriber.options
     whisper = scorer.transcriber.whisper
@@ -71,7 +83,7 @@ def plain_faster_whisper(scorer: CallScorer, path: Path) -> float:
     return time.perf_counter() - started
 
 
-def coach_end_to_end(scorer: CallScorer, path: Path) -> float:
+def coach_end_to_end(scorer, path: Path) -> float:
     started = time.perf_counter()
     scorer.score(path)
     return time.perf_counter() - started
@@ -92,7 +104,7 @@ def main() -> int:
             duration = make_long_call(path, args.minutes * 60)
         else:
             duration = load_call(path).duration_s
-        scorer = CallScorer(ScoreOptions(cpu_threads=args.threads, asr_mode=args.asr_mode))
+        scorer = load_scorer(args.threads, args.asr_mode)
         print(f"call: {duration:.0f} s of dual-channel audio; {os.cpu_count()} cores; "
               f"threads={scorer.transcriber.options.cpu_threads or 'all'}; "
               f"coach asr mode={args.asr_mode}; beam={scorer.transcriber.options.beam_size}")

@@ -89,7 +89,7 @@ def test_fast_mode_text_matches_plain_faster_whisper(scorer, name):
     """Encoding only the audio present must not change what is recognised."""
     from rapidfuzz.fuzz import ratio
 
-    from coach.asr.hallucinations import normalise
+    from coach.text import normalise
 
     call = load_call(CALLS / name)
     whisper = scorer.transcriber.whisper
@@ -113,3 +113,42 @@ def test_a_greedy_decoding_loop_is_cut_to_its_first_period():
     assert fixed.compression_ratio < 2.4
     real = DecodedSegment(0, 2, "Да, да, конечно.", words[:3], -0.2, 0.1, 1.0)
     assert _collapse_loop(real) is real
+
+
+def test_a_call_of_white_noise_is_named_no_speech(scorer, tmp_path):
+    """60 s of loud white noise decodes fine (it is not silent) but holds no speech."""
+    import wave
+
+    from coach.asr.vad import no_speech_note
+
+    rng = np.random.default_rng(11)
+    noise = (np.clip(rng.standard_normal((60 * 16000, 2)) * 0.3, -1, 1) * 32767).astype("<i2")
+    path = tmp_path / "noise.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(noise.tobytes())
+    tr = scorer.transcriber
+    call = load_call(path)
+    speech = {s: tr.find_speech(pcm) for s, pcm in call.pcm.items()}
+    note = no_speech_note(speech)
+    assert note is not None and note.startswith("no speech:")
+    real = load_call(CALLS / "backchannel.wav")
+    assert no_speech_note({s: tr.find_speech(pcm) for s, pcm in real.pcm.items()}) is None
+
+
+@pytest.mark.slow
+def test_int16_and_spilled_channels_transcribe_exactly_like_float32(scorer):
+    """Calls are kept as int16 (on disk past the spill length) and converted a batch of
+    segments at a time: the same utterances, to the last bit of every time."""
+    from coach.audio import PcmFile
+
+    call = load_call(CALLS / "interruption.wav")
+    spilled = load_call(CALLS / "interruption.wav", spill_after_s=1.0)
+    tr = scorer.transcriber
+    for speaker, pcm in call.pcm.items():
+        expected = tr.transcribe(call.channels[speaker], speaker, "ru")
+        assert expected and tr.transcribe(pcm, speaker, "ru", speech=tr.find_speech(pcm)) == expected
+        assert isinstance(spilled.pcm[speaker], PcmFile)
+        assert tr.transcribe(spilled.pcm[speaker], speaker, "ru") == expected

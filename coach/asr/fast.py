@@ -13,8 +13,10 @@ Whisper encoder accepts fewer frames; this module
    re-decodes a segment with plain `transcribe()` (30 s window, temperature
    fallback) when it still looks like a loop or is unsure, so the worst case
    is plain faster-whisper's quality.
-Measured in bench/batch_throughput.py against plain `transcribe()`; the text
-is checked against it in tests/test_transcription.py.
+The channel may be int16 (as `coach.audio` keeps calls): only one batch of
+segments is converted to float32 at a time. Measured in
+bench/batch_throughput.py against plain `transcribe()`; the text is checked
+against it in tests/test_transcription.py.
 """
 
 from __future__ import annotations
@@ -22,15 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from faster_whisper import WhisperModel
-from faster_whisper.tokenizer import Tokenizer
-from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens, merge_punctuations
-from faster_whisper.vad import VadOptions, get_speech_timestamps
+from faster_whisper.transcribe import get_compression_ratio
 
-SAMPLE_RATE = 16000
-HOP = 160  # samples per mel frame
-PREPEND_PUNCTUATIONS = "\"'“¿([{-"
-APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
+from coach.asr.segmenter import SAMPLE_RATE, SegmenterOptions
+from coach.asr.vad import ChannelSpeech, to_float32
+from coach.asr.whisper_ops import HOP, WhisperOps, encode_length, even_frames, whisper_language
 
 
 @dataclass
@@ -44,6 +42,10 @@ class FastOptions:
     speech_pad_ms: int = 200
     max_new_tokens: int = 200
 
+    def segmenter(self) -> SegmenterOptions:
+        return SegmenterOptions(min_silence_ms=self.min_silence_ms, max_speech_s=self.max_segment_s,
+                                speech_pad_ms=self.speech_pad_ms)
+
 
 @dataclass
 class DecodedSegment:
@@ -56,55 +58,37 @@ class DecodedSegment:
     compression_ratio: float
 
 
-def speech_segments(audio: np.ndarray, options: FastOptions) -> list[tuple[int, int]]:
-    vad = VadOptions(
-        min_silence_duration_ms=options.min_silence_ms,
-        max_speech_duration_s=options.max_segment_s,
-        speech_pad_ms=options.speech_pad_ms,
-    )
-    return [(c["start"], c["end"]) for c in get_speech_timestamps(audio, vad)]
+def speech_segments(audio: np.ndarray, options: FastOptions,
+                    speech: ChannelSpeech | None = None) -> list[tuple[int, int]]:
+    """The segments fast mode decodes, (start, end) in samples."""
+    return (speech or ChannelSpeech.of(audio)).segments(options.segmenter())
 
 
-def decode_segments(
-    whisper: WhisperModel, audio: np.ndarray, language: str, options: FastOptions
-) -> list[DecodedSegment]:
+def decode_segments(ops: WhisperOps, audio: np.ndarray, language: str, options: FastOptions,
+                    speech: ChannelSpeech | None = None) -> list[DecodedSegment]:
     """Decode every speech segment of one channel; results in time order."""
-    spans = speech_segments(audio, options)
+    spans = speech_segments(audio, options, speech)
     if not spans:
         return []
-    tokenizer = Tokenizer(whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe",
-                          language=language)
+    tokenizer = ops.tokenizer(language)
     prompt = list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]
-    suppress = get_suppressed_tokens(tokenizer, [-1])
     order = sorted(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
     out: list[DecodedSegment | None] = [None] * len(spans)
     for first in range(0, len(order), options.batch_size):
         batch = order[first : first + options.batch_size]
         longest = max(spans[i][1] - spans[i][0] for i in batch)
-        target = min(longest + int(options.pad_s * SAMPLE_RATE), 30 * SAMPLE_RATE)
-        frames = target // HOP
-        frames -= frames % 2  # the encoder halves the frame count
-        feats = []
-        for i in batch:
-            chunk = audio[spans[i][0] : spans[i][1]]
-            padded = np.zeros(target, dtype=np.float32)
-            padded[: len(chunk)] = chunk
-            feats.append(whisper.feature_extractor(padded, padding=0)[:, :frames])
-        features = np.stack(feats).astype(np.float32)
-        encoded = whisper.encode(features)
-        results = whisper.model.generate(
-            encoded, [prompt] * len(batch), beam_size=1, return_scores=True,
-            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppress,
-            max_length=len(prompt) + options.max_new_tokens,
-        )
+        target = encode_length(longest, options.pad_s)
+        frames = even_frames(target)
+        encoded = ops.encode([to_float32(audio[spans[i][0] : spans[i][1]]) for i in batch], target)
+        results = ops.generate(encoded, [prompt] * len(batch), language, beam_size=1,
+                               max_length=len(prompt) + options.max_new_tokens)
         tokens = [[t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in results]
         content_frames = [min(frames, (spans[i][1] - spans[i][0]) // HOP) for i in batch]
-        alignments = _align(whisper, tokenizer, tokens, encoded, content_frames)
+        alignments = ops.align(tokenizer, tokens, encoded, content_frames)
         for i, result, toks, words in zip(batch, results, tokens, alignments):
             offset = spans[i][0] / SAMPLE_RATE
             text = tokenizer.decode(toks).strip()
             avg = result.scores[0] * len(toks) / (len(toks) + 1) if toks else -10.0
-            merge_punctuations(words, PREPEND_PUNCTUATIONS, APPEND_PUNCTUATIONS)
             timed = [
                 {"word": w["word"], "start": offset + float(w["start"]),
                  "end": offset + float(w["end"]), "probability": float(w["probability"])}
@@ -119,7 +103,7 @@ def decode_segments(
             )
     decoded = [_collapse_loop(seg) for seg in out if seg is not None]
     return [
-        _redecode(whisper, audio, seg, language)
+        _redecode(ops, audio, seg, language)
         if seg.compression_ratio > options.max_compression_ratio
         or seg.avg_logprob < options.min_avg_logprob
         else seg
@@ -149,13 +133,13 @@ def _collapse_loop(seg: DecodedSegment) -> DecodedSegment:
     return seg
 
 
-def _redecode(whisper: WhisperModel, audio: np.ndarray, seg: DecodedSegment,
+def _redecode(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment,
               language: str) -> DecodedSegment:
     """Plain faster-whisper on one doubtful segment: full window, temperature fallback."""
     lo, hi = int(seg.start * SAMPLE_RATE), int(seg.end * SAMPLE_RATE) + SAMPLE_RATE // 5
-    pieces, _ = whisper.transcribe(audio[lo:hi], language=language, beam_size=1,
-                                   word_timestamps=True, vad_filter=False,
-                                   condition_on_previous_text=False)
+    pieces, _ = ops.whisper.transcribe(to_float32(audio[lo:hi]), language=whisper_language(language),
+                                       beam_size=1, word_timestamps=True, vad_filter=False,
+                                       condition_on_previous_text=False)
     pieces = list(pieces)
     if not pieces:
         return seg
@@ -173,20 +157,3 @@ def _redecode(whisper: WhisperModel, audio: np.ndarray, seg: DecodedSegment,
         no_speech_prob=max(p.no_speech_prob for p in pieces),
         compression_ratio=max(p.compression_ratio for p in pieces),
     )
-
-
-def _align(whisper: WhisperModel, tokenizer: Tokenizer, tokens: list[list[int]], encoded,
-           num_frames: list[int]) -> list[list[dict]]:
-    """Word timings per item; items with no text get none (align rejects empty sequences)."""
-    keep = [k for k, t in enumerate(tokens) if t]
-    out: list[list[dict]] = [[] for _ in tokens]
-    if not keep:
-        return out
-    if len(keep) != len(tokens):  # re-encode is costly; instead align the whole batch with stubs
-        stub = [t if t else [tokenizer.eot - 1] for t in tokens]
-    else:
-        stub = tokens
-    aligned = whisper.find_alignment(tokenizer, stub, encoded, num_frames)
-    for k in keep:
-        out[k] = aligned[k]
-    return out

@@ -8,8 +8,9 @@ accusation of the agent.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from coach.text import normalise
 
 # Phrases Whisper produces from silence/noise (lower-case, matched as substrings).
 KNOWN_HALLUCINATIONS = (
@@ -31,9 +32,6 @@ KNOWN_HALLUCINATIONS = (
     "please subscribe",
     "like and subscribe",
 )
-
-_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
-
 
 @dataclass
 class HallucinationFilter:
@@ -70,7 +68,3 @@ class HallucinationFilter:
         if previous_text is not None and normalise(previous_text) == norm:
             return "repeated line"
         return None
-
-
-def normalise(text: str) -> str:
-    return _NON_WORD.sub(" ", text.lower()).strip()

@@ -3,65 +3,53 @@
 Shaped after whisper_streaming's `OnlineASRProcessor` (`insert_audio_chunk`,
 `process_iter`, `finish`), with three changes that matter on a 2-core laptop:
 
-* **VAD-gated.** Silero VAD runs on every 32 ms window as audio arrives (its
-  state carried across chunks, so the probabilities equal a single pass over
-  the recording). Whisper is never run on silence: no CPU spent, and none of
-  Whisper's "subtitles by..." inventions on noise.
-* **Encode only what is there.** The buffer (plus `encode_pad_s` of silence,
-  as `coach.asr.fast` does for batch) is encoded at its own length instead of
-  Whisper's 30 s window; CTranslate2's encoder accepts fewer than 3000 frames.
-  Word times come from `Whisper.align` on that same short encoding.
+* **VAD-gated.** Silero VAD runs on every 32 ms window as audio arrives
+  (`coach.asr.vad.StreamingVad`: its state carried across chunks), and the
+  windows go one by one through batch's segmentation state machine
+  (`coach.asr.segmenter`), so an utterance closes after the same 500 ms of
+  silence and a live utterance is the segment `coach score` decodes. Whisper
+  is never run on silence: no CPU spent, and none of Whisper's "subtitles
+  by..." inventions on noise.
+* **Encode only what is there.** The buffer is encoded at its own length
+  instead of Whisper's 30 s window (`coach.asr.live_decode`).
 * **Committed words are forced, not re-decoded.** LocalAgreement-2 commits
   the longest common prefix of two successive hypotheses; the next decode
   passes the committed tokens as a decoder prefix, so the greedy decoder only
   generates the uncommitted tail.
 
-Decoding keeps Whisper's timestamp tokens: on short, freshly cut buffers
-greedy decoding tends to loop, and the timestamps show where (a segment
-starting in the silent padding, the same segment again, one that never
-closes before the token budget); `_segment_tokens` drops those.
-
-An utterance closes when VAD has heard `end_silence_s` of silence, by the
-state machine of faster-whisper's `get_speech_timestamps` with the same
-500 ms, so a live utterance is the segment `coach score` decodes. That
-whole utterance is decoded freely (no forced prefix) as soon as
+The whole utterance is decoded freely (no forced prefix) as soon as
 `early_decode_silence_s` of silence follows speech, so when the pause proves
 long enough the final words are already known and emitted at once.
 
-Memory is bounded: the audio buffer is trimmed at committed word ends once it
-exceeds `max_buffer_s`, an utterance longer than `max_utterance_s` is closed at
-a committed word, and the text history used as a prompt is a bounded token
-list. Nothing here prints; decisions are logged at debug level.
+This module keeps the agreement and the bounds: the audio buffer is trimmed
+at committed word ends once it exceeds `max_buffer_s`, an utterance longer
+than `max_utterance_s` is closed at a committed word, and the text history
+used as a prompt is a bounded token list. Nothing here prints; decisions are
+logged at debug level.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 from faster_whisper import WhisperModel
-from faster_whisper.tokenizer import Tokenizer
-from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens, merge_punctuations
-from faster_whisper.vad import get_vad_model
-from rapidfuzz import fuzz
+from faster_whisper.transcribe import get_compression_ratio
 
 from coach.asr.hallucinations import HallucinationFilter
+from coach.asr.live_decode import BufferDecoder, Hypothesis, StreamWord, words_text
+from coach.asr.segmenter import SAMPLE_RATE, VAD_WINDOW, SegmenterOptions, SpeechSegmenter
+from coach.asr.vad import StreamingVad, to_float32
+from coach.asr.whisper_ops import MAX_SAMPLES, WhisperOps, warm_up
 from coach.contract import Utterance, Word
 
-log = logging.getLogger(__name__)
+__all__ = ["DecodeStats", "OnlineTranscriber", "StreamingOptions", "StreamingVad", "local_agreement",
+           "warm_up"]
 
-SAMPLE_RATE = 16000
-HOP = 160  # samples per mel frame
-MAX_FRAMES = 3000  # Whisper's 30 s window
-VAD_WINDOW = 512  # Silero's window at 16 kHz (32 ms)
-VAD_CONTEXT = 64
-PREPEND_PUNCTUATIONS = "\"'“¿([{-"
-APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
-_NORM = re.compile(r"[^\w]+", re.UNICODE)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -100,68 +88,7 @@ class DecodeStats:
     dropped: int = 0
 
 
-class StreamingVad:
-    """Silero VAD over a stream: window probabilities identical to one pass over the whole audio.
-
-    faster-whisper's `SileroVADModel.__call__` resets the model state on each
-    call, which changes about 3% of the windows when audio comes in pieces;
-    here the LSTM state and the 64-sample context are carried across chunks.
-    """
-
-    def __init__(self) -> None:
-        self.model = get_vad_model()
-        self._h = np.zeros((1, 1, 128), dtype=np.float32)
-        self._c = np.zeros((1, 1, 128), dtype=np.float32)
-        self._context = np.zeros(VAD_CONTEXT, dtype=np.float32)
-        self._pending = np.zeros(0, dtype=np.float32)
-        self.windows = 0
-
-    def feed(self, samples: np.ndarray) -> np.ndarray:
-        """Speech probability of each complete new 512-sample window."""
-        data = np.concatenate([self._pending, samples]) if len(self._pending) else samples
-        n = len(data) // VAD_WINDOW * VAD_WINDOW
-        self._pending = data[n:].copy()
-        if n == 0:
-            return np.zeros(0, dtype=np.float32)
-        frames = data[:n].reshape(-1, VAD_WINDOW)
-        context = np.concatenate([self._context[None], frames[:-1, -VAD_CONTEXT:]], axis=0)
-        self._context = frames[-1, -VAD_CONTEXT:].copy()
-        out, self._h, self._c = self.model.session.run(
-            None,
-            {"input": np.concatenate([context, frames], axis=1), "h": self._h, "c": self._c},
-        )
-        self.windows += len(frames)
-        return np.asarray(out, dtype=np.float32).reshape(-1)
-
-
-@dataclass
-class _Word:
-    text: str
-    start: float
-    end: float
-    probability: float
-    tokens: list[int]
-
-    @property
-    def norm(self) -> str:
-        return normalise(self.text)
-
-    def public(self) -> Word:
-        return Word(self.text.strip(), round(self.start, 3), round(self.end, 3), self.probability)
-
-
-@dataclass
-class _Hypothesis:
-    words: list[_Word]  # uncommitted words after the forced prefix
-    audio_end: float  # absolute time up to which audio was decoded
-    rejected: str | None = None
-
-
-def normalise(text: str) -> str:
-    return _NORM.sub(" ", text.lower().replace("ё", "е")).strip()
-
-
-def local_agreement(previous: list[_Word], current: list[_Word]) -> int:
+def local_agreement(previous: list[StreamWord], current: list[StreamWord]) -> int:
     """LocalAgreement-2: how many leading words two successive hypotheses share."""
     n = 0
     for a, b in zip(previous, current):
@@ -190,11 +117,7 @@ class OnlineTranscriber:
         self.whisper = whisper
         self.speaker = speaker
         self.options = options or StreamingOptions()
-        self.tokenizer = Tokenizer(
-            whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe",
-            language=self.options.language,
-        )
-        self._suppress = get_suppressed_tokens(self.tokenizer, [-1])
+        self.decoder = BufferDecoder(WhisperOps(whisper), self.options, speaker)
         self.vad = StreamingVad()
         self.stats = DecodeStats()
         self._pad = int(self.options.speech_pad_s * SAMPLE_RATE)
@@ -202,21 +125,23 @@ class OnlineTranscriber:
         self._chunks: deque[np.ndarray] = deque()
         self._buffer_start = 0
         self._total = 0
-        self._probs: deque[float] = deque()  # VAD windows not yet stepped through
-        # speech tracking, in absolute samples
-        self._pos = 0  # end of the last stepped VAD window
-        self._triggered = False  # Silero's "triggered": inside a speech segment
-        self._temp_end = 0  # where the current silence began (0: none yet)
-        self._onset = 0
+        self._probs: deque[np.float32] = deque()  # VAD windows not yet stepped through
+        # speech tracking, in absolute samples: batch VAD's segmentation, window by window
+        opts = self.options
+        self._seg = SpeechSegmenter(SegmenterOptions(
+            threshold=opts.vad_threshold,
+            neg_threshold=max(opts.vad_threshold - opts.vad_neg_offset, 0.01),
+            min_silence_ms=opts.end_silence_s * 1000, speech_pad_ms=0,
+        ))
         # the open utterance
         self._open = False
         self._utt_start = 0.0
-        self._done: list[_Word] = []  # committed, audio already dropped
-        self._committed: list[_Word] = []  # committed, audio in the buffer: forced as decoder prefix
-        self._pending: list[_Word] = []  # the last hypothesis after the committed words
+        self._done: list[StreamWord] = []  # committed, audio already dropped
+        self._committed: list[StreamWord] = []  # committed, audio in the buffer: forced as decoder prefix
+        self._pending: list[StreamWord] = []  # the last hypothesis after the committed words
         self._history: list[int] = []  # tokens of _done, the prompt for later decodes
         self._decoded_to = 0  # audio end of the last decode
-        self._closing: tuple[int, list[_Word]] | None = None  # the last free decode: (audio end, words)
+        self._closing: tuple[int, list[StreamWord]] | None = None  # the last free decode: (audio end, words)
         self._last_partial = ""
         self._previous_final: str | None = None
 
@@ -231,10 +156,6 @@ class OnlineTranscriber:
     def buffer_seconds(self) -> float:
         return (self._total - self._buffer_start) / SAMPLE_RATE
 
-    @property
-    def in_utterance(self) -> bool:
-        return self._open
-
     def committed_words(self) -> list[Word]:
         """Words of the open utterance that LocalAgreement has committed (they will not change
         in later partials), for checks that cannot wait for the utterance to close."""
@@ -243,13 +164,13 @@ class OnlineTranscriber:
         return [w.public() for w in self._done + self._committed if w.text.strip()]
 
     def insert_audio_chunk(self, samples: np.ndarray) -> None:
-        data = np.asarray(samples, dtype=np.float32).reshape(-1)
+        data = to_float32(np.asarray(samples).reshape(-1))
         if not len(data):
             return
         self._chunks.append(data)
         self._total += len(data)
         self.stats.max_buffer_s = max(self.stats.max_buffer_s, self.buffer_seconds)
-        self._probs.extend(self.vad.feed(data).tolist())
+        self._probs.extend(self.vad.feed(data))
 
     def process_iter(self, decode_partials: bool = True) -> list[Utterance]:
         """Step through new VAD windows, close finished utterances, decode a partial if due.
@@ -259,20 +180,22 @@ class OnlineTranscriber:
         speakers can do that for all of them first.
         """
         opts = self.options
+        seg = self._seg
         out: list[Utterance] = []
         while self._probs:
-            if self._step(self._probs.popleft()) and self._open:
-                out += self._close("pause")
+            closed = self._step(self._probs.popleft())
+            if closed and self._open:
+                out += self._close("pause", speech_end=closed[-1][1])
         if not self._open:
             self._trim_idle()
             return out
-        speaking = self._triggered and not self._temp_end
-        speech_end = min(self._speech_end() + self._pad, self._pos)
-        due = speaking and (self._pos - self._decoded_to) / SAMPLE_RATE >= opts.partial_interval_s
-        early = (not speaking and self._silence() >= opts.early_decode_silence_s
+        speaking = seg.triggered and not seg.temp_end
+        speech_end = min(seg.silence_start() + self._pad, seg.position)
+        due = speaking and (seg.position - self._decoded_to) / SAMPLE_RATE >= opts.partial_interval_s
+        early = (not speaking and seg.silence_s() >= opts.early_decode_silence_s
                  and (self._closing is None or self._closing[0] < speech_end))
         if due and decode_partials:
-            out += self._partial(self._pos)
+            out += self._partial(seg.position)
             out += self._bound()
         elif early:
             out += self._closing_decode(speech_end)
@@ -282,52 +205,33 @@ class OnlineTranscriber:
         """End of stream: close the open utterance with whatever was said."""
         out = self.process_iter()
         if self._open:
-            if not self._temp_end:
-                self._temp_end = self._pos
             out += self._close("end of stream")
-        self._triggered, self._temp_end = False, 0
+        self._seg.finish(self._seg.position)
+        self._seg.forget_silence()
         self._trim_idle()
         return out
 
     # -- speech tracking -----------------------------------------------------
 
-    def _speech_end(self) -> int:
-        return self._temp_end if self._temp_end else self._pos
+    def _step(self, p: np.float32) -> list[tuple[int, int]]:
+        """One VAD window through batch's segmentation (coach.asr.segmenter), so live utterances
+        are the batch VAD segments; opens an utterance at speech onset. Returns the speech
+        segments this window closes."""
+        seg = self._seg
+        was_speaking = seg.triggered
+        closed = seg.push(p)
+        if seg.triggered and not was_speaking and not self._open:
+            self._open_utterance(seg.start)
+        return closed
 
-    def _silence(self) -> float:
-        return (self._pos - self._temp_end) / SAMPLE_RATE if self._temp_end else 0.0
-
-    def _step(self, p: float) -> bool:
-        """One VAD window through the state machine of faster-whisper's `get_speech_timestamps`
-        (threshold, neg_threshold, min_silence), so live utterances are the batch VAD segments.
-        Returns True when the window closes the current speech segment."""
-        opts = self.options
-        position = self._pos  # Silero measures at the window's start
-        self._pos += VAD_WINDOW
-        if p >= opts.vad_threshold and self._temp_end:
-            self._temp_end = 0
-        if p >= opts.vad_threshold and not self._triggered:
-            self._triggered = True
-            self._onset = position
-            if not self._open:
-                self._open_utterance()
-            return False
-        if p < max(opts.vad_threshold - opts.vad_neg_offset, 0.01) and self._triggered:
-            if not self._temp_end:
-                self._temp_end = position
-            if position - self._temp_end >= opts.end_silence_s * SAMPLE_RATE:
-                self._triggered = False
-                return True
-        return False
-
-    def _open_utterance(self) -> None:
+    def _open_utterance(self, onset: int) -> None:
         self._open = True
-        self._utt_start = self._onset / SAMPLE_RATE
+        self._utt_start = onset / SAMPLE_RATE
         self._done, self._committed, self._pending, self._history = [], [], [], []
         self._closing = None
         self._last_partial = ""
-        self._decoded_to = self._onset
-        self._drop_before(self._onset - self._pad)
+        self._decoded_to = onset
+        self._drop_before(onset - self._pad)
 
     # -- decoding ------------------------------------------------------------
 
@@ -341,7 +245,7 @@ class OnlineTranscriber:
         self._committed += hyp.words[:agreed]
         self._pending = hyp.words[agreed:]
         words = self._done + self._committed + self._pending
-        text = _text(words)
+        text = words_text(words)
         if not text or text == self._last_partial:
             return []
         self._last_partial = text
@@ -357,16 +261,18 @@ class OnlineTranscriber:
         hyp = self._decode(upto, self.options.final_beam_size, forced=False)
         self._closing = (upto, [] if hyp.rejected else hyp.words)
         words = self._done + self._closing[1]
-        text = _text(words)
+        text = words_text(words)
         if not text or text == self._last_partial:
             return []
         self._last_partial = text
         return [self._utterance(words, final=False)]
 
-    def _close(self, reason: str) -> list[Utterance]:
-        """Close the utterance, reusing the closing decode when it heard all of the speech."""
-        end = min(self._speech_end() + self._pad, self._pos)
-        self._temp_end = 0
+    def _close(self, reason: str, speech_end: int | None = None) -> list[Utterance]:
+        """Close the utterance at `speech_end` (default: where speech stopped, or now), reusing
+        the closing decode when it heard all of the speech."""
+        seg = self._seg
+        end = min((seg.silence_start() if speech_end is None else speech_end) + self._pad, seg.position)
+        seg.forget_silence()
         if self._closing is not None and self._closing[0] >= end:
             tail = self._closing[1]
             self.stats.reused_finals += 1
@@ -383,8 +289,8 @@ class OnlineTranscriber:
         log.debug("%s: utterance closed at %.2f s (%s)", self.speaker, end / SAMPLE_RATE, reason)
         return self._final(words)
 
-    def _final(self, words: list[_Word]) -> list[Utterance]:
-        text = _text(words)
+    def _final(self, words: list[StreamWord]) -> list[Utterance]:
+        text = words_text(words)
         if not text:
             return []
         why = self.options.hallucinations.is_hallucination(
@@ -397,7 +303,7 @@ class OnlineTranscriber:
         self._previous_final = text
         return [self._utterance(words, final=True)]
 
-    def _decode(self, upto: int, beam: int, forced: bool = True) -> _Hypothesis:
+    def _decode(self, upto: int, beam: int, forced: bool = True) -> Hypothesis:
         """Encode the buffer up to `upto` at its own length and decode it; with `forced`, the
         committed words are the decoder's prefix and only the rest is generated."""
         started = time.perf_counter()
@@ -407,77 +313,15 @@ class OnlineTranscriber:
             self.stats.decodes += 1
             self.stats.seconds += time.perf_counter() - started
 
-    def _decode_inner(self, upto: int, beam: int, forced: bool) -> _Hypothesis:
-        opts = self.options
+    def _decode_inner(self, upto: int, beam: int, forced: bool) -> Hypothesis:
         self._decoded_to = max(self._decoded_to, upto)
-        audio = self._buffer()[: max(upto - self._buffer_start, 0)]
-        offset = self._buffer_start / SAMPLE_RATE
-        audio_end = upto / SAMPLE_RATE
-        if len(audio) < VAD_WINDOW:
-            return _Hypothesis([], audio_end, rejected="too short")
-        # at least encode_pad_s of silence, rounded up to a multiple of 0.5 s: few distinct
-        # encoder shapes let CTranslate2 and the allocator reuse buffers over a long call
-        step = SAMPLE_RATE // 2
-        target = -(-(len(audio) + int(opts.encode_pad_s * SAMPLE_RATE)) // step) * step
-        target = min(target, MAX_FRAMES * HOP)
-        padded = np.zeros(target, dtype=np.float32)
-        padded[: min(len(audio), target)] = audio[:target]
-        frames = target // HOP
-        frames -= frames % 2  # the encoder halves the frame count
-        self.stats.max_frames = max(self.stats.max_frames, frames)
-        encoded = self.whisper.encode(self.whisper.feature_extractor(padded, padding=0)[:, :frames])
-        tok = self.tokenizer
-        prefix = [t for w in self._committed for t in w.tokens] if forced else []
-        prompt: list[int] = []
-        if self._history:
-            prompt += [tok.sot_prev] + self._history[-opts.prompt_tokens:]
-        prompt += list(tok.sot_sequence) + [tok.timestamp_begin] + prefix
-        duration = len(audio) / SAMPLE_RATE
-        budget = min(int(opts.max_tokens_per_s * duration) + 16, opts.max_new_tokens)
-        result = self.whisper.model.generate(
-            encoded, [prompt], beam_size=beam, return_scores=True, return_no_speech_prob=True,
-            suppress_blank=not prefix, suppress_tokens=self._suppress,
-            max_length=min(len(prompt) + budget, self.whisper.max_length),
-        )[0]
-        generated = list(result.sequences_ids[0])
-        for echo in ([tok.timestamp_begin] + prefix, prefix):  # CTranslate2 returns the forced prefix
-            if echo and generated[: len(echo)] == echo:
-                generated = generated[len(echo):]
-                break
-        new, why = _segment_tokens(tok, generated, duration, capped=len(generated) >= budget)
-        if why:
-            log.debug("%s: %s", self.speaker, why)
-        if not new:
-            return _Hypothesis([], audio_end)
-        text = tok.decode(new).strip()
-        avg_logprob = result.scores[0] * len(generated) / (len(generated) + 1)
-        log.debug("%s: decoded %.2f-%.2f (%d frames, prefix %d): %r", self.speaker, offset,
-                  audio_end, frames, len(prefix), text)
-        why = opts.hallucinations.is_hallucination(
-            (_text(self._done + (self._committed if forced else [])) + " " + text).strip(),
-            float(result.no_speech_prob), float(avg_logprob), get_compression_ratio(text),
+        hyp = self.decoder.decode(
+            self._buffer()[: max(upto - self._buffer_start, 0)], self._buffer_start / SAMPLE_RATE,
+            upto / SAMPLE_RATE, beam=beam, prefix_words=self._committed if forced else [],
+            history=self._history, said_before=self._done, onset=self._utt_start,
         )
-        if why:
-            log.debug("%s: hypothesis %r rejected: %s", self.speaker, text, why)
-            return _Hypothesis([], audio_end, rejected=why)
-        content = min(len(audio) // HOP, frames)
-        aligned = self.whisper.find_alignment(tok, [prefix + new], encoded, content)[0]
-        merge_punctuations(aligned, PREPEND_PUNCTUATIONS, APPEND_PUNCTUATIONS)
-        words: list[_Word] = []
-        position = 0
-        for w in aligned:
-            first = position
-            position += len(w["tokens"])
-            if first < len(prefix) or not w["word"].strip():
-                continue  # a committed word, or punctuation merged into its neighbour
-            start, end = offset + float(w["start"]), offset + float(w["end"])
-            if start >= audio_end:
-                continue  # "heard" in the padding
-            words.append(_Word(w["word"], start, min(end, audio_end), float(w["probability"]),
-                               list(w["tokens"])))
-        if words and not (self._done or prefix) and words[0].start < self._utt_start:
-            words[0].start = min(self._utt_start, words[0].end)  # not before the speech onset
-        return _Hypothesis(words, audio_end)
+        self.stats.max_frames = max(self.stats.max_frames, hyp.frames)
+        return hyp
 
     # -- bounds --------------------------------------------------------------
 
@@ -486,7 +330,7 @@ class OnlineTranscriber:
         opts = self.options
         out: list[Utterance] = []
         committed = self._done + self._committed
-        if committed and (self._pos / SAMPLE_RATE - self._utt_start) > opts.max_utterance_s:
+        if committed and (self._seg.position / SAMPLE_RATE - self._utt_start) > opts.max_utterance_s:
             cut = committed[-1]
             out += self._final(committed)
             self._done, self._committed, self._history = [], [], []
@@ -502,19 +346,19 @@ class OnlineTranscriber:
             self._done += self._committed
             self._committed = []
             self._drop_before(int(cut.end * SAMPLE_RATE))
-        elif self.buffer_seconds > MAX_FRAMES * HOP / SAMPLE_RATE - opts.encode_pad_s - 1.0:
-            self._temp_end = self._pos
-            out += self._close("buffer full, nothing committed")
-            if self._triggered:  # still talking: the rest is a new utterance
-                self._onset = self._pos
-                self._open_utterance()
+        elif self.buffer_seconds > MAX_SAMPLES / SAMPLE_RATE - opts.encode_pad_s - 1.0:
+            now = self._seg.position
+            out += self._close("buffer full, nothing committed", speech_end=now)
+            if self._seg.triggered:  # still talking: the rest is a new utterance
+                self._open_utterance(now)
         return out
 
     # -- helpers -------------------------------------------------------------
 
-    def _utterance(self, words: list[_Word], final: bool) -> Utterance:
+    def _utterance(self, words: list[StreamWord], final: bool) -> Utterance:
         public = [w.public() for w in words if w.text.strip()]
-        return Utterance(self.speaker, public[0].start, public[-1].end, _text(words), public, final=final)
+        return Utterance(self.speaker, public[0].start, public[-1].end, words_text(words), public,
+                         final=final)
 
     def _buffer(self) -> np.ndarray:
         if len(self._chunks) > 1:
@@ -537,76 +381,4 @@ class OnlineTranscriber:
     def _trim_idle(self) -> None:
         """Outside speech keep only the pre-roll that a new utterance needs."""
         keep = self._pad + VAD_WINDOW * 4
-        self._drop_before(self._pos - keep)
-
-
-def _segment_tokens(tok: Tokenizer, generated: list[int], duration: float,
-                    capped: bool) -> tuple[list[int], str | None]:
-    """Text tokens of the timestamped segments that are really in the audio.
-
-    Decoding with timestamp tokens lets Whisper say where its text ends; the
-    usual failure on short, freshly cut audio is a loop: a segment that never
-    closes and runs into the token budget, a segment starting in the silent
-    padding, or the same segment again. Those are dropped.
-    """
-    segments: list[tuple[float, bool, list[int]]] = []  # (start, closed, tokens)
-    start, open_, tokens = 0.0, True, []
-    for t in generated:
-        if t >= tok.timestamp_begin:
-            ts = (t - tok.timestamp_begin) * 0.02
-            if open_:
-                segments.append((start, True, tokens))
-                open_, tokens = False, []
-            else:
-                start, open_ = ts, True
-        elif t < tok.eot:
-            if not open_:
-                open_ = True
-            tokens.append(t)
-    if tokens:
-        segments.append((start, False, tokens))
-    kept: list[int] = []
-    why = None
-    previous = None
-    for seg_start, closed, seg_tokens in segments:
-        norm = normalise(tok.decode(seg_tokens))
-        if not norm:
-            continue
-        if seg_start >= duration - 0.1:
-            why = f"dropped a segment starting in the padding: {norm!r}"
-            continue
-        if previous is not None and fuzz.ratio(norm, previous) >= 80:
-            why = f"dropped a repeated segment: {norm!r}"
-            continue
-        if not closed and capped:
-            why = f"dropped a runaway segment: {norm[:40]!r}"
-            continue
-        kept += seg_tokens
-        previous = norm
-    return kept, why
-
-
-def _text(words: list[_Word]) -> str:
-    return " ".join(w.text.strip() for w in words if w.text.strip())
-
-
-def warm_up(whisper: WhisperModel, language: str = "ru", seconds: float = 14.0) -> None:
-    """Run the encoder, decoder and aligner once at a live buffer's largest usual size.
-
-    CTranslate2 allocates its working memory on first use of a shape; doing it
-    at start-up keeps that cost (about 60 MB and half a second) out of the
-    first hint's latency and out of the session's memory growth. Loads the
-    VAD model too.
-    """
-    get_vad_model()
-    tok = Tokenizer(whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe",
-                    language=language)
-    rng = np.random.default_rng(0)
-    audio = (rng.standard_normal(int(seconds * SAMPLE_RATE)) * 0.01).astype(np.float32)
-    frames = len(audio) // HOP
-    frames -= frames % 2
-    encoded = whisper.encode(whisper.feature_extractor(audio, padding=0)[:, :frames])
-    prompt = list(tok.sot_sequence) + [tok.timestamp_begin]
-    whisper.model.generate(encoded, [prompt], beam_size=1, max_length=len(prompt) + 24)
-    text = tok.encode(" Здравствуйте, компания телеком, меня зовут Алексей, чем я могу помочь?")
-    whisper.find_alignment(tok, [text], encoded, frames)
+        self._drop_before(self._seg.position - keep)

@@ -3,9 +3,15 @@
 Each channel is transcribed on its own (dual-channel calls keep speakers
 apart for free). VAD removes silence before Whisper sees it, and the
 hallucination filter drops what Whisper invents on noise. The default
-"batched" mode decodes VAD segments in batches (faster-whisper's
-BatchedInferencePipeline), measured faster than sequential decoding on
-2 cores with the same text (docs/benchmarks.md).
+"fast" mode (coach.asr.fast) decodes short VAD segments in batches, encoded
+only as long as they are: 1.7x plain faster-whisper with the same text
+(docs/benchmarks.md).
+
+A channel may be given as int16 PCM (`CallAudio.pcm`, in memory or a
+`PcmFile`) or float32; fast mode converts one batch of segments at a time,
+so a 2-hour channel never exists as float32. The VAD pass (`find_speech`) can be
+run once per channel and handed to `detect_language` and `transcribe`, and
+tells on its own whether a channel has speech at all.
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 from coach.asr.fast import FastOptions, decode_segments
 from coach.asr.hallucinations import HallucinationFilter
+from coach.asr.heap import return_large_frees
+from coach.asr.language import PACK_LANGUAGES
+from coach.asr.language import detect_language as detect_speech_language
+from coach.asr.vad import ChannelSpeech, to_float32
+from coach.asr.whisper_ops import WhisperOps, whisper_language
 from coach.contract import Utterance, Word
 from coach.errors import ModelError
 from coach.models import ResolvedModel
@@ -45,7 +56,11 @@ class TranscriberOptions:
 
 
 def load_whisper(model: ResolvedModel, options: TranscriberOptions) -> WhisperModel:
-    """Load the model once; a clear error if it cannot be (offline, corrupt, wrong folder)."""
+    """Load the model once; a clear error if it cannot be (offline, corrupt, wrong folder).
+
+    Also makes the C allocator return large freed blocks (coach.asr.heap), before the
+    model's own allocations: transcription's peak memory is then what it uses."""
+    return_large_frees()
     threads = options.cpu_threads or os.cpu_count() or 1
     try:
         return WhisperModel(
@@ -65,17 +80,26 @@ class Transcriber:
 
     def __init__(self, whisper: WhisperModel, options: TranscriberOptions):
         self.whisper = whisper
+        self.ops = WhisperOps(whisper)
         self.options = options
         self._batched = BatchedInferencePipeline(whisper) if options.mode == "batched" else None
 
-    def detect_language(self, audio: np.ndarray) -> str:
-        language, _prob, _all = self.whisper.detect_language(audio)
-        return language
+    def find_speech(self, audio: np.ndarray) -> ChannelSpeech:
+        """The VAD pass over a channel (int16 or float32): `.has_speech`, `.seconds`, and what
+        `detect_language` and `transcribe` take as `speech=` instead of running VAD again."""
+        return ChannelSpeech.of(audio)
 
-    def transcribe(self, audio: np.ndarray, speaker: str, language: str) -> list[Utterance]:
+    def detect_language(self, audio: np.ndarray, candidates: tuple[str, ...] = PACK_LANGUAGES,
+                        speech: ChannelSpeech | None = None) -> tuple[str, float]:
+        """(language, probability) among `candidates`, on the channel's first 30 s of speech."""
+        return detect_speech_language(self.ops, audio, candidates, speech)
+
+    def transcribe(self, audio: np.ndarray, speaker: str, language: str,
+                   speech: ChannelSpeech | None = None) -> list[Utterance]:
+        """Utterances of one speaker's channel (int16 or float32, 16 kHz), in time order."""
         opts = self.options
         common = dict(
-            language=language,
+            language=whisper_language(language),
             beam_size=opts.beam_size,
             word_timestamps=True,
             vad_filter=True,
@@ -84,11 +108,12 @@ class Transcriber:
         )
         if opts.mode == "fast":
             fast = FastOptions(batch_size=opts.batch_size, min_silence_ms=opts.vad_min_silence_ms)
-            segments = decode_segments(self.whisper, audio, language, fast)
+            segments = decode_segments(self.ops, audio, language, fast, speech)
         elif self._batched is not None:
-            segments, _info = self._batched.transcribe(audio, batch_size=opts.batch_size, **common)
+            segments, _info = self._batched.transcribe(to_float32(audio), batch_size=opts.batch_size,
+                                                       **common)
         else:
-            segments, _info = self.whisper.transcribe(audio, **common)
+            segments, _info = self.whisper.transcribe(to_float32(audio), **common)
         utterances: list[Utterance] = []
         previous: str | None = None
         for seg in segments:

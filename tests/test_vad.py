@@ -1,0 +1,92 @@
+"""Silero VAD with the real model: same probabilities and segments as faster-whisper, in pieces;
+"no speech" told apart from speech."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from faster_whisper.vad import VadOptions, get_speech_timestamps, get_vad_model
+
+from coach.asr.fast import FastOptions
+from coach.asr.segmenter import SegmenterOptions
+from coach.asr.vad import ChannelSpeech, StreamingVad, speech_probabilities
+from coach.audio import load_call
+from coach.contract import AGENT, CUSTOMER
+from tests.conftest import CALLS
+
+SR = 16000
+
+
+def one_pass(audio: np.ndarray) -> np.ndarray:
+    """faster-whisper's own computation inside get_speech_timestamps."""
+    padded = np.pad(audio, (0, 512 - len(audio) % 512))
+    return get_vad_model()(padded).reshape(-1)
+
+
+def test_probabilities_are_faster_whispers_bit_for_bit_from_int16_or_float32():
+    call = load_call(CALLS / "forbidden_agent.wav")
+    pcm = call.pcm[AGENT]
+    assert pcm.dtype == np.int16
+    reference = one_pass(call.channels[AGENT])
+    assert np.array_equal(speech_probabilities(pcm), reference)
+    assert np.array_equal(speech_probabilities(call.channels[AGENT]), reference)
+
+
+@pytest.mark.slow
+def test_probabilities_of_a_long_channel_are_computed_in_pieces_without_drift():
+    """Over 10,000 windows (320 s) faster-whisper makes several model calls; so do we."""
+    pieces = [load_call(p).pcm[AGENT] for p in sorted(CALLS.glob("*.wav"))]
+    audio = np.concatenate(pieces * 2)[: 10_000 * 512 + 777]
+    assert len(audio) > 10_000 * 512
+    assert np.array_equal(speech_probabilities(audio), one_pass(audio.astype(np.float32) / 32768.0))
+
+
+@pytest.mark.parametrize("name", ["forbidden_agent.wav", "interruption.wav", "backchannel.wav"])
+def test_segments_equal_get_speech_timestamps(name):
+    call = load_call(CALLS / name)
+    fast = FastOptions()
+    pairs = [
+        (fast.segmenter(), VadOptions(min_silence_duration_ms=500, max_speech_duration_s=10.0,
+                                      speech_pad_ms=200)),
+        (SegmenterOptions(), VadOptions()),
+        (SegmenterOptions(min_silence_ms=300, max_speech_s=2.0, speech_pad_ms=100, min_speech_ms=250),
+         VadOptions(min_silence_duration_ms=300, max_speech_duration_s=2.0, speech_pad_ms=100,
+                    min_speech_duration_ms=250)),
+    ]
+    for speaker in (AGENT, CUSTOMER):
+        speech = ChannelSpeech.of(call.pcm[speaker])
+        for ours, theirs in pairs:
+            expected = [(c["start"], c["end"]) for c in get_speech_timestamps(call.channels[speaker], theirs)]
+            assert expected and speech.segments(ours) == expected
+
+
+def test_streaming_vad_equals_one_pass_over_the_recording():
+    audio = load_call(CALLS / "forbidden_agent.wav").channels[AGENT]
+    n = len(audio) // 512 * 512
+    whole = get_vad_model()(audio[:n]).reshape(-1)
+    vad = StreamingVad()
+    pieces = [vad.feed(audio[i : i + 1234]) for i in range(0, n, 1234)]
+    streamed = np.concatenate(pieces)[: len(whole)]
+    assert len(streamed) == len(whole)
+    assert np.allclose(streamed, whole, atol=1e-5)
+
+
+def test_noise_hum_and_silence_have_no_speech():
+    rng = np.random.default_rng(3)
+    t = np.arange(30 * SR) / SR
+    for audio in (
+        np.zeros(30 * SR),
+        np.clip(rng.standard_normal(30 * SR) * 0.3, -1, 1),  # loud white noise
+        rng.standard_normal(30 * SR) * 0.003,  # line hiss
+        0.3 * np.sin(2 * np.pi * 50 * t),  # mains hum
+    ):
+        speech = ChannelSpeech.of(audio.astype(np.float32))
+        assert speech.seconds < 1.0 and not speech.has_speech
+
+
+def test_speech_is_counted_on_both_channels():
+    call = load_call(CALLS / "forbidden_agent.wav")
+    agent, customer = (ChannelSpeech.of(call.pcm[s]) for s in (AGENT, CUSTOMER))
+    assert agent.has_speech and customer.has_speech
+    # the agent talks most of this call: more speech than the customer, less than the call
+    assert customer.seconds < agent.seconds < call.duration_s
