@@ -68,13 +68,14 @@ def peak_mb() -> float:
 
 def score_chunked(path: Path, threads: int, spill_after_s: float) -> dict:
     """The bounded-memory path (what `coach score` should do with a long call)."""
+    from coach.scorer import analyzer_config_for
+
     from coach.analyzers import CallAnalyzers
     from coach.asr import Transcriber, TranscriberOptions, load_whisper
     from coach.asr.vad import no_speech_note
     from coach.audio import load_call
     from coach.models import resolve
     from coach.rules import Rulebook
-    from coach.scorer import analyzer_config_for
     from coach.session import Session
 
     figures: dict = {}

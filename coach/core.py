@@ -17,18 +17,18 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from coach import __version__, mono
+from coach import __version__
 from coach.analyzers import CallAnalyzers
 from coach.asr import Transcriber, TranscriberOptions, load_whisper
-from coach.audio import CallAudio, load_call
+from coach.audio import CallAudio
 from coach.checks import CallChecks, call_fingerprint, file_sha256
 from coach.config import AUTO, CoachConfig
-from coach.contract import AGENT, CUSTOMER, SPEAKERS, CallResult, Utterance
+from coach.contract import AGENT, CUSTOMER, CallResult, Utterance
 from coach.models import ResolvedModel, model_identity, resolve
 from coach.session import Session
 
@@ -119,17 +119,12 @@ class Coach:
         analyzers = CallAnalyzers(self.checks.analyzer_config, speakers=speakers, language=language)
         return Session(rulebook, analyzers, speakers)
 
-    def detect_language(self, audio: Any) -> tuple[str, float | None]:
-        """The call's language from one speaker's speech, among the loaded packs."""
+    def detect_language(self, audio: Any, speech: Any = None) -> tuple[str, float | None]:
+        """The call's language from one speaker's speech, among the loaded packs (once per
+        call); the pinned language with no probability when --language names one."""
         if self.config.language != AUTO:
             return self.config.language, None
-        _, _, ranked = self.whisper.detect_language(audio, vad_filter=True)
-        scores = {lang: prob for lang, prob in ranked if lang in self.languages}
-        total = sum(scores.values())
-        if not total:
-            return self.languages[0], None
-        language = max(scores, key=scores.__getitem__)
-        return language, scores[language] / total
+        return self.transcriber.detect_language(audio, candidates=self.languages, speech=speech)
 
     # -- batch -------------------------------------------------------------------------------
     def fingerprint_for(self, path: Path) -> str | None:
@@ -137,64 +132,10 @@ class Coach:
 
     def score(self, path: str | Path, fingerprint: str | None = None,
               meta: dict[str, Any] | None = None) -> CallResult:
-        """Score one recording; raises AudioError for unusable input."""
-        started = time.time()
-        call = load_call(Path(path), self.config.channels)
-        language, probability = self.detect_language(call.channels[AGENT])
-        extra: dict[str, Any] = {}
-        if call.mono and self.config.mono == "diarize":
-            channels, utterances, extra = self._diarized(call, language)
-        else:
-            channels = call.channels
-            utterances = []
-            for speaker, samples in channels.items():
-                utterances += self.transcriber.transcribe(samples, speaker, language)
-        utterances.sort(key=lambda u: (u.start, u.speaker))
-        speakers = tuple(s for s in SPEAKERS if s in channels)  # agent first, whatever the order
-        session = self.new_session(speakers, language)
-        for speaker in speakers:
-            session.feed_audio(speaker, channels[speaker], 0.0)
-        for utt in utterances:
-            session.add_utterance(utt)
-        session.finish(call.duration_s)
-        extra.update({
-            "language_probability": None if probability is None else round(probability, 3),
-            "fingerprint": fingerprint or self.fingerprint_for(Path(path)),
-            "scoring_seconds": round(time.time() - started, 2),
-        })
-        if meta:
-            extra["meta"] = meta
-        return self.result(session, str(path), call, utterances, extra)
+        """Score one recording (coach.call_scoring); raises AudioError for unusable input."""
+        from coach.call_scoring import score_call
 
-    def _diarized(self, call: CallAudio, language: str) -> tuple[dict, list[Utterance], dict[str, Any]]:
-        """A mono call split into agent and customer (coach.mono): virtual channels for the
-        analyzers, utterances per speaker for the rules, and what the split rests on."""
-        from coach.diarization import Diarizer
-
-        samples = call.channels[AGENT]
-        found = Diarizer()(samples)
-        # Judged one voice: still try the best two-way split, and keep it only if the words
-        # clearly show an agent and a customer (similar voices on a phone line).
-        diarization = found if found.two_speakers else replace(found, turns=found.split_turns)
-        heard = self.transcriber.transcribe(samples, AGENT, language)
-        voiced = mono.split_words(heard, diarization)
-        roles = mono.pick_agent(voiced, lambda: self.new_session((AGENT, CUSTOMER), language),
-                                call.duration_s)
-        if not found.two_speakers and roles.confidence < 0.75:
-            info = {"diarized": False, "diarization": {**found.to_dict(), "agent_voice": None,
-                                                       "role_confidence": None}}
-            call.notes.append("mono recording: one voice heard; treated as the agent only")
-            return {AGENT: samples}, [u for u in heard], info
-        call.notes[:] = [n for n in call.notes if not n.startswith("mono recording: treated as the agent")]
-        virtual = diarization.virtual_channels(samples)
-        channels = {roles.speaker_of(v): virtual[v] for v in (0, 1)}
-        call.notes.append(
-            f"mono recording split into two voices (speaker confidence {diarization.confidence:.2f}); "
-            f"agent = voice {roles.agent} (role confidence {roles.confidence:.2f})")
-        info = {"diarized": True, "diarization": {**diarization.to_dict(), "agent_voice": roles.agent,
-                                                  "role_confidence": roles.confidence,
-                                                  "role_evidence": roles.evidence}}
-        return channels, mono.label(voiced, roles), info
+        return score_call(self, Path(path), fingerprint, meta)
 
     def result(self, session: Session, call_name: str, call: CallAudio | None,
                transcript: list[Utterance], extra: dict[str, Any]) -> CallResult:

@@ -78,6 +78,13 @@ class Session:
         events += self.analyzers.finish()
         return self._keep(events)
 
+    def withdraw(self, categories: tuple[str, ...]) -> list[Event]:
+        """Take back call-level findings of these categories (a recording cut short: its
+        missing end could contradict them); returns what was taken back."""
+        gone = [e for e in self.events if e.call_level and e.category in categories]
+        self.events = [e for e in self.events if e not in gone]
+        return gone
+
     # -- live-only views (not findings) ----------------------------------------------------
     def preview(self, partial: Utterance) -> list[Event]:
         """Findings of the rules marked `early` on words still being spoken (committed words).

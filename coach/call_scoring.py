@@ -1,0 +1,142 @@
+"""Scoring one recorded call: audio -> speech -> language -> transcripts -> Session -> result.
+
+The steps `Coach.score` runs, in the order that keeps them cheap and honest:
+
+- one VAD pass per channel, shared by language detection and transcription;
+- a call with no speech (noise, hold music, a dead line) gets a "no speech"
+  note and no findings: when voice activity detection finds (almost) none it
+  is not even transcribed (Whisper invents text on noise); when what VAD kept
+  gives no words, it is noise too;
+- a mono recording is split into agent and customer (coach.mono) unless
+  `--mono agent`;
+- audio reaches the analyzers in one-minute pieces, both speakers in time
+  order, so a two-hour call is never held as float32 (coach.audio keeps it
+  as int16, on disk past 30 minutes);
+- a recording shorter than its header says (cut off) keeps its findings but
+  not the call-level ones its missing end could contradict: no closing, the
+  name never asked or used.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from coach import mono
+from coach.asr.vad import ChannelSpeech, no_speech_note
+from coach.audio import SAMPLE_RATE, CallAudio, load_call
+from coach.contract import AGENT, CUSTOMER, SPEAKERS, CallResult, Utterance
+from coach.session import Session
+
+if TYPE_CHECKING:
+    from coach.core import Coach
+
+# Call-level findings that a missing end of the recording could contradict.
+TAIL_CATEGORIES = ("no_closing", "name_not_used", "name_not_asked")
+FEED_SECONDS = 60.0
+
+Chunks = Iterator[tuple[float, np.ndarray]]
+
+
+def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
+               meta: dict[str, Any] | None = None) -> CallResult:
+    started = time.time()
+    call = load_call(path, coach.config.channels)
+    speech = {s: coach.transcriber.find_speech(call.pcm[s]) for s in call.pcm}
+    language, probability = coach.detect_language(call.pcm[AGENT], speech[AGENT])
+    extra: dict[str, Any] = {}
+    note = no_speech_note(speech)
+    utterances: list[Utterance] = []
+    if note is None:
+        if call.mono and coach.config.mono == "diarize":
+            pieces, utterances, extra = _diarized(coach, call, language, speech[AGENT])
+        else:
+            pieces = {s: call.iter_chunks(s, FEED_SECONDS) for s in call.pcm}
+            utterances = [u for s in call.pcm
+                          for u in coach.transcriber.transcribe(call.pcm[s], s, language, speech=speech[s])]
+        if not utterances:  # the VAD heard something, Whisper no words: noise, not a call
+            note = "no speech: no words were recognised in what voice activity detection kept"
+    if note is not None:
+        call.notes.append(note)
+        session = coach.new_session(_speakers(call.pcm), language)
+    else:
+        utterances.sort(key=lambda u: (u.start, u.speaker))
+        session = coach.new_session(_speakers(pieces), language)
+        _feed(session, pieces)
+        for utt in utterances:
+            session.add_utterance(utt)
+        session.finish(call.duration_s)
+        if call.truncated:
+            withdrawn = session.withdraw(TAIL_CATEGORIES)
+            if withdrawn:
+                names = ", ".join(sorted({e.category for e in withdrawn}))
+                call.notes.append(f"not judged on a cut-off recording: {names}")
+    extra.update({
+        "language_probability": None if probability is None else round(probability, 3),
+        "fingerprint": fingerprint or coach.fingerprint_for(path),
+        "scoring_seconds": round(time.time() - started, 2),
+    })
+    if meta:
+        extra["meta"] = meta
+    return coach.result(session, str(path), call, utterances, extra)
+
+
+def _speakers(channels: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(s for s in SPEAKERS if s in channels)  # agent first, whatever the channel order
+
+
+def _feed(session: Session, pieces: dict[str, Chunks]) -> None:
+    """Both speakers' audio in time order, a piece of each in turn."""
+    live = dict(pieces)
+    while live:
+        for speaker in list(live):
+            piece = next(live[speaker], None)
+            if piece is None:
+                del live[speaker]
+                continue
+            start, samples = piece
+            session.feed_audio(speaker, samples, start)
+
+
+def _array_chunks(samples: np.ndarray, seconds: float = FEED_SECONDS) -> Chunks:
+    step = int(seconds * SAMPLE_RATE)
+    for lo in range(0, len(samples), step):
+        yield lo / SAMPLE_RATE, samples[lo:lo + step]
+
+
+def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeech
+              ) -> tuple[dict[str, Chunks], list[Utterance], dict[str, Any]]:
+    """A mono call split into agent and customer (coach.mono): virtual channels for the
+    analyzers, utterances per speaker for the rules, and what the split rests on."""
+    from coach.diarization import Diarizer
+
+    samples = call.samples(AGENT)
+    found = Diarizer()(samples)
+    # Judged one voice: still try the best two-way split, and keep it only if the words
+    # clearly show an agent and a customer (similar voices on a phone line).
+    diarization = found if found.two_speakers else replace(found, turns=found.split_turns)
+    heard = coach.transcriber.transcribe(call.pcm[AGENT], AGENT, language, speech=speech)
+    voiced = mono.split_words(heard, diarization)
+    roles = mono.pick_agent(voiced, lambda: coach.new_session((AGENT, CUSTOMER), language),
+                            call.duration_s)
+    call.notes[:] = [n for n in call.notes if not n.startswith("mono recording")]
+    if not found.two_speakers and roles.confidence < 0.75:
+        info = {"diarized": False, "diarization": {**found.to_dict(), "agent_voice": None,
+                                                   "role_confidence": None}}
+        call.notes.append("mono recording: one voice heard; treated as the agent only")
+        return {AGENT: _array_chunks(samples)}, heard, info
+    virtual = diarization.virtual_channels(samples)
+    del samples
+    call.notes.append(
+        f"mono recording split into two voices (speaker confidence {diarization.confidence:.2f}); "
+        f"agent = voice {roles.agent} (role confidence {roles.confidence:.2f})")
+    info = {"diarized": True, "diarization": {**diarization.to_dict(), "agent_voice": roles.agent,
+                                              "role_confidence": roles.confidence,
+                                              "role_evidence": roles.evidence}}
+    pieces = {roles.speaker_of(v): _array_chunks(virtual[v]) for v in (0, 1)}
+    return pieces, mono.label(voiced, roles), info
