@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,10 +244,13 @@ class LivePipeline:
         cfg = getattr(self.session.analyzers, "cfg", None)
         if cfg is not None:
             limit = getattr(getattr(cfg, "speech_rate", None), "max_syllables_per_s", None)
+            if isinstance(limit, Mapping):  # a norm per language (analyzers.yaml)
+                limit = limit.get(self.session.language)
         if speaking < 1.0:
             return {"syllables_per_s": None, "wpm": None, "max_syllables_per_s": limit}
+        language = self.session.language
         return {
-            "syllables_per_s": round(sum(syllables(w.text) for w in words) / speaking, 2),
+            "syllables_per_s": round(sum(syllables(w.text, language) for w in words) / speaking, 2),
             "wpm": round(len(words) / speaking * 60),
             "max_syllables_per_s": limit,
         }
