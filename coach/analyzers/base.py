@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from coach.contract import AGENT, Severity
@@ -68,8 +67,8 @@ def per_language(default: Mapping[str, float], doc: str, *, gt: float | None = 0
     language the files declare must have a value (the loader checks both).
     """
     meta = {"doc": doc, "ge": None, "gt": gt, "le": None, "choices": None, "per_language": True}
-    frozen = MappingProxyType(dict(default))
-    return field(default_factory=lambda: frozen, metadata=meta)
+    values = dict(default)
+    return field(default_factory=lambda: dict(values), metadata=meta)  # plain data, like the texts
 
 
 def texts() -> Any:
