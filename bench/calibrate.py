@@ -22,8 +22,6 @@ JSON and the audio and prints:
   share of blocks over the threshold;
 - silence gaps (nobody speaks) and overlaps (stereo);
 - the phrase findings (rule id and the words);
-- with `--proposed`: what the prototype analyzers in bench/proposed_analyzers.py
-  would report on the same call.
 
 Optional inputs next to a recording:
 - `<stem>.txt`, a reference transcript (plain text): its syllables are counted
@@ -35,12 +33,26 @@ Optional inputs next to a recording:
   separates what mono mixing causes from what the analyzer itself gets wrong.
 
 Everything is also written to OUT/calibration.json for further analysis.
+
+`--rerun` skips `coach score`: it transcribes each recording once (words and
+their times cached in OUT/words), runs the analyzers of the checkout on
+PYTHONPATH on them and prints findings per category per 10 minutes, beside an
+earlier run (`--compare`), and with `--truth` the F1 of the acoustic
+categories against labelled calls. So a threshold can be tried on a folder of
+real calls in seconds:
+
+    .venv/bin/python bench/calibrate.py calls/ -o calib/ --rerun --language ru --json calib/now.json
+    .venv/bin/python bench/calibrate.py calls/ -o calib/ --rerun --language ru --compare calib/now.json
+    .venv/bin/python bench/calibrate.py bench/.corpus/stereo16k -o calib/ --rerun --truth bench/.corpus/truth
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import inspect
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -50,7 +62,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if not os.environ.get("PYTHONPATH"):  # PYTHONPATH wins: `--rerun` of another checkout's analyzers
+    sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from coach.analyzers.words import syllables  # noqa: E402
@@ -79,8 +92,8 @@ class CalibrationOptions:
     min_block_s: float = 0.5
     baseline_window_s: float = 120.0
     baseline_min_s: float = 4.0
-    raised_db: float = 8.0  # the current threshold, for the share of blocks over it
-    fast_rate: float = 7.0  # the current threshold, for the share of windows over it
+    raised_db: float = 10.0  # raised_voice.threshold_db, for the share of blocks over it
+    fast_rate: float = 6.8  # speech_rate.max_syllables_per_s (ru), for the share of windows over it
 
 
 # -- audio -------------------------------------------------------------------
@@ -409,19 +422,13 @@ def print_recording(rec: Recording, m: dict, o: CalibrationOptions) -> None:
     for f in m["findings"]:
         where = "call" if f["start"] is None else f"{f['start']:.1f}-{f['end']:.1f}"
         det = f.get("details") or {}
-        fig = {k: det[k] for k in ("syllables_per_s", "db_above", "overlap_s", "silence_s") if k in det}
+        fig = {k: det[k] for k in ("syllables_per_s", "db_above", "overlap_s", "silence_s", "confidence")
+               if k in det}
         if "agent_level_vs_own_db" in f:
             fig["agent_level_vs_own_db"] = f["agent_level_vs_own_db"]
         print(f"     {where:>13} {f['category']:18s} {fig or ''} {(f['text'] or '')[:70]}")
     if "attribution" in m:
         print(f"   findings on the mix by who spoke (stereo twin): {m['attribution_summary']}")
-    if "proposed" in m:
-        print(f"   proposed analyzers: {m['proposed']['summary']}")
-        for f in m["proposed"]["findings"]:
-            det = {k: v for k, v in f["details"].items() if k in
-                   ("syllables_per_s", "threshold", "db_above", "overlap_s", "silence_s", "confidence")}
-            text = (f["text"] or "")[:60]
-            print(f"     {f['start']:6.1f}-{f['end']:6.1f} {f['category']:18s} {det} {text}")
 
 
 def print_summary(rows: list[tuple[Recording, dict]]) -> None:
@@ -454,6 +461,256 @@ def print_summary(rows: list[tuple[Recording, dict]]) -> None:
               f"{fmt(pct(vals, (50, 90, 95, 99)), ('p50', 'p90', 'p95', 'p99'))}")
 
 
+# -- re-running the analyzers on cached words -------------------------------------
+#
+# `--rerun` measures the analyzers of the checkout on PYTHONPATH (this one by
+# default) without `coach score`: each recording is transcribed once with the
+# product's transcriber (words and their times kept, cached by audio hash,
+# language and model), then fed to `analyze_call`. So a threshold or an
+# algorithm can be tried on real calls in seconds, and two checkouts compared
+# on the same words (PYTHONPATH=/tmp/old python bench/calibrate.py ... --rerun).
+
+
+def _model_name() -> str:
+    from coach.models import resolve
+
+    return resolve(None).name
+
+
+class WordCache:
+    """Utterances with word timestamps per recording, transcribed once (the Coach loads on a miss)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.model = _model_name()
+        self._coach = None
+
+    def get(self, path: Path, language: str, channels: dict[str, np.ndarray]) -> list:
+        from coach.contract import Utterance, Word
+
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        cached = self.folder / f"{sha}-{language}-{self.model}.json"
+        if not cached.exists():
+            if self._coach is None:
+                from coach.config import CoachConfig
+                from coach.core import Coach
+
+                self._coach = Coach.load(CoachConfig(language=language))
+            asr = self._coach.transcriber
+            utts = [u for s, x in channels.items() for u in asr.transcribe(x, s, language)]
+            rows = [{**u.to_dict(), "words": [[w.text, w.start, w.end, w.probability] for w in u.words]}
+                    for u in utts]
+            self.folder.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps({"call": str(path), "language": language, "utterances": rows},
+                                         ensure_ascii=False))
+        rows = json.loads(cached.read_text())["utterances"]
+        return sorted((Utterance(r["speaker"], r["start"], r["end"], r["text"],
+                                 [Word(t, a, b, pr) for t, a, b, pr in r["words"]]) for r in rows),
+                      key=lambda u: (u.start, u.speaker))
+
+
+def _twin(path: Path, paths: list[Path]) -> Path | None:
+    """The stereo recording a `_monomix` file was mixed from, if it is in the run."""
+    if not path.stem.endswith(MIX_SUFFIX):
+        return None
+    base = path.stem[: -len(MIX_SUFFIX)]
+    return next((p for p in paths if p.parent == path.parent and p.stem in (base, base + "_stereo")), None)
+
+
+def diarized_call(samples: np.ndarray, utterances: list, agent_times: list[tuple[float, float]] | None):
+    """(virtual channels, utterances with speakers, how the agent was picked) for a mono mix.
+
+    The agent is the voice whose words overlap most with the stereo twin's agent words
+    (`agent_times`, an oracle that isolates the analyzers from role picking), else the
+    voice that speaks first (inbound calls: the agent answers).
+    """
+    import dataclasses
+
+    from coach.contract import AGENT, CUSTOMER, Utterance
+    from coach.diarization import Diarizer
+
+    found = Diarizer()(samples)
+    dia = found if found.two_speakers else dataclasses.replace(found, turns=found.split_turns)
+    voiced: list[tuple[int, object]] = []
+    for u in utterances:
+        for w in u.words:
+            v = dia.speaker_of_span(w.start, w.end)
+            voiced.append((0 if v is None else v, w))
+    share = {0: 0.0, 1: 0.0}
+    if agent_times:
+        for v, w in voiced:
+            share[v] += covered([list(t) for t in agent_times], w.start, w.end)
+        agent, how = max((0, 1), key=lambda v: share[v]), "stereo twin"
+    else:
+        agent, how = (voiced[0][0] if voiced else 0), "first voice"
+    # The agent's turns make the agent's channel; everything else (the customer's turns and what
+    # the diarizer's VAD left out: quiet far-side speech, hold music) the customer's, so that
+    # "nobody speaks" means what it means on the mix (see docs/analyzers.md, diarized mono).
+    agent_mask = dia.sample_mask(agent, len(samples))
+    channels = {AGENT: np.where(agent_mask, samples, 0).astype(np.float32),
+                CUSTOMER: np.where(agent_mask, 0, samples).astype(np.float32)}
+    out: list = []
+    run: list = []
+    for i, (v, w) in enumerate(voiced):
+        run.append(w)
+        last = i + 1 == len(voiced) or voiced[i + 1][0] != v or voiced[i + 1][1].start - w.end >= 1.0
+        if last:
+            who = AGENT if v == agent else CUSTOMER
+            out.append(Utterance(who, run[0].start, run[-1].end, " ".join(x.text for x in run), list(run)))
+            run = []
+    note = f"{how}, two voices {found.two_speakers}"
+    return channels, sorted(out, key=lambda u: (u.start, u.speaker)), note
+
+
+def rerun_one(path: Path, paths: list[Path], language: str, mono: str, words: WordCache,
+              no_cap: bool = False) -> dict:
+    import dataclasses
+
+    from coach.analyzers import CallAnalyzers, analyze_call, load_analyzer_config
+    from coach.audio import load_call
+    from coach.contract import AGENT
+
+    call = load_call(path)
+    utterances = words.get(path, language, call.channels)
+    cfg = load_analyzer_config()
+    if no_cap:  # every finding decided, to read them all
+        cfg = dataclasses.replace(cfg, analyzers={
+            n: dataclasses.replace(o, max_per_call=0) for n, o in cfg.analyzers.items()})
+    layouts = "layout" in inspect.signature(CallAnalyzers).parameters
+    layout, note = "separate", ""
+    channels = call.channels
+    if call.mono and mono == "mix":
+        layout = "mono"
+    elif call.mono and mono == "diarize":
+        twin = _twin(path, paths)
+        agent_times = None
+        if twin is not None:
+            twin_call = load_call(twin)
+            agent_times = [(w.start, w.end) for u in words.get(twin, language, twin_call.channels)
+                           if u.speaker == AGENT for w in u.words]
+        channels, utterances, note = diarized_call(call.channels[AGENT], utterances, agent_times)
+        layout = "diarized"
+    kwargs = {"layout": layout} if layouts else {}
+    if kwargs:
+        an = CallAnalyzers(cfg, speakers=tuple(channels), language=language, **kwargs)
+        events = []
+        for s, x in channels.items():
+            events += an.feed_audio(s, x, 0.0)
+        for u in utterances:
+            events += an.add_utterance(u)
+        events += an.finish()
+        metrics, skipped = an.metrics(), an.skipped
+    else:
+        events, metrics = analyze_call(channels, utterances, cfg, language=language)
+        skipped = CallAnalyzers(cfg, speakers=tuple(channels), language=language).skipped
+    found = [e.to_dict() for e in events if e.category in ACOUSTIC]
+    return {
+        "recording": str(path), "duration_s": round(call.duration_s, 1), "layout": layout if layouts else
+        ("mono-as-agent" if call.mono else "separate"), "note": note, "language": language,
+        "listed": {c: sum(1 for e in found if e["category"] == c) for c in ACOUSTIC},
+        "beyond_cap": {c: metrics.get(f"{c}_beyond_cap") for c in ACOUSTIC},
+        "skipped": {c: skipped[c] for c in ACOUSTIC if c in skipped},
+        "findings": found,
+    }
+
+
+def print_rerun(rows: list[dict], before: dict[str, dict] | None) -> None:
+    """Findings per category per 10 minutes (listed; decided past the cap in brackets)."""
+    short = {"speech_rate": "rate", "raised_voice": "loud", "interruption": "intr", "long_silence": "sil"}
+
+    def cells(r: dict | None) -> str:
+        if r is None:
+            return " ".join(f"{'':>9s}" for _ in ACOUSTIC)
+        per10 = 600.0 / max(r["duration_s"], 1e-9)
+        out = []
+        for c in ACOUSTIC:
+            if c in r["skipped"]:
+                out.append(f"{'-':>9s}")
+                continue
+            n, extra = r["listed"][c], r["beyond_cap"].get(c) or 0
+            out.append(f"{n * per10:5.1f}" + (f"[{extra:d}]" if extra else "   ").ljust(4))
+        return " ".join(out)
+
+    head = " ".join(f"{short[c]:>9s}" for c in ACOUSTIC)
+    print(f"\n{'recording':44s} {'dur':>5s} {'layout':9s} | {'before (per 10 min)':^39s} | "
+          f"{'after (per 10 min)':^39s}")
+    print(f"{'':44s} {'':5s} {'':9s} | {head} | {head}")
+    for r in rows:
+        b = (before or {}).get(r["recording"])
+        name = Path(r["recording"]).parent.name[:14] + "/" + Path(r["recording"]).name
+        print(f"{name[:44]:44s} {r['duration_s']:5.0f} {r['layout'][:9]:9s} | {cells(b)} | {cells(r)}")
+    for r in rows:
+        if not r["findings"]:
+            continue
+        print(f"\n== {r['recording']} ({r['layout']}{', ' + r['note'] if r['note'] else ''})")
+        for f in r["findings"]:
+            d = f.get("details") or {}
+            fig = {k: d[k] for k in ("syllables_per_s", "threshold", "db_above", "overlap_s", "silence_s",
+                                     "level_vs_own_db", "confidence") if k in d}
+            print(f"   {f['start']:7.1f}-{f['end']:7.1f} {f['category']:13s} {fig} {(f['text'] or '')[:50]}")
+
+
+def truth_f1(rows: list[dict], truth: Path, before: dict[str, dict] | None) -> None:
+    """Precision / recall / F1 of the acoustic categories against labelled truth (coach eval's matching)."""
+    from coach.evaluation import EvalOptions, ResultCall, Span, evaluate, load_truth
+
+    truths = load_truth([truth])
+
+    def report(rs: list[dict]):
+        results = [
+            ResultCall(Path(r["recording"]), r["recording"], Path(r["recording"]).stem,
+                       Path(r["recording"]).parent.name, "rerun", r["language"],
+                       [Span(e["category"], e.get("speaker"), e["start"], e["end"], e.get("text") or "")
+                        for e in r["findings"]], set(), [])
+            for r in rs
+        ]
+        for t in truths.values():  # only the acoustic categories are judged here
+            t.labelled = frozenset(c for c in t.labelled if c in ACOUSTIC)
+            t.call = {}
+        return evaluate(results, truths, EvalOptions(group_by=("language",)))
+
+    after = report(rows)
+    old = report([before[r["recording"]] for r in rows if r["recording"] in before]) if before else None
+    print(f"\nF1 against {truth} ({after.calls} calls):")
+    print(f"{'category':14s} {'before tp/fp/fn':>16s} {'P':>5s} {'R':>5s} {'F1':>5s} | "
+          f"{'after tp/fp/fn':>15s} {'P':>5s} {'R':>5s} {'F1':>5s}")
+
+    def cell(t) -> str:
+        if t is None:
+            return f"{'':>16s} {'':>5s} {'':>5s} {'':>5s}"
+        f = [("  -" if v is None else f"{v:5.2f}") for v in (t.precision, t.recall, t.f1)]
+        return f"{f'{t.tp}/{t.fp}/{t.fn}':>16s} {f[0]:>5s} {f[1]:>5s} {f[2]:>5s}"
+
+    for c in ACOUSTIC:
+        print(f"{c:14s} {cell(old.overall.get(c) if old else None)} | {cell(after.overall.get(c))}")
+
+
+def rerun(folders: list[Path], out: Path, language: str, mono: str, json_out: Path | None,
+          compare: Path | None, cache: Path | None, truth: Path | None, no_cap: bool = False) -> int:
+    paths = sorted(p for folder in folders for p in folder.rglob("*")
+                   if p.suffix.lower() in AUDIO_EXT and p.is_file())
+    if not paths:
+        print(f"{', '.join(map(str, folders))}: no recordings", file=sys.stderr)
+        return 1
+    languages: dict[str, str] = {}
+    if truth is not None:
+        from coach.evaluation import load_truth
+
+        languages = {stem: t.language for stem, t in load_truth([truth]).items()}
+    words = WordCache(cache or out / "words")
+    rows = [rerun_one(p, paths, languages.get(p.stem, language), mono, words, no_cap) for p in paths]
+    before = None
+    if compare is not None:
+        before = {r["recording"]: r for r in json.loads(compare.read_text())}
+    print_rerun(rows, before)
+    if truth is not None:
+        truth_f1(rows, truth, before)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(rows, ensure_ascii=False, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough: list[str] = []
@@ -461,16 +718,34 @@ def main(argv: list[str] | None = None) -> int:
         i = argv.index("--")
         argv, passthrough = argv[:i], argv[i + 1 :]
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("folder", type=Path, help="folder of recordings (searched recursively)")
+    ap.add_argument("folder", type=Path, nargs="+", help="folder(s) of recordings (searched recursively)")
     ap.add_argument("-o", "--out", type=Path, required=True, help="output folder (scored JSON in OUT/scored)")
     ap.add_argument("--scored", type=Path, help="folder of scored JSON to use (default OUT/scored)")
     ap.add_argument("--skip-scoring", action="store_true", help="use the scored folder as it is")
-    ap.add_argument("--proposed", action="store_true",
-                    help="also run the prototype analyzers (bench/proposed_analyzers.py)")
+    ap.add_argument("--rerun", action="store_true",
+                    help="no coach score: run this checkout's analyzers on cached words (see --words)")
+    ap.add_argument("--language", default="ru", help="--rerun: the recordings' language (default ru)")
+    ap.add_argument("--mono", choices=("agent", "mix", "diarize"), default="mix",
+                    help="--rerun: a mono file holds the agent only, both voices mixed (default), "
+                         "or both voices split by diarization")
+    ap.add_argument("--words", type=Path, help="--rerun: transcript cache folder (default OUT/words)")
+    ap.add_argument("--json", type=Path, help="--rerun: write the findings per recording here")
+    ap.add_argument("--compare", type=Path, help="--rerun: a --json file of an earlier run, shown beside")
+    ap.add_argument("--no-cap", action="store_true", help="--rerun: list every finding (max_per_call 0)")
+    ap.add_argument("--truth", type=Path, help="--rerun: truth folder (coach eval format): F1 per acoustic "
+                    "category, and each call's language from its truth file")
     args = ap.parse_args(argv)
-    if not args.folder.is_dir():
-        print(f"{args.folder}: not a folder", file=sys.stderr)
+    for folder in args.folder:
+        if not folder.is_dir():
+            print(f"{folder}: not a folder", file=sys.stderr)
+            return 2
+    if args.rerun:
+        return rerun(args.folder, args.out, args.language, args.mono, args.json, args.compare, args.words,
+                     args.truth, args.no_cap)
+    if len(args.folder) > 1:
+        print("give one folder (several only with --rerun)", file=sys.stderr)
         return 2
+    args.folder = args.folder[0]
     o = CalibrationOptions()
     scored = args.scored or args.out / "scored"
     if not args.skip_scoring:
@@ -492,10 +767,6 @@ def main(argv: list[str] | None = None) -> int:
                 m["attribution"] = attribute(m["findings"], twin.result)
                 who = Counter(f"{a['category']}:{a['speaker']}" for a in m["attribution"])
                 m["attribution_summary"] = dict(who)
-        if args.proposed:
-            from proposed_analyzers import propose
-
-            m["proposed"] = propose(rec.result, decode(rec.path, rec.channels))
         rows.append((rec, m))
         print_recording(rec, m, o)
     print_summary(rows)

@@ -55,6 +55,17 @@ def utt(speaker: str, words: list[tuple[str, float, float]]) -> Utterance:
     return Utterance(speaker, ws[0].start, ws[-1].end, " ".join(w.text for w in ws), ws)
 
 
+def spoken(parts: list[tuple[float, float, float]], speaker: str = "agent") -> list[Utterance]:
+    """One utterance per (start, duration, dBFS) part of `track`, a word every 0.5 s: what Whisper
+    would write for the speaker's own voice (raised voice builds its baseline only on that)."""
+    out = []
+    for start, duration, _ in parts:
+        n = max(1, round(duration / 0.5))
+        step = duration / n
+        out.append(utt(speaker, [("слово", start + i * step, start + (i + 1) * step) for i in range(n)]))
+    return out
+
+
 def as_dicts(events: list[Event]) -> list[dict]:
     return sorted((e.to_dict() for e in events), key=lambda d: (d["start"], d["category"]))
 
@@ -157,6 +168,7 @@ def dialogue() -> tuple[dict[str, np.ndarray], list[Utterance]]:
     utterances = [
         utt("agent", [("Здравствуйте", 0.5, 1.8), ("компания", 1.9, 3.5)]),
         utt("customer", [("да", 3.8, 4.8)]),
+        utt("customer", [("почему", 7.0, 7.8), ("так", 7.9, 8.6), ("дорого", 8.7, 10.0)]),
         utt("agent", [("подождите", 9.0, 10.0), ("я", 10.1, 10.3), ("проверю", 10.4, 12.0)]),
         utt("agent", [("хватит", 14.5, 15.5), ("уже", 15.6, 17.0)]),
     ]
@@ -204,38 +216,83 @@ def test_input_order_does_not_matter(cfg):
 
 def test_short_overlap_and_backchannel_are_not_interruptions(cfg):
     customer = track(12, [(1, 6, -24)])
+    talking = spoken([(1, 6, -24)], "customer")
     short = track(12, [(3, 0.3, -24), (8, 2, -24)])  # 0.3 s "угу"
-    events, metrics = analyze_call({"agent": short, "customer": customer}, [], cfg)
+    events, metrics = analyze_call({"agent": short, "customer": customer}, talking, cfg)
     assert not of(events, "interruption") and metrics["interruptions"] == 0
-    # a 1 s overlap of nothing but listener tokens is listening, not interrupting
-    long_bc = track(12, [(3, 1.0, -24), (8, 2, -24)])
-    words = [utt("agent", [("ага,", 3.0, 3.4), ("ага-ага.", 3.5, 4.0)])]
-    events, metrics = analyze_call({"agent": long_bc, "customer": customer}, words, cfg)
+    # a 1.5 s overlap of nothing but listener tokens is listening, not interrupting
+    long_bc = track(12, [(3, 1.5, -24), (8, 2, -24)])
+    words = [utt("agent", [("ага,", 3.0, 3.6), ("ага-ага.", 3.7, 4.5)])]
+    events, metrics = analyze_call({"agent": long_bc, "customer": customer}, words + talking, cfg)
     assert not of(events, "interruption") and metrics["interruptions"] == 0
     # the same overlap with real words is an interruption
-    words = [utt("agent", [("стоп,", 3.0, 3.4), ("подождите", 3.5, 4.0)])]
-    events, _ = analyze_call({"agent": long_bc, "customer": customer}, words, cfg)
+    words = [utt("agent", [("стоп,", 3.0, 3.6), ("подождите", 3.7, 4.5)])]
+    events, _ = analyze_call({"agent": long_bc, "customer": customer}, words + talking, cfg)
     assert len(of(events, "interruption")) == 1
+    # ...unless the customer said nothing Whisper heard: noise or echo on their channel, not talk
+    events, metrics = analyze_call({"agent": long_bc, "customer": customer}, words, cfg)
+    assert not of(events, "interruption") and metrics["interruptions"] == 0
+
+
+def test_echo_on_the_agent_channel_is_not_an_interruption(cfg):
+    """The customer's voice leaking onto the agent channel 20 dB down looks like the agent talking
+    over them; it sits far under the agent's own speech (inside the agent's words) and is dropped."""
+    customer = track(14, [(4, 6, -24)])
+    talking = spoken([(4, 6, -24)], "customer")
+    agent_own = [(0.5, 3, -24), (11, 2, -24)]
+    echo = track(14, agent_own + [(5, 2, -44)])
+    events, metrics = analyze_call({"agent": echo, "customer": customer}, spoken(agent_own) + talking, cfg)
+    assert not of(events, "interruption") and metrics["interruptions"] == 0
+    voice = track(14, agent_own + [(5, 2, -26)])  # the agent's own voice, a little softer: it counts
+    words = spoken(agent_own + [(5, 2, -26)]) + talking
+    (event,) = of(analyze_call({"agent": voice, "customer": customer}, words, cfg)[0], "interruption")
+    assert event.details["level_vs_own_db"] == pytest.approx(-2.0, abs=0.5)
 
 
 def test_customer_interrupting_is_counted_not_reported(cfg):
     agent = track(10, [(1, 5, -24)])
     customer = track(10, [(3, 4, -24)])
-    events, metrics = analyze_call({"agent": agent, "customer": customer}, [], cfg)
+    words = spoken([(1, 5, -24)]) + spoken([(3, 4, -24)], "customer")
+    events, metrics = analyze_call({"agent": agent, "customer": customer}, words, cfg)
     assert not of(events, "interruption")
     assert metrics["interruptions"] == 0 and metrics["interruptions_by_customer"] == 1
 
 
 def test_raised_voice_is_relative_to_the_agents_own_level(cfg):
-    parts = [(0.5, 3, -24), (5, 3, -24), (9, 3, -24), (13, 3, -24)]
+    parts = [(0.5, 3, -24), (5, 3, -24), (9, 3, -24), (13, 3, -24), (17, 3, -24)]
     hot = [(s, d, db + 12) for s, d, db in parts]
-    events, _ = analyze_call({"agent": track(17, hot)}, [], cfg)
+    events, _ = analyze_call({"agent": track(21, hot)}, spoken(hot), cfg)
     assert not of(events, "raised_voice")  # a hot microphone is not shouting
-    events, _ = analyze_call({"agent": track(17, parts[:3] + [(13, 3, -12)])}, [], cfg)
-    assert len(of(events, "raised_voice")) == 1
+    loud = parts[:3] + [(13, 3, -12)] + parts[4:]
+    (event,) = of(analyze_call({"agent": track(21, loud)}, spoken(loud), cfg)[0], "raised_voice")
+    assert (event.start, event.end) == pytest.approx((13.0, 16.0), abs=0.1)
+    assert event.details["db_above"] == pytest.approx(12.0, abs=0.5) and event.details["loud_s"] >= 2.0
     # nothing is judged before the baseline exists
-    events, _ = analyze_call({"agent": track(17, [(0.5, 3, -12)] + parts[1:])}, [], cfg)
-    assert not of(events, "raised_voice")
+    early = [(0.5, 3, -12)] + parts[1:]
+    assert not of(analyze_call({"agent": track(21, early)}, spoken(early), cfg)[0], "raised_voice")
+    # no words, no finding: energy Whisper wrote nothing for is not the agent's voice
+    assert not of(analyze_call({"agent": track(21, loud)}, [], cfg)[0], "raised_voice")
+
+
+def test_echo_on_the_agent_channel_does_not_set_the_baseline(cfg):
+    """Real lines carry the customer 22-28 dB down on the agent channel; counted as the agent's speech
+    it made the agent's normal voice read +20 dB. Only speech inside the agent's words counts."""
+    echo = [(0.5, 4, -48), (5, 4, -48), (9.5, 4, -48)]  # the customer's turns, leaking
+    own = [(14, 3, -24), (18, 3, -24), (22, 3, -24), (26, 3, -24)]
+    events, _ = analyze_call({"agent": track(30, echo + own)}, spoken(own), cfg)
+    assert not of(events, "raised_voice"), [e.to_dict() for e in events]
+
+
+def test_a_level_that_stays_up_is_a_gain_change_not_a_raised_voice(cfg):
+    """The line (AGC, a headset moved) adds 12 dB for good: no finding; a shout of the same size that
+    comes back down is one."""
+    before = [(0.5 + 4 * i, 3, -24) for i in range(4)]
+    step = [(16.5 + 4 * i, 3, -12) for i in range(8)]
+    events, _ = analyze_call({"agent": track(49, before + step)}, spoken(before + step), cfg)
+    assert not of(events, "raised_voice"), [e.to_dict() for e in events]
+    shout = before + [(16.5, 3, -12)] + [(20.5 + 4 * i, 3, -24) for i in range(7)]
+    (event,) = of(analyze_call({"agent": track(49, shout)}, spoken(shout), cfg)[0], "raised_voice")
+    assert event.start == pytest.approx(16.5, abs=0.1) and event.details["confidence"] > 0.5
 
 
 def test_leading_and_trailing_silence_are_not_dead_air(cfg):
@@ -245,17 +302,50 @@ def test_leading_and_trailing_silence_are_not_dead_air(cfg):
     assert metrics["total_silence_s"] == pytest.approx(2.0, abs=0.1)
 
 
-def test_speech_rate_from_words(cfg):
-    # 12 two-syllable words in 2.0 s = 12 syllables/s; then normal speech
-    fast = [("слово", 1.0 + i * 0.166, 1.0 + (i + 1) * 0.166) for i in range(12)]
-    slow = [("слово", 5.0 + i * 0.5, 5.0 + (i + 1) * 0.5) for i in range(12)]
-    utterances = [utt("agent", fast), utt("agent", slow)]
-    events, metrics = analyze_call({"agent": np.zeros(12 * SR, np.float32)}, utterances, cfg)
+def fast_and_slow(fast_s: float = 12.0, gap_s: float = 3.0) -> list[Utterance]:
+    """`fast_s` of 10 syllables/s ("слово" = 2 syllables every 0.2 s), a pause, then 12 s at 4 per s."""
+    n = round(fast_s / 0.2)
+    fast = [("слово", 1.0 + i * 0.2, 1.0 + (i + 1) * 0.2) for i in range(n)]
+    slow_start = 1.0 + fast_s + gap_s
+    slow = [("слово", slow_start + i * 0.5, slow_start + (i + 1) * 0.5) for i in range(24)]
+    return [utt("agent", fast), utt("agent", slow)]
+
+
+def test_speech_rate_is_judged_on_sustained_speech(cfg):
+    # 12 s at 10 syllables/s: one 10 s window (the 2 s rest is too short to judge alone), one finding
+    events, metrics = analyze_call({"agent": np.zeros(30 * SR, np.float32)}, fast_and_slow(), cfg)
     (rate,) = of(events, "speech_rate")
-    assert (rate.start, rate.end) == pytest.approx((1.0, 3.0), abs=0.01)
-    assert rate.details["syllables_per_s"] == pytest.approx(12.0, abs=0.1)
-    assert "12.0" in rate.message and rate.severity == "info"
-    assert metrics["agent_syllables_per_s"] == pytest.approx(48 / 8.0, abs=0.01)
+    assert (rate.start, rate.end) == pytest.approx((1.0, 11.0), abs=0.01)
+    assert rate.details["syllables_per_s"] == pytest.approx(10.0, abs=0.1)
+    assert rate.details["threshold"] == 6.8 and rate.details["windows"] == 1
+    assert "10.0" in rate.message and rate.severity == "info" and rate.details["confidence"] == 1.0
+    assert metrics["agent_syllables_per_s"] == pytest.approx((120 + 48) / 24.0, abs=0.01)
+    # 4 s just as fast is a burst, not sustained speech: real Russian bursts reach 8-9.6 syllables/s
+    events, _ = analyze_call({"agent": np.zeros(30 * SR, np.float32)}, fast_and_slow(4.0), cfg)
+    assert not of(events, "speech_rate")
+
+
+def test_speech_rate_norm_is_per_language_and_english_counts_silent_e(cfg):
+    """6.5 syllables/s for 12 s: fast for English (norm 6.2), ordinary for Russian (6.8)."""
+    words = [("make", 1.0 + i * 0.1538, 1.0 + (i + 1) * 0.1538) for i in range(78)]  # 1 syllable each
+    channels = {"agent": np.zeros(20 * SR, np.float32)}
+    events, _ = analyze_call(channels, [utt("agent", words)], cfg, language="en")
+    (rate,) = of(events, "speech_rate")
+    assert rate.details["norm"] == 6.2 and rate.details["syllables_per_s"] == pytest.approx(6.5, abs=0.05)
+    ru = [("мэйк", w[1], w[2]) for w in words]
+    assert not of(analyze_call(channels, [utt("agent", ru)], cfg)[0], "speech_rate")
+    assert syllables("make", "en") == 1 and syllables("make") == 2  # the silent e; vowel groups say 2
+    assert syllables("boxes wanted radio 500", "en") == 2 + 2 + 3 + 3
+
+
+def test_speech_rate_against_the_agents_own_pace(cfg):
+    """An agent whose every window runs at 7.5 syllables/s is flagged on the first ones only: from
+    the fourth window on, the threshold is 1.2 x their own median (9.0)."""
+    words = [("слово", 1.0 + i * 0.2667, 1.0 + (i + 1) * 0.2667) for i in range(225)]  # 60 s
+    events, _ = analyze_call({"agent": np.zeros(70 * SR, np.float32)}, [utt("agent", words)], cfg)
+    (rate,) = of(events, "speech_rate")
+    assert rate.details["windows"] == 3 and rate.end == pytest.approx(31.0, abs=0.5)
+    assert rate.details["own_median"] == pytest.approx(7.5, abs=0.05)
 
 
 def test_chunks_with_holes_and_repeats_equal_the_filled_signal(cfg):
@@ -356,7 +446,11 @@ def test_company_override_wins_key_by_key(tmp_path):
         ("loudness: {}\n", "loudness: unknown section"),
         ("speech_rate: {window_s: fast}\n", "speech_rate.window_s: expected a number"),
         ("speech_rate: {window_s: 0}\n", "speech_rate.window_s: must be positive"),
-        ("speech_rate: {min_syllables: 7.5}\n", "speech_rate.min_syllables: expected a whole"),
+        ("speech_rate: {own_min_windows: 2.5}\n", "speech_rate.own_min_windows: expected a whole"),
+        ("speech_rate: {max_syllables_per_s: 7}\n", "speech_rate.max_syllables_per_s: expected a mapping"),
+        ("speech_rate: {max_syllables_per_s: {ru: 0}}\n", "speech_rate.max_syllables_per_s.ru: must be pos"),
+        ("speech_rate: {max_syllables_per_s: {de: 6}}\n", "max_syllables_per_s.de: language 'de' is not"),
+        ("raised_voice: {return_db: 12}\n", "raised_voice.return_db: must be below threshold_db"),
         ("interruption: {severity: high}\n", "interruption.severity: expected one of"),
         ("interruption: {enabled: 1}\n", "interruption.enabled: expected true or false"),
         ("interruption: {backchannels: [угу, yes]}\n", "interruption.backchannels[1]"),
@@ -505,13 +599,23 @@ def agent_line(manifest: dict, name: str, mark: str) -> dict:
     return line
 
 
+# The manifest's speech-rate finding on fast_line.wav is one 4.1 s line at tempo 1.7 (7.3 syllables/s
+# over the line, 6.6 over the agent's 6.2 s stretch that holds it). Real Russian calls put single
+# utterances at p90 7.4 / p95 7.6 syllables/s and bursts up to 9.6 in ordinary talk (docs/analyzers.md),
+# so one such line is not sustained fast speech and is no longer a finding; the same line said three
+# times running is (test_fixture_sustained_fast_speech).
+NOT_FINDINGS = {"fast_line.wav": {"speech_rate"}}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", FIXTURE_CALLS)
 def test_fixture_findings_match_the_manifest(name, analyzed, fixture_manifest):
-    """Each call has exactly the analyzer findings its manifest lists, no others."""
+    """Each call has exactly the analyzer findings its manifest lists (less NOT_FINDINGS), no others."""
     events, _ = analyzed(name)
     expected = sorted(
-        f["category"] for f in fixture_manifest[name]["findings"] if f["category"] in CATEGORIES
+        f["category"]
+        for f in fixture_manifest[name]["findings"]
+        if f["category"] in CATEGORIES and f["category"] not in NOT_FINDINGS.get(name, ())
     )
     got = sorted(e.category for e in events if e.category in CATEGORIES)
     assert got == expected, [e.to_dict() for e in events]
@@ -543,13 +647,32 @@ def test_fixture_raised_voice_on_the_loud_line_only(analyzed, fixture_manifest):
 
 
 @pytest.mark.slow
-def test_fixture_speech_rate_on_the_fast_line_only(analyzed, fixture_manifest):
-    (event,) = of(analyzed("fast_line.wav")[0], "speech_rate")
+def test_fixture_sustained_fast_speech(scorer, fixture_manifest):
+    """fast_line.wav's fast line, said three times running (12 s of it): sustained fast speech.
+
+    Said once (4 s) it is no finding (NOT_FINDINGS); three times it fills a 10 s window, which the
+    real model's words put well above the Russian norm, and that is one finding, over the repeats.
+    """
+    channels = read_wav(CALLS / "fast_line.wav")
     line = agent_line(fixture_manifest, "fast_line.wav", "tempo")
-    assert line["start"] - 1.0 <= event.start and event.end <= line["end"] + 1.0
-    assert event.details["syllables_per_s"] > event.details["threshold"]
+    fast = channels["agent"][int((line["start"] - 0.1) * SR) : int((line["end"] + 0.1) * SR)]
+    greeting = channels["agent"][: int(5.0 * SR)]
+    pause = np.zeros(int(0.4 * SR), np.float32)
+    agent = np.concatenate(
+        [greeting, np.zeros(2 * SR, np.float32), fast, pause, fast, pause, fast, np.zeros(2 * SR, np.float32)]
+    )
+    utterances = scorer.transcriber.transcribe(agent, "agent", "ru")
+    events, _ = analyze_call({"agent": agent}, utterances, load_analyzer_config())
+    (event,) = of(events, "speech_rate")
+    repeats_start = 7.0
+    assert repeats_start - 1.0 <= event.start and event.end <= repeats_start + 3 * fast.size / SR + 1.0
+    assert event.details["syllables_per_s"] > event.details["threshold"] == 6.8
     assert f"{event.details['syllables_per_s']:.1f}" in event.message
-    for name in ("clean_call.wav", "loud_line.wav", "interruption.wav"):
+
+
+@pytest.mark.slow
+def test_fixture_no_speech_rate_in_ordinary_calls(analyzed):
+    for name in ("clean_call.wav", "loud_line.wav", "interruption.wav", "fast_line.wav"):
         assert not of(analyzed(name)[0], "speech_rate"), name
 
 
@@ -596,20 +719,43 @@ def test_fixture_live_feed_with_advance_equals_batch(name, transcribe, analyzed)
         assert metrics == batch_metrics, words
 
 
+def decidable_at(e: Event, channels: dict[str, np.ndarray], cfg: AnalyzerConfig) -> float:
+    """When a finding's audio is complete: the span's end; for a raised voice, the end of the
+    agent's next `confirm_s` of speech after it (the level must be seen to come back down)."""
+    if e.category != "raised_voice":
+        return e.end
+    an = CallAnalyzers(cfg, speakers=tuple(channels))
+    for s, x in channels.items():
+        an.feed_audio(s, x, 0.0)
+    an.finish()
+    need = cfg.raised_voice.confirm_s
+    for a, b in an.activity()["agent"]:
+        a = max(a, e.end)
+        if b > a:
+            if b - a >= need:
+                return a + need
+            need -= b - a
+    return float("inf")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["interruption.wav", "loud_line.wav"])
 def test_fixture_word_bearing_findings_come_within_two_seconds(name, transcribe):
-    """Raised voice and interruption are returned within 2 s of the span's end when words are
-    final as they end; when only whole utterances are final (today's streaming transcriber),
-    within 2 s of the later of the span's end and the close of the utterance it ended in."""
+    """Raised voice and interruption are returned within 2 s of when their audio is complete
+    (`decidable_at`) when words are final as they end; when only whole utterances are final
+    (today's streaming transcriber), within 2 s of the later of that and the close of the
+    utterance the span ended in."""
     channels, utterances = transcribe(name)
+    cfg = load_analyzer_config()
     lag = 0.5
-    timed, _ = live_feed(channels, utterances, load_analyzer_config(), words="word", lag=lag)
+    timed, _ = live_feed(channels, utterances, cfg, words="word", lag=lag)
     found = [(e, at) for e, at in timed if e.category in ("raised_voice", "interruption")]
-    assert found and all(at - e.end <= 2.0 for e, at in found), [(e.to_dict(), at) for e, at in found]
-    timed, _ = live_feed(channels, utterances, load_analyzer_config(), words="utterance", lag=lag)
+    assert found and all(at - decidable_at(e, channels, cfg) <= 2.0 for e, at in found), [
+        (e.to_dict(), at) for e, at in found
+    ]
+    timed, _ = live_feed(channels, utterances, cfg, words="utterance", lag=lag)
     for e, at in timed:
         if e.category in ("raised_voice", "interruption"):
             holding = [u.end for u in utterances if u.speaker == e.speaker and u.start <= e.end]
-            ready = max([e.end] + [end + lag for end in holding[-1:]])
+            ready = max([decidable_at(e, channels, cfg)] + [end + lag for end in holding[-1:]])
             assert at - ready <= 2.0, (e.to_dict(), at, ready)

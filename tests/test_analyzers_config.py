@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from test_analyzers import dialogue, of, track
+from test_analyzers import dialogue, of, spoken, track
 
 from coach.analyzers import (
     Analyzer,
@@ -229,11 +229,18 @@ def test_unknown_language_is_refused_and_a_company_can_add_one(tmp_path):
     texts = {cls.name: {k: {"de": v} for k, v in german.items()} for cls in registered()}
     full = {"languages": ["de"], **texts}
     company.write_text(yaml.safe_dump(full, allow_unicode=True), encoding="utf-8")
+    # a language needs its conversational pace too (speech rate is judged against it)
+    with pytest.raises(RuleError, match=r"de.yaml: speech_rate.max_syllables_per_s: no value for .*'de'"):
+        load_analyzer_config([company])
+    full["speech_rate"]["max_syllables_per_s"] = {"de": 6.0}
+    company.write_text(yaml.safe_dump(full, allow_unicode=True), encoding="utf-8")
     cfg = load_analyzer_config([company])
+    norms = cfg.speech_rate.max_syllables_per_s
+    assert norms["de"] == 6.0 and norms["ru"] == 6.8
     assert cfg.languages() == frozenset({*FIVE, "de"})
     channels, utterances = dialogue()
     events, _ = analyze_call(channels, utterances, cfg, language="de")
-    assert events[0].message == "Hinweis 100%"
+    assert events[0].message == f"Hinweis {events[0].details['confidence']:.0%}"
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -245,7 +252,7 @@ def test_rules_dir_moves_analyzers_yaml(tmp_path, monkeypatch):
     shutil.copy(ROOT / "rules" / "analyzers.yaml", rules / "analyzers.yaml")
     text = (rules / "analyzers.yaml").read_text(encoding="utf-8")
     (rules / "analyzers.yaml").write_text(
-        text.replace("threshold_db: 8.0", "threshold_db: 9.5"), encoding="utf-8"
+        text.replace("threshold_db: 10.0", "threshold_db: 9.5"), encoding="utf-8"
     )
     monkeypatch.setenv("COACH_RULES_DIR", str(rules))
     assert default_path() == rules / "analyzers.yaml"
@@ -289,8 +296,13 @@ def test_every_option_is_documented():
 
 def test_int16_audio_reads_as_float():
     cfg = load_analyzer_config()
-    agent = (track(17, [(0.5, 3, -24), (5, 3, -24), (9, 3, -24), (13, 3, -12)]) * 32767).astype(np.int16)
-    events, _ = analyze_call({"agent": agent.astype(np.float32) / 32768.0}, [], cfg)
+    parts = [(0.5, 3, -24), (5, 3, -24), (9, 3, -24), (13, 3, -12), (17, 3, -24)]
+    agent = (track(21, parts) * 32767).astype(np.int16)
+    words = spoken(parts)
+    events, _ = analyze_call({"agent": agent.astype(np.float32) / 32768.0}, words, cfg)
     an = CallAnalyzers(cfg, speakers=("agent",))
-    got = an.feed_audio("agent", agent, 0.0) + an.finish()
+    got = an.feed_audio("agent", agent, 0.0)
+    for u in words:
+        got += an.add_utterance(u)
+    got += an.finish()
     assert [e.to_dict() for e in got] == [e.to_dict() for e in events] and len(events) == 1

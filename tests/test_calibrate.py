@@ -79,21 +79,44 @@ def test_calibrate_end_to_end_on_fixture_calls(tmp_path):
     mix_wav = calls / "loud_line_monomix.wav"
     subprocess.run(["sox", str(calls / "loud_line.wav"), str(mix_wav), "remix", "1,2"], check=True)
     out = tmp_path / "calib"
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "calibrate.py"), str(calls), "-o", str(out),
-                           "--proposed"], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "calibrate.py"), str(calls), "-o", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "== summary" in done.stdout
     data = json.loads((out / "calibration.json").read_text())
     fast = next(v for k, v in data.items() if k.endswith("fast_line.wav"))
     loud = next(v for k, v in data.items() if k.endswith("loud_line.wav"))
     mix = next(v for k, v in data.items() if k.endswith("loud_line_monomix.wav"))
-    assert fast["counts"].get("speech_rate", 0) >= 1
+    # one 4 s fast line is no sustained fast speech (docs/analyzers.md), but its pace is measured
+    assert "speech_rate" not in fast["counts"] and fast["rate"]["agent"]["utterances"]["n"] >= 1
     assert loud["counts"].get("raised_voice", 0) >= 1
-    assert loud["loud"]["agent"]["max"] > 8.0
+    assert loud["loud"]["agent"]["max"] > 10.0
     # the mix's findings are attributed through the stereo twin
     assert "attribution" in mix and all(a["speaker"] in ("agent", "customer", "both", "neither")
                                         for a in mix["attribution"])
-    assert "proposed" in loud
+
+
+@pytest.mark.slow
+def test_rerun_measures_the_checkouts_analyzers_on_cached_words(tmp_path):
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for name in ("loud_line.wav", "interruption.wav"):
+        shutil.copy(FIXTURES / name, calls / name)
+    out = tmp_path / "calib"
+    cmd = [sys.executable, str(ROOT / "bench" / "calibrate.py"), str(calls), "-o", str(out), "--rerun",
+           "--language", "ru", "--json", str(out / "first.json")]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    rows = {Path(r["recording"]).name: r for r in json.loads((out / "first.json").read_text())}
+    assert rows["loud_line.wav"]["listed"]["raised_voice"] == 1
+    assert rows["interruption.wav"]["listed"]["interruption"] == 1
+    assert len(list((out / "words").glob("*.json"))) == 2  # transcribed once, kept
+    again = subprocess.run([*cmd[:-2], "--compare", str(out / "first.json")], capture_output=True, text=True,
+                           cwd=ROOT)
+    assert again.returncode == 0, again.stderr
+    line = next(ln for ln in again.stdout.splitlines() if "loud_line.wav" in ln and "|" in ln)
+    before, after = line.split("|")[1:3]
+    assert before.split() == after.split()  # same code, same words: the same figures
 
 
 def test_calibrate_rejects_a_missing_folder(tmp_path):

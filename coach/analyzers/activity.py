@@ -43,8 +43,12 @@ class ChannelActivity:
     frame and whether its audio was missing.
     """
 
-    def __init__(self, options: ActivityOptions, sample_rate: int) -> None:
+    def __init__(self, options: ActivityOptions, sample_rate: int, gated: bool = False) -> None:
+        """`gated`: the channel is a mix gated to one speaker (diarization's virtual channel), so
+        digital silence there means "another speaker", not the line: it does not set the noise
+        floor, which then comes from the line noise inside the speaker's own turns."""
         self.options = options
+        self.gated = gated
         self.sample_rate = sample_rate
         self.frame_len = max(1, round(sample_rate * options.frame_ms / 1000))
         self.frame_s = self.frame_len / sample_rate
@@ -158,10 +162,11 @@ class ChannelActivity:
                 self._after_gap = False
                 floor.clear()
                 floor.append((k - 1, self._virtual_floor()))
-            while floor and floor[-1][1] >= level:
-                floor.pop()
-            floor.append((k, level))
-            while floor[0][0] <= k - self._window:
+            if not (self.gated and level <= FLOOR_DB):
+                while floor and floor[-1][1] >= level:
+                    floor.pop()
+                floor.append((k, level))
+            while len(floor) > 1 and floor[0][0] <= k - self._window:
                 floor.popleft()
             threshold = max(opts.min_dbfs, floor[0][1] + opts.snr_db)
             self._step(k, level >= threshold)

@@ -26,6 +26,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from coach.contract import AGENT, Severity
 
+# What the channels hold; `CallAnalyzers(layout=...)` says which, since the audio cannot.
+LAYOUTS = ("separate", "mono", "diarized")
+LAYOUT_DOCS = {
+    "separate": "each speaker on a channel of their own (a stereo call, or the agent's own microphone alone)",
+    "mono": "one channel holding both voices, analysed as the agent (a mono recording not split)",
+    "diarized": "a mono recording split by diarization into per-speaker virtual channels "
+    "(the mix gated by each speaker's turns; overlapping speech goes to one speaker only)",
+}
+
 if TYPE_CHECKING:
     from coach.analyzers.words import SpeakerWords, TimedWord
 
@@ -49,6 +58,17 @@ def opt(
     if isinstance(default, (list, dict, set)):
         raise TypeError("opt: use a tuple or a read-only mapping for a default")
     return field(default=default, metadata=meta)
+
+
+def per_language(default: Mapping[str, float], doc: str, *, gt: float | None = 0.0) -> Any:
+    """A number per call language (a norm that differs by language), e.g. {ru: 7.0, en: 6.0}.
+
+    Like the texts, it merges language by language across files, and every
+    language the files declare must have a value (the loader checks both).
+    """
+    meta = {"doc": doc, "ge": None, "gt": gt, "le": None, "choices": None, "per_language": True}
+    values = dict(default)
+    return field(default_factory=lambda: dict(values), metadata=meta)  # plain data, like the texts
 
 
 def texts() -> Any:
@@ -139,6 +159,8 @@ class Context:
     metrics: MetricsOptions
     words: dict[str, SpeakerWords]
     talk_frames: dict[str, int]  # speech frames per speaker so far (the core timeline's count)
+    language: str = "ru"
+    layout: str = "separate"  # one of LAYOUTS
 
 
 class Analyzer:
@@ -148,7 +170,10 @@ class Analyzer:
     rule id `analyzer.<name>`), `Options`, `needs`, `details_example` (the details
     keys a message may use as placeholders, with sample values for load-time
     checks), `metric_keys` (the metrics it adds; None when skipped) and
-    `skip_reason` (why it cannot run on a single channel, when it needs two).
+    `skip_reason` (why it cannot run on a single channel, when it needs two),
+    `skip_layouts` (layout -> why it cannot be judged on such channels) and
+    `runs_on_mix` (True when the one channel of a mono mix, holding every
+    voice, is all it needs: dead air is nobody speaking on it).
     """
 
     name: ClassVar[str]
@@ -157,6 +182,8 @@ class Analyzer:
     details_example: ClassVar[dict[str, float]] = {}
     metric_keys: ClassVar[tuple[str, ...]] = ()
     skip_reason: ClassVar[str] = ""
+    skip_layouts: ClassVar[Mapping[str, str]] = {}
+    runs_on_mix: ClassVar[bool] = False
 
     def __init__(self, options: Any, ctx: Context) -> None:
         self.options = options

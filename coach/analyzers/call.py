@@ -24,7 +24,7 @@ import numpy as np
 
 from coach.analyzers import registry
 from coach.analyzers.activity import ChannelActivity, segments
-from coach.analyzers.base import Analyzer, Context, Finding
+from coach.analyzers.base import LAYOUTS, Analyzer, Context, Finding
 from coach.analyzers.config import AnalyzerConfig
 from coach.analyzers.turns import TurnTimeline
 from coach.analyzers.words import SpeakerWords, utterance_words
@@ -44,12 +44,37 @@ class CallAnalyzers:
         sample_rate: int = 16000,
         speakers: Iterable[str] = SPEAKERS,
         language: str | None = None,
+        layout: str = "separate",
     ) -> None:
+        """`layout` says what the channels hold, which the audio cannot tell:
+
+        - "separate": each speaker on a channel of their own (a stereo call, or
+          live agent-only mode with the agent's own microphone);
+        - "mono": a mono recording holding both voices, fed as the agent's
+          channel (speakers ("agent",)). Raised voice is skipped (the customer's
+          voice is in the same level), speech rate is less sure (the customer's
+          words count as the agent's), dead air is judged on the one channel;
+        - "diarized": a mono recording split by diarization into virtual
+          channels (speakers ("agent", "customer")). Interruption is skipped
+          (overlapping speech goes to one speaker only); raised voice and speech
+          rate are less sure (a diarization error moves words and level).
+        """
         speakers = tuple(speakers)
         if speakers not in ((AGENT, CUSTOMER), (AGENT,)):
             raise CoachError(
                 f"analyzers: speakers must be ('agent', 'customer') or ('agent',), got {speakers}"
             )
+        if layout not in LAYOUTS:
+            raise CoachError(f"analyzers: layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+        if layout == "mono" and speakers != (AGENT,):
+            raise CoachError(
+                "analyzers: layout 'mono' is one channel holding both voices: speakers ('agent',)"
+            )
+        if layout == "diarized" and speakers != (AGENT, CUSTOMER):
+            raise CoachError(
+                "analyzers: layout 'diarized' needs both virtual channels: speakers ('agent', 'customer')"
+            )
+        self.layout = layout
         self.cfg = cfg
         self.language = language or cfg.language
         if self.language not in cfg.languages():
@@ -57,19 +82,25 @@ class CallAnalyzers:
             raise CoachError(f"analyzers: no texts for language {self.language!r} (have: {have})")
         self.sample_rate = sample_rate
         self.speakers = speakers
-        self.channels = {s: ChannelActivity(cfg.activity, sample_rate) for s in speakers}
+        gated = layout == "diarized"
+        self.channels = {s: ChannelActivity(cfg.activity, sample_rate, gated) for s in speakers}
         self.frame_s = self.channels[AGENT].frame_s
         self.words = {s: SpeakerWords() for s in speakers}
         self.turns = TurnTimeline(speakers, self.frame_s, cfg.metrics)
-        self.ctx = Context(speakers, self.frame_s, cfg.metrics, self.words, self.turns.talk_frames)
+        self.ctx = Context(
+            speakers, self.frame_s, cfg.metrics, self.words, self.turns.talk_frames, self.language, layout
+        )
         self.skipped: dict[str, str] = {}
         self.analyzers: dict[str, Analyzer] = {}
         self._classes = registry.registered()
         for cls in self._classes:
             options = cfg.options(cls.name)
             absent = [s for s in cls.needs.audio if s not in speakers]
-            if absent:
+            if absent and not (layout == "mono" and cls.runs_on_mix):
                 self.skipped[cls.name] = cls.skip_reason or f"needs the {', '.join(absent)} channel"
+                continue
+            if layout in cls.skip_layouts:
+                self.skipped[cls.name] = cls.skip_layouts[layout]
                 continue
             if not options.enabled:
                 self.skipped[cls.name] = "disabled in the analyzer config"
@@ -121,7 +152,7 @@ class CallAnalyzers:
             return []
         if utt.speaker not in self.words:
             raise CoachError(f"analyzers: utterance by unknown speaker {utt.speaker!r}")
-        words = utterance_words(utt)
+        words = utterance_words(utt, self.language)
         self.words[utt.speaker].add(words, utt.end)
         for an in self.analyzers.values():
             if utt.speaker in an.needs.words:
@@ -317,13 +348,14 @@ def analyze_call(
     cfg: AnalyzerConfig,
     sample_rate: int = 16000,
     language: str | None = None,
+    layout: str = "separate",
 ) -> tuple[list[Event], dict[str, Any]]:
     """Whole-call form: the streaming analyzers fed everything at once."""
     speakers = tuple(s for s in SPEAKERS if s in channels) or (AGENT,)
     unknown = set(channels) - set(SPEAKERS)
     if unknown:
         raise CoachError(f"analyzers: unknown channel names {sorted(unknown)}")
-    an = CallAnalyzers(cfg, sample_rate=sample_rate, speakers=speakers, language=language)
+    an = CallAnalyzers(cfg, sample_rate=sample_rate, speakers=speakers, language=language, layout=layout)
     events: list[Event] = []
     for speaker, samples in channels.items():
         events += an.feed_audio(speaker, samples, 0.0)

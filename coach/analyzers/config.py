@@ -164,9 +164,10 @@ def _merge(
             raise RuleError(f"{src}: {key}: expected a mapping, got {type(value).__name__}")
         section = merged.setdefault(key, {})
         origin.setdefault(key, src)
+        per_language = {f.name for f in dataclasses.fields(known[key]) if f.metadata.get("per_language")}
         for name, item in value.items():
-            if name in TEXT_FIELDS and isinstance(item, dict):
-                # Per-language texts merge, so a company may override one language only.
+            if (name in TEXT_FIELDS or name in per_language) and isinstance(item, dict):
+                # Per-language texts (and norms) merge, so a company may override one language only.
                 section.setdefault(name, {}).update(item)
                 for lang in item:
                     origin[f"{key}.{name}.{lang}"] = src
@@ -212,6 +213,7 @@ def _build(
     for cls in registry.registered():
         options = built[cls.name]
         _check_texts(cls, options, langs, declared, where)
+        _check_per_language(cls, options, langs, declared)
         analyzers[cls.name] = options
     return AnalyzerConfig(
         language=language,
@@ -232,6 +234,22 @@ def _check(
     origin: dict[str, str],
 ) -> Any:
     meta = fld.metadata
+    if meta.get("per_language"):
+        if not isinstance(value, dict):
+            raise RuleError(f"{src}: {path}: expected a mapping language -> number, e.g. {{ru: 7.0}}")
+        out = {}
+        for lang, number in value.items():
+            at = origin.get(f"{path}.{lang}", src)
+            if lang not in declared:
+                raise RuleError(
+                    f"{at}: {path}.{lang}: language {lang!r} is not declared "
+                    f"(languages: {', '.join(declared)})"
+                )
+            if isinstance(number, bool) or not isinstance(number, (int, float)):
+                raise RuleError(f"{at}: {path}.{lang}: expected a number, got {number!r}")
+            _check_range(at, f"{path}.{lang}", number, meta)
+            out[lang] = float(number)
+        return out
     if meta.get("texts"):
         if not isinstance(value, dict):
             raise RuleError(f"{src}: {path}: expected a mapping language -> text")
@@ -285,6 +303,22 @@ def _check_range(src: str, path: str, value: float, meta: Mapping[str, Any]) -> 
         raise RuleError(f"{src}: {path}: {why}, got {value!r}")
     if le is not None and not value <= le:
         raise RuleError(f"{src}: {path}: must be at most {le}, got {value!r}")
+
+
+def _check_per_language(
+    cls: type, options: FindingOptions, langs: tuple[str, ...], declared: dict[str, str]
+) -> None:
+    """Every per-language number has a value for every declared language."""
+    for f in dataclasses.fields(options):
+        if not f.metadata.get("per_language"):
+            continue
+        values: Mapping[str, float] = getattr(options, f.name)
+        for lang in langs:
+            if lang not in values:
+                raise RuleError(
+                    f"{declared[lang]}: {cls.name}.{f.name}: no value for language {lang!r} "
+                    "(every language listed in `languages` needs one)"
+                )
 
 
 def _check_texts(

@@ -1,10 +1,11 @@
 """Long silence (dead air): nobody speaks, on either channel, between two stretches of speech.
 
 Silence before the first word and after the last is not dead air (ringing,
-hang-up). It needs both channels: where only the agent is heard (a mono mix
-cannot be told apart from live agent-only mode, where the customer's audio is
-not captured at all) the customer may be talking in what looks like silence,
-so the analyzer is skipped. Audio marked missing (a device gap) is not
+hang-up). It needs every voice: on a single channel that holds only the agent
+(live agent-only mode) the customer may be talking in what looks like
+silence, so the analyzer is skipped there. A mono recording said to hold
+both voices (layout "mono") is judged on its one channel, and diarized
+virtual channels like two real ones: nobody speaks in either. Audio marked missing (a device gap) is not
 silence either: a gap ends the silence before it without a finding, and the
 silence after it counts only from the next speech on.
 
@@ -44,6 +45,7 @@ class LongSilence(Analyzer):
         "single channel: needs the customer's own channel (where only the agent is heard, "
         "the customer may be talking during the agent's silence)"
     )
+    runs_on_mix = True  # a mono mix holds every voice: its silence is everyone's
 
     def __init__(self, options: LongSilenceOptions, ctx: Context) -> None:
         super().__init__(options, ctx)

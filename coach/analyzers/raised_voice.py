@@ -1,186 +1,290 @@
-"""Raised voice: the agent's speech loudness against their own running baseline.
+"""Raised voice: the agent's own speech, louder than their own baseline, that comes back down.
 
-Loudness is the RMS level in dBFS over *speech frames only* (silence would
-drag it down and make every pause look like a change), averaged in power
-over blocks of `block_s` seconds of speech. A block is loud when it is
-`threshold_db` above the median of the agent's earlier blocks in this call.
-Relative to oneself, so a naturally loud voice or a hot microphone (the whole
-channel louder) is not flagged; the median, so one shout does not become the
-norm. Until `baseline_min_s` of speech has been heard nothing is judged:
-there is no baseline yet, and guessing one would flag loud-but-normal people.
+Loudness is the RMS level in dBFS over *speech frames only*, averaged in
+power over blocks of `block_s` seconds of speech. What real calls taught
+(docs/analyzers.md, "What public real calls showed"):
 
-The decision is acoustic; the finding's `text` (the agent's words in the
-span) waits until those words are final, like every word-bearing decision.
+- **Only the agent's own voice sets the baseline.** The customer's echo on
+  the agent channel (22-28 dB down on real lines), hold music or an IVR at
+  the start is speech to an energy detector; a baseline built on it made the
+  agent's ordinary voice read +18 to +29 dB. A block counts as the agent's
+  own speech only when `own_share` of it lies inside the agent's recognised
+  words (Whisper transcribes the agent's voice, rarely the faint echo).
+- **Relative to oneself, by the median.** A block is loud when it is
+  `threshold_db` above the median of the agent's earlier own blocks (the
+  last `baseline_window_s` of speech, loud episodes left out), so a naturally
+  loud voice or a hot microphone gives nothing and one shout does not
+  become the norm. Nothing is judged before `baseline_min_s` of own speech.
+- **A raised voice comes back down; a gain change does not.** Once loud
+  blocks start (an episode), the finding waits for `confirm_s` of the agent's
+  speech that is no longer loud: if it sits under baseline + `return_db`, the
+  voice came back down and the episode is a raised voice; if it stays up, or
+  the episode is still loud after `level_change_s`, the line's level changed
+  (AGC, a headset moved, another line): no finding, and the baseline starts
+  again from the new level. Blocks more than `echo_db` under the baseline are
+  not the agent's voice and confirm nothing.
+
+Decisions wait for their inputs to be final: a block is judged once the
+agent's words are known through it (the word watermark), the confirmation
+needs only final frames, so live equals batch. The cost of the confirmation
+is latency: the finding comes `confirm_s` into the agent's next speech.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+import statistics
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from coach.analyzers.base import Analyzer, Context, Finding, FindingOptions, Frame, Needs, opt, ramp
 from coach.analyzers.words import text_of
 from coach.contract import AGENT
 
+MONO_REASON = (
+    "mono mix: the customer's voice is on the same channel, and on real mono calls every raised-voice "
+    "finding was the customer or the louder voice's normal level"
+)
+
 
 @dataclass(frozen=True)
 class RaisedVoiceOptions(FindingOptions):
     max_per_call: int = opt(3, "list at most this many findings per call (0: no cap); the rest are counted")
-    threshold_db: float = opt(8.0, "a block this much louder than the baseline is a raised voice")
+    threshold_db: float = opt(10.0, "a block this much louder than the agent's baseline is loud")
     block_s: float = opt(1.0, "loudness is measured over blocks of this much speech", gt=0)
     min_block_s: float = opt(0.5, "a shorter tail of speech is not judged on its own")
-    baseline_min_s: float = opt(4.0, "no judgement before this much agent speech (no baseline yet)")
+    own_share: float = opt(0.5, "a block is the agent's own speech when this share is in their words", le=1.0)
+    word_pad_s: float = opt(0.3, "a word covers this much audio beyond its timestamps")
+    baseline_min_s: float = opt(5.0, "no judgement before this much of the agent's own speech")
     baseline_window_s: float = opt(120.0, "baseline = median of the agent's last this-many seconds of speech")
-    merge_gap_s: float = opt(1.0, "loud blocks closer than this make one finding")
-    confident_db: float = opt(12.0, "confidence is 1.0 this far above the baseline (0.5 at threshold_db)")
+    min_loud_blocks: int = opt(2, "an episode needs this many loud blocks (one stressed word is not a raise)")
+    min_words: int = opt(2, "...and this many recognised words of the agent")
+    confirm_s: float = opt(2.0, "the agent's speech after an episode that shows whether the level came down")
+    return_db: float = opt(6.0, "came down: the median of that speech under baseline + this")
+    echo_db: float = opt(12.0, "speech this far under the baseline is not the agent's voice")
+    level_change_s: float = opt(20.0, "still loud after this much speech: a level change, no finding")
+    confident_db: float = opt(14.0, "confidence is 1.0 this far above the baseline (0.5 at threshold_db)")
+    unconfirmed_confidence: float = opt(
+        0.7, "confidence times this when the call ended before the level came down", le=1.0
+    )
+    diarized_confidence: float = opt(0.75, "confidence times this on diarized mono channels", le=1.0)
 
     def problems(self) -> list[str]:
+        out = []
         if self.confident_db <= self.threshold_db:
-            return [
+            out.append(
                 f"confident_db: must be above threshold_db ({self.threshold_db}), got {self.confident_db}"
-            ]
-        return []
+            )
+        if self.return_db >= self.threshold_db:
+            out.append(f"return_db: must be below threshold_db ({self.threshold_db}), got {self.return_db}")
+        return out
 
 
-@dataclass(frozen=True)
-class LoudSpan:
-    start: float
-    end: float
-    level_dbfs: float
-    baseline_dbfs: float
+@dataclass
+class Block:
+    """`block_s` of one channel's speech frames: frames [start, end), power-mean level."""
 
-    @property
-    def db_above(self) -> float:
-        return self.level_dbfs - self.baseline_dbfs
+    start: int
+    end: int
+    level: float
 
 
-class LoudnessTracker:
-    """Consumes one channel's final frames (level, active) in order."""
+@dataclass
+class Episode:
+    """Loud blocks since `first`, against the baseline frozen when it began."""
 
-    def __init__(self, options: RaisedVoiceOptions, frame_s: float) -> None:
-        self.options = options
-        self.frame_s = frame_s
-        self.frame = 0
-        self.spans: list[LoudSpan] = []  # closed findings; consumers take from the front
-        self._block_frames = max(1, round(options.block_s / frame_s))
-        self._min_block = max(1, round(options.min_block_s / frame_s))
-        self._need = max(1, math.ceil(options.baseline_min_s / options.block_s))
-        self._history: deque[float] = deque(
-            maxlen=max(self._need, round(options.baseline_window_s / options.block_s))
-        )
+    base: float
+    first: int  # index of the first loud block
+    last: int  # index of the latest loud block
+    loud: int = 1
+    peak: float = 0.0
+    confirm: list[float] = field(default_factory=list)  # levels of non-loud blocks after `last`
+    confirm_s: float = 0.0
+
+
+class Baseline:
+    """Median of the last `size` block levels (a sorted copy keeps the median cheap)."""
+
+    def __init__(self, size: int) -> None:
+        self._history: deque[float] = deque(maxlen=size)
         self._sorted: list[float] = []
-        self._merge = round(options.merge_gap_s / frame_s)
-        self._block: list[float] = []  # powers of the current block's frames
-        self._block_start = 0
-        self._open: list[float] | None = None  # [start_frame, end_frame, level, baseline]
-        self.speech_frames = 0
-        self._power_sum = 0.0
 
-    def step(self, level_db: float, active: int) -> None:
-        k = self.frame
-        if active:
-            if not self._block:
-                self._block_start = k
-            self._block.append(10.0 ** (level_db / 10.0))
-            self.speech_frames += 1
-            self._power_sum += self._block[-1]
-            if len(self._block) >= self._block_frames:
-                self._close_block(k + 1)
-        elif self._block:
-            if len(self._block) >= self._min_block:
-                self._close_block(k)
-            else:
-                self._block = []
-        if self._open is not None and k >= self._open[1] + self._merge:
-            self._emit()
-        self.frame = k + 1
+    def __len__(self) -> int:
+        return len(self._history)
 
-    def finish(self) -> None:
-        if self._block and len(self._block) >= self._min_block:
-            self._close_block(self.frame)
-        self._block = []
-        if self._open is not None:
-            self._emit()
-
-    def mean_speech_dbfs(self) -> float | None:
-        if not self.speech_frames:
-            return None
-        return 10.0 * math.log10(self._power_sum / self.speech_frames + 1e-12)
-
-    def baseline(self) -> float | None:
-        if len(self._sorted) < self._need:
-            return None
-        n = len(self._sorted)
-        mid = n // 2
-        return self._sorted[mid] if n % 2 else (self._sorted[mid - 1] + self._sorted[mid]) / 2
-
-    def _close_block(self, end: int) -> None:
-        level = 10.0 * math.log10(sum(self._block) / len(self._block) + 1e-12)
-        start = self._block_start
-        self._block = []
-        base = self.baseline()
-        if base is not None and level - base >= self.options.threshold_db:
-            if self._open is not None and start - self._open[1] <= self._merge:
-                self._open[1] = end
-                if level > self._open[2]:
-                    self._open[2], self._open[3] = level, base
-            else:
-                if self._open is not None:
-                    self._emit()
-                self._open = [start, end, level, base]
+    def add(self, level: float) -> None:
         if len(self._history) == self._history.maxlen:
-            old = self._history[0]
-            del self._sorted[bisect.bisect_left(self._sorted, old)]
+            del self._sorted[bisect.bisect_left(self._sorted, self._history[0])]
         self._history.append(level)
         bisect.insort(self._sorted, level)
 
-    def _emit(self) -> None:
-        assert self._open is not None
-        start, end, level, base = self._open
-        self.spans.append(LoudSpan(start * self.frame_s, end * self.frame_s, level, base))
-        self._open = None
+    def clear(self) -> None:
+        self._history.clear()
+        self._sorted.clear()
+
+    def median(self) -> float:
+        n = len(self._sorted)
+        mid = n // 2
+        return self._sorted[mid] if n % 2 else (self._sorted[mid - 1] + self._sorted[mid]) / 2
 
 
 class RaisedVoice(Analyzer):
     name = "raised_voice"
     Options = RaisedVoiceOptions
     needs = Needs(audio=(AGENT,), words=(AGENT,))
-    details_example = {"db_above": 12.0, "level_dbfs": -14.0, "baseline_dbfs": -26.0}
+    details_example = {"db_above": 12.0, "level_dbfs": -14.0, "baseline_dbfs": -26.0, "loud_s": 3.0}
     metric_keys = ("agent_speech_dbfs",)
+    skip_layouts = {"mono": MONO_REASON}
 
     def __init__(self, options: RaisedVoiceOptions, ctx: Context) -> None:
         super().__init__(options, ctx)
-        self.tracker = LoudnessTracker(options, ctx.frame_s)
+        frame_s = ctx.frame_s
+        self._block_frames = max(1, round(options.block_s / frame_s))
+        self._min_block = max(1, round(options.min_block_s / frame_s))
+        self._need = max(1, math.ceil(options.baseline_min_s / options.block_s))
+        self.baseline = Baseline(max(self._need, round(options.baseline_window_s / options.block_s)))
+        self.blocks: list[Block] = []
+        self._powers: list[float] = []  # the open block's frame powers
+        self._open_start = 0
+        self._frames = 0
+        self._next = 0  # next block to judge
+        self._episode: Episode | None = None
+        self._finished = False
+        self._found: list[Finding] = []
+        self._speech_frames = 0
+        self._power_sum = 0.0
+
+    # -- input -------------------------------------------------------------------
 
     def step(self, frame: Frame) -> None:
-        self.tracker.step(frame.level[AGENT], frame.active[AGENT])
+        k = frame.index
+        if frame.active[AGENT]:
+            power = 10.0 ** (frame.level[AGENT] / 10.0)
+            if not self._powers:
+                self._open_start = k
+            self._powers.append(power)
+            self._speech_frames += 1
+            self._power_sum += power
+            if len(self._powers) >= self._block_frames:
+                self._close_block(k + 1)
+        elif self._powers:
+            if len(self._powers) >= self._min_block:
+                self._close_block(k)
+            self._powers = []
+        self._frames = k + 1
 
     def finish(self) -> None:
-        self.tracker.finish()
+        if len(self._powers) >= self._min_block:
+            self._close_block(self._frames)
+        self._powers = []
+        self._finished = True
 
     def decide(self) -> list[Finding]:
-        out: list[Finding] = []
-        spans = self.tracker.spans
-        words = self.ctx.words[AGENT]
-        while spans and words.known_through(spans[0].end):
-            span = spans.pop(0)
-            details = {
-                "db_above": span.db_above,
-                "level_dbfs": span.level_dbfs,
-                "baseline_dbfs": span.baseline_dbfs,
-            }
-            # Sure in proportion to how far above the threshold the loudest block was.
-            confidence = ramp(span.db_above, self.options.threshold_db, self.options.confident_db)
-            out.append(
-                Finding(
-                    span.start, span.end, details, confidence, text_of(words.between(span.start, span.end))
-                )
-            )
+        self._run()
+        out, self._found = self._found, []
         return out
 
     def metrics(self) -> dict[str, Any]:
-        mean_db = self.tracker.mean_speech_dbfs()
-        return {"agent_speech_dbfs": round(mean_db, 1) if mean_db is not None else None}
+        if not self._speech_frames:
+            return {"agent_speech_dbfs": None}
+        mean = self._power_sum / self._speech_frames
+        return {"agent_speech_dbfs": round(10.0 * math.log10(mean + 1e-12), 1)}
+
+    # -- blocks and episodes -------------------------------------------------------
+
+    def _close_block(self, end: int) -> None:
+        level = 10.0 * math.log10(sum(self._powers) / len(self._powers) + 1e-12)
+        self.blocks.append(Block(self._open_start, end, level))
+        self._powers = []
+
+    def _seconds(self, b: Block) -> float:
+        return (b.end - b.start) * self.ctx.frame_s
+
+    def _words_final(self, b: Block) -> bool:
+        return self.ctx.words[AGENT].known_through(b.end * self.ctx.frame_s + self.options.word_pad_s)
+
+    def _own(self, b: Block) -> bool:
+        frame_s = self.ctx.frame_s
+        share = self.ctx.words[AGENT].coverage(b.start * frame_s, b.end * frame_s, self.options.word_pad_s)
+        return share >= self.options.own_share
+
+    def _run(self) -> None:
+        """Judge every block whose inputs are final, in order."""
+        opts = self.options
+        while True:
+            ep = self._episode
+            if self._next >= len(self.blocks):
+                if ep is not None and self._finished:
+                    self._close_episode(ep, confirmed=False)
+                    continue
+                return
+            b = self.blocks[self._next]
+            if ep is None:
+                if not self._words_final(b):
+                    return
+                self._next += 1
+                if not self._own(b):
+                    continue
+                if len(self.baseline) >= self._need and b.level - self.baseline.median() >= opts.threshold_db:
+                    self._episode = Episode(
+                        self.baseline.median(), self._next - 1, self._next - 1, peak=b.level
+                    )
+                else:
+                    self.baseline.add(b.level)
+                continue
+            # An episode is open: later blocks extend it (loud, the agent's own), confirm that the
+            # level came down (under the loud line), or are not the agent's voice (far under).
+            if b.level - ep.base >= opts.threshold_db:
+                if not self._words_final(b):
+                    return
+                self._next += 1
+                if self._own(b):
+                    ep.last, ep.loud, ep.peak = self._next - 1, ep.loud + 1, max(ep.peak, b.level)
+                    ep.confirm, ep.confirm_s = [], 0.0
+            else:
+                self._next += 1
+                if b.level - ep.base >= -opts.echo_db:
+                    ep.confirm.append(b.level)
+                    ep.confirm_s += self._seconds(b)
+            span = sum(self._seconds(x) for x in self.blocks[ep.first : self._next])
+            if span >= opts.level_change_s:
+                self._rebase(ep)
+            elif ep.confirm_s >= opts.confirm_s:
+                self._close_episode(ep, confirmed=True)
+
+    def _close_episode(self, ep: Episode, confirmed: bool) -> None:
+        """The level came down (or the call ended): a raised voice, unless it stayed up."""
+        opts = self.options
+        if ep.confirm and statistics.median(ep.confirm) - ep.base >= opts.return_db:
+            self._rebase(ep)  # it stayed up: the line's level changed
+            return
+        self._episode = None
+        self._next = ep.last + 1  # the blocks after it go to the baseline as usual
+        frame_s = self.ctx.frame_s
+        start, end = self.blocks[ep.first].start * frame_s, self.blocks[ep.last].end * frame_s
+        words = self.ctx.words[AGENT].between(start, end)
+        if ep.loud < opts.min_loud_blocks or len(words) < opts.min_words:
+            return
+        db_above = ep.peak - ep.base
+        # Sure in proportion to how far above the threshold the loudest block was; less when
+        # the call ended before the level could be seen to come back down, or on diarized mono.
+        confidence = ramp(db_above, opts.threshold_db, opts.confident_db)
+        if not (confirmed or ep.confirm):
+            confidence *= opts.unconfirmed_confidence
+        if self.ctx.layout == "diarized":
+            confidence *= opts.diarized_confidence
+        details = {
+            "db_above": db_above,
+            "level_dbfs": ep.peak,
+            "baseline_dbfs": ep.base,
+            "loud_s": sum(self._seconds(x) for x in self.blocks[ep.first : ep.last + 1]),
+        }
+        self._found.append(Finding(start, end, details, confidence, text_of(words)))
+
+    def _rebase(self, ep: Episode) -> None:
+        """A level change: forget the old baseline and build a new one from the episode on."""
+        self._episode = None
+        self.baseline.clear()
+        self._next = ep.first
