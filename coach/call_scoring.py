@@ -52,9 +52,11 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
     extra: dict[str, Any] = {}
     note = no_speech_note(speech)
     utterances: list[Utterance] = []
+    layout = "mono" if call.mono else "separate"  # `--mono agent`: one channel, maybe both voices
     if note is None:
         if call.mono and coach.config.mono == "diarize":
             pieces, utterances, extra = _diarized(coach, call, language, speech[AGENT])
+            layout = "diarized" if extra["diarized"] else "separate"  # one voice: the agent alone
         else:
             pieces = {s: call.iter_chunks(s, FEED_SECONDS) for s in call.pcm}
             utterances = [u for s in call.pcm
@@ -66,7 +68,7 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
         session = coach.new_session(_speakers(call.pcm), language)
     else:
         utterances.sort(key=lambda u: (u.start, u.speaker))
-        session = coach.new_session(_speakers(pieces), language)
+        session = coach.new_session(_speakers(pieces), language, layout)
         _feed(session, pieces)
         for utt in utterances:
             session.add_utterance(utt)
@@ -130,8 +132,12 @@ def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeec
                                                    "role_confidence": None}}
         call.notes.append("mono recording: one voice heard; treated as the agent only")
         return {AGENT: _array_chunks(samples)}, heard, info
-    virtual = diarization.virtual_channels(samples)
-    del samples
+    # The agent's turns, and everything else as the customer: the diarizer's own VAD drops
+    # quiet far-side speech and hold music, which as "nobody" would read as dead air.
+    agent = diarization.sample_mask(roles.agent, len(samples))
+    virtual = {roles.agent: np.where(agent, samples, 0).astype(np.float32),
+               1 - roles.agent: np.where(agent, 0, samples).astype(np.float32)}
+    del samples, agent
     call.notes.append(
         f"mono recording split into two voices (speaker confidence {diarization.confidence:.2f}); "
         f"agent = voice {roles.agent} (role confidence {roles.confidence:.2f})")

@@ -112,11 +112,17 @@ class Coach:
 
     # -- sessions ----------------------------------------------------------------------------
     def new_session(self, speakers: tuple[str, ...] = (AGENT, CUSTOMER),
-                    language: str | None = None) -> Session:
-        """The only way a Session is made: the rulebook of `language`, fresh analyzers."""
+                    language: str | None = None, layout: str = "separate") -> Session:
+        """The only way a Session is made: the rulebook of `language`, fresh analyzers.
+
+        `layout` says what the channels are (coach.analyzers): "separate" (each
+        speaker on their own channel, or an agent-only recording), "mono" (one
+        channel holding both voices), "diarized" (a mono call split by voice).
+        """
         language = language or self.config.language
         rulebook = self.checks.rulebook(language)
-        analyzers = CallAnalyzers(self.checks.analyzer_config, speakers=speakers, language=language)
+        analyzers = CallAnalyzers(self.checks.analyzer_config, speakers=speakers, language=language,
+                                  layout=layout)
         return Session(rulebook, analyzers, speakers)
 
     def detect_language(self, audio: Any, speech: Any = None) -> tuple[str, float | None]:
