@@ -690,3 +690,32 @@ def test_says_when_the_overlay_window_cannot_open():
     assert done.returncode == 0, done.stderr
     line = next(x for x in done.stderr.splitlines() if "could not open the overlay window" in x)
     assert "no graphical display" in line and "http://127.0.0.1:" in line
+
+
+@pytest.mark.slow
+def test_replay_in_auto_takes_each_calls_language_from_the_agent(tmp_path):
+    """`--language auto` (the default): each call's language is decided on the agent's first
+    utterance, before anything is transcribed; an English call and a Russian one in one replay."""
+    port, out = free_port(), tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coach", "replay", str(CALLS / "en" / "en_support.flac"),
+         str(CALLS / "forbidden_agent.wav"), "--no-browser", "--exit-at-end", "--port", str(port),
+         "--speed", "0", "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        with connect_when_up(f"ws://127.0.0.1:{port}/ws", proc=proc) as ws:
+            messages = read_all(ws, lambda m: m["type"] == "end" and m.get("number") == 2)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    sessions = [m for m in messages if m["type"] == "session"]
+    assert [s["language"] for s in sessions] == ["en", "ru"]
+    assert all(s["language_probability"] > 0.8 for s in sessions)
+    first_session = messages.index(sessions[0])
+    assert not [m for m in messages[:first_session] if m["type"] in ("transcript", "event")]
+    saved = {json.loads(p.read_text())["language"]: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert set(saved) == {"en", "ru"}
+    assert saved["ru"]["language_probability"] > 0.8
+    assert any(e["rule"] == "ru.forbidden.dont-shout" for e in saved["ru"]["events"])

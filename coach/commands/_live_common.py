@@ -42,7 +42,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                              "(the per-call contract of 'coach score', plus meta and feedback)")
     parser.add_argument("--agent", default=None, metavar="NAME",
                         help="the agent's name, written in each result's meta (the API may override it)")
-    add_config_options(parser, language_default="ru", batch=False)
+    add_config_options(parser, language_default="auto", batch=False)
     # Live cannot split one channel by voice as it goes (batch diarizes mono recordings after the
     # fact): a single channel is the agent, and the result says so (`mono: true`).
     parser.set_defaults(mono="agent")
@@ -60,8 +60,6 @@ def serve_calls(args: argparse.Namespace, what: str, options: DeskOptions, sourc
     code = 0
     try:
         config = config_from_args(args)
-        if config.language == "auto":
-            raise CoachError(f"{what} needs the call's language (--language ru, en, ...), not 'auto'")
         if args.partial_interval <= 0:
             raise CoachError("--partial-interval must be more than 0 seconds")
         if options.out_dir is not None:

@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coach.asr.language import LanguageProbe
 from coach.audio import SAMPLE_RATE
+from coach.config import AUTO
 from coach.contract import (
     CallResult,
     Event,
@@ -49,6 +51,7 @@ from coach.contract import (
 from coach.core import Coach
 from coach.errors import CoachError
 from coach.live.hub import CommandError
+from coach.live.language_gate import LanguageGate
 from coach.live.pipeline import LiveOptions, LivePipeline
 from coach.live.sources import Chunk, FileSource
 from coach.live.trigger import SpeechTrigger
@@ -286,8 +289,7 @@ class Desk:
                info: dict[str, Any] | None = None) -> _Call:
         self.calls += 1
         meta = CallMeta(self.calls, call_id, agent or self.options.agent, t0, reason)
-        session = self.coach.new_session(tuple(speakers), self.language)
-        pipeline = LivePipeline(self.coach.whisper, session, self.publish, self.live_options())
+        pipeline = self._pipeline(tuple(speakers))
         label = name or call_id or f"live-{time.strftime('%Y%m%d-%H%M%S', time.localtime(t0))}"
         call = _Call(meta, pipeline, offset, label)
         self.call = call
@@ -320,6 +322,21 @@ class Desk:
             samples, start = samples[skip:], 0.0
         call.pipeline.feed(Chunk(chunk.speaker, samples, start, chunk.gap))
 
+    def _pipeline(self, speakers: tuple[str, ...]) -> LivePipeline | LanguageGate:
+        """A call's pipeline in the configured language, or, with `auto`, a gate that makes it
+        in the language of the agent's first utterance (coach.live.language_gate)."""
+
+        def make(language: str) -> LivePipeline:
+            options = self.live_options()
+            options.language = language
+            session = self.coach.new_session(speakers, language)
+            return LivePipeline(self.coach.whisper, session, self.publish, options)
+
+        if self.language != AUTO:
+            return make(self.language)
+        probe = LanguageProbe(self.coach.transcriber.ops, self.coach.languages)
+        return LanguageGate(make, probe, fallback=self.coach.languages[0])
+
     def _end_call(self, reason: str, duration: float | None = None) -> _Call:
         call = self.call
         assert call is not None
@@ -334,6 +351,7 @@ class Desk:
             "feedback": call.feedback,
             "live": {"late_cards": call.pipeline.late_cards, "checklist": call.pipeline.checklist(),
                      "cues": call.pipeline.cues, "name_set": call.names},
+            "language_probability": call.pipeline.language_probability,
         })
         call.result = result
         call.saved = self._save(call)

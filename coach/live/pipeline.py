@@ -148,6 +148,7 @@ class LivePipeline:
         self.speed = 1.0
         self.finished = False
         self.late_cards = 0  # acoustic findings decided too late to be shown as a card
+        self.language_probability: float | None = None  # set when `auto` detected the language
         self.cues: list[dict[str, Any]] = []  # cues shown during the call (for the result's `live`)
         self._checklist: list[dict[str, Any]] | None = None  # as last published
         self._name: dict[str, Any] | None = None  # the customer's name as last published
