@@ -68,7 +68,7 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
         session = coach.new_session(_speakers(call.pcm), language)
     else:
         utterances.sort(key=lambda u: (u.start, u.speaker))
-        session = coach.new_session(_speakers(pieces), language, layout)
+        session = coach.new_session(_speakers(pieces), language, layout, audio=_audio_of(call))
         _feed(session, pieces)
         for utt in utterances:
             session.add_utterance(utt)
@@ -83,9 +83,19 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
         "fingerprint": fingerprint or coach.fingerprint_for(path),
         "scoring_seconds": round(time.time() - started, 2),
     })
+    if session.verifier is not None:
+        extra["verify"] = session.verifier.stats.to_dict()
     if meta:
         extra["meta"] = meta
     return coach.result(session, str(path), call, utterances, extra)
+
+
+def _audio_of(call: CallAudio):
+    """A speaker's samples between two times, for checking phrases on the audio (coach.verify);
+    a diarized mono call's speakers share its one channel."""
+    def audio(speaker: str, start_s: float, end_s: float) -> np.ndarray:
+        return call.samples(speaker if speaker in call.pcm else AGENT, start_s, end_s)
+    return audio
 
 
 def _speakers(channels: dict[str, Any]) -> tuple[str, ...]:

@@ -41,6 +41,7 @@ class CoachConfig:
     device: str = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = 0  # per Coach; 0 = all cores. Never changes a result.
+    verify_phrases: bool = False  # settle phrase near misses and slip-tolerant finds on the audio
 
     def validate(self, languages: frozenset[str] | None = None) -> None:
         """Raise CoachError for anything wrong that needs no model to see.
@@ -76,7 +77,7 @@ class CoachConfig:
         (rules, scorecard, model), so the same folder given another way, or an
         identical copy, does not force a re-score.
         """
-        return {
+        options = {
             "language": self.language,
             "channels": list(self.channels),
             "mono": self.mono,
@@ -85,6 +86,9 @@ class CoachConfig:
             "device": self.device,
             "compute_type": self.compute_type,
         }
+        if self.verify_phrases:  # only when on: results scored without it keep their fingerprint
+            options["verify_phrases"] = True
+        return options
 
     def with_threads(self, threads: int) -> CoachConfig:
         return replace(self, cpu_threads=threads)

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coach import __version__
 from coach.analyzers import CallAnalyzers
@@ -31,6 +31,9 @@ from coach.config import AUTO, CoachConfig
 from coach.contract import AGENT, CUSTOMER, CallResult, Utterance
 from coach.models import ResolvedModel, model_identity, resolve
 from coach.session import Session
+
+if TYPE_CHECKING:
+    from coach.verify import AudioSource
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +115,27 @@ class Coach:
 
     # -- sessions ----------------------------------------------------------------------------
     def new_session(self, speakers: tuple[str, ...] = (AGENT, CUSTOMER),
-                    language: str | None = None, layout: str = "separate") -> Session:
+                    language: str | None = None, layout: str = "separate",
+                    audio: AudioSource | None = None) -> Session:
         """The only way a Session is made: the rulebook of `language`, fresh analyzers.
 
         `layout` says what the channels are (coach.analyzers): "separate" (each
         speaker on their own channel, or an agent-only recording), "mono" (one
         channel holding both voices), "diarized" (a mono call split by voice).
+        With `verify_phrases` on, the Session settles phrase near misses on the audio
+        (coach.verify): `audio(speaker, start_s, end_s)` gives a speaker's samples (batch);
+        without it the Session keeps the recent audio it is fed (live).
         """
         language = language or self.config.language
         rulebook = self.checks.rulebook(language)
         analyzers = CallAnalyzers(self.checks.analyzer_config, speakers=speakers, language=language,
                                   layout=layout)
-        return Session(rulebook, analyzers, speakers)
+        verifier = None
+        if self.config.verify_phrases:
+            from coach.verify import Verifier
+
+            verifier = Verifier(self.transcriber.ops, language, audio)
+        return Session(rulebook, analyzers, speakers, verifier)
 
     def detect_language(self, audio: Any, speech: Any = None) -> tuple[str, float | None]:
         """The call's language from one speaker's speech, among the loaded packs (once per

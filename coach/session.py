@@ -12,7 +12,7 @@ counters, so the live pipeline never reaches into rules or analyzers.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,12 +20,17 @@ from coach.analyzers import CallAnalyzers
 from coach.contract import Event, Utterance, event_order
 from coach.rules import Rulebook
 
+if TYPE_CHECKING:
+    from coach.verify import Verifier
+
 
 class Session:
     """One call being judged (see the module docstring)."""
 
-    def __init__(self, rulebook: Rulebook, analyzers: CallAnalyzers, speakers: tuple[str, ...]):
+    def __init__(self, rulebook: Rulebook, analyzers: CallAnalyzers, speakers: tuple[str, ...],
+                 verifier: Verifier | None = None):
         self.rulebook = rulebook
+        self.verifier = verifier  # settles phrase near misses on the audio (coach.verify), or None
         self.analyzers = analyzers
         self.speakers = speakers
         self.state = rulebook.new_state(speakers)
@@ -47,12 +52,16 @@ class Session:
         """Per-speaker audio for the acoustic analyzers (loudness, activity, overlap)."""
         if speaker not in self.speakers:
             return []
+        if self.verifier is not None:
+            self.verifier.hear(speaker, samples, start_time)
         return self._keep(self.analyzers.feed_audio(speaker, samples, start_time))
 
     def add_utterance(self, utt: Utterance) -> list[Event]:
-        """A final utterance: text rules, then the analyzers that use words (rate, backchannels)."""
+        """A final utterance: text rules (phrases they nearly found, or found only with slips
+        allowed, settled on the audio when the Session has a verifier), then the analyzers that
+        use words (rate, backchannels)."""
         self.utterances.append(utt)
-        events = self.rulebook.check_utterance(utt, self.state)
+        events = self.rulebook.check_utterance(utt, self.state, verify=self.verifier)
         events += self.analyzers.add_utterance(utt)
         return self._keep(events)
 

@@ -134,6 +134,17 @@ class WhisperOps:
         that was said scores close to 0, a different one far lower. Texts are
         compared with each other on the same audio, not with a fixed threshold.
         """
+        return [float(np.mean(lp)) if len(lp) else float("-inf")
+                for lp in self.token_log_probs(audio, texts, language, pad_s)]
+
+    def token_log_probs(self, audio: np.ndarray, texts: list[str], language: str,
+                        pad_s: float = 1.0) -> list[np.ndarray]:
+        """Each text's per-token log-probabilities when the decoder is forced to read it on
+        this audio (one encoding for all texts); an empty array for an empty text.
+
+        `text_likelihood` averages them; coach.verify sums them over the tokens where two
+        readings of one stretch differ, which a mean over a whole sentence would dilute.
+        """
         if not texts:
             return []
         tok = self.tokenizer(language)
@@ -146,8 +157,8 @@ class WhisperOps:
         mel = min(len(audio) // HOP, even_frames(target))
         results = self.whisper.model.align(encoded, tok.sot_sequence, stub, mel)
         return [
-            float(np.mean(np.log(np.maximum(np.asarray(r.text_token_probs), 1e-12)))) if t
-            else float("-inf")
+            np.log(np.maximum(np.asarray(r.text_token_probs, dtype=np.float64), 1e-12)) if t
+            else np.zeros(0)
             for r, t in zip(results, tokens)
         ]
 

@@ -23,6 +23,10 @@ def add_config_options(parser: argparse.ArgumentParser, *, language_default: str
                              "by rule id (repeatable); may hold analyzers.yaml too")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads for Whisper (default 0: all cores; never changes results)")
+    parser.add_argument("--verify-phrases", choices=("on", "off"), default="off",
+                        help="settle phrases the rules nearly found, or found only allowing ASR slips, "
+                             "on the audio (Whisper's forced alignment): 'on' catches phrases Whisper "
+                             "garbled, at some scoring time (default off)")
     if not batch:
         return
     parser.add_argument("--device", dest="asr_device", choices=DEVICES, default="cpu",
@@ -56,4 +60,5 @@ def config_from_args(args: argparse.Namespace, channels: str | None = None) -> C
         asr_mode=getattr(args, "asr_mode", "fast"),
         device=getattr(args, "asr_device", "cpu"),  # live/replay: Whisper on the CPU
         cpu_threads=args.threads,
+        verify_phrases=getattr(args, "verify_phrases", "off") == "on",
     )

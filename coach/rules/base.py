@@ -273,6 +273,15 @@ class Rule:
         """How many occurrences this rule has counted in the call so far; None if it counts nothing."""
         return None
 
+    def verification_candidates(self, utt: Utterance, tokens: list[Token], hits: list[Hit],
+                                floor: float) -> list[Any]:
+        """Finds for the audio to settle (coach.rules.candidates): none for most kinds."""
+        return []
+
+    def hit_for(self, candidate: Any) -> Hit:
+        """The Hit a near miss makes once the audio confirmed it (kinds that make near misses)."""
+        raise NotImplementedError
+
     def indexed_phrases(self) -> list[Phrase]:
         """Phrases matched per utterance, for the Rulebook's phrase index (a speed-up only)."""
         return []

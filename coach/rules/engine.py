@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from coach.contract import Event, Utterance, Word
 from coach.nlp import analyzer_for
 from coach.rules.base import CALL, Hit, Rule
+from coach.rules.candidates import FUZZY, Candidate, Verdict
 from coach.rules.loader import load_rules
-from coach.rules.matching import Doc, PhraseIndex
+from coach.rules.matching import NEAR_MISS_FLOOR, Doc, PhraseIndex
 from coach.rules.state import CallState
+
+# Settles candidates against the audio (coach.verify.Verifier): one verdict per candidate.
+Verify = Callable[[Utterance, list[Candidate]], list[Verdict]]
 
 
 @dataclass
@@ -52,22 +57,54 @@ class Rulebook:
         """The utterance's tokens, wrapped once so all rules share the matching work."""
         return Doc(self.analyzer.tokens(text), self.index)
 
-    def check_utterance(self, utt: Utterance, state: CallState) -> list[Event]:
+    def check_utterance(self, utt: Utterance, state: CallState, verify: Verify | None = None,
+                        floor: float = NEAR_MISS_FLOOR) -> list[Event]:
         """Findings known once this final utterance is in; also records it in the state.
 
         Mostly line-level; call-level rules (`level = "call"`) see every speaker's
         utterances and may decide early (the opening is over: no greeting).
+
+        `verify` (coach.verify) settles against the audio what text alone cannot: the rules'
+        `verification_candidates` (finds made only with slips allowed, phrases nearly found,
+        with a letter score from `floor` up) go to it in one call per utterance; a near miss
+        it accepts fires as the rule's finding, a fuzzy find it rejects is dropped, and both
+        kinds it accepts carry `details.verified = "audio"` and the two scores. Without
+        `verify` the findings are exactly those of the text alone.
         """
         doc = self.tokens(utt.text)
         state.utterances.append(utt)
         state.facts["_doc"] = (utt, doc)  # for `cues` on the same utterance: tokenised once
-        events = []
+        found: list[tuple[Rule, Hit]] = []
+        candidates: list[tuple[Rule, Candidate]] = []
         for rule in self.finding_rules:
             if not (rule.applies_to(utt.speaker) or rule.level == CALL or rule.sees_every_speaker):
                 continue
-            for hit in rule.check_utterance(utt, doc, state):
-                events.append(_event(rule, hit, utt, state))
-        return events
+            hits = rule.check_utterance(utt, doc, state)
+            found += [(rule, hit) for hit in hits]
+            if verify is not None and rule.applies_to(utt.speaker):
+                candidates += [(rule, c) for c in rule.verification_candidates(utt, doc, hits, floor)]
+        if candidates:
+            found = self._settle(utt, found, candidates, verify)
+        return [_event(rule, hit, utt, state) for rule, hit in found]
+
+    @staticmethod
+    def _settle(utt: Utterance, found: list[tuple[Rule, Hit]], candidates: list[tuple[Rule, Candidate]],
+                verify: Verify) -> list[tuple[Rule, Hit]]:
+        verdicts = verify(utt, [c for _, c in candidates])
+        dropped: set[int] = set()
+        for (rule, cand), verdict in zip(candidates, verdicts):
+            scores = {"verified": "audio", "verify_scores": {"heard": round(verdict.heard, 2),
+                                                             "phrase": round(verdict.phrase, 2)}}
+            if cand.kind == FUZZY:
+                if verdict.accepted:
+                    cand.hit.details.update(scores)
+                else:
+                    dropped.add(id(cand.hit))
+            elif verdict.accepted:
+                hit = rule.hit_for(cand)
+                hit.details.update(scores, near_miss=cand.score)
+                found.append((rule, hit))
+        return [(rule, hit) for rule, hit in found if id(hit) not in dropped]
 
     def preview(self, utt: Utterance, state: CallState) -> list[Event]:
         """Findings of the early rules on an utterance still being spoken; the state is not changed.

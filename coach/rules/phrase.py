@@ -8,7 +8,18 @@ from typing import Any, ClassVar
 from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
-from coach.rules.matching import Phrase, as_doc, compile_phrase, find_phrase, overlaps
+from coach.rules.candidates import FUZZY, NEAR, Candidate, span_with, whole_span
+from coach.rules.matching import (
+    NEAR_MISS_FLOOR,
+    Phrase,
+    as_doc,
+    compile_phrase,
+    find_phrase,
+    match_positions,
+    near_miss,
+    overlaps,
+    word_matches,
+)
 from coach.rules.spec import SpecError, spec_field
 
 
@@ -80,3 +91,72 @@ class PhraseRule(Rule):
             hits.append(Hit(tokens=matched, details={"phrase": phrase.text,
                                                      "lemmas": [t.lemma for t in matched]}))
         return hits
+
+    # --- for checking against the audio (coach.verify) ------------------------------------
+    def verification_candidates(self, utt: Utterance, tokens: list[Token], hits: list[Hit],
+                                floor: float = NEAR_MISS_FLOOR) -> list[Candidate]:
+        """Hits found only with slips allowed (`fuzzy`), and phrases not found whose best window
+        of words scores at least `floor` (`near`), outside hits and exceptions; at most one near
+        miss per stretch of words (the best-scoring phrase)."""
+        doc = as_doc(tokens)
+        words = doc.words
+        if not words:
+            return []
+        index = {id(w): i for i, w in enumerate(words)}
+        out: list[Candidate] = []
+        taken: list[tuple[int, int]] = []
+        for hit in hits:
+            first, last = index[id(hit.tokens[0])], index[id(hit.tokens[-1])]
+            taken.append((first, last))
+            phrase = next(p for p in self.phrases if p.text == hit.details.get("phrase"))
+            if self.fuzzy and not self._exact_at(phrase, words, first, last):
+                said = self._said(utt.text, phrase, words, first, last)
+                out.append(Candidate(self.id, FUZZY, phrase.text, words[first : last + 1],
+                                     words[first].start_char, words[last].end_char, said, 1.0, hit))
+        if not self.fuzzy:
+            return out
+        near = []
+        for phrase in self.phrases:
+            found = near_miss(phrase, words, self.max_gap, floor, doc.squashed)
+            if found is not None and not any(overlaps(found[1:], t) for t in taken):
+                near.append((found, phrase))
+        if not near:
+            return out
+        blocked = [b for exc in self.exceptions
+                   for b in find_phrase(exc, words, self.max_gap, self.fuzzy, doc=doc)]
+        near.sort(key=lambda f: (-f[0][0], f[0][2] - f[0][1]))
+        for (score, first, last), phrase in near:
+            span = (first, last)
+            if any(overlaps(span, b) for b in blocked) or any(overlaps(span, t) for t in taken):
+                continue
+            taken.append(span)
+            said = self._said(utt.text, phrase, words, first, last)
+            out.append(Candidate(self.id, NEAR, phrase.text, words[first : last + 1],
+                                 words[first].start_char, words[last].end_char, said, round(score, 3)))
+        return out
+
+    def _exact_at(self, phrase: Phrase, words: list[Token], first: int, last: int) -> bool:
+        """Whether the phrase's lemmas (or forms) are there with no slip, on the hit's words."""
+        return any(overlaps(span, (first, last))
+                   for span in find_phrase(phrase, words, self.max_gap, fuzzy=False))
+
+    def hit_for(self, candidate: Candidate) -> Hit:
+        """The Hit a near miss makes once the audio confirmed it (as `check_utterance` makes one)."""
+        return Hit(tokens=candidate.tokens, details={"phrase": candidate.phrase,
+                                                     "lemmas": [t.lemma for t in candidate.tokens]})
+
+    @staticmethod
+    def _said(text: str, phrase: Phrase, words: list[Token], first: int, last: int) -> str:
+        """The span with the phrase's own words where the decoded ones differ: word by word
+        when the words line up (the phrase's words, gap words kept), else the phrase as written."""
+        positions = match_positions(phrase, words, first, 0, fuzzy=True) if last - first + 1 == len(
+            phrase.lowers) else None
+        if positions is None:
+            positions = match_positions(phrase, words, first, last - first, fuzzy=True)
+            if positions is None or positions[-1] != last:
+                positions = list(range(first, last + 1)) if last - first + 1 == len(phrase.lowers) else None
+        if positions is None:
+            return whole_span(text, words, phrase.text, first, last)
+        replace = {pos: lower for pos, lemma, lower in zip(positions, phrase.lemmas, phrase.lowers)
+                   if not word_matches(words[pos], lemma, lower, fuzzy=False)}
+        return span_with(text, words, replace, first, last)

@@ -1,0 +1,80 @@
+"""What a rule asks the audio about: finds that text alone cannot settle (coach.verify answers).
+
+Whisper garbles words it hears badly ("я прекрасчу разговор", "Come down, sir"), and the
+matcher's slip tolerance is a guess from letters. Two kinds of find are worth a look at the
+audio, and only these (everything else is decided by text, as before):
+
+* `near`: a phrase the rule did not find, but a window of words that reads almost like it
+  (`coach.rules.matching.near_miss`): if the audio fits the phrase about as well as the
+  decoded words, it was said, and the rule fires;
+* `fuzzy`: a phrase the rule did find, but only with slips allowed (no exact lemma match): if
+  the audio fits the phrase's exact words much worse than the decoded ones, the words were
+  something else ("на него" is not a slip of "на меня"), and the find is dropped.
+
+Each candidate carries the utterance text with the phrase put in place of its span, so the
+verifier compares two readings of the same stretch of audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from coach.nlp import Token
+
+NEAR, FUZZY = "near", "fuzzy"
+
+
+@dataclass
+class Candidate:
+    """One find for the audio to settle; `said` is what the rule's phrase would make of the span."""
+
+    rule: str
+    kind: Literal["near", "fuzzy"]
+    phrase: str
+    tokens: list[Token]  # the span's words, as tokens of the utterance
+    start_char: int  # the span in the utterance's text
+    end_char: int
+    said: str  # the span's text with the phrase's words in place of the differing ones
+    score: float  # the matcher's letter similarity of span and phrase (1.0: only fuzzy words)
+    hit: Any = None  # fuzzy: the rule's Hit, kept or dropped as the audio says
+
+    def texts(self, text: str, lo: int = 0, hi: int | None = None) -> tuple[str, str]:
+        """(as decoded, with the phrase) for the part [lo, hi) of the utterance's `text`."""
+        hi = len(text) if hi is None else hi
+        heard = text[lo:hi]
+        return heard, text[lo : self.start_char] + self.said + text[self.end_char : hi]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The audio's answer on one candidate: kept (a near miss fires, a fuzzy find stays) or not,
+    with the two scores compared (log-probabilities of the decoded and the phrase reading)."""
+
+    accepted: bool
+    heard: float
+    phrase: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def span_with(text: str, words: list[Token], replace: dict[int, str], first: int, last: int) -> str:
+    """The text of words[first..last] with some words replaced (by index): punctuation and spacing
+    between them kept as decoded, a replaced word capitalised when the decoded one was."""
+    out = []
+    pos = words[first].start_char
+    for i in range(first, last + 1):
+        w = words[i]
+        out.append(text[pos : w.start_char])
+        new = replace.get(i)
+        if new is None:
+            out.append(text[w.start_char : w.end_char])
+        else:
+            out.append(new[:1].upper() + new[1:] if w.text[:1].isupper() else new)
+        pos = w.end_char
+    return "".join(out)
+
+
+def whole_span(text: str, words: list[Token], phrase_text: str, first: int, last: int) -> str:
+    """The phrase as written in place of words[first..last] (merged or split words, a dropped one)."""
+    new = phrase_text.strip()
+    return new[:1].upper() + new[1:] if words[first].text[:1].isupper() else new

@@ -1,0 +1,191 @@
+"""Phrases heard, not just read: settling a rule's near misses and slip-tolerant finds on the audio.
+
+The rules match Whisper's text, and Whisper garbles words it hears badly: "я прекращу
+разговор" comes out "я прекрасчу разговор", "Calm down" as "Come down". Letters alone cannot
+tell a garbled phrase from a different one, but the audio can: Whisper's decoder, forced to
+read a given text on the audio (CTranslate2's alignment), gives each token a probability.
+For each candidate (coach.rules.candidates) the verifier takes the stretch of the utterance
+around it (the candidate's words and `context_s` of words either side, by their times, with
+`pad_s` of audio around), and scores two readings of it:
+
+* as decoded, and
+* with the rule's phrase in place of the span,
+
+as the sum of token log-probabilities (the tokens before the span are read the same way, so
+the difference comes from the span and what follows it). The phrase is accepted when it
+scores no more than `margin` below the decoded reading: Whisper's own text is its best guess
+and nearly always scores highest, but a phrase that was said comes close, and one that was
+not falls far behind (a wrong word costs several nats per token).
+
+A near miss accepted fires as the rule's finding; a fuzzy find rejected is dropped. Audio
+comes from a callable `(speaker, start_s, end_s) -> float32 samples | None` (batch: the
+call's own channels), or, live, from the recent audio the Session is fed (`RecentAudio`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from coach.asr.whisper_ops import WhisperOps
+from coach.audio import SAMPLE_RATE
+from coach.contract import Utterance, Word
+from coach.rules.candidates import Candidate, Verdict
+
+AudioSource = Callable[[str, float, float], "np.ndarray | None"]
+
+
+@dataclass
+class VerifyOptions:
+    """How a candidate is checked; `margin` is calibrated on the development corpus
+    (bench/verify_phrases.py), in nats of summed token log-probability."""
+
+    margin: float = 4.0
+    min_mean: float = -2.0  # the phrase reading's mean token log-probability: lower is not this audio
+    context_s: float = 1.0  # decoded words either side of the span, by their times
+    pad_s: float = 0.3  # audio kept around the first and last word (word times are rough)
+    keep_s: float = 60.0  # live: recent audio kept per speaker (an utterance closes within 30 s)
+
+
+@dataclass
+class VerifyStats:
+    """What verification did in one call, and what it cost (the per-call JSON's `extra.verify`)."""
+
+    candidates: int = 0
+    near: int = 0
+    near_accepted: int = 0
+    fuzzy: int = 0
+    fuzzy_rejected: int = 0
+    no_audio: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {**self.__dict__, "seconds": round(self.seconds, 3)}
+
+
+class RecentAudio:
+    """The last `keep_s` seconds of each speaker's audio, as fed (live and replay): an utterance
+    is verified when it closes, within seconds of its audio."""
+
+    def __init__(self, keep_s: float = 60.0, sample_rate: int = SAMPLE_RATE):
+        self.keep = int(keep_s * sample_rate)
+        self.rate = sample_rate
+        self._chunks: dict[str, deque[tuple[int, np.ndarray]]] = {}
+        self._held: dict[str, int] = {}
+
+    def add(self, speaker: str, samples: np.ndarray, start_s: float) -> None:
+        chunks = self._chunks.setdefault(speaker, deque())
+        chunks.append((int(round(start_s * self.rate)), np.asarray(samples, dtype=np.float32)))
+        held = self._held.get(speaker, 0) + len(samples)
+        while chunks and held - len(chunks[0][1]) >= self.keep:
+            held -= len(chunks.popleft()[1])
+        self._held[speaker] = held
+
+    def __call__(self, speaker: str, start_s: float, end_s: float) -> np.ndarray | None:
+        """The samples between two call times, or None when that audio is no longer (or not) held."""
+        chunks = self._chunks.get(speaker)
+        lo, hi = int(round(start_s * self.rate)), int(round(end_s * self.rate))
+        if not chunks or hi <= lo or chunks[0][0] > lo:
+            return None
+        out = np.zeros(hi - lo, dtype=np.float32)
+        for start, samples in chunks:
+            a, b = max(lo, start), min(hi, start + len(samples))
+            if a < b:
+                out[a - lo : b - lo] = samples[a - start : b - start]
+        return out
+
+
+@dataclass
+class Reading:
+    """One candidate's stretch: the audio and the two texts scored on it."""
+
+    audio: np.ndarray
+    heard: str
+    said: str
+
+
+class Verifier:
+    """Settles candidates on the audio (see the module docstring); one per call and language.
+
+    `audio` gives a speaker's samples between two call times; without one, the verifier keeps
+    the recent audio it is given through `hear` (the Session passes on what it is fed).
+    """
+
+    def __init__(self, ops: WhisperOps, language: str, audio: AudioSource | None = None,
+                 options: VerifyOptions | None = None):
+        self.ops = ops
+        self.language = language
+        self.options = options or VerifyOptions()
+        self.recent = RecentAudio(self.options.keep_s) if audio is None else None
+        self.audio: AudioSource = audio or self.recent
+        self.stats = VerifyStats()
+
+    def hear(self, speaker: str, samples: np.ndarray, start_s: float) -> None:
+        """Audio as it is fed to the Session (kept only without an explicit audio source)."""
+        if self.recent is not None:
+            self.recent.add(speaker, samples, start_s)
+
+    def __call__(self, utt: Utterance, candidates: list[Candidate]) -> list[Verdict]:
+        began = time.perf_counter()
+        verdicts = [self.settle(utt, c) for c in candidates]
+        self.stats.seconds += time.perf_counter() - began
+        return verdicts
+
+    def settle(self, utt: Utterance, cand: Candidate) -> Verdict:
+        stats = self.stats
+        stats.candidates += 1
+        near = cand.kind == "near"
+        stats.near += near
+        stats.fuzzy += not near
+        reading = self.reading(utt, cand)
+        if reading is None:  # no audio: the text decides, as without verification
+            stats.no_audio += 1
+            return Verdict(not near, float("nan"), float("nan"), {"audio": False})
+        heard_lp, said_lp = self.ops.token_log_probs(
+            reading.audio, [reading.heard, reading.said], self.language, pad_s=0.5)
+        heard, said = float(np.sum(heard_lp)), float(np.sum(said_lp))
+        mean = said / max(1, len(said_lp))
+        opts = self.options
+        accepted = said >= heard - opts.margin and mean >= opts.min_mean
+        stats.near_accepted += near and accepted
+        stats.fuzzy_rejected += (not near) and not accepted
+        return Verdict(accepted, heard, said, {"mean": round(mean, 3), "tokens": len(said_lp),
+                                               "heard_tokens": len(heard_lp)})
+
+    def reading(self, utt: Utterance, cand: Candidate) -> Reading | None:
+        """The candidate's stretch of audio with the decoded and the phrase reading of it."""
+        opts = self.options
+        timed = char_spans(utt)
+        inside = [(w, a, b) for w, a, b in timed if b > cand.start_char and a < cand.end_char]
+        if inside:
+            t0, t1 = inside[0][0].start - opts.context_s, inside[-1][0].end + opts.context_s
+            around = [(w, a, b) for w, a, b in timed if w.end > t0 and w.start < t1]
+            around = [x for x in timed if x in around or x in inside]
+            lo, hi = min(a for _, a, _ in around), max(b for _, _, b in around)
+            start, end = around[0][0].start, around[-1][0].end
+        else:  # no word times: the whole utterance
+            lo, hi, start, end = 0, len(utt.text), utt.start, utt.end
+        lo, hi = min(lo, cand.start_char), max(hi, cand.end_char)
+        audio = self.audio(utt.speaker, max(0.0, start - opts.pad_s), end + opts.pad_s)
+        if audio is None or len(audio) < SAMPLE_RATE // 10:
+            return None
+        heard, said = cand.texts(utt.text, lo, hi)
+        return Reading(audio, heard, said)
+
+
+def char_spans(utt: Utterance) -> list[tuple[Word, int, int]]:
+    """Each timed word with its character span in the utterance's text (found in order, as
+    `coach.rules.base.words_for_tokens` finds them)."""
+    out, pos = [], 0
+    for word in utt.words:
+        at = utt.text.find(word.text, pos)
+        if at < 0:
+            continue
+        pos = at + len(word.text)
+        out.append((word, at, pos))
+    return out
+

@@ -1,0 +1,153 @@
+"""Phrases heard, not just read: near misses and slip-tolerant finds settled on the audio.
+
+The rule side (which finds are candidates) is plain text; the verifier runs the real model on
+fixture audio: a garbled decode of a phrase that was said is accepted, the same words on a
+line that does not hold them are not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from coach.audio import load_call
+from coach.contract import AGENT, CUSTOMER, Utterance, Word
+from coach.rules import Rulebook
+from coach.rules.candidates import FUZZY, NEAR, Verdict
+from coach.rules.engine import utterance_from_text
+from coach.rules.matching import NEAR_MISS_FLOOR, SQUASH_THRESHOLD
+from coach.verify import RecentAudio, Verifier
+from tests.conftest import CALLS, find_line
+
+DONT_SHOUT = "ru.forbidden.dont-shout"
+
+
+@pytest.fixture(scope="module")
+def ru():
+    return Rulebook.load("ru")
+
+
+@pytest.fixture(scope="module")
+def en():
+    return Rulebook.load("en")
+
+
+def candidates(book: Rulebook, text: str):
+    """What the rules would ask the audio about for one agent line, and the findings of the text."""
+    asked = []
+
+    def keep_text_decision(utt, cands):  # the rulebook's contract: one verdict per candidate
+        asked.extend(cands)
+        return [Verdict(c.kind == FUZZY, 0.0, 0.0) for c in cands]
+
+    utt = utterance_from_text(text, AGENT)
+    events = book.check_utterance(utt, book.new_state(), verify=keep_text_decision)
+    return asked, events
+
+
+def test_a_garbled_phrase_is_a_near_miss_with_its_span_and_the_phrase_in_place(en):
+    [cand], events = candidates(en, "What your tone, please.")
+    assert events == []  # the text alone finds nothing
+    assert cand.kind == NEAR and cand.phrase == "watch your tone"
+    assert NEAR_MISS_FLOOR <= cand.score < SQUASH_THRESHOLD
+    assert [t.text for t in cand.tokens] == ["What", "your", "tone"]
+    assert cand.texts("What your tone, please.") == ("What your tone, please.", "Watch your tone, please.")
+
+
+def test_a_find_made_only_with_slips_is_flagged_with_the_exact_words(ru):
+    [cand], events = candidates(ru, "Нэ кричите на меня!")
+    assert [e.rule for e in events] == [DONT_SHOUT]
+    assert cand.kind == FUZZY and cand.hit is not None
+    assert cand.texts("Нэ кричите на меня!")[1] == "Не кричите на меня!"
+
+
+def test_exact_finds_and_plain_lines_ask_nothing(ru):
+    assert candidates(ru, "Не кричите на меня!")[0] == []
+    assert candidates(ru, "Я проверю линию и отправлю мастера завтра утром.")[0] == []
+
+
+def test_without_verification_the_findings_are_the_texts(ru):
+    for text in ("Нэ кричите на меня!", "Не крите на меня!", "Понятие, они имеют, где он сейчас."):
+        utt = utterance_from_text(text, AGENT)
+        off = ru.check_utterance(utt, ru.new_state())
+        asked, kept = candidates(ru, text)
+        assert [(e.rule, e.text, e.start) for e in off] == [(e.rule, e.text, e.start) for e in kept]
+        assert all("verified" not in e.details for e in off)
+
+
+def test_recent_audio_keeps_what_was_fed_and_forgets_the_old():
+    tape = RecentAudio(keep_s=2.0, sample_rate=10)
+    for k in range(5):  # five 1-second chunks of value k
+        tape.add(AGENT, np.full(10, k, dtype=np.float32), float(k))
+    assert tape(AGENT, 0.0, 1.0) is None  # forgotten
+    clip = tape(AGENT, 3.5, 4.5)
+    assert clip.tolist() == [3.0] * 5 + [4.0] * 5
+    assert tape(CUSTOMER, 3.0, 4.0) is None
+
+
+# -- on the audio (the real model) -------------------------------------------------------------
+
+
+def line_utterance(manifest, call: str, part: str, text: str) -> Utterance:
+    """`text` as if decoded from the line of `call` containing `part`, its words spread over the
+    line's time."""
+    line = find_line(manifest, call, part)
+    words = text.split()
+    step = (line["end"] - line["start"]) / len(words)
+    timed = [Word(w, line["start"] + k * step, line["start"] + (k + 0.9) * step) for k, w in enumerate(words)]
+    return Utterance(line["speaker"], line["start"], line["end"], text, timed)
+
+
+@pytest.fixture(scope="module")
+def verifier(coach):
+    call = load_call(CALLS / "forbidden_agent.wav")
+    return Verifier(coach.transcriber.ops, "ru", lambda s, a, b: call.samples(s, a, b))
+
+
+def findings(book: Rulebook, utt: Utterance, verify=None):
+    return [e for e in book.check_utterance(utt, book.new_state(), verify=verify) if e.rule == DONT_SHOUT]
+
+
+@pytest.mark.slow
+def test_a_garbled_phrase_that_was_said_is_accepted(ru, verifier, manifest):
+    utt = line_utterance(manifest, "forbidden_agent.wav", "Не кричите", "Не крите на меня!")
+    assert findings(ru, utt) == []  # past what text tolerates
+    [event] = findings(ru, utt, verifier)
+    assert event.details["verified"] == "audio" and event.details["phrase"] == "не кричите на меня"
+    scores = event.details["verify_scores"]
+    assert scores["phrase"] > scores["heard"] - verifier.options.margin
+
+
+@pytest.mark.slow
+def test_a_phrase_on_audio_that_does_not_hold_it_is_rejected(ru, verifier, manifest):
+    other = "Я проверю линию"  # a line of the same call, same voice, other words
+    near = line_utterance(manifest, "forbidden_agent.wav", other, "Не крите на меня!")
+    assert findings(ru, near, verifier) == []
+    fuzzy = line_utterance(manifest, "forbidden_agent.wav", other, "Нэ кричите на меня!")
+    assert len(findings(ru, fuzzy)) == 1  # the text alone fires
+    assert findings(ru, fuzzy, verifier) == []  # the audio says no
+    said = line_utterance(manifest, "forbidden_agent.wav", "Не кричите", "Нэ кричите на меня!")
+    [event] = findings(ru, said, verifier)  # where it was said, the slip stays a finding
+    assert event.details["verified"] == "audio"
+
+
+@pytest.mark.slow
+def test_a_live_session_verifies_on_the_audio_it_was_fed(coach, manifest):
+    """No audio source: the Session keeps the recent audio it is fed, as the live pipeline feeds it."""
+    on = type(coach)(replace(coach.config, verify_phrases=True), coach.checks, coach.model, coach.whisper)
+    session = on.new_session((AGENT, CUSTOMER), "ru")
+    call = load_call(CALLS / "forbidden_agent.wav")
+    for speaker in (AGENT, CUSTOMER):
+        for start, samples in call.iter_chunks(speaker, 1.0):
+            session.feed_audio(speaker, samples, start)
+    events = session.add_utterance(line_utterance(manifest, "forbidden_agent.wav", "Не кричите",
+                                                  "Не крите на меня!"))
+    shout = [e for e in events if e.rule == DONT_SHOUT]
+    assert [e.details["verified"] for e in shout] == ["audio"]
+    assert session.verifier.stats.near_accepted == 1
+    off = coach.new_session((AGENT, CUSTOMER), "ru")
+    assert off.verifier is None
+    assert not [e for e in off.add_utterance(line_utterance(manifest, "forbidden_agent.wav", "Не кричите",
+                                                            "Не крите на меня!")) if e.rule == DONT_SHOUT]
