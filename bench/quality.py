@@ -50,7 +50,7 @@ def options_tag(extra: list[str]) -> str:
     """A folder-safe name for a set of pass-through options ("default" when none)."""
     if not extra:
         return "default"
-    return re.sub(r"[^A-Za-z0-9_.]+", "-", "_".join(a.lstrip("-") for a in extra)).strip("-")[:80]
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", "-".join(a.lstrip("-") for a in extra)).strip("-")[:80]
 
 
 def score(corpus: Path, variant: str, out: Path, extra: list[str]) -> None:
