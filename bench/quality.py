@@ -13,8 +13,10 @@ passed on to `coach score`, so the same run can measure an option::
 
 Results are kept per variant and option set under bench/.corpus/out/, and
 `coach score` skips calls already scored with the same audio, model, rules
-and options, so a second run only re-evaluates. Scoring the ~70 one-minute
-calls takes about 5 minutes on 2 cores.
+and options, so a second run only re-evaluates. Scoring the 69 calls (an
+hour of audio) takes about 5-10 minutes on 2 free cores with `--language
+auto`; with the defaults (`--language ru`) the English calls take several
+times longer, as Whisper loops on audio in the wrong language.
 """
 
 from __future__ import annotations
