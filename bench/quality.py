@@ -82,10 +82,11 @@ def asr_similarity(truth_dir: Path, out: Path) -> dict[str, list[float]]:
         if not truth_path.exists():
             continue
         truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        mono = bool(result.get("mono"))  # one channel: every word is "agent", compare by time only
         for line in truth.get("lines", []):
             heard = " ".join(
                 u["text"] for u in result.get("transcript", [])
-                if u["speaker"] == line["speaker"] and u["start"] < line["end"] + 0.5
+                if (mono or u["speaker"] == line["speaker"]) and u["start"] < line["end"] + 0.5
                 and u["end"] > line["start"] - 0.5
             )
             scores.setdefault(truth["language"], []).append(fuzz.ratio(words(line["text"]), words(heard)))
