@@ -51,6 +51,7 @@ def unmount(where: Path) -> None:
     subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_out_is_a_file(tmp_path):
     out = tmp_path / "results"
     out.write_text("not a folder")
@@ -58,6 +59,7 @@ def test_out_is_a_file(tmp_path):
                    str(out), "not a folder")
 
 
+@pytest.mark.slow
 def test_out_on_a_read_only_filesystem(tmp_path):
     out = tmp_path / "ro"
     if not mount_tmpfs(out, "ro,size=1m"):
@@ -279,6 +281,7 @@ def _company(tmp_path: Path, files: dict[str, bytes]) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_rule_file_that_is_not_utf8_is_one_line_naming_it(tmp_path):
     bad = RULE.format(id="cp1251", phrase="это не моя проблема").encode("cp1251")
     folder = _company(tmp_path, {"ru/cp1251.yaml": bad})
@@ -298,6 +301,7 @@ def test_duplicate_rule_ids_anywhere_in_a_folder_tree_are_refused(tmp_path):
                        "--language", "ru", "--rules", str(folder)), "company.forbidden.same", "one.yaml")
 
 
+@pytest.mark.slow
 def test_yaml_errors_point_at_the_line_at_fault(tmp_path):
     text = RULE.format(id="yaml", phrase="это не моя проблема").replace(
         'phrases: [это не моя проблема]', 'phrases: [это не моя проблема').encode()
