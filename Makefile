@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps a11y-deps model demo test lint bench clean
+.PHONY: setup system-deps a11y-deps model demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ lint: $(STAMP)
 
 test: setup system-deps a11y-deps lint
 	$(BIN)/python -m pytest -q
+
+# the edit loop: everything not marked slow (under a minute on 2 cores)
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
 	$(BIN)/python bench/batch_throughput.py

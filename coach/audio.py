@@ -167,14 +167,6 @@ class CallAudio:
             yield lo / self.sample_rate, _as_float32(data[lo : lo + step])
 
 
-def parse_channel_order(value: str) -> tuple[str, str]:
-    """'agent,customer' -> ('agent', 'customer'); anything else is a clear error."""
-    order = tuple(part.strip() for part in value.split(","))
-    if sorted(order) != sorted((AGENT, CUSTOMER)):
-        raise AudioError(f"--channels must be 'agent,customer' or 'customer,agent', got '{value}'")
-    return order  # type: ignore[return-value]
-
-
 @dataclass
 class _WavData:
     """What a RIFF/WAVE header says about its sample data."""

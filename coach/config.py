@@ -92,3 +92,11 @@ class CoachConfig:
 
     def with_threads(self, threads: int) -> CoachConfig:
         return replace(self, cpu_threads=threads)
+
+
+def parse_channel_order(value: str) -> tuple[str, str]:
+    """'agent,customer' -> ('agent', 'customer'); anything else is a clear error."""
+    order = tuple(part.strip() for part in value.split(","))
+    if sorted(order) != sorted((AGENT, CUSTOMER)):
+        raise CoachError(f"--channels must be 'agent,customer' or 'customer,agent', got '{value}'")
+    return order  # type: ignore[return-value]

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rapidfuzz import fuzz
 
 from coach.errors import CoachError
 
@@ -403,27 +404,44 @@ def _closeness(a: Span, b: Span, tolerance: float) -> float | None:
     return overlap if overlap >= -tolerance else None
 
 
+def _text_fit(a: Span, b: Span) -> float:
+    """How alike two events' words are (0-100); 0 when either has none."""
+    if not a.text or not b.text:
+        return 0.0
+    return fuzz.partial_ratio(a.text.lower(), b.text.lower())
+
+
 def match_spans(truth: Sequence[Span], predicted: Sequence[Span], tolerance: float
                 ) -> tuple[list[tuple[int, int]], list[int], list[int], list[int]]:
     """Match one category's events of one call.
 
     Returns (pairs of (truth index, prediction index), unmatched predictions
     that could have matched a taken truth event (duplicates), other unmatched
-    predictions, unmatched truth indexes). A maximum matching (augmenting
-    paths), each truth event trying its closest predictions first, so a
-    prediction lying between two events never leaves one of them unmatched.
+    predictions, unmatched truth indexes). Pairs are first taken greedily,
+    best first (more overlap, then more alike words, so "заявочку" pairs with
+    the truth event "заявочку" when a line holds two diminutives), then
+    augmenting paths make the matching maximum, so a prediction lying
+    between two events never leaves one of them unmatched.
     """
     candidates: list[list[int]] = []
-    for t in truth:
+    ranked: list[tuple[float, float, int, int]] = []
+    for i, t in enumerate(truth):
         scored = []
         for j, p in enumerate(predicted):
             if t.speaker is not None and p.speaker != t.speaker:
                 continue
             fit = _closeness(t, p, tolerance)
             if fit is not None:
-                scored.append((-fit, j))
+                key = (-round(fit, 1), -_text_fit(t, p))
+                scored.append((key, j))
+                ranked.append((*key, i, j))
         candidates.append([j for _, j in sorted(scored)])
     owner: dict[int, int] = {}  # prediction -> truth
+    taken: set[int] = set()
+    for _, _, i, j in sorted(ranked):
+        if i not in taken and j not in owner:
+            owner[j] = i
+            taken.add(i)
 
     def augment(i: int, seen: set[int]) -> bool:
         for j in candidates[i]:
@@ -436,7 +454,8 @@ def match_spans(truth: Sequence[Span], predicted: Sequence[Span], tolerance: flo
         return False
 
     for i in range(len(truth)):
-        augment(i, set())
+        if i not in taken:
+            augment(i, set())
     pairs = sorted((i, j) for j, i in owner.items())
     matched_truth = {i for i, _ in pairs}
     reachable = {j for cands in candidates for j in cands}

@@ -10,6 +10,9 @@ set -euo pipefail
 packages=(libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils chromium sox ffmpeg npm)
 missing=()
 for p in "${packages[@]}"; do
+  # npm often comes with the machine's own Node.js (not Debian's): Debian's npm
+  # package then conflicts with it ("held broken packages"), so a working npm is enough.
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -193,6 +193,7 @@ def test_synthetic_dialogue_findings(cfg):
 
 
 @pytest.mark.parametrize("seed", range(6))
+@pytest.mark.slow
 def test_synthetic_streaming_equals_batch(cfg, seed):
     channels, utterances = dialogue()
     batch, batch_metrics = analyze_call(channels, utterances, cfg)

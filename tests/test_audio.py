@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coach.audio import SAMPLE_RATE, load_call, parse_channel_order
-from coach.errors import AudioError
+from coach.audio import SAMPLE_RATE, load_call
+from coach.config import parse_channel_order
+from coach.errors import AudioError, CoachError
 from tests.conftest import BAD, CALLS
 
 FORMATS = ["call_8k_mulaw.wav", "call_alaw.wav", "call.mp3", "call.ogg", "call.flac"]
@@ -32,7 +33,7 @@ def test_channel_order_swaps_speakers():
 
 
 def test_bad_channel_order_is_a_clear_error():
-    with pytest.raises(AudioError, match="agent,customer"):
+    with pytest.raises(CoachError, match="agent,customer"):
         parse_channel_order("left,right")
 
 

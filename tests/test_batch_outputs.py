@@ -46,6 +46,7 @@ def scored_as(scored, path: Path) -> dict:
     return dict(copy.deepcopy(scored(name)), call=str(path))
 
 
+@pytest.mark.slow
 def test_two_runs_into_one_out(folder, scored):
     root, (a, b) = folder
     out = root / "out"

@@ -92,6 +92,16 @@ def test_matching_finds_the_most_pairs_not_the_first_closest(tmp_path):
     assert counts(run_eval(tmp_path), "filler_words") == (2, 0, 0, 0)
 
 
+def test_two_events_in_one_line_pair_by_their_words(tmp_path):
+    line = (28.96, 35.3)
+    write_truth(tmp_path / "truth", "c1", [ev("diminutive", *line, text="фоточку"),
+                                           ev("diminutive", *line, text="заявочку")])
+    write_result(tmp_path / "out", "c1", [ev("diminutive", 33.8, 34.6, text="заявочку")])
+    report = run_eval(tmp_path)
+    assert counts(report, "diminutive") == (1, 0, 0, 1)
+    assert [(m.kind, m.text) for m in report.mismatches] == [("fn", "фоточку")]
+
+
 def test_call_level_categories_compare_as_booleans_and_absent_is_not_judged(tmp_path):
     truth, out = tmp_path / "truth", tmp_path / "out"
     write_truth(truth, "hit", [], call={"no_greeting": True})

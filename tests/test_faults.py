@@ -51,6 +51,7 @@ def unmount(where: Path) -> None:
     subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_out_is_a_file(tmp_path):
     out = tmp_path / "results"
     out.write_text("not a folder")
@@ -58,6 +59,7 @@ def test_out_is_a_file(tmp_path):
                    str(out), "not a folder")
 
 
+@pytest.mark.slow
 def test_out_on_a_read_only_filesystem(tmp_path):
     out = tmp_path / "ro"
     if not mount_tmpfs(out, "ro,size=1m"):
@@ -194,3 +196,135 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     except OSError:
         return False
+
+
+# --- damaged audio -------------------------------------------------------------------------
+def _wav_claiming(path: Path, seconds_claimed: float, seconds_present: float) -> None:
+    """A 16 kHz mono PCM WAV whose header promises more audio than the file holds."""
+    import struct
+
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    data = (rng.standard_normal(int(16000 * seconds_present)) * 300).astype("<i2").tobytes()
+    claimed = int(16000 * seconds_claimed) * 2
+    header = b"RIFF" + struct.pack("<I", 36 + claimed) + b"WAVE"
+    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+    header += b"data" + struct.pack("<I", claimed)
+    path.write_bytes(header + data)
+
+
+@pytest.mark.slow
+def test_cut_off_recordings_are_named_and_not_judged_on_their_missing_end(tmp_path):
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    demo = Path(__file__).resolve().parents[1] / "samples" / "demo_call.wav"
+    (calls / "first_200k.wav").write_bytes(demo.read_bytes()[:200_000])
+    (calls / "half.wav").write_bytes(demo.read_bytes()[: demo.stat().st_size // 2])
+    _wav_claiming(calls / "nine_hours.wav", 9 * 3600, 3.0)
+    out = tmp_path / "out"
+    proc = run("score", str(calls), "-o", str(out), "--language", "ru", "--no-report")
+    assert proc.returncode in (0, 1), proc.stderr
+    errors = (out / "errors.jsonl").read_text().splitlines()
+    for name in ("first_200k", "half", "nine_hours"):
+        path = out / f"{name}.json"
+        if not path.exists():  # an error row naming the file is the other honest answer
+            assert any(f"{name}.wav" in row and "truncated" in row for row in errors), errors
+            continue
+        result = json.loads(path.read_text())
+        assert any(n.startswith("truncated: header says") for n in result["notes"]), result["notes"]
+        assert not [e for e in result["events"] if e["category"] in ("no_closing", "name_not_used")]
+
+
+@pytest.mark.slow
+def test_noise_is_no_call(tmp_path):
+    import wave
+
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    noise = tmp_path / "noise.wav"
+    with wave.open(str(noise), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        samples = (rng.standard_normal((16000 * 60, 2)) * 9000).clip(-32000, 32000)
+        w.writeframes(samples.astype("<i2").tobytes())
+    out = tmp_path / "out"
+    proc = run("score", str(noise), "-o", str(out), "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "noise.json").read_text())
+    assert result["events"] == [] and result["transcript"] == []
+    assert any(n.startswith("no speech") for n in result["notes"]), result["notes"]
+
+
+# --- rule files ----------------------------------------------------------------------------
+RULE = """id: company.forbidden.{id}
+kind: phrase
+category: forbidden_phrase
+speaker: agent
+severity: major
+message: "Не говорите так"
+suggestion: "Скажите иначе."
+phrases: [{phrase}]
+examples:
+  match: ["{phrase}"]
+  no_match: ["Добрый день"]
+"""
+
+
+def _company(tmp_path: Path, files: dict[str, bytes]) -> Path:
+    folder = tmp_path / "company"
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return folder
+
+
+@pytest.mark.slow
+def test_a_rule_file_that_is_not_utf8_is_one_line_naming_it(tmp_path):
+    bad = RULE.format(id="cp1251", phrase="это не моя проблема").encode("cp1251")
+    folder = _company(tmp_path, {"ru/cp1251.yaml": bad})
+    for args in (("rules", "check", str(folder)), ("rules", "test", str(folder)),
+                 ("rules", "explain", "Привет", "--lang", "ru", "--rules", str(folder))):
+        proc = run(*args)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr + proc.stdout, args
+        assert "cp1251.yaml" in proc.stdout + proc.stderr and "UTF-8" in proc.stdout + proc.stderr
+    one_line_error(run("score", str(CALLS / "clean_call.wav"), "-o", str(tmp_path / "out"),
+                       "--language", "ru", "--rules", str(folder)), "cp1251.yaml", "UTF-8")
+
+
+def test_duplicate_rule_ids_anywhere_in_a_folder_tree_are_refused(tmp_path):
+    text = RULE.format(id="same", phrase="это не моя проблема").encode()
+    folder = _company(tmp_path, {"ru/a/one.yaml": text, "ru/b/two.yaml": text})
+    one_line_error(run("score", str(CALLS / "clean_call.wav"), "-o", str(tmp_path / "out"),
+                       "--language", "ru", "--rules", str(folder)), "company.forbidden.same", "one.yaml")
+
+
+@pytest.mark.slow
+def test_yaml_errors_point_at_the_line_at_fault(tmp_path):
+    text = RULE.format(id="yaml", phrase="это не моя проблема").replace(
+        'phrases: [это не моя проблема]', 'phrases: [это не моя проблема').encode()
+    folder = _company(tmp_path, {"ru/broken.yaml": text})
+    proc = run("rules", "check", str(folder))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "broken.yaml" in out and "line 8" in out, out
+
+
+def test_a_catastrophic_regex_cannot_hang_the_rule_tests(tmp_path):
+    text = """id: company.fillers.regex
+kind: occurrence
+category: filler_words
+speaker: agent
+severity: minor
+message: "Паразит"
+regexes: ["(a+)+b"]
+examples:
+  match: [["agent: ab ab ab ab ab ab ab ab", "pause: 30", "agent: ab ab ab ab ab ab"]]
+  no_match: ["Добрый день"]
+""".encode()
+    folder = _company(tmp_path, {"ru/regex.yaml": text})
+    started = time.monotonic()
+    proc = run("rules", "explain", "a" * 5000 + "c", "--lang", "ru", "--rules", str(folder), timeout=60)
+    assert time.monotonic() - started < 30
+    assert "Traceback" not in proc.stdout + proc.stderr

@@ -66,6 +66,7 @@ def test_speech_is_used_not_the_ringback_before_it(transcriber):
     assert not transcriber.find_speech(call.pcm[AGENT][: 8 * 16000]).has_speech
 
 
+@pytest.mark.slow
 def test_candidates_restrict_and_renormalise(transcriber):
     call = load_call(CALLS / "forbidden_agent.wav")
     language, p_among_two = transcriber.detect_language(call.pcm[AGENT], candidates=("ro", "et"))

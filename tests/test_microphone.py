@@ -164,6 +164,7 @@ def play(env: dict, name: str) -> subprocess.Popen:
     return subprocess.Popen(["paplay", "--device=call", str(CALLS / name)], env=env)
 
 
+@pytest.mark.slow
 def test_devices_lists_the_sound_server_sources(pulse):
     out = subprocess.run([sys.executable, "-m", "coach", "devices"], cwd=ROOT, env=pulse,
                          capture_output=True, text=True, timeout=120)
@@ -176,6 +177,7 @@ def test_devices_lists_the_sound_server_sources(pulse):
     assert {d["name"] for d in monitors} >= {"call.monitor", "other.monitor"}
 
 
+@pytest.mark.slow
 def test_a_wrong_device_is_one_line_before_the_model_loads(pulse):
     started = time.monotonic()
     out = subprocess.run([sys.executable, "-m", "coach", "live", "--device", "no-such-mic", "--no-browser"],

@@ -245,6 +245,7 @@ def hub():
     h.stop(flush_s=0.2)
 
 
+@pytest.mark.slow
 def test_cards_meters_and_notices(browser_page, hub):
     page, errors = browser_page
     page.goto(f"http://127.0.0.1:{hub.port}/")
@@ -435,6 +436,7 @@ def test_checklist_ticks_name_corrected_with_one_click_prompt_card_and_praise(br
     assert not [e for e in result["events"] if e["category"] in ("customer_emotion", "good_practice")]
 
 
+@pytest.mark.slow
 def test_checklist_cues_and_name_rendering(browser_page, hub):
     page, errors = browser_page
     page.goto(f"http://127.0.0.1:{hub.port}/")

@@ -35,6 +35,7 @@ def results(out: Path) -> dict[str, dict]:
     return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.glob("*.json"))}
 
 
+@pytest.mark.slow
 def test_local_jobs_and_ray_engines_give_identical_results(tmp_path):
     """The same calls scored inline with all cores, by `--jobs 2` (one thread per worker) and
     by Ray actors (whose workers run with OMP_NUM_THREADS=1) are byte-identical in everything
@@ -104,6 +105,7 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_engine_streams_results_and_reuses_one_model_per_actor(local_ray, tmp_path):
     """The protocol the batch runner uses: one callback per job, as each finishes."""
     from coach import CoachConfig
@@ -129,6 +131,7 @@ def test_ray_engine_streams_results_and_reuses_one_model_per_actor(local_ray, tm
     assert "missing.wav" in error
 
 
+@pytest.mark.slow
 def test_shipped_audio_gives_the_same_result(local_ray, coach, tmp_path):
     """As for a remote cluster: the recording goes as bytes, the result names the original."""
     from coach.engines import Job

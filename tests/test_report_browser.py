@@ -169,6 +169,7 @@ def name_of(result: dict) -> str:
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_report_opens_from_disk_and_lists_calls_worst_first(page, trainer_folder):
     root, html, results = trainer_folder
     page.goto(html.as_uri())

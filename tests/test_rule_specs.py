@@ -101,6 +101,7 @@ def test_severity_choices_follow_the_contract():
     assert SeverityName.__args__ == Severity.names()
 
 
+@pytest.mark.slow
 def test_schema_command_prints_the_committed_schema(tmp_path):
     out = rules_cli("schema")
     assert out.returncode == 0 and json.loads(out.stdout) == rule_schema()
@@ -225,6 +226,7 @@ def test_broken_yaml_points_at_the_line_at_fault(tmp_path, broken, line, words):
     assert message.startswith(f"{path}: line {line} invalid YAML: ") and words in message, message
 
 
+@pytest.mark.slow
 def test_duplicate_ids_anywhere_in_a_folder_name_both_files(tmp_path):
     first = write(tmp_path / "ru" / "a" / "one.yaml", GOOD)
     second = write(tmp_path / "ru" / "b" / "deep" / "two.yaml", GOOD)
@@ -405,6 +407,7 @@ def test_many_built_in_examples_assert_their_span():
 
 # --- the CLI on bad files: one line naming the file ----------------------------------------------------
 
+@pytest.mark.slow
 def test_cli_tools_on_a_file_that_is_not_utf8(tmp_path):
     path = write(tmp_path / "ru" / "bad.yaml", CP1251)
     check = rules_cli("check", str(tmp_path))

@@ -389,6 +389,7 @@ def rule_events(result: dict, category: str) -> list[dict]:
     return [e for e in result["events"] if e["category"] == category]
 
 
+@pytest.mark.slow
 def test_name_used_call(scored):
     result = scored("name_used.wav")
     assert result["customer_name"] == "Ольга"
@@ -422,6 +423,7 @@ def test_forbidden_call_findings(scored, manifest):
         assert not rule_events(result, category), category
 
 
+@pytest.mark.slow
 def test_customer_saying_forbidden_phrases_costs_the_agent_nothing(scored):
     result = scored("customer_says_forbidden.wav")
     assert not [e for e in result["events"] if e["speaker"] == "customer"]
@@ -433,6 +435,7 @@ def demo(scorer) -> dict:
     return scorer.score(ROOT / "samples" / "demo_call.wav").to_dict()
 
 
+@pytest.mark.slow
 def test_demo_call_findings(demo):
     found = {(e["category"], e["rule"]) for e in demo["events"]}
     expected = {
@@ -546,6 +549,7 @@ def test_explain_works_for_every_language(language, text, rule_id, lemma):
     assert rule_id in out.stdout and lemma in out.stdout and "tokens:" in out.stdout
 
 
+@pytest.mark.slow
 def test_score_follows_a_company_scorecard(tmp_path):
     card = (ROOT / "rules/scorecards/default.yaml").read_text(encoding="utf-8")
     card = card.replace("forbidden_phrase:   {per_event: 15, max: 45}",

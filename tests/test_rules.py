@@ -87,6 +87,7 @@ def test_company_rules_add_override_and_disable(tmp_path):
     assert "acme.no-sorry" in ids_fired and "ru.forbidden.dont-shout" not in ids_fired
 
 
+@pytest.mark.slow
 def test_rules_cli_check_test_explain(tmp_path):
     coach = [sys.executable, "-m", "coach", "rules"]
     ok = subprocess.run([*coach, "check"], capture_output=True, text=True)

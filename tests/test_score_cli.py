@@ -79,6 +79,7 @@ def test_result_follows_the_contract(scored):
     assert result["score"]["by_category"]["forbidden_phrase"] < 0
 
 
+@pytest.mark.slow
 def test_mono_call_is_agent_only(scored):
     result = scored("mono_call.wav")
     assert result["mono"] and result["channels"] == {"agent": 0}
@@ -87,6 +88,7 @@ def test_mono_call_is_agent_only(scored):
     assert agent_events(result, "forbidden_phrase")
 
 
+@pytest.mark.slow
 def test_batch_with_bad_files_scores_the_good_ones(tmp_path):
     calls = tmp_path / "calls"
     calls.mkdir()
@@ -122,6 +124,7 @@ def _wait_for_json(out: Path, proc: subprocess.Popen, limit: float = 300) -> Non
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.slow
 def test_resume_after_sigkill_scores_each_call_exactly_once(tmp_path, jobs):
     calls = tmp_path / "calls"
     calls.mkdir()
@@ -156,6 +159,7 @@ def test_resume_after_sigkill_scores_each_call_exactly_once(tmp_path, jobs):
     assert len(rows) == 5
 
 
+@pytest.mark.slow
 def test_force_rescores(tmp_path):
     shutil.copy(CALLS / "customer_says_forbidden.wav", tmp_path / "a.wav")
     out = tmp_path / "out"
@@ -166,6 +170,7 @@ def test_force_rescores(tmp_path):
     assert "Scored 1 call(s), skipped 0" in again.stdout
 
 
+@pytest.mark.slow
 def test_help_explains_every_option():
     top = run_coach("--help").stdout
     for command in ("score", "models", "rules"):

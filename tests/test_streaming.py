@@ -62,6 +62,7 @@ def test_loops_are_cut_from_a_hypothesis(whisper):
     assert kept == []
 
 
+@pytest.mark.slow
 def test_forbidden_phrase_streams_as_a_final_utterance(whisper, manifest):
     audio = load_call(CALLS / "forbidden_agent.wav").channels[AGENT]
     line = find_line(manifest, "forbidden_agent.wav", "кричите")
@@ -81,6 +82,7 @@ def test_forbidden_phrase_streams_as_a_final_utterance(whisper, manifest):
     assert tr.stats.max_buffer_s < 10
 
 
+@pytest.mark.slow
 def test_finals_do_not_depend_on_chunking(whisper):
     audio = load_call(CALLS / "forbidden_agent.wav").channels[AGENT]
     _, small = stream(whisper, audio, chunk_s=0.1)
@@ -98,6 +100,7 @@ def test_silence_is_never_decoded(whisper):
     assert tr.buffer_seconds < 1.0
 
 
+@pytest.mark.slow
 def test_endless_speech_stays_bounded(whisper):
     """Speech with no pause long enough to close an utterance: the buffer is trimmed at
     committed words and the utterance is closed at max_utterance_s, never encoding 30 s."""
@@ -117,6 +120,7 @@ def test_endless_speech_stays_bounded(whisper):
     assert "кричите" in spoken and "спасибо" in spoken
 
 
+@pytest.mark.slow
 def test_an_english_call_streams_in_english(whisper):
     audio = load_call(CALLS / "en" / "en_support.flac").channels[AGENT]
     _, out = stream(whisper, audio, options=StreamingOptions(language="en"))

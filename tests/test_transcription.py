@@ -85,6 +85,7 @@ def test_real_speech_is_kept_and_repeats_are_dropped():
 
 
 @pytest.mark.parametrize("name", ["forbidden_agent.wav", "clean_call.wav", "name_used.wav"])
+@pytest.mark.slow
 def test_fast_mode_text_matches_plain_faster_whisper(scorer, name):
     """Encoding only the audio present must not change what is recognised."""
     from rapidfuzz.fuzz import ratio

@@ -50,6 +50,7 @@ def test_word_times_span_the_whole_clip(ops, manifest):
     assert abs(words[0][0]["start"] - 0.2) < 0.6
 
 
+@pytest.mark.slow
 def test_the_true_text_fits_its_audio_best(ops, manifest):
     """Each agent line of a call scores its own text above every other line's text."""
     name = "forbidden_agent.wav"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from coach.audio import parse_channel_order
-from coach.config import ASR_MODES, AUTO, DEVICES, MONO_MODES, CoachConfig
+from coach.config import ASR_MODES, AUTO, DEVICES, MONO_MODES, CoachConfig, parse_channel_order
 
 
 def add_config_options(parser: argparse.ArgumentParser, *, language_default: str = AUTO,

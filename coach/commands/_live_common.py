@@ -11,17 +11,15 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coach.commands._config import add_config_options, config_from_args
-from coach.contract import status_message
-from coach.core import Coach
 from coach.errors import CoachError
-from coach.live.app import Interrupted, Shutdown, open_overlay, token_for
-from coach.live.calls import Desk, DeskOptions
-from coach.live.hub import Hub, HubOptions
-from coach.live.pipeline import LiveOptions
-from coach.outputs import check_output_dir
+
+if TYPE_CHECKING:  # the live machinery (Whisper, the server) loads only when a command runs
+    from coach.live.app import Shutdown
+    from coach.live.calls import Desk, DeskOptions
+    from coach.live.hub import Hub
 
 CLIENT_NOTICE_S = 10.0  # say so when no overlay has connected this long after the start
 
@@ -54,6 +52,14 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 def serve_calls(args: argparse.Namespace, what: str, options: DeskOptions, source: Any = None,
                 recordings: list | None = None) -> int:
     """Check, load, serve the overlay, run the calls; stop cleanly on a signal (130/143)."""
+    from coach.contract import status_message
+    from coach.core import Coach
+    from coach.live.app import Interrupted, Shutdown, open_overlay, token_for
+    from coach.live.calls import Desk
+    from coach.live.hub import Hub, HubOptions
+    from coach.live.pipeline import LiveOptions
+    from coach.outputs import check_output_dir
+
     shutdown = Shutdown().install()
     hub: Hub | None = None
     desk: Desk | None = None

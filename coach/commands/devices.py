@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from coach.live.devices import list_inputs
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -24,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from coach.live.devices import list_inputs
+
     devices = list_inputs()
     if args.json:
         print(json.dumps(devices, ensure_ascii=False, indent=2))

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from coach.audio import parse_channel_order
 from coach.commands._live_common import add_common, serve_calls
+from coach.config import parse_channel_order
 from coach.contract import AGENT, CUSTOMER
 from coach.errors import CoachError
-from coach.live.calls import DeskOptions
-from coach.live.sources import DeviceSpec, MicrophoneSource, parse_device
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from coach.live.calls import DeskOptions
+    from coach.live.sources import DeviceSpec, MicrophoneSource, parse_device
+
     if args.channels and args.customer_device:
         raise CoachError("use either --channels (one stereo device) or --customer-device, not both")
     if args.auto_end < 0:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from coach.audio import parse_channel_order
 from coach.commands._live_common import add_common, serve_calls
+from coach.config import parse_channel_order
 from coach.errors import CoachError
-from coach.live.calls import DeskOptions
-from coach.live.sources import FileSource
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from coach.live.calls import DeskOptions
+    from coach.live.sources import FileSource
+
     if args.speed < 0:
         raise CoachError("--speed must be 0 (as fast as possible) or more")
     if args.pause < 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from coach.report import DEFAULT_REPORT_NAME, ReportOptions, write_report_for_dir
+DEFAULT_REPORT_NAME = "report.html"
 
 
 def add_metadata_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from coach.metadata import MetadataSource
+    from coach.report import ReportOptions, write_report_for_dir
 
     formats = None
     if args.transcripts:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coach.errors import RuleError
 from coach.paths import rules_root
-from coach.rules import Rulebook
-from coach.rules.base import Rule
-from coach.rules.examples import run_rule_examples
-from coach.rules.loader import language_folders, load_rules
-from coach.rules.schema import schema_text
+
+if TYPE_CHECKING:  # the rule engine (spaCy, pymorphy3) loads when a rules command runs
+    from coach.rules.base import Rule
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,6 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load_folder(folder: Path | None, lang: str | None) -> tuple[Path, list[Rule], list[str]]:
+    from coach.rules.loader import language_folders, load_rules
+
     """The rules defined in `folder` (as loaded on top of the built-in packs) and the errors found."""
     folder = folder or rules_root()
     if not folder.is_dir():
@@ -90,6 +91,8 @@ def run_test(args: argparse.Namespace) -> int:
         print(f"ERROR {error}")
     passed = failed = 0
     for rule in rules:
+        from coach.rules.examples import run_rule_examples
+
         for result in run_rule_examples(rule):
             if result.passed:
                 passed += 1
@@ -103,6 +106,8 @@ def run_test(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
+    from coach.rules import Rulebook
+
     book = Rulebook.load(args.lang, list(args.rules))
     tokens, explanations = book.explain(args.text, args.speaker)
     print("tokens: " + " ".join(f"{t.text}[{t.lemma}{'/' + t.pos if t.pos else ''}]"
@@ -121,6 +126,8 @@ def run_explain(args: argparse.Namespace) -> int:
 
 
 def run_schema(args: argparse.Namespace) -> int:
+    from coach.rules.schema import schema_text
+
     text = schema_text()
     if args.output is None:
         sys.stdout.write(text)

@@ -6,15 +6,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from coach.batch import BatchSummary, run_batch
 from coach.commands._config import add_config_options, config_from_args
 from coach.commands.report import add_metadata_arguments
 from coach.config import CoachConfig
-from coach.core import Fingerprints
-from coach.engines import Engine
 from coach.errors import CoachError
-from coach.metadata import MetadataSource
+
+if TYPE_CHECKING:  # Whisper, spaCy and the rest load only when the command runs
+    from coach.batch import BatchSummary
+    from coach.engines import Engine
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,6 +72,10 @@ def make_engine(args: argparse.Namespace, config: CoachConfig) -> Engine:
 
 
 def run(args: argparse.Namespace) -> int:
+    from coach.batch import run_batch
+    from coach.core import Fingerprints
+    from coach.metadata import MetadataSource
+
     if args.jobs < 1:
         raise CoachError("--jobs must be at least 1")
     config = config_from_args(args)
