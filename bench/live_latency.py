@@ -108,11 +108,14 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for Whisper (0: all)")
     parser.add_argument("--partial-interval", type=float, default=None,
                         help="seconds between partial decodes (default: coach's default)")
+    parser.add_argument("--verify-phrases", choices=("on", "off"), default="on",
+                        help="settle phrase near misses on the audio (coach.verify; coach's default: on)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     calls = args.calls or default_calls()
 
-    coach = Coach.load(CoachConfig(language="ru", cpu_threads=args.threads), warm_up=True)
+    coach = Coach.load(CoachConfig(language="ru", cpu_threads=args.threads,
+                                   verify_phrases=args.verify_phrases == "on"), warm_up=True)
 
     def live_options() -> LiveOptions:
         options = LiveOptions(language="ru")

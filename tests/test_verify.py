@@ -7,6 +7,7 @@ line that does not hold them are not.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
 
 import numpy as np
@@ -15,9 +16,9 @@ import pytest
 from coach.audio import load_call
 from coach.contract import AGENT, CUSTOMER, Utterance, Word
 from coach.rules import Rulebook
-from coach.rules.candidates import FUZZY, NEAR, Verdict
+from coach.rules.candidates import FUZZY, NEAR, NEAR_MISS_FLOOR, Verdict
 from coach.rules.engine import utterance_from_text
-from coach.rules.matching import NEAR_MISS_FLOOR, SQUASH_THRESHOLD
+from coach.rules.matching import SQUASH_THRESHOLD
 from coach.verify import RecentAudio, Verifier
 from tests.conftest import CALLS, find_line
 
@@ -147,7 +148,21 @@ def test_a_live_session_verifies_on_the_audio_it_was_fed(coach, manifest):
     shout = [e for e in events if e.rule == DONT_SHOUT]
     assert [e.details["verified"] for e in shout] == ["audio"]
     assert session.verifier.stats.near_accepted == 1
-    off = coach.new_session((AGENT, CUSTOMER), "ru")
+    plain = type(coach)(replace(coach.config, verify_phrases=False), coach.checks, coach.model, coach.whisper)
+    off = plain.new_session((AGENT, CUSTOMER), "ru")
     assert off.verifier is None
     assert not [e for e in off.add_utterance(line_utterance(manifest, "forbidden_agent.wav", "Не кричите",
                                                             "Не крите на меня!")) if e.rule == DONT_SHOUT]
+
+
+def test_on_by_default_and_in_the_fingerprint_only_when_on():
+    from coach import CoachConfig
+    from coach.commands._config import add_config_options, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_config_options(parser)
+    assert config_from_args(parser.parse_args([])).verify_phrases is True
+    off = config_from_args(parser.parse_args(["--verify-phrases", "off"]))
+    assert off.verify_phrases is False
+    assert CoachConfig().result_options()["verify_phrases"] is True
+    assert "verify_phrases" not in off.result_options()  # results scored with it off keep their fingerprint

@@ -9,9 +9,9 @@ from pathlib import Path
 from coach.contract import Event, Utterance, Word
 from coach.nlp import analyzer_for
 from coach.rules.base import CALL, Hit, Rule
-from coach.rules.candidates import FUZZY, Candidate, Verdict
+from coach.rules.candidates import FUZZY, NEAR_MISS_FLOOR, Candidate, Verdict
 from coach.rules.loader import load_rules
-from coach.rules.matching import NEAR_MISS_FLOOR, Doc, PhraseIndex
+from coach.rules.matching import Doc, PhraseIndex
 from coach.rules.state import CallState
 
 # Settles candidates against the audio (coach.verify.Verifier): one verdict per candidate.
@@ -83,6 +83,7 @@ class Rulebook:
             found += [(rule, hit) for hit in hits]
             if verify is not None and rule.applies_to(utt.speaker):
                 candidates += [(rule, c) for c in rule.verification_candidates(utt, doc, hits, floor)]
+        candidates = [(r, c) for r, c in candidates if c.kind == FUZZY or not _covered(c, r, found)]
         if candidates:
             found = self._settle(utt, found, candidates, verify)
         return [_event(rule, hit, utt, state) for rule, hit in found]
@@ -263,3 +264,12 @@ def utterance_from_text(
         words.append(Word(raw, t, t + seconds_per_word * 0.9))
         t += seconds_per_word
     return Utterance(speaker, start, t, " ".join(w.text for w in words), words)
+
+
+def _covered(cand: Candidate, rule: Rule, found: list[tuple[Rule, Hit]]) -> bool:
+    """Whether a finding of the same category already covers a near miss's words ("не кричите"
+    found by one rule is no near miss of another's "не грубите"): asking the audio would at best
+    duplicate it."""
+    return any(other.category == rule.category and hit.tokens and hit.utterance is None
+               and hit.tokens[0].start_char < cand.end_char and cand.start_char < hit.tokens[-1].end_char
+               for other, hit in found)

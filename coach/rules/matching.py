@@ -376,49 +376,6 @@ def match_positions(
     return positions
 
 
-# Near misses (for checking against the audio, coach.verify). The squashed pass accepts a window
-# at SQUASH_THRESHOLD; a window scoring from NEAR_MISS_FLOOR up, or any score when the word pass
-# and the squashed pass's own guards turned it down, is a phrase ASR may have garbled past what
-# text alone can tell ("прекрасчу разговор", "Come down"). Only phrases of NEAR_MISS_MIN_LETTERS
-# letters or more: in a shorter one a letter or two is a different word.
-NEAR_MISS_FLOOR = 0.70
-NEAR_MISS_MIN_LETTERS = 8
-
-
-def near_miss(
-    phrase: Phrase, words: list[Token], max_gap: int, floor: float = NEAR_MISS_FLOOR,
-    utter_squashed: str | None = None,
-) -> tuple[float, int, int] | None:
-    """(score, first, last): the window of words whose letters read most like the phrase's.
-
-    Scored as the squashed pass scores (normalised Levenshtein similarity of the letters without
-    spaces), over windows of n-1 to n+max_gap+1 words (a dropped, split or inserted word), without
-    the squashed pass's first/last-letter guard: the audio decides instead. None below `floor`.
-    The best score wins, then the shorter window.
-    """
-    n = len(phrase.lemmas)
-    if n == 0 or not words or len(phrase.squashed) < NEAR_MISS_MIN_LETTERS:
-        return None
-    squashed = utter_squashed if utter_squashed is not None else "".join(w.lower for w in words)
-    # A cheap necessary-in-practice test first: the letters hold something close to the phrase.
-    if partial_ratio(phrase.squashed, squashed) < floor * 100 - 5:
-        return None
-    target = phrase.squashed
-    best: tuple[float, int, int] | None = None
-    smallest = max(1, n - 1)
-    for start in range(len(words)):
-        window = ""
-        for end in range(start, min(len(words), start + n + max_gap + 1)):
-            window += words[end].lower
-            if end - start + 1 < smallest:
-                continue
-            score = Levenshtein.normalized_similarity(window, target, score_cutoff=floor)
-            if score >= floor and (best is None or score > best[0] or (
-                    score == best[0] and end - start < best[2] - best[1])):
-                best = (score, start, end)
-    return best
-
-
 def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 

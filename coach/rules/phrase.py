@@ -8,15 +8,21 @@ from typing import Any, ClassVar
 from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
-from coach.rules.candidates import FUZZY, NEAR, Candidate, span_with, whole_span
-from coach.rules.matching import (
+from coach.rules.candidates import (
+    FUZZY,
+    NEAR,
     NEAR_MISS_FLOOR,
+    Candidate,
+    near_miss,
+    span_with,
+    whole_span,
+)
+from coach.rules.matching import (
     Phrase,
     as_doc,
     compile_phrase,
     find_phrase,
     match_positions,
-    near_miss,
     overlaps,
     word_matches,
 )
