@@ -109,7 +109,8 @@ def pulse(tmp_path):
 def coach_live(env: dict, port: int, seconds: int, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "coach", "live", "--device", "call.monitor", "--channels", "agent,customer",
-         "--no-browser", "--port", str(port), "--duration", str(seconds), "--out", str(out), *extra],
+         "--no-browser", "--port", str(port), "--duration", str(seconds), "--out", str(out),
+         "--language", "ru", *extra],  # the calls are Russian; `auto` is tested in test_live_ws
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
 

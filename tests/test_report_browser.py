@@ -50,7 +50,7 @@ AGENTS = ["ivanova", "petrov", "sidorova"]
 TEAM = {"ivanova": "A", "petrov": "A", "sidorova": "B"}
 FIRST_DAY = date(2024, 4, 29)  # a Monday
 UNDATED = 5  # this call has no started_at: its date is when it was scored
-DIARIZED = 9  # this copy of the mono call says its speakers came from diarization
+DIARIZED = 9  # this copy of the mono call is diarized (the default); the other one was scored --mono agent
 
 
 def js_round1(x: float) -> float:
@@ -84,7 +84,18 @@ def trainer_folder(tmp_path_factory, scored):
 
 
 @pytest.fixture(scope="module")
-def qa_folder(tmp_path_factory, scored):
+def scored_as_agent_only(coach):
+    """The mono call scored with `--mono agent` (no diarization), as an archive scored that way has it."""
+    from dataclasses import replace
+
+    from coach import Coach
+
+    agent_only = Coach.load(replace(coach.config, mono="agent"))
+    return agent_only.score(CALLS / "mono_call.wav").to_dict()
+
+
+@pytest.fixture(scope="module")
+def qa_folder(tmp_path_factory, scored, scored_as_agent_only):
     """Twelve calls with metadata; reports in Russian (the calls' language) and English."""
     root = tmp_path_factory.mktemp("qa")
     (root / "calls").mkdir()
@@ -95,6 +106,8 @@ def qa_folder(tmp_path_factory, scored):
         target = root / "calls" / f"{agent}_{i:02d}_{source}"
         shutil.copy(CALLS / source, target)
         result = copy.deepcopy(scored(source))
+        if source == "mono_call.wav" and i != DIARIZED:
+            result = copy.deepcopy(scored_as_agent_only)
         result["call"] = f"calls/{target.name}"
         meta = {"agent": agent, "call_id": f"C-{1000 + i}", "queue": ["sales", "support"][i % 2],
                 "team": TEAM[agent]}

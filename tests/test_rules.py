@@ -101,7 +101,7 @@ def test_rules_cli_check_test_explain(tmp_path):
                           text=True)
     assert test.returncode == 1 and "FAIL acme.no-sorry no_match" in test.stdout
     assert "1 failed" in test.stdout
-    explain = subprocess.run([*coach, "explain", "Не надо на меня кричать!", "--lang", "ru"],
+    explain = subprocess.run([*coach, "explain", "Не надо на меня кричать!", "--language", "ru"],
                              capture_output=True, text=True)
     assert "ru.forbidden.dont-shout" in explain.stdout and "кричать" in explain.stdout
 

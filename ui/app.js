@@ -194,7 +194,8 @@
   }
 
   function setLanguage(lang) {
-    if (!lang) return;
+    // "auto": the desk decides per call; keep the page's language until a call names its own
+    if (!lang || lang === "auto") return;
     desk.language = lang;
     t = TEXT[lang] || TEXT.en;
     document.documentElement.lang = lang;

@@ -656,9 +656,16 @@ def truth_events(spec: CallSpec, placed: list[Placed]) -> list[dict[str, Any]]:
                 end = min(p.end_sample, placed[i - 1].end_sample) / SR
             elif ev.category == "long_silence":
                 start, end = latest_end / SR, p.start
+            if ev.category == "filler_words" and events and events[-1].get("_line") == i \
+                    and events[-1]["category"] == "filler_words":
+                events[-1]["text"] += ", " + ev.text  # one event per filler episode (docs/eval.md)
+                continue
             events.append({"category": ev.category, "speaker": "agent", "start": round(start, 3),
-                           "end": round(end, 3), "text": ev.text if ev.category != "long_silence" else ""})
+                           "end": round(end, 3), "text": ev.text if ev.category != "long_silence" else "",
+                           "_line": i})
         latest_end = max(latest_end, p.end_sample)
+    for event in events:
+        del event["_line"]
     return events
 
 

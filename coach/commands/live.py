@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from coach.live.calls import DeskOptions
-    from coach.live.sources import DeviceSpec, MicrophoneSource, parse_device
+    from coach.live.microphone import DeviceSpec, MicrophoneSource, parse_device
 
     if args.channels and args.customer_device:
         raise CoachError("use either --channels (one stereo device) or --customer-device, not both")

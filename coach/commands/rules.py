@@ -35,17 +35,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check", help="validate every rule file in DIR (one line per bad file, "
                                          "naming file, rule and field; exit 1 if any)")
     check.add_argument("dir", nargs="?", type=Path, default=None, help=folder_help)
-    check.add_argument("--lang", default=None, help=lang_help)
+    check.add_argument("--language", "--lang", dest="lang", default=None, help=lang_help)
     check.set_defaults(func=run_check)
     test = sub.add_parser("test", help="run every rule's match/no_match examples, like a test "
                                        "runner")
     test.add_argument("dir", nargs="?", type=Path, default=None, help=folder_help)
-    test.add_argument("--lang", default=None, help=lang_help)
+    test.add_argument("--language", "--lang", dest="lang", default=None, help=lang_help)
     test.add_argument("-v", "--verbose", action="store_true", help="list passing examples too")
     test.set_defaults(func=run_test)
     explain = sub.add_parser("explain", help="which rules fire on a sentence, on which words")
     explain.add_argument("text", help="the sentence, as the agent (or --speaker) would say it")
-    explain.add_argument("--lang", default="ru", help="language pack (default ru)")
+    explain.add_argument("--language", "--lang", dest="lang", default="ru", help="language pack (default ru)")
     explain.add_argument("--speaker", default="agent", choices=("agent", "customer"),
                          help="who says it (default agent)")
     explain.add_argument("--rules", action="append", default=[], type=Path, metavar="DIR",

@@ -10,8 +10,9 @@ to the overlay in `ui/` and takes the overlay's and the local API's commands.
 
 from coach.live.calls import Desk, DeskOptions
 from coach.live.hub import Hub, HubOptions
+from coach.live.microphone import MicrophoneSource
 from coach.live.pipeline import LiveOptions, LivePipeline
-from coach.live.sources import Chunk, FileSource, MicrophoneSource
+from coach.live.sources import Chunk, FileSource
 
 __all__ = [
     "Chunk",

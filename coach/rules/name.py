@@ -56,7 +56,7 @@ from coach.errors import RuleError
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import Phrase, as_doc, compile_phrase, find_phrase
-from coach.rules.names import Name, NameBook, Spot
+from coach.rules.names import Name, NameBook, Spot, set_off_after
 from coach.rules.spec import SpecError, spec_field
 from coach.rules.text import read_text
 
@@ -185,12 +185,15 @@ class NameRule(Rule):
                 head += 1
             spots.append(Spot(head, "answer_head"))
         found = [n for n in (self.book.read(utt.text, words, s) for s in spots) if n is not None]
-        if not answering and not found and 0 < len(words) <= 2:
+        if not answering and not found and words:
             # a reply that is only a name, the question lost to ASR ("Зоя Михайловна."): only a
-            # common name, or one with a patronymic
+            # common name, or one with a patronymic; a line that opens with a name and patronymic
+            # ("Любовь Андреевна, бухгалтерия.") is the customer introducing themselves, however long
             alone = self.book.read(utt.text, words, Spot(0, "answer_head"))
-            if alone is not None and (alone.confirmed or alone.likely) and (
-                    alone.key in self.book.names or alone.width == 2):
+            short = len(words) <= 2 and alone is not None and (alone.confirmed or alone.likely) and (
+                alone.key in self.book.names or alone.width == 2)
+            if short or (alone is not None and alone.confirmed and alone.width == 2
+                         and self.book.morph is not None and set_off_after(utt.text, words[1])):
                 found = [alone]
         if not found and answering:
             found = [n for n in (self.book.anywhere(utt.text, words),) if n is not None]

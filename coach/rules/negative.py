@@ -78,6 +78,10 @@ class NegativeSpec(RuleSpec):
                                        "particle", default=[], default_doc="none")
     cancel_words: list[str] = spec_field("before the particle in the sentence: a statement, not an "
                                          "offer", default=[], default_doc="none")
+    clause_cancel_words: list[str] = spec_field(
+        "like `cancel_words`, but only in the particle's own clause, for languages without POS tags "
+        "(\"I understand you don't want\" is a statement; in \"I see, wouldn't you rather…\" the comma "
+        "ends \"see\"'s clause)", default=[], default_doc="none")
     question_words: list[str] = spec_field("make a sentence a question without \"?\"", default=[],
                                            default_doc="none")
     window: int = spec_field("how near (in words) an address word must be", default=3, minimum=0)
@@ -135,6 +139,7 @@ class NegativeRule(Rule):
         self.address = words("address_words")
         self.self_words = words("self_words")
         self.cancel = words("cancel_words")
+        self.clause_cancel = words("clause_cancel_words")
         self.question = words("question_words")
         self.window = spec.window
         self.require_fallback("positive", "object")
@@ -194,6 +199,8 @@ class NegativeRule(Rule):
             if "," in text[words[j].end_char : words[j + 1].start_char]:
                 clause = False
             if _is(words[j], self.cancel) and (clause or words[j].pos in ("CONJ", "")):
+                return True
+            if clause and _is(words[j], self.clause_cancel):
                 return True
         return False
 
