@@ -11,7 +11,7 @@ moment it describes the overlay had it. Printed:
   p95, max. Target p95 <= 2 s.
 * acoustic findings (raised voice, interruption): the latency of every
   decision, and of those sent as cards (an acoustic finding decided later
-  than 2 s after its moment is sent with `"card": false`: listed in the
+  than 5 s after its moment (`card_deadline_s`) is sent with `"card": false`: listed in the
   review, never flashed). Target: cards p95 <= 3 s; the share shown as
   cards is printed too, so "not at all" cannot hide.
 * average CPU cores used while replaying and peak RSS;

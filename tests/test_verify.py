@@ -57,6 +57,18 @@ def test_a_garbled_phrase_is_a_near_miss_with_its_span_and_the_phrase_in_place(e
     assert cand.texts("What your tone, please.") == ("What your tone, please.", "Watch your tone, please.")
 
 
+def test_a_near_miss_never_flips_the_negation(en, ru):
+    """One letter apart and close on the audio, but the opposite: never asked (a real call's
+    "I can help you" was once accepted as "I can't help you")."""
+    for book, text, rule in ((en, "Sure, I can help you with the rental car.", "en.forbidden.cant-help"),
+                             (ru, "Я могу вам помочь с этим.", "ru.forbidden.cant-help")):
+        asked, events = candidates(book, text)
+        assert not [c for c in asked if c.rule == rule], text
+        assert not events
+    asked, _ = candidates(en, "Come down, sir, I will look into it.")
+    assert [c.phrase for c in asked if c.kind == NEAR] == ["calm down"]
+
+
 def test_a_find_made_only_with_slips_is_flagged_with_the_exact_words(ru):
     [cand], events = candidates(ru, "Нэ кричите на меня!")
     assert [e.rule for e in events] == [DONT_SHOUT]

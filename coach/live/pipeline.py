@@ -81,7 +81,11 @@ class LiveOptions:
     # shorter phrase of the same rule ("не кричите" of "не кричите на меня"). 1 waits for the next
     # word: exact text, about 0.9 s more latency on the fixture calls (docs/live.md).
     early_margin_words: int = 0
-    card_deadline_s: float = 2.0  # acoustic findings later than this after their moment: no card
+    # Acoustic findings decided later than this after their moment: listed, no card. A raised voice
+    # is decided ~3.5 s after the loud stretch (2 s of the agent's next speech must show the level
+    # came down: a gain change is no raised voice), an interruption when both speakers' words are
+    # final (~3.5 s); a card within 5 s still points at what the agent just said.
+    card_deadline_s: float = 5.0
     # Behind real time by more than this (a busy CPU): the customer's partial transcripts wait,
     # so the agent's partials, which feed the hints, get the CPU. Finals are never skipped.
     behind_s: float = 0.5

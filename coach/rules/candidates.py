@@ -37,6 +37,16 @@ NEAR_MISS_FLOOR = 0.60  # calibrated on stereo16k (bench/verify_phrases.py): "Co
 NEAR_MISS_MIN_LETTERS = 8
 
 
+# Negative particles of the packs' languages: a window and a phrase that differ in one of them say
+# opposite things, however close their letters (and the audio of "can"/"can't" is close too).
+NEGATIONS = frozenset({"не", "ни", "нет", "not", "n't", "nt", "no", "never", "cannot", "nu", "ikke", "ei",
+                       "pole", "mitte"})
+
+
+def _negations(words: list[str]) -> int:
+    return sum(1 for w in words if w in NEGATIONS)
+
+
 def near_miss(
     phrase: Phrase, words: list[Token], max_gap: int, floor: float = NEAR_MISS_FLOOR,
     utter_squashed: str | None = None,
@@ -56,14 +66,17 @@ def near_miss(
     if partial_ratio(phrase.squashed, squashed) < floor * 100 - 5:
         return None
     target = phrase.squashed
+    polarity = _negations(phrase.lemmas)
     best: tuple[float, int, int] | None = None
     smallest = max(1, n - 1)
     for start in range(len(words)):
         window = ""
+        negations = 0
         for end in range(start, min(len(words), start + n + max_gap + 1)):
             window += words[end].lower
-            if end - start + 1 < smallest:
-                continue
+            negations += _negations([words[end].lower, words[end].lemma]) > 0
+            if end - start + 1 < smallest or negations != polarity:
+                continue  # "I can help you" is not a slip of "I can't help you": one letter, the opposite
             score = Levenshtein.normalized_similarity(window, target, score_cutoff=floor)
             if score >= floor and (best is None or score > best[0] or (
                     score == best[0] and end - start < best[2] - best[1])):

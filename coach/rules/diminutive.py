@@ -164,6 +164,8 @@ class DiminutiveRule(Rule):
         for lemma in [word, *lemmas]:  # listed forms of any part of speech ("чуточку")
             if lemma in self.words:
                 return self._listed(lemma, None)
+        if self._plain_reading(word, nouns):
+            return None  # "статистику": a form of "статистика" too, not only of a little "статистик"
         for p in nouns:
             lemma = _e(p.normal_form)
             for suffix, endings in self.suffixes:
@@ -184,6 +186,21 @@ class DiminutiveRule(Rule):
                     if base is not None:
                         return self._found(word, stem + ending, base, None, word)
         return None
+
+    def _plain_reading(self, word: str, nouns: list[Any]) -> bool:
+        """Whether a dictionary word is also a form of a noun with no diminutive suffix at all.
+
+        "статистика", "статистику" are forms of "статистика" and of "статистик" (one who does
+        statistics, which the suffix test reads as a little "статист"); "аналитика", "техники"
+        likewise. The word said is then the ordinary noun. Only dictionary words: pymorphy3's
+        guesses for an unknown word ("кодик") offer lemmas that mean nothing.
+        """
+        if not self.morph.word_is_known(word):
+            return False
+        lemmas = {_e(p.normal_form) for p in nouns}
+        if len(lemmas) < 2:
+            return False
+        return any(not any(lemma.endswith(suffix) for suffix, _ in self.suffixes) for lemma in lemmas)
 
     def _found(self, lemma: str, base: str, parse: Any, dim: Any | None, word: str) -> Found:
         """The diminutive and its plain word; a base that is itself a listed diminutive
