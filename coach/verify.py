@@ -33,7 +33,8 @@ import numpy as np
 
 from coach.asr.whisper_ops import WhisperOps
 from coach.audio import SAMPLE_RATE
-from coach.contract import Utterance, Word
+from coach.contract import Utterance
+from coach.rules.base import char_spans
 from coach.rules.candidates import Candidate, Verdict
 
 AudioSource = Callable[[str, float, float], "np.ndarray | None"]
@@ -175,17 +176,3 @@ class Verifier:
             return None
         heard, said = cand.texts(utt.text, lo, hi)
         return Reading(audio, heard, said)
-
-
-def char_spans(utt: Utterance) -> list[tuple[Word, int, int]]:
-    """Each timed word with its character span in the utterance's text (found in order, as
-    `coach.rules.base.words_for_tokens` finds them)."""
-    out, pos = [], 0
-    for word in utt.words:
-        at = utt.text.find(word.text, pos)
-        if at < 0:
-            continue
-        pos = at + len(word.text)
-        out.append((word, at, pos))
-    return out
-

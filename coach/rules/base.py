@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from coach.contract import AGENT, Event, Utterance
+from coach.contract import AGENT, Event, Utterance, Word
 from coach.errors import RuleError
 from coach.nlp import Token
 from coach.rules.matching import Phrase
@@ -362,19 +362,23 @@ def clean_text(text: str) -> str:
     return " ".join(text.replace("\n", " ").split()).strip(" ,.!?;:").lower()
 
 
+def char_spans(utt: Utterance) -> list[tuple[Word, int, int]]:
+    """Each timed word with its character span in the utterance's text, found in order (a word
+    the text does not hold, ASR's rare disagreement between the two, is left out)."""
+    out, pos = [], 0
+    for word in utt.words:
+        at = utt.text.find(word.text, pos)
+        if at < 0:
+            continue
+        pos = at + len(word.text)
+        out.append((word, at, pos))
+    return out
+
+
 def words_for_tokens(utt: Utterance, tokens: list[Token]):
     """Map token character spans (in utt.text) back to the timed words they came from."""
     if not utt.words:
         return []
     lo, hi = tokens[0].start_char, tokens[-1].end_char
-    out, pos = [], 0
-    for word in utt.words:
-        w_start = utt.text.find(word.text, pos)
-        if w_start < 0:
-            continue
-        w_end = w_start + len(word.text)
-        pos = w_end
-        if w_end > lo and w_start < hi:
-            out.append(word)
-    return out
+    return [word for word, start, end in char_spans(utt) if end > lo and start < hi]
 
