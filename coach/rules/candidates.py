@@ -37,7 +37,7 @@ NEAR_MISS_FLOOR = 0.60  # calibrated on stereo16k (bench/verify_phrases.py): "Co
 NEAR_MISS_MIN_LETTERS = 8
 
 
-# Negative particles of the packs' languages: a window and a phrase that differ in one of them say
+# Negative particles of the packs' languages: a phrase with one and a window without it say
 # opposite things, however close their letters (and the audio of "can"/"can't" is close too).
 NEGATIONS = frozenset({"не", "ни", "нет", "not", "n't", "nt", "no", "never", "cannot", "nu", "ikke", "ei",
                        "pole", "mitte"})
@@ -75,8 +75,11 @@ def near_miss(
         for end in range(start, min(len(words), start + n + max_gap + 1)):
             window += words[end].lower
             negations += _negations([words[end].lower, words[end].lemma]) > 0
-            if end - start + 1 < smallest or negations != polarity:
-                continue  # "I can help you" is not a slip of "I can't help you": one letter, the opposite
+            if end - start + 1 < smallest or negations < polarity:
+                # "I can help you" is not a slip of "I can't help you": one letter, the opposite, and
+                # "can"/"can't" sound alike, so the audio cannot tell either. (A negation heard where
+                # the phrase has none, "Good luck with not", is left to the audio.)
+                continue
             score = Levenshtein.normalized_similarity(window, target, score_cutoff=floor)
             if score >= floor and (best is None or score > best[0] or (
                     score == best[0] and end - start < best[2] - best[1])):
