@@ -214,3 +214,27 @@ def test_swapped_channels_make_the_right_channel_the_agent(tmp_path):
     assert result["channels"] == {"agent": 1, "customer": 0}
     forbidden = [e for e in result["events"] if e["category"] == "forbidden_phrase"]
     assert forbidden and all(e["speaker"] == "agent" for e in forbidden)
+
+
+def test_an_unknown_language_is_refused_before_the_model_loads(tmp_path):
+    started = time.monotonic()
+    proc = run_coach("score", str(CALLS / "long_gap.wav"), "-o", str(tmp_path / "out"), "--language", "xx")
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert "--language xx" in line and "ru" in line and "ro" in line
+    assert time.monotonic() - started < 30  # a model load alone takes longer on a busy 2-core box
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language, silence", [("ro", "Tăcere pe linie"), ("nb", "Stillhet på linjen"),
+                                                ("et", "Vaikus liinil")])
+def test_every_pack_language_scores_with_its_own_messages(tmp_path, language, silence):
+    out = tmp_path / "out"
+    proc = run_coach("score", str(CALLS / "long_gap.wav"), "-o", str(out), "--language", language,
+                     "--no-report")
+    assert proc.returncode in (0, 1), proc.stderr
+    result = json.loads((out / "long_gap.json").read_text(encoding="utf-8"))
+    assert result["language"] == language
+    messages = [e["message"] for e in result["events"] if e["category"] == "long_silence"]
+    assert messages and all(m.startswith(silence) for m in messages), result["events"]
