@@ -60,3 +60,24 @@ def scored(coach):
         return cache[name]
 
     return get
+
+
+def play_dialogue(book, lines: list[str], finish: bool = True, duration: float | None = None):
+    """Feed 'agent: ...' / 'customer: ...' / 'pause: N' lines to a Rulebook as one call, each line
+    0.5 s after the last; return (state, findings), call-level ones too when `finish`."""
+    from coach.rules import utterance_from_text
+    from coach.rules.examples import dialogue, pause_seconds
+
+    state = book.new_state()
+    t, events = 0.0, []
+    for who, text in dialogue(lines, "agent"):
+        if who == "pause":
+            t += pause_seconds(text)
+            continue
+        utt = utterance_from_text(text, who, start=t)
+        t = utt.end + 0.5
+        events += book.check_utterance(utt, state)
+    if finish:
+        state.duration_s = duration if duration is not None else t
+        events += book.check_call(state)
+    return state, events

@@ -19,10 +19,10 @@ import pytest
 from coach.contract import Event, Utterance, Word
 from coach.errors import RuleError
 from coach.rules import Rulebook, utterance_from_text
-from coach.rules.examples import dialogue, pause_seconds
+from coach.rules.examples import dialogue
 from coach.rules.loader import load_rules
 from coach.scorecard import load_scorecard
-from tests.conftest import CALLS, ROOT, find_line
+from tests.conftest import CALLS, ROOT, find_line, play_dialogue
 
 COACH = [sys.executable, "-m", "coach"]
 
@@ -39,17 +39,7 @@ def fired(book: Rulebook, text: str, speaker: str = "agent") -> set[str]:
 
 def run_dialogue(book: Rulebook, lines: list[str], duration: float | None = None) -> list[Event]:
     """Feed 'agent: ...' / 'customer: ...' / 'pause: N' lines as a call; return every finding."""
-    state = book.new_state()
-    t, events = 0.0, []
-    for who, text in dialogue(lines, "agent"):
-        if who == "pause":
-            t += pause_seconds(text)
-            continue
-        utt = utterance_from_text(text, who, start=t)
-        t = utt.end + 0.5
-        events += book.check_utterance(utt, state)
-    state.duration_s = duration if duration is not None else t
-    return events + book.check_call(state)
+    return play_dialogue(book, lines, duration=duration)[1]
 
 
 # --- every Russian forbidden phrase: inflection and ASR noise -----------------------------

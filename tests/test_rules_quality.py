@@ -14,8 +14,9 @@ from coach.contract import Event
 from coach.errors import RuleError
 from coach.paths import rules_root
 from coach.rules import Rulebook, utterance_from_text
-from coach.rules.examples import dialogue, pause_seconds, run_rule_examples
+from coach.rules.examples import run_rule_examples
 from coach.rules.loader import load_rules
+from tests.conftest import play_dialogue
 
 PACKS = sorted(p.name for p in rules_root().iterdir() if p.is_dir() and p.name != "scorecards")
 
@@ -32,19 +33,7 @@ def en() -> Rulebook:
 
 def play(book: Rulebook, lines: list[str], finish: bool = True):
     """Feed 'agent: ...' / 'customer: ...' / 'pause: N' lines; return (state, findings)."""
-    state = book.new_state()
-    t, events = 0.0, []
-    for who, text in dialogue(lines, "agent"):
-        if who == "pause":
-            t += pause_seconds(text)
-            continue
-        utt = utterance_from_text(text, who, start=t)
-        t = utt.end + 0.5
-        events += book.check_utterance(utt, state)
-    if finish:
-        state.duration_s = t
-        events += book.check_call(state)
-    return state, events
+    return play_dialogue(book, lines, finish)
 
 
 def of(events: list[Event], category: str) -> list[Event]:
