@@ -110,15 +110,17 @@ def main() -> int:
                         help="seconds between partial decodes (default: coach's default)")
     parser.add_argument("--verify-phrases", choices=("on", "off"), default="on",
                         help="settle phrase near misses on the audio (coach.verify; coach's default: on)")
+    parser.add_argument("--language", default="ru",
+                        help="language of the calls: ru, en, ... or auto (detected per call; default ru)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     calls = args.calls or default_calls()
 
-    coach = Coach.load(CoachConfig(language="ru", cpu_threads=args.threads,
+    coach = Coach.load(CoachConfig(language=args.language, cpu_threads=args.threads,
                                    verify_phrases=args.verify_phrases == "on"), warm_up=True)
 
     def live_options() -> LiveOptions:
-        options = LiveOptions(language="ru")
+        options = LiveOptions(language=args.language)
         if args.partial_interval:
             options.streaming.partial_interval_s = args.partial_interval
         return options

@@ -104,6 +104,12 @@ class Session:
         """
         return self.rulebook.preview(partial, self.state)
 
+    def preview_acoustic(self, committed: dict[str, Utterance]) -> list[Event]:
+        """Acoustic findings (raised voice, interruption) that the committed words of the
+        utterances still being spoken already show. Nothing is recorded: the final words
+        decide the call's findings, as in batch; live shows these as cards at once."""
+        return self.analyzers.preview(committed)
+
     def cues(self, utt: Utterance) -> list[Event]:
         """Positive cues (a recommended phrase was used) and prompts triggered by the customer
         (anger, a complaint: the de-escalation phrase to say) for a final utterance already

@@ -18,7 +18,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_analyzers import SR, as_dicts, dialogue, live_feed, of, spoken, track, utt
+from test_analyzers import SR, as_dicts, dialogue, first_start, live_feed, of, spoken, track, utt
 
 from coach.analyzers import CallAnalyzers, analyze_call, load_analyzer_config
 from coach.analyzers.config import AnalyzerConfig
@@ -298,3 +298,110 @@ def test_live_figures_pace_talk_ratio_and_monologue(cfg):
     figures = an.live_figures(30.0, window_s=10.0)  # agent 20-21 and 28-29.5, customer 21.5-21.6
     assert figures["talk_ratio_agent"] == pytest.approx(2.5 / 2.6, abs=0.02)
     assert figures["talk_ratio_agent_call"] == an.metrics()["talk_ratio_agent"]
+
+
+# -- acoustic previews: cards while the agent is still talking ------------------------
+
+
+def talks_on_call(shout_db: float = -12.0, after_db: float = -24.0) -> tuple[dict[str, np.ndarray], list[Utterance]]:
+    """The agent greets (0.5-8.5), then talks over the customer (9.0-12.0) from 10.0 and goes
+    on without a pause until 22.0, at `shout_db` from 16.0 to 18.5 and `after_db` after it:
+    one utterance, so its final words come only at 22.0."""
+    agent = track(23, [(0.5, 8.0, -24), (10.0, 6.0, -24), (16.0, 2.5, shout_db), (18.5, 3.5, after_db)])
+    customer = track(23, [(9.0, 3.0, -24)])
+    utterances = spoken([(0.5, 8.0, -24)]) + [
+        utt("customer", [("почему", 9.0, 10.0), ("так", 10.0, 11.0), ("дорого", 11.0, 12.0)]),
+        utt("agent", [("слово", 10.0 + i * 0.5, 10.5 + i * 0.5) for i in range(24)]),
+    ]
+    return {"agent": agent, "customer": customer}, utterances
+
+
+def feed_with_previews(channels, utterances, cfg, commit_lag: float = 1.0, lag: float = 0.5):
+    """`live_feed` with words closing a whole utterance at a time, plus what the pipeline adds:
+    after every chunk, `preview` on each speaker's committed words (a word is committed
+    `commit_lag` s after it ends) of the utterance still open. Returns (finals, previews),
+    each as (event, stream time); a preview is listed the first time it is seen."""
+    an = CallAnalyzers(cfg, speakers=tuple(channels))
+    queues = {s: sorted((u for u in utterances if u.speaker == s), key=lambda u: u.start) for s in channels}
+    n = max(x.size for x in channels.values())
+    step = round(0.1 * SR)
+    finals: list[tuple[Event, float]] = []
+    previews: dict[tuple[str, float], tuple[Event, float]] = {}
+    for pos in range(0, n, step):
+        now = min(pos + step, n) / SR
+        for s, x in channels.items():
+            finals += [(e, now) for e in an.feed_audio(s, x[pos : pos + step], pos / SR)]
+        committed = {}
+        for s, q in queues.items():
+            while q and q[0].end + lag <= now:
+                finals += [(e, now) for e in an.add_utterance(q.pop(0))]
+            promise = min([now - lag] + [first_start(u) for u in q])
+            finals += [(e, now) for e in an.advance(promise, [s])]
+            if q and q[0].start <= now:
+                words = [w for w in q[0].words if w.end + commit_lag <= now]
+                if words:
+                    committed[s] = Utterance(s, words[0].start, words[-1].end, "", words, final=False)
+        for e in an.preview(committed):
+            previews.setdefault((e.category, e.start), (e, now))
+    for q in queues.values():
+        for u in q:
+            finals += [(e, n / SR) for e in an.add_utterance(u)]
+    finals += [(e, n / SR) for e in an.finish()]
+    return finals, list(previews.values()), an.metrics()
+
+
+def test_previews_show_raised_voice_and_interruption_while_the_agent_talks_on(cfg):
+    channels, utterances = talks_on_call()
+    batch, batch_metrics = analyze_call(channels, utterances, cfg)
+    assert sorted(e.category for e in batch) == ["interruption", "raised_voice"]
+    finals, previews, metrics = feed_with_previews(channels, utterances, cfg)
+    # previews change nothing: the call's findings and metrics are batch's, decided late
+    assert as_dicts([e for e, _ in finals]) == as_dicts(batch) and metrics == batch_metrics
+    assert all(at >= 22.0 for _, at in finals)  # when the agent's utterance closed
+    assert sorted(e.category for e, _ in previews) == ["interruption", "raised_voice"]
+    for e, at in previews:
+        (final,) = of(batch, e.category)
+        assert (e.start, e.speaker) == (final.start, final.speaker)
+        assert 0 <= at - e.end <= LATENCY_S, (e.category, e.end, at)  # not 4-10 s later
+
+
+def test_preview_of_a_raised_reply_comes_when_the_agent_stops(cfg):
+    """A raised reply that ends the agent's turn: the customer answers, and the agent's next
+    speech, which the result needs to see the level come down, starts 4 s later. The card
+    comes once the agent has been silent `preview_pause_s`; the result still waits."""
+    agent = track(22, [(0.5, 8.0, -24), (10.0, 2.5, -12), (16.5, 3.0, -24)])
+    customer = track(22, [(13.0, 3.0, -24)])
+    utterances = spoken([(0.5, 8.0, -24), (10.0, 2.5, -12), (16.5, 3.0, -24)]) + spoken(
+        [(13.0, 3.0, -24)], "customer"
+    )
+    channels = {"agent": agent, "customer": customer}
+    batch, _ = analyze_call(channels, utterances, cfg)
+    (final,) = of(batch, "raised_voice")
+    finals, previews, _ = feed_with_previews(channels, utterances, cfg)
+    assert as_dicts([e for e, _ in finals]) == as_dicts(batch)
+    ((decided, at_final),) = [(e, at) for e, at in finals if e.category == "raised_voice"]
+    ((preview, at),) = [(e, at) for e, at in previews if e.category == "raised_voice"]
+    assert preview.start == final.start
+    assert at - preview.end <= LATENCY_S < at_final - decided.end, (at, at_final)
+
+
+def test_no_preview_when_the_level_stays_up(cfg):
+    """A gain change (the agent goes on 8 dB up: under the loud line, over the return line) is
+    no raised voice: no finding, and no card either."""
+    channels, utterances = talks_on_call(after_db=-16.0)
+    assert not of(analyze_call(channels, utterances, cfg)[0], "raised_voice")
+    _, previews, _ = feed_with_previews(channels, utterances, cfg)
+    assert not [e for e, _ in previews if e.category == "raised_voice"]
+
+
+def test_no_preview_past_the_per_call_cap(cfg, tmp_path):
+    """Once the cap is reached a raised voice is no longer listed, so it is no card either."""
+    override = tmp_path / "analyzers.yaml"
+    override.write_text("raised_voice: {max_per_call: 1}\n", encoding="utf-8")
+    capped = load_analyzer_config([override])
+    agent, words = shouting_call(2)
+    finals, previews, _ = feed_with_previews({"agent": agent}, words, cfg)
+    assert sorted(e.start for e, _ in previews if e.category == "raised_voice") == pytest.approx([10, 16], abs=0.1)
+    finals, previews, _ = feed_with_previews({"agent": agent}, words, capped)
+    assert [e.start for e, _ in finals if e.category == "raised_voice"] == pytest.approx([10], abs=0.1)
+    assert all(e.start < 15 for e, _ in previews if e.category == "raised_voice")

@@ -202,6 +202,12 @@ class Analyzer:
     def finish(self) -> None:
         """End of the audio: close what is open; `decide` is called once more after it."""
 
+    def preview(self, words: Mapping[str, Any]) -> list[Finding]:
+        """Live only: what `decide` would find if `words` (each speaker's final plus committed
+        words, `ProvisionalWords`) were final. Must not change the analyzer's state: the
+        findings of the call are still decided by `decide` on final words."""
+        return []
+
     def metrics(self) -> dict[str, Any]:
         """This analyzer's call metrics (keys = `metric_keys`)."""
         return {}

@@ -27,7 +27,7 @@ from coach.analyzers.activity import ChannelActivity, segments
 from coach.analyzers.base import LAYOUTS, Analyzer, Context, Finding
 from coach.analyzers.config import AnalyzerConfig
 from coach.analyzers.turns import TurnTimeline
-from coach.analyzers.words import SpeakerWords, utterance_words
+from coach.analyzers.words import ProvisionalWords, SpeakerWords, utterance_words
 from coach.contract import AGENT, CUSTOMER, SPEAKERS, Event, Utterance
 from coach.errors import CoachError
 
@@ -183,6 +183,30 @@ class CallAnalyzers:
             self.words[s].promise(now)
         return self._decide()
 
+    def preview(self, committed: Mapping[str, Utterance]) -> list[Event]:
+        """Live only: acoustic findings that the words still being spoken already show.
+
+        `committed` holds, per speaker, the committed (not yet final) words of
+        the utterance still open. Each analyzer judges what waits for words as
+        if those words were final (`Analyzer.preview`); nothing is recorded, so
+        the call's findings are still exactly batch's, and a preview the final
+        words do not confirm is only ever a card. Past the per-call cap,
+        nothing is previewed.
+        """
+        if self._finished:
+            return []
+        views = {
+            s: ProvisionalWords(self.words[s], utterance_words(committed[s], self.language) if s in committed else [])
+            for s in self.speakers
+        }
+        new: list[Event] = []
+        for name, an in self.analyzers.items():
+            for finding in an.preview(views):
+                event = self._event(name, an, finding, record=False)
+                if event is not None:
+                    new.append(event)
+        return _ordered(new)
+
     def finish(self) -> list[Event]:
         """End of call: flush every analyzer and return the last findings."""
         if self._finished:
@@ -312,13 +336,16 @@ class CallAnalyzers:
                     new.append(event)
         return _ordered(new)
 
-    def _event(self, name: str, an: Analyzer, f: Finding) -> Event | None:
-        """A finding as a contract Event, or None when disabled or past the per-call cap."""
+    def _event(self, name: str, an: Analyzer, f: Finding, record: bool = True) -> Event | None:
+        """A finding as a contract Event, or None when disabled or past the per-call cap;
+        `record=False` (a preview) counts nothing and keeps nothing."""
         opts = an.options
         if not opts.enabled:
             return None
-        self.found[name] += 1
-        if opts.max_per_call and self.found[name] > opts.max_per_call:
+        found = self.found[name] + 1
+        if record:
+            self.found[name] = found
+        if opts.max_per_call and found > opts.max_per_call:
             return None
         details = {**f.details, "confidence": f.confidence}
         rounded = {k: round(v, 2) if isinstance(v, float) else v for k, v in details.items()}
@@ -334,7 +361,8 @@ class CallAnalyzers:
             suggestion=opts.suggestion[self.language].format(**details),
             details=rounded,
         )
-        self.events.append(event)
+        if record:
+            self.events.append(event)
         return event
 
 

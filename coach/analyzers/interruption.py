@@ -35,8 +35,11 @@ dead air, can).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,6 +170,20 @@ class Interruption(Analyzer):
                 still.append(ov)
         self.waiting = still
         return out
+
+    def preview(self, words: Mapping[str, Any]) -> list[Finding]:
+        """Closed overlaps judged on committed words: the agent who talks over the customer
+        usually goes on talking, and their utterance (so their final words) closes only at
+        their next pause. The analyzer's counters are left as they were."""
+        if not self.waiting:
+            return []
+        probe = copy.copy(self)
+        probe.ctx = dataclasses.replace(self.ctx, words=dict(words))
+        probe.waiting = list(self.waiting)
+        probe.counts = dict(self.counts)
+        probe._counted, probe._own_power = dict(self._counted), dict(self._own_power)
+        probe._own_frames = dict(self._own_frames)
+        return probe.decide()
 
     def metrics(self) -> dict[str, Any]:
         return {"interruptions": self.counts[AGENT], "interruptions_by_customer": self.counts[CUSTOMER]}

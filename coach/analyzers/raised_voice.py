@@ -27,15 +27,27 @@ power over blocks of `block_s` seconds of speech. What real calls taught
 Decisions wait for their inputs to be final: a block is judged once the
 agent's words are known through it (the word watermark), the confirmation
 needs only final frames, so live equals batch. The cost of the confirmation
-is latency: the finding comes `confirm_s` into the agent's next speech.
+is latency: the finding comes `confirm_s` into the agent's next speech, and
+the words are final only when the agent's utterance closes. A card that
+late no longer points at what the agent just said, so live also asks
+`preview`: the same judgement on the agent's committed words, satisfied by
+`preview_confirm_s` of speech that came down (the open block counts), or,
+when the loud speech ended the agent's turn (a raised reply, then the
+customer talks), by `preview_pause_s` of the agent's silence. A gain change
+that stays up gives no preview while the agent talks on; one that ends a
+turn can give one card (never a finding: the call's result still waits for
+the full confirmation, which sees the level stay up).
 """
 
 from __future__ import annotations
 
 import bisect
+import copy
+import dataclasses
 import math
 import statistics
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +74,12 @@ class RaisedVoiceOptions(FindingOptions):
     min_loud_blocks: int = opt(2, "an episode needs this many loud blocks (one stressed word is not a raise)")
     min_words: int = opt(2, "...and this many recognised words of the agent")
     confirm_s: float = opt(2.0, "the agent's speech after an episode that shows whether the level came down")
+    preview_confirm_s: float = opt(
+        0.5, "live only: a card once this much of that speech came down (the result still waits for confirm_s)"
+    )
+    preview_pause_s: float = opt(
+        1.0, "live only: ...or once the agent has been silent this long after the loud speech (end of turn)"
+    )
     return_db: float = opt(6.0, "came down: the median of that speech under baseline + this")
     echo_db: float = opt(12.0, "speech this far under the baseline is not the agent's voice")
     level_change_s: float = opt(20.0, "still loud after this much speech: a level change, no finding")
@@ -120,6 +138,12 @@ class Baseline:
         self._history.append(level)
         bisect.insort(self._sorted, level)
 
+    def copy(self) -> Baseline:
+        twin = Baseline(self._history.maxlen or 1)
+        twin._history.extend(self._history)
+        twin._sorted = list(self._sorted)
+        return twin
+
     def clear(self) -> None:
         self._history.clear()
         self._sorted.clear()
@@ -137,6 +161,8 @@ class RaisedVoice(Analyzer):
     details_example = {"db_above": 12.0, "level_dbfs": -14.0, "baseline_dbfs": -26.0, "loud_s": 3.0}
     metric_keys = ("agent_speech_dbfs",)
     skip_layouts = {"mono": MONO_REASON}
+
+    _early_confirm_s: float | None = None  # set on a preview's probe only
 
     def __init__(self, options: RaisedVoiceOptions, ctx: Context) -> None:
         super().__init__(options, ctx)
@@ -191,6 +217,45 @@ class RaisedVoice(Analyzer):
             return {"agent_speech_dbfs": None}
         mean = self._power_sum / self._speech_frames
         return {"agent_speech_dbfs": round(10.0 * math.log10(mean + 1e-12), 1)}
+
+    def preview(self, words: Mapping[str, Any]) -> list[Finding]:
+        """The finding `decide` is heading for, judged on committed words with a shorter
+        confirmation (see the module docstring); the analyzer itself is left as it was."""
+        if not self._pending():
+            return []
+        probe = copy.copy(self)
+        probe.ctx = dataclasses.replace(self.ctx, words=dict(words))
+        probe._early_confirm_s = self.options.preview_confirm_s
+        probe.baseline = self.baseline.copy()
+        if self._episode is not None:
+            probe._episode = dataclasses.replace(self._episode, confirm=list(self._episode.confirm))
+        probe.blocks = list(self.blocks)
+        if len(self._powers) >= self._min_block:  # the speech being heard now can confirm too
+            probe._powers = list(self._powers)
+            probe._close_block(self._frames)
+        probe._found = []
+        probe._run()
+        ep = probe._episode
+        if ep is not None and probe._next >= len(probe.blocks) and self._quiet_s(probe) >= self.options.preview_pause_s:
+            if not ep.confirm or statistics.median(ep.confirm) - ep.base < self.options.return_db:
+                probe._close_episode(ep, confirmed=bool(ep.confirm))
+        return probe._found
+
+    def _quiet_s(self, probe: RaisedVoice) -> float:
+        """How long the agent has been silent after the last block (0 while speaking)."""
+        if self._powers or not probe.blocks:
+            return 0.0
+        return (self._frames - probe.blocks[-1].end) * self.ctx.frame_s
+
+    def _pending(self) -> bool:
+        """An episode is open, or a loud block waits for its words: only then is a preview
+        worth its copy."""
+        if self._episode is not None:
+            return True
+        if len(self.baseline) < self._need:
+            return False
+        loud = self.baseline.median() + self.options.threshold_db
+        return any(b.level >= loud for b in self.blocks[self._next :])
 
     # -- blocks and episodes -------------------------------------------------------
 
@@ -251,8 +316,16 @@ class RaisedVoice(Analyzer):
             span = sum(self._seconds(x) for x in self.blocks[ep.first : self._next])
             if span >= opts.level_change_s:
                 self._rebase(ep)
-            elif ep.confirm_s >= opts.confirm_s:
+            elif ep.confirm_s >= opts.confirm_s or self._came_down_early(ep):
                 self._close_episode(ep, confirmed=True)
+
+    def _came_down_early(self, ep: Episode) -> bool:
+        """Preview only: `preview_confirm_s` of speech already sits under the return line. A
+        first block that still holds the loud tail does not end the preview; it waits on, as
+        the full confirmation would."""
+        if self._early_confirm_s is None or ep.confirm_s < self._early_confirm_s:
+            return False
+        return statistics.median(ep.confirm) - ep.base < self.options.return_db
 
     def _close_episode(self, ep: Episode, confirmed: bool) -> None:
         """The level came down (or the call ended): a raised voice, unless it stayed up."""

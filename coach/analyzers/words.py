@@ -242,20 +242,49 @@ class SpeakerWords:
         words for it. Words longer than `_LONGEST_WORD_S` are alignment failures
         and do not count.
         """
-        if end <= start:
-            return 0.0
-        spans = sorted(
-            (max(start, w.start - pad), min(end, w.end + pad))
-            for w in self.between(start - _LONGEST_WORD_S, end + _LONGEST_WORD_S)
-            if w.end - w.start <= _LONGEST_WORD_S
-        )
-        covered, reach = 0.0, start
-        for a, b in spans:
-            a = max(a, reach)
-            if b > a:
-                covered += b - a
-                reach = b
-        return covered / (end - start)
+        return _coverage(self.between(start - _LONGEST_WORD_S, end + _LONGEST_WORD_S), start, end, pad)
+
+
+class ProvisionalWords:
+    """A speaker's final words plus the committed words of the utterance still being spoken.
+
+    Live only: the acoustic previews (`Analyzer.preview`) read a speaker's
+    words through this view, so a raised voice or an interruption can become a
+    card before the utterance closes. Committed words rarely change, but the
+    closing decode may still move them, which is why nothing judged through
+    this view is ever recorded: the final words decide the call's result.
+    The words are known through the end of the last committed word.
+    """
+
+    def __init__(self, final: SpeakerWords, committed: list[TimedWord]) -> None:
+        self.final = final
+        self.committed = sorted((w for w in committed if w.mid > final.watermark), key=lambda w: w.mid)
+        self.watermark = max([final.watermark] + [w.end for w in self.committed[-1:]])
+
+    def known_through(self, t: float) -> bool:
+        return self.watermark >= t
+
+    def between(self, start: float, end: float) -> list[TimedWord]:
+        return self.final.between(start, end) + [w for w in self.committed if start <= w.mid <= end]
+
+    def coverage(self, start: float, end: float, pad: float = 0.0) -> float:
+        return _coverage(self.between(start - _LONGEST_WORD_S, end + _LONGEST_WORD_S), start, end, pad)
+
+
+def _coverage(words: list[TimedWord], start: float, end: float, pad: float) -> float:
+    """Share of [start, end] within `pad` of one of `words` (see SpeakerWords.coverage)."""
+    if end <= start:
+        return 0.0
+    spans = sorted(
+        (max(start, w.start - pad), min(end, w.end + pad)) for w in words if w.end - w.start <= _LONGEST_WORD_S
+    )
+    covered, reach = 0.0, start
+    for a, b in spans:
+        a = max(a, reach)
+        if b > a:
+            covered += b - a
+            reach = b
+    return covered / (end - start)
 
 
 def is_backchannel(words: list[TimedWord], backchannels: frozenset[str]) -> bool:

@@ -12,7 +12,7 @@ moving transcript line, and both speakers share the same CPU. When the CPU
 falls behind the audio, the customer's partials wait too: the agent's
 partials feed the previews, the customer's only the transcript line.
 
-Three things make hints timely without changing what the call's result says:
+Four things make hints timely without changing what the call's result says:
 
 * **Preview.** Rules marked `early` run on the committed words of an
   utterance still being spoken (`Session.preview`); a hit is published at
@@ -22,6 +22,11 @@ Three things make hints timely without changing what the call's result says:
   findings that wait for words (raised voice, interruption) are decided
   within about a second of the audio instead of at the speaker's next
   utterance. `t` is exact, never optimistic: see `words_final_through`.
+* **Acoustic previews.** Final words come only when an utterance closes, and
+  an agent who raises their voice or talks over the customer usually goes on
+  talking: raised voice and interruption are also judged on the committed
+  words of the open utterance (`Session.preview_acoustic`) and a hit is
+  published at once, like a phrase preview.
 * **Card deadline.** An acoustic finding decided more than
   `card_deadline_s` after its moment (wall clock at replay speed) is still
   published and still in the result, but with `"card": false`: the overlay
@@ -81,11 +86,14 @@ class LiveOptions:
     # shorter phrase of the same rule ("не кричите" of "не кричите на меня"). 1 waits for the next
     # word: exact text, about 0.9 s more latency on the fixture calls (docs/live.md).
     early_margin_words: int = 0
-    # Acoustic findings decided later than this after their moment: listed, no card. A raised voice
-    # is decided ~3.5 s after the loud stretch (2 s of the agent's next speech must show the level
-    # came down: a gain change is no raised voice), an interruption when both speakers' words are
-    # final (~3.5 s); a card within 5 s still points at what the agent just said.
+    # Acoustic findings decided later than this after their moment: listed, no card. The result's
+    # raised voice waits for 2 s of the agent's next speech (a gain change is no raised voice) and
+    # final words, an interruption for both speakers' final words; the previews come sooner (see
+    # `acoustic_previews`), and a card within 5 s still points at what the agent just said.
     card_deadline_s: float = 5.0
+    # Raised voice and interruption judged on committed words too (`Session.preview_acoustic`),
+    # so their cards come while the agent is still talking, not when the utterance closes.
+    acoustic_previews: bool = True
     # Behind real time by more than this (a busy CPU): the customer's partial transcripts wait,
     # so the agent's partials, which feed the hints, get the CPU. Finals are never skipped.
     behind_s: float = 0.5
@@ -175,9 +183,9 @@ class LivePipeline:
         end = chunk.start + len(chunk.samples) / SAMPLE_RATE
         self.stream_time = max(self.stream_time, end)
         if chunk.gap:  # the device was gone: zeros keep the transcriber's clock, the analyzers know
-            self._emit(self.session.mark_gap(chunk.speaker, chunk.start, end))
+            self._emit(self._not_yet_published(self.session.mark_gap(chunk.speaker, chunk.start, end)))
         else:
-            self._emit(self.session.feed_audio(chunk.speaker, chunk.samples, chunk.start))
+            self._emit(self._not_yet_published(self.session.feed_audio(chunk.speaker, chunk.samples, chunk.start)))
 
     def step(self) -> None:
         """Close finished utterances first (both speakers), then refresh partial transcripts;
@@ -194,6 +202,8 @@ class LivePipeline:
         for speaker, tr in self.transcribers.items():
             self._preview(speaker, tr.committed_words())
         self._advance()
+        if self.options.acoustic_previews:
+            self._preview_acoustic()
         now = self.clock()
         if now - self._last_hints >= self.options.time_hints_interval_s:
             self._last_hints = now
@@ -226,7 +236,7 @@ class LivePipeline:
         for utt in sorted(finals, key=lambda u: (u.start, u.speaker)):
             self._utterance(utt)
         duration = duration_s if duration_s is not None else self.stream_time
-        self._emit(self.session.finish(duration))
+        self._emit(self._not_yet_published(self.session.finish(duration)))
         self._send_live_state()
         self._send_metrics(duration)
         self.finished = True
@@ -315,7 +325,7 @@ class LivePipeline:
             through = words_final_through(tr)
             if through > self.watermarks[speaker]:
                 self.watermarks[speaker] = through
-                self._emit(self.session.advance(through, (speaker,)))
+                self._emit(self._not_yet_published(self.session.advance(through, (speaker,))))
         if any(is_speaking(tr) for tr in self.transcribers.values()):
             self.last_speech = self.stream_time
 
@@ -347,6 +357,28 @@ class LivePipeline:
                         words, final=False)
         found = [e for e in self.session.preview(utt)
                  if e.speaker == speaker and e.end is not None and e.end <= frontier]
+        new = [e for e in found if self._same_as_early(e) is None]
+        self._early += new
+        self._emit(new)
+
+    def _preview_acoustic(self) -> None:
+        """Raised voice and interruption on the committed words of the utterances still open.
+
+        Both wait for a speaker's words, and final words come only when the
+        utterance closes: an agent who raises their voice or talks over the
+        customer usually goes on talking, and the card would come seconds
+        late. `Session.preview_acoustic` judges the same way on committed
+        words; a hit is published at once (the final finding, when it comes,
+        is not published twice). A preview the final words do not confirm
+        stays a card only: the call's result is batch's.
+        """
+        committed = {}
+        for speaker, tr in self.transcribers.items():
+            words = tr.committed_words()
+            if words and is_speaking(tr):
+                committed[speaker] = Utterance(speaker, words[0].start, words[-1].end,
+                                               " ".join(w.text for w in words), words, final=False)
+        found = self.session.preview_acoustic(committed)
         new = [e for e in found if self._same_as_early(e) is None]
         self._early += new
         self._emit(new)
