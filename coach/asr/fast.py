@@ -10,9 +10,12 @@ Whisper encoder accepts fewer frames; this module
 5. gets word times from cross-attention alignment on the same truncated
    encoding (`Whisper.align`);
 6. cuts a greedy decoding loop ("X. X. X. …") back to its first period, and
-   re-decodes a segment with plain `transcribe()` (30 s window, temperature
-   fallback) when it still looks like a loop or is unsure, so the worst case
-   is plain faster-whisper's quality.
+   re-decodes a segment that still looks like a loop or is unsure with beam
+   search (5) on the same short encoding, keeping the likelier text. (Plain
+   `transcribe()` with its 30 s window and temperature fallback, the earlier
+   choice, kept as `redecode="plain"`, took up to six 30 s decodes per
+   doubtful segment: on 8 kHz calls, where many segments are unsure, that
+   was most of the scoring time.)
 The channel may be int16 (as `coach.audio` keeps calls): only one batch of
 segments is converted to float32 at a time. Measured in
 bench/batch_throughput.py against plain `transcribe()`; the text is checked
@@ -41,6 +44,13 @@ class FastOptions:
     min_silence_ms: int = 500
     speech_pad_ms: int = 200
     max_new_tokens: int = 200
+    # A doubtful segment (a loop, or unsure) is decoded again: "beam" = beam search on the same
+    # short encoding, "plain" = faster-whisper's transcribe() with its 30 s window and temperature
+    # fallback (up to six decodes of a 30 s window: most of an 8 kHz call's time; docs/asr.md).
+    redecode: str = "beam"
+    redecode_beam: int = 5
+    redecode_min_words: float = 0.6  # a beam text shorter than this share of the greedy one: plain
+    redecode_no_speech: float = 0.6  # ...or one the hallucination filter would drop as no speech
 
     def segmenter(self) -> SegmenterOptions:
         return SegmenterOptions(min_silence_ms=self.min_silence_ms, max_speech_s=self.max_segment_s,
@@ -76,39 +86,49 @@ def decode_segments(ops: WhisperOps, audio: np.ndarray, language: str, options: 
     out: list[DecodedSegment | None] = [None] * len(spans)
     for first in range(0, len(order), options.batch_size):
         batch = order[first : first + options.batch_size]
-        longest = max(spans[i][1] - spans[i][0] for i in batch)
-        target = encode_length(longest, options.pad_s)
-        frames = even_frames(target)
-        encoded = ops.encode([to_float32(audio[spans[i][0] : spans[i][1]]) for i in batch], target)
-        results = ops.generate(encoded, [prompt] * len(batch), language, beam_size=1,
-                               max_length=len(prompt) + options.max_new_tokens)
-        tokens = [[t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in results]
-        content_frames = [min(frames, (spans[i][1] - spans[i][0]) // HOP) for i in batch]
-        alignments = ops.align(tokenizer, tokens, encoded, content_frames)
-        for i, result, toks, words in zip(batch, results, tokens, alignments):
-            offset = spans[i][0] / SAMPLE_RATE
-            text = tokenizer.decode(toks).strip()
-            avg = result.scores[0] * len(toks) / (len(toks) + 1) if toks else -10.0
-            timed = [
-                {"word": w["word"], "start": offset + float(w["start"]),
-                 "end": offset + float(w["end"]), "probability": float(w["probability"])}
-                for w in words if w["word"].strip()
-            ]
-            out[i] = DecodedSegment(
-                start=spans[i][0] / SAMPLE_RATE,
-                end=timed[-1]["end"] if timed else spans[i][1] / SAMPLE_RATE,
-                text=text, words=timed, avg_logprob=float(avg),
-                no_speech_prob=float(result.no_speech_prob),
-                compression_ratio=get_compression_ratio(text) if text else 0.0,
-            )
+        for i, seg in zip(batch, _decode_batch(ops, audio, [spans[i] for i in batch], language, options, 1)):
+            out[i] = seg
     decoded = [_collapse_loop(seg) for seg in out if seg is not None]
-    return [
-        _redecode(ops, audio, seg, language)
-        if seg.compression_ratio > options.max_compression_ratio
-        or seg.avg_logprob < options.min_avg_logprob
-        else seg
-        for seg in decoded
-    ]
+    return [_redecode(ops, audio, seg, language, options) if _doubtful(seg, options) else seg
+            for seg in decoded]
+
+
+def _doubtful(seg: DecodedSegment, options: FastOptions) -> bool:
+    return seg.compression_ratio > options.max_compression_ratio or seg.avg_logprob < options.min_avg_logprob
+
+
+def _decode_batch(ops: WhisperOps, audio: np.ndarray, spans: list[tuple[int, int]], language: str,
+                  options: FastOptions, beam_size: int) -> list[DecodedSegment]:
+    """Segments (start, end in samples) encoded together to the longest one plus `pad_s`,
+    decoded without timestamp tokens, words timed by cross-attention alignment."""
+    tokenizer = ops.tokenizer(language)
+    prompt = list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]
+    longest = max(end - start for start, end in spans)
+    target = encode_length(longest, options.pad_s)
+    frames = even_frames(target)
+    encoded = ops.encode([to_float32(audio[start:end]) for start, end in spans], target)
+    results = ops.generate(encoded, [prompt] * len(spans), language, beam_size=beam_size,
+                           max_length=len(prompt) + options.max_new_tokens)
+    tokens = [[t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in results]
+    content_frames = [min(frames, (end - start) // HOP) for start, end in spans]
+    alignments = ops.align(tokenizer, tokens, encoded, content_frames)
+    out = []
+    for (start, end), result, toks, words in zip(spans, results, tokens, alignments):
+        offset = start / SAMPLE_RATE
+        text = tokenizer.decode(toks).strip()
+        avg = result.scores[0] * len(toks) / (len(toks) + 1) if toks else -10.0
+        timed = [
+            {"word": w["word"], "start": offset + float(w["start"]),
+             "end": offset + float(w["end"]), "probability": float(w["probability"])}
+            for w in words if w["word"].strip()
+        ]
+        out.append(DecodedSegment(
+            start=offset, end=timed[-1]["end"] if timed else end / SAMPLE_RATE,
+            text=text, words=timed, avg_logprob=float(avg),
+            no_speech_prob=float(result.no_speech_prob),
+            compression_ratio=get_compression_ratio(text) if text else 0.0,
+        ))
+    return out
 
 
 def _collapse_loop(seg: DecodedSegment) -> DecodedSegment:
@@ -133,8 +153,33 @@ def _collapse_loop(seg: DecodedSegment) -> DecodedSegment:
     return seg
 
 
-def _redecode(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment,
-              language: str) -> DecodedSegment:
+def _redecode(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment, language: str,
+              options: FastOptions) -> DecodedSegment:
+    """A doubtful segment decoded again: by default with beam search on the same short
+    encoding (`redecode="beam"`), kept only when it is likelier than the greedy text;
+    `redecode="plain"` is faster-whisper's `transcribe()` (30 s window, temperature fallback)."""
+    if options.redecode == "plain":
+        return _redecode_plain(ops, audio, seg, language)
+    lo, hi = int(seg.start * SAMPLE_RATE), int(seg.end * SAMPLE_RATE) + SAMPLE_RATE // 5
+    (again,) = _decode_batch(ops, audio, [(lo, min(hi, len(audio)))], language, options, options.redecode_beam)
+    again = _collapse_loop(again)
+    limit = options.max_compression_ratio
+    if seg.compression_ratio > limit and again.words and again.compression_ratio <= limit:
+        return again  # a loop loses to any text
+    short = len(again.words) < options.redecode_min_words * len(seg.words)
+    silent = again.no_speech_prob > options.redecode_no_speech and again.avg_logprob < -0.8
+    if short or silent:
+        # Beam search on unsure audio sometimes stops after a word or two, which its per-token
+        # score then favours; and on 8 kHz speech a short encoding often reads as "no speech"
+        # (the transcriber then drops the segment) where the 30 s window does not: a real
+        # closing "All right, Nathan, ... Thanks for calling" was lost that way. The plain way
+        # decides those.
+        return _redecode_plain(ops, audio, seg, language)
+    return again if again.avg_logprob > seg.avg_logprob else seg
+
+
+def _redecode_plain(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment,
+                    language: str) -> DecodedSegment:
     """Plain faster-whisper on one doubtful segment: full window, temperature fallback."""
     lo, hi = int(seg.start * SAMPLE_RATE), int(seg.end * SAMPLE_RATE) + SAMPLE_RATE // 5
     pieces, _ = ops.whisper.transcribe(to_float32(audio[lo:hi]), language=whisper_language(language),
