@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 from coach.contract import Utterance
 from coach.nlp import Token, _morph_analyzer, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
+from coach.rules.lexicon import known_word
 from coach.rules.matching import as_doc
 from coach.rules.negative import sentences
 from coach.rules.spec import SpecError, spec_field
@@ -123,7 +124,7 @@ class DiminutiveRule(Rule):
 
     def _base(self, base: str, dim: Any | None) -> Any | None:
         """The plain word's parse when it is a known noun agreeing with the diminutive."""
-        if len(base) < self.min_base or not self.morph.word_is_known(base):
+        if len(base) < self.min_base or not known_word(base):
             return None
         for p in self._nouns(base):
             if _e(p.normal_form) != base:
@@ -195,7 +196,7 @@ class DiminutiveRule(Rule):
         likewise. The word said is then the ordinary noun. Only dictionary words: pymorphy3's
         guesses for an unknown word ("кодик") offer lemmas that mean nothing.
         """
-        if not self.morph.word_is_known(word):
+        if not known_word(word):
             return False
         lemmas = {_e(p.normal_form) for p in nouns}
         if len(lemmas) < 2:
@@ -224,18 +225,22 @@ class DiminutiveRule(Rule):
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
         doc = as_doc(tokens)
         hits = []
+        seen = self._cache  # `analyse` without the call for a word seen before: this loop runs per word
         for words, asked in sentences(doc):
             for i, tok in enumerate(words):
-                if len(tok.lower) < 4 or not tok.text.isalpha():
+                lower = tok.lower
+                if len(lower) < 4 or not tok.text.isalpha():
                     continue
-                found = self.analyse(tok.lower)
-                split = self._split(words, i) if found is None else None
-                if split is not None:  # ASR split the word: "секун дочку"
-                    found, tok = split, words[i]
-                    tokens_hit = [words[i - 1], words[i]]
-                else:
-                    tokens_hit = [tok]
-                if found is None or not self.wanted(found):
+                found = seen[lower] if lower in seen else self.analyse(lower)
+                tokens_hit = [tok]
+                if found is None:
+                    if i == 0 or known_word(words[i - 1].lower):
+                        continue  # the common case of `_split`, tested here: this runs per word
+                    found = self._split(words, i)  # ASR split the word: "секун дочку"
+                    if found is None:
+                        continue
+                    tokens_hit = [words[i - 1], tok]
+                if not self.wanted(found):
                     continue
                 base_form = found.base_form
                 if tok.text[:1].isupper():
@@ -254,7 +259,7 @@ class DiminutiveRule(Rule):
 
     def _split(self, words: list[Token], i: int) -> Found | None:
         """A diminutive ASR split in two ("секун дочку"): the first part is no word at all."""
-        if i == 0 or not words[i - 1].text.isalpha() or self.morph.word_is_known(words[i - 1].lower):
+        if i == 0 or not words[i - 1].text.isalpha() or known_word(words[i - 1].lower):
             return None
         return self.analyse(words[i - 1].lower + words[i].lower)
 
