@@ -139,9 +139,16 @@ class _Line:
 
     asks: bool | None = None  # the agent asks for the name
     own: set[int] | None = None  # where the agent's own name stands
+    capture: dict[bool, Name | None] = field(default_factory=dict)  # the customer's name, by `answering`
+
+
+@dataclass
+class _Names:
+    """One line as read against a name book: by every name rule that has that book, whatever its
+    phrases (a pack's rules may list different phrases but always the same names)."""
+
     addresses: dict[Name | None, list[tuple[int, Name]]] = field(default_factory=dict)  # by expected name
     says: dict[Name, bool] = field(default_factory=dict)  # the name said anywhere, by name
-    capture: dict[bool, Name | None] = field(default_factory=dict)  # the customer's name, by `answering`
 
 
 @lru_cache(maxsize=256)
@@ -210,6 +217,13 @@ class NameRule(Rule):
             line = doc.memo[self._reads] = _Line()
         return line
 
+    def _names(self, doc: Doc) -> _Names:
+        """This line's reads against the name book, shared by the rules with this book."""
+        names = doc.memo.get(self.book)
+        if names is None:
+            names = doc.memo[self.book] = _Names()
+        return names
+
     def indexed_phrases(self) -> list[Phrase]:
         return list(self.ask + self.agent_intros)
 
@@ -273,9 +287,10 @@ class NameRule(Rule):
             if i < len(words):
                 seen.agent_names.add(words[i].lower)
         out = []
-        if seen.name not in line.addresses:
-            line.addresses[seen.name] = self.book.addresses(utt.text, words, seen.name)
-        for i, name in line.addresses[seen.name]:
+        read = self._names(doc).addresses
+        if seen.name not in read:
+            read[seen.name] = self.book.addresses(utt.text, words, seen.name)
+        for i, name in read[seen.name]:
             if i in own or name.key in seen.agent_names or words[i].lower in seen.agent_names:
                 continue
             if not seen.customer_spoke and i > 0:
@@ -346,9 +361,10 @@ class NameRule(Rule):
                 break
         sure = seen.sure
         if not used and sure is not None:
-            if sure not in line.says:
-                line.says[sure] = self.book.says(utt.text, doc.words, sure)
-            used = line.says[sure]
+            said = self._names(doc).says
+            if sure not in said:
+                said[sure] = self.book.says(utt.text, doc.words, sure)
+            used = said[sure]
         if seen.sure is None:
             return
         if was_known:
