@@ -50,8 +50,6 @@ record of what was learnt, kept under each rule's id (a speed-up only).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
-from itertools import count
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -60,6 +58,7 @@ from coach.errors import RuleError
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import Doc, Phrase, as_doc, compile_phrase
+from coach.rules.name_reads import Line, Names, memo, setup_key
 from coach.rules.names import Name, NameBook, Spot, set_off_after
 from coach.rules.spec import SpecError, spec_field
 from coach.rules.text import read_text
@@ -132,37 +131,6 @@ class _Seen:
         return self.name if self.name is not None and self.name.sure else None
 
 
-@dataclass
-class _Line:
-    """One line as the name rules set up alike read it, each read made once for all of them (the
-    packs' three name rules would otherwise match the same phrases and names three times)."""
-
-    asks: bool | None = None  # the agent asks for the name
-    own: set[int] | None = None  # where the agent's own name stands
-    capture: dict[bool, Name | None] = field(default_factory=dict)  # the customer's name, by `answering`
-
-
-@dataclass
-class _Names:
-    """One line as read against a name book: by every name rule that has that book, whatever its
-    phrases (a pack's rules may list different phrases but always the same names)."""
-
-    addresses: dict[Name | None, list[tuple[int, Name]]] = field(default_factory=dict)  # by expected name
-    says: dict[Name, bool] = field(default_factory=dict)  # the name said anywhere, by name
-
-
-@lru_cache(maxsize=256)
-def _setup_key(book: NameBook, *phrases_and_words: object) -> str:
-    """One key per set-up of name rules (their name book, phrase and word lists, shared objects, and
-    whose lines carry the name), so rules set up alike share their line reads and their follow-up of
-    the call. Bounded: a set-up pushed out only stops sharing. A string, so that a copied CallState
-    still equals the original (`copy.deepcopy`)."""
-    return f"name.setup.{next(_SETUPS)}"
-
-
-_SETUPS = count(1)
-
-
 class NameRule(Rule):
     """Name asked / used / reminded; see the module docstring."""
 
@@ -197,7 +165,7 @@ class NameRule(Rule):
         # Name rules set up alike (a pack's three share their lists through YAML anchors, so their
         # phrases and name book are the same objects) read a line alike: the reads are done once
         # per utterance for all of them, kept in the utterance's `Doc.memo` under this key.
-        self._reads = _setup_key(self.book, self.ask, self.intros, self.agent_intros, self.skip,
+        self._reads = setup_key(self.book, self.ask, self.intros, self.agent_intros, self.skip,
                                  self.name_speaker)
 
     def extra_files(self) -> list[Path]:
@@ -207,22 +175,18 @@ class NameRule(Rule):
         """Where any of `phrases` occurs; the rulebook's phrase index rules most out with a set test."""
         if doc.index is not None and self in doc.index.rules:
             cands = doc.candidates(True)
+            if cands.isdisjoint(phrases):
+                return []  # most lines: none can be there
             phrases = tuple(p for p in phrases if p in cands)
         return [(p, a, b) for p in phrases for a, b in doc.find(p, max_gap, True)]
 
-    def _line(self, doc: Doc) -> _Line:
+    def _line(self, doc: Doc) -> Line:
         """This line's reads, shared by the name rules set up alike (see `_reads`)."""
-        line = doc.memo.get(self._reads)
-        if line is None:
-            line = doc.memo[self._reads] = _Line()
-        return line
+        return memo(doc, self._reads, Line)
 
-    def _names(self, doc: Doc) -> _Names:
+    def _names(self, doc: Doc) -> Names:
         """This line's reads against the name book, shared by the rules with this book."""
-        names = doc.memo.get(self.book)
-        if names is None:
-            names = doc.memo[self.book] = _Names()
-        return names
+        return memo(doc, self.book, Names)
 
     def indexed_phrases(self) -> list[Phrase]:
         return list(self.ask + self.agent_intros)
