@@ -38,7 +38,7 @@ from coach.contract import Utterance
 from coach.nlp import Token, _morph_analyzer, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
 from coach.rules.lexicon import known_word
-from coach.rules.matching import as_doc
+from coach.rules.matching import Doc, as_doc
 from coach.rules.negative import sentences
 from coach.rules.spec import SpecError, spec_field
 from coach.rules.suggest import fits, known_words, sentence_text
@@ -226,17 +226,15 @@ class DiminutiveRule(Rule):
         doc = as_doc(tokens)
         hits = []
         seen = self._cache  # `analyse` without the call for a word seen before: this loop runs per word
-        for words, asked in sentences(doc):
-            for i, tok in enumerate(words):
-                lower = tok.lower
-                if len(lower) < 4 or not tok.text.isalpha():
-                    continue
-                found = seen[lower] if lower in seen else self.analyse(lower)
+        for words, asked, looks in _words_to_check(doc):
+            for i, split in looks:
+                tok = words[i]
+                found = seen[tok.lower] if tok.lower in seen else self.analyse(tok.lower)
                 tokens_hit = [tok]
                 if found is None:
-                    if i == 0 or known_word(words[i - 1].lower):
-                        continue  # the common case of `_split`, tested here: this runs per word
-                    found = self._split(words, i)  # ASR split the word: "секун дочку"
+                    if not split:
+                        continue
+                    found = self.analyse(words[i - 1].lower + tok.lower)  # ASR split it: "секун дочку"
                     if found is None:
                         continue
                     tokens_hit = [words[i - 1], tok]
@@ -257,12 +255,20 @@ class DiminutiveRule(Rule):
                 }))
         return hits
 
-    def _split(self, words: list[Token], i: int) -> Found | None:
-        """A diminutive ASR split in two ("секун дочку"): the first part is no word at all."""
-        if i == 0 or not words[i - 1].text.isalpha() or known_word(words[i - 1].lower):
-            return None
-        return self.analyse(words[i - 1].lower + words[i].lower)
-
     def values(self, hit: Hit) -> dict[str, str]:
         return {"plain": hit.details.get("plain", ""), "word": hit.details.get("word", ""),
                 "base": hit.details.get("base_form", "")}
+
+
+def _words_to_check(doc: Doc) -> list[tuple[list[Token], bool, list[tuple[int, bool]]]]:
+    """Per sentence (`sentences`): its words, whether it asks, and the words worth a look (4+
+    letters), each with whether the word before may be the first half of a diminutive ASR split in
+    two ("секун дочку": a first part that is no dictionary word). Once per line for all the
+    diminutive rules (a pack has several: money, waiting, the rest)."""
+    looks = doc.memo.get(_words_to_check)
+    if looks is None:
+        looks = doc.memo[_words_to_check] = [
+            (words, asked, [(i, i > 0 and words[i - 1].text.isalpha() and not known_word(words[i - 1].lower))
+                            for i, tok in enumerate(words) if len(tok.lower) >= 4 and tok.text.isalpha()])
+            for words, asked in sentences(doc)]
+    return looks
