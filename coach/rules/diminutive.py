@@ -32,12 +32,13 @@ Russian only: the test needs pymorphy3.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from coach.contract import Utterance
-from coach.nlp import Token, _morph_analyzer, analyzer_for
+from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
-from coach.rules.lexicon import known_word
+from coach.rules.lexicon import known_word, parses
 from coach.rules.matching import Doc, as_doc
 from coach.rules.negative import sentences
 from coach.rules.spec import SpecError, spec_field
@@ -94,6 +95,14 @@ def _e(word: str) -> str:
     return word.replace("ё", "е")
 
 
+@lru_cache(maxsize=50_000)
+def _nouns(word: str) -> tuple[Any, ...]:
+    """The word's readings as a common noun (no names, places...): the same for every diminutive
+    rule, so worked out once per word for all of them."""
+    return tuple(p for p in parses(word)
+                 if p.tag.POS == "NOUN" and not (PROPER & set(str(p.tag).replace(" ", ",").split(","))))
+
+
 class DiminutiveRule(Rule):
     """Fires on each diminutive noun; see the module docstring."""
 
@@ -105,7 +114,6 @@ class DiminutiveRule(Rule):
         super().__init__(spec, ctx)
         if self.language != "ru":
             raise SpecError("kind", f"diminutive needs Russian morphology (pymorphy3), not '{self.language}'")
-        self.morph = _morph_analyzer()
         self.suffixes = sorted(((_e(k), [_e(v) for v in vs]) for k, vs in spec.suffixes.items()),
                                key=lambda kv: -len(kv[0]))
         self.exceptions = frozenset(_e(w.lower()) for w in spec.exceptions)
@@ -118,15 +126,11 @@ class DiminutiveRule(Rule):
         analyzer_for(self.language)  # load the dictionaries now, not on the first call
 
     # --- one word ---------------------------------------------------------------------------
-    def _nouns(self, word: str) -> list[Any]:
-        return [p for p in self.morph.parse(word)
-                if p.tag.POS == "NOUN" and not (PROPER & set(str(p.tag).replace(" ", ",").split(",")))]
-
     def _base(self, base: str, dim: Any | None) -> Any | None:
         """The plain word's parse when it is a known noun agreeing with the diminutive."""
         if len(base) < self.min_base or not known_word(base):
             return None
-        for p in self._nouns(base):
+        for p in _nouns(base):
             if _e(p.normal_form) != base:
                 continue
             if dim is None and p.tag.gender == "masc":
@@ -154,11 +158,10 @@ class DiminutiveRule(Rule):
         return found
 
     def _analyse(self, word: str) -> Found | None:
-        parses = self.morph.parse(word)
-        lemmas = [_e(p.normal_form) for p in parses]
+        lemmas = [_e(p.normal_form) for p in parses(word)]
         if self.exceptions.intersection(lemmas) or word in self.exceptions:
             return None
-        nouns = self._nouns(word)
+        nouns = _nouns(word)
         for p in nouns:
             if _e(p.normal_form) in self.words:
                 return self._listed(_e(p.normal_form), p)
@@ -188,7 +191,7 @@ class DiminutiveRule(Rule):
                         return self._found(word, stem + ending, base, None, word)
         return None
 
-    def _plain_reading(self, word: str, nouns: list[Any]) -> bool:
+    def _plain_reading(self, word: str, nouns: tuple[Any, ...]) -> bool:
         """Whether a dictionary word is also a form of a noun with no diminutive suffix at all.
 
         "статистика", "статистику" are forms of "статистика" and of "статистик" (one who does
@@ -212,8 +215,8 @@ class DiminutiveRule(Rule):
 
     def _listed(self, lemma: str, dim: Any | None) -> Found:
         plain = self.words[lemma]
-        parses = self._nouns(plain)
-        form = self._inflect(parses[0], dim, plain) if parses and dim is not None else plain
+        nouns = _nouns(plain)
+        form = self._inflect(nouns[0], dim, plain) if nouns and dim is not None else plain
         return Found(lemma, plain, form)
 
     def wanted(self, found: Found) -> bool:

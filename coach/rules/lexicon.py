@@ -1,4 +1,4 @@
-"""pymorphy3's "is this a dictionary word?", cached per word, for the rules that ask it on every line.
+"""pymorphy3's answers for one word, cached per word, for the rules that ask them on every line.
 
 `MorphAnalyzer.word_is_known` walks the dictionary's DAWG letter by letter
 (with the ё/е substitutions) on every call, some 20 µs. The diminutive rules
@@ -12,6 +12,7 @@ process runs (the dictionary is read once, `coach.nlp._morph_analyzer`).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from coach.nlp import _morph_analyzer
 
@@ -20,3 +21,10 @@ from coach.nlp import _morph_analyzer
 def known_word(word: str) -> bool:
     """Whether pymorphy3's dictionary holds the word (as `MorphAnalyzer.word_is_known(word)`)."""
     return _morph_analyzer().word_is_known(word)
+
+
+@lru_cache(maxsize=50_000)
+def parses(word: str) -> tuple[Any, ...]:
+    """`MorphAnalyzer.parse(word)`, as a tuple (shared: never to be changed). A new word is parsed
+    by each of the three diminutive rules, twice each, and by the name book: once is enough."""
+    return tuple(_morph_analyzer().parse(word))

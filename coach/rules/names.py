@@ -33,7 +33,7 @@ from typing import Literal
 from rapidfuzz.distance import Levenshtein
 
 from coach.nlp import TextAnalyzer, Token, _morph_analyzer
-from coach.rules.lexicon import known_word
+from coach.rules.lexicon import known_word, parses
 
 PUNCT = ",.!?;:…—–-"
 SENTENCE_END = ".!?…"
@@ -169,10 +169,10 @@ class NameBook:
     def dictionary(self, lower: str) -> tuple[str, bool] | None:
         """(dictionary form, also an ordinary word) when the word is a known name, else None."""
         if self.morph is not None:
-            parses = self.morph.parse(lower)
-            named = [p for p in parses if "Name" in p.tag]
+            found = parses(lower)
+            named = [p for p in found if "Name" in p.tag]
             if named and known_word(lower):
-                other = any("Name" not in p.tag and p.score >= 0.05 for p in parses)
+                other = any("Name" not in p.tag and p.score >= 0.05 for p in found)
                 return named[0].normal_form.replace("ё", "е"), other
         if lower in self.names:
             return lower, self.morph is None  # without morphology any name may be a word ("Will")
@@ -183,7 +183,7 @@ class NameBook:
 
     @lru_cache(maxsize=20_000)  # noqa: B019 (one NameBook per rule, for the process's life)
     def _patronymic(self, lower: str) -> bool:
-        return known_word(lower) and any("Patr" in p.tag for p in self.morph.parse(lower))
+        return known_word(lower) and any("Patr" in p.tag for p in parses(lower))
 
     @lru_cache(maxsize=20_000)  # noqa: B019 (one NameBook per rule, for the process's life)
     def nearest(self, lower: str) -> str | None:
