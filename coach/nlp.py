@@ -11,7 +11,7 @@ matching absorbs the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import spacy
@@ -31,6 +31,22 @@ class Token:
     is_punct: bool
 
 
+_FIELDS = ("text", "lower", "lemma", "pos", "tags", "start_char", "end_char", "is_punct")
+assert tuple(f.name for f in fields(Token)) == _FIELDS and not hasattr(Token, "__post_init__")
+
+
+def _token(text: str, word: tuple[str, str, str, frozenset[str], bool], start: int) -> Token:
+    """`Token(text, *word[:4], start, start + len(text), word[4])`, made at half the cost: a frozen
+    dataclass's `__init__` sets each field through `object.__setattr__`, and every utterance makes a
+    Token per word (a tenth of all rule time went there). The same object results (the fields in its
+    `__dict__`); the assert above keeps the two in step."""
+    lower, lemma, pos, tags, is_punct = word
+    tok = object.__new__(Token)
+    tok.__dict__.update(text=text, lower=lower, lemma=lemma, pos=pos, tags=tags, start_char=start,
+                        end_char=start + len(text), is_punct=is_punct)
+    return tok
+
+
 class TextAnalyzer:
     """Tokenises and lemmatises text for one language; cheap to call per utterance."""
 
@@ -42,6 +58,7 @@ class TextAnalyzer:
             self._nlp = spacy.blank("xx")
         self._morph = _morph_analyzer() if language == "ru" else None
         self._parse = lru_cache(maxsize=100_000)(self._parse_uncached)
+        self._words: dict[str, tuple[str, str, str, frozenset[str], bool] | tuple[()]] = {}
 
     def _parse_uncached(self, lower: str) -> tuple[str, str, frozenset[str]]:
         if self._morph is None:
@@ -53,19 +70,34 @@ class TextAnalyzer:
 
     def tokens(self, text: str) -> list[Token]:
         out = []
+        known = self._words
         for tok in self._nlp.tokenizer(text):
-            if tok.is_space:
-                continue
+            surface = tok.text
+            word = known.get(surface)
+            if word is None:
+                word = self._word(tok)
+            if word:
+                out.append(_token(surface, word, tok.idx))
+        return out
+
+    def _word(self, tok: spacy.tokens.Token) -> tuple[str, str, str, frozenset[str], bool] | tuple[()]:
+        """(lower, lemma, pos, tags, is_punct) of a token's text, () for whitespace: all of it follows
+        from the text alone (spaCy's flags are the lexeme's), so it is kept per text; rules run on every
+        line, and call-centre speech reuses a small vocabulary."""
+        if len(self._words) > 100_000:
+            self._words.clear()
+        if tok.is_space:
+            word: tuple[str, str, str, frozenset[str], bool] | tuple[()] = ()
+        else:
             lower = tok.text.lower().replace("ё", "е")
             is_punct = tok.is_punct or not any(ch.isalnum() for ch in lower)
             if is_punct:
                 lemma, pos, tags = lower, "PNCT", frozenset()
             else:
                 lemma, pos, tags = self._parse(lower)
-            out.append(
-                Token(tok.text, lower, lemma, pos, tags, tok.idx, tok.idx + len(tok.text), is_punct)
-            )
-        return out
+            word = (lower, lemma, pos, tags, is_punct)
+        self._words[tok.text] = word
+        return word
 
     def lemmas(self, text: str) -> list[str]:
         return [t.lemma for t in self.tokens(text) if not t.is_punct]

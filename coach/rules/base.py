@@ -286,6 +286,12 @@ class Rule:
         """Phrases matched per utterance, for the Rulebook's phrase index (a speed-up only)."""
         return []
 
+    def phrase_gate(self) -> tuple[frozenset[Phrase], bool] | None:
+        """(phrases, fuzzy) when `check_utterance` can find nothing on a line unless one of these
+        (indexed) phrases is among the line's `Doc.candidates(fuzzy)`: the Rulebook then skips the
+        rule on the other lines without calling it. None (the default): always called."""
+        return None
+
     def extra_files(self) -> list[Path]:
         """Data files besides the rule's YAML (a names list): part of the rulebook fingerprint."""
         return []

@@ -32,12 +32,14 @@ Russian only: the test needs pymorphy3.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from coach.contract import Utterance
-from coach.nlp import Token, _morph_analyzer, analyzer_for
+from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
-from coach.rules.matching import as_doc
+from coach.rules.lexicon import known_word, parses
+from coach.rules.matching import Doc, as_doc
 from coach.rules.negative import sentences
 from coach.rules.spec import SpecError, spec_field
 from coach.rules.suggest import fits, known_words, sentence_text
@@ -93,6 +95,14 @@ def _e(word: str) -> str:
     return word.replace("ё", "е")
 
 
+@lru_cache(maxsize=50_000)
+def _nouns(word: str) -> tuple[Any, ...]:
+    """The word's readings as a common noun (no names, places...): the same for every diminutive
+    rule, so worked out once per word for all of them."""
+    return tuple(p for p in parses(word)
+                 if p.tag.POS == "NOUN" and not (PROPER & set(str(p.tag).replace(" ", ",").split(","))))
+
+
 class DiminutiveRule(Rule):
     """Fires on each diminutive noun; see the module docstring."""
 
@@ -104,7 +114,6 @@ class DiminutiveRule(Rule):
         super().__init__(spec, ctx)
         if self.language != "ru":
             raise SpecError("kind", f"diminutive needs Russian morphology (pymorphy3), not '{self.language}'")
-        self.morph = _morph_analyzer()
         self.suffixes = sorted(((_e(k), [_e(v) for v in vs]) for k, vs in spec.suffixes.items()),
                                key=lambda kv: -len(kv[0]))
         self.exceptions = frozenset(_e(w.lower()) for w in spec.exceptions)
@@ -117,15 +126,11 @@ class DiminutiveRule(Rule):
         analyzer_for(self.language)  # load the dictionaries now, not on the first call
 
     # --- one word ---------------------------------------------------------------------------
-    def _nouns(self, word: str) -> list[Any]:
-        return [p for p in self.morph.parse(word)
-                if p.tag.POS == "NOUN" and not (PROPER & set(str(p.tag).replace(" ", ",").split(",")))]
-
     def _base(self, base: str, dim: Any | None) -> Any | None:
         """The plain word's parse when it is a known noun agreeing with the diminutive."""
-        if len(base) < self.min_base or not self.morph.word_is_known(base):
+        if len(base) < self.min_base or not known_word(base):
             return None
-        for p in self._nouns(base):
+        for p in _nouns(base):
             if _e(p.normal_form) != base:
                 continue
             if dim is None and p.tag.gender == "masc":
@@ -153,11 +158,10 @@ class DiminutiveRule(Rule):
         return found
 
     def _analyse(self, word: str) -> Found | None:
-        parses = self.morph.parse(word)
-        lemmas = [_e(p.normal_form) for p in parses]
+        lemmas = [_e(p.normal_form) for p in parses(word)]
         if self.exceptions.intersection(lemmas) or word in self.exceptions:
             return None
-        nouns = self._nouns(word)
+        nouns = _nouns(word)
         for p in nouns:
             if _e(p.normal_form) in self.words:
                 return self._listed(_e(p.normal_form), p)
@@ -187,7 +191,7 @@ class DiminutiveRule(Rule):
                         return self._found(word, stem + ending, base, None, word)
         return None
 
-    def _plain_reading(self, word: str, nouns: list[Any]) -> bool:
+    def _plain_reading(self, word: str, nouns: tuple[Any, ...]) -> bool:
         """Whether a dictionary word is also a form of a noun with no diminutive suffix at all.
 
         "статистика", "статистику" are forms of "статистика" and of "статистик" (one who does
@@ -195,7 +199,7 @@ class DiminutiveRule(Rule):
         likewise. The word said is then the ordinary noun. Only dictionary words: pymorphy3's
         guesses for an unknown word ("кодик") offer lemmas that mean nothing.
         """
-        if not self.morph.word_is_known(word):
+        if not known_word(word):
             return False
         lemmas = {_e(p.normal_form) for p in nouns}
         if len(lemmas) < 2:
@@ -211,8 +215,8 @@ class DiminutiveRule(Rule):
 
     def _listed(self, lemma: str, dim: Any | None) -> Found:
         plain = self.words[lemma]
-        parses = self._nouns(plain)
-        form = self._inflect(parses[0], dim, plain) if parses and dim is not None else plain
+        nouns = _nouns(plain)
+        form = self._inflect(nouns[0], dim, plain) if nouns and dim is not None else plain
         return Found(lemma, plain, form)
 
     def wanted(self, found: Found) -> bool:
@@ -224,18 +228,20 @@ class DiminutiveRule(Rule):
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
         doc = as_doc(tokens)
         hits = []
-        for words, asked in sentences(doc):
-            for i, tok in enumerate(words):
-                if len(tok.lower) < 4 or not tok.text.isalpha():
-                    continue
-                found = self.analyse(tok.lower)
-                split = self._split(words, i) if found is None else None
-                if split is not None:  # ASR split the word: "секун дочку"
-                    found, tok = split, words[i]
-                    tokens_hit = [words[i - 1], words[i]]
-                else:
-                    tokens_hit = [tok]
-                if found is None or not self.wanted(found):
+        seen = self._cache  # `analyse` without the call for a word seen before: this loop runs per word
+        for words, asked, looks in _words_to_check(doc):
+            for i, split in looks:
+                tok = words[i]
+                found = seen[tok.lower] if tok.lower in seen else self.analyse(tok.lower)
+                tokens_hit = [tok]
+                if found is None:
+                    if not split:
+                        continue
+                    found = self.analyse(words[i - 1].lower + tok.lower)  # ASR split it: "секун дочку"
+                    if found is None:
+                        continue
+                    tokens_hit = [words[i - 1], tok]
+                if not self.wanted(found):
                     continue
                 base_form = found.base_form
                 if tok.text[:1].isupper():
@@ -252,12 +258,20 @@ class DiminutiveRule(Rule):
                 }))
         return hits
 
-    def _split(self, words: list[Token], i: int) -> Found | None:
-        """A diminutive ASR split in two ("секун дочку"): the first part is no word at all."""
-        if i == 0 or not words[i - 1].text.isalpha() or self.morph.word_is_known(words[i - 1].lower):
-            return None
-        return self.analyse(words[i - 1].lower + words[i].lower)
-
     def values(self, hit: Hit) -> dict[str, str]:
         return {"plain": hit.details.get("plain", ""), "word": hit.details.get("word", ""),
                 "base": hit.details.get("base_form", "")}
+
+
+def _words_to_check(doc: Doc) -> list[tuple[list[Token], bool, list[tuple[int, bool]]]]:
+    """Per sentence (`sentences`): its words, whether it asks, and the words worth a look (4+
+    letters), each with whether the word before may be the first half of a diminutive ASR split in
+    two ("секун дочку": a first part that is no dictionary word). Once per line for all the
+    diminutive rules (a pack has several: money, waiting, the rest)."""
+    looks = doc.memo.get(_words_to_check)
+    if looks is None:
+        looks = doc.memo[_words_to_check] = [
+            (words, asked, [(i, i > 0 and words[i - 1].text.isalpha() and not known_word(words[i - 1].lower))
+                            for i, tok in enumerate(words) if len(tok.lower) >= 4 and tok.text.isalpha()])
+            for words, asked in sentences(doc)]
+    return looks

@@ -10,8 +10,9 @@ from coach.contract import Event, Utterance, Word
 from coach.nlp import analyzer_for
 from coach.rules.base import CALL, Hit, Rule
 from coach.rules.candidates import FUZZY, NEAR_MISS_FLOOR, Candidate, Verdict
+from coach.rules.index import PhraseIndex
 from coach.rules.loader import load_rules
-from coach.rules.matching import Doc, PhraseIndex
+from coach.rules.matching import Doc, Phrase
 from coach.rules.state import CallState
 
 # Settles candidates against the audio (coach.verify.Verifier): one verdict per candidate.
@@ -44,6 +45,15 @@ class Rulebook:
         self.finding_rules = [r for r in rules if not r.cue]
         self.cue_rules = [r for r in rules if r.cue]
         self.early_rules = [r for r in self.finding_rules if r.early]
+        # Only the rules that do something there: most kinds answer nothing when polled or at the end.
+        self._timed = [r for r in self.finding_rules if type(r).check_time is not Rule.check_time]
+        self._closing = [r for r in self.finding_rules if type(r).check_call is not Rule.check_call]
+        self._plans: dict[tuple[str, str], list[tuple[Rule, bool | None]]] = {}
+        self._gated: dict[Phrase, list[Rule]] = {}  # phrase -> the rules it lets run (`Rule.phrase_gate`)
+        for rule in rules:
+            gate = rule.phrase_gate()
+            for phrase in gate[0] if gate is not None else ():
+                self._gated.setdefault(phrase, []).append(rule)
 
     @classmethod
     def load(cls, language: str, extra_dirs: list[Path] | None = None) -> Rulebook:
@@ -56,6 +66,41 @@ class Rulebook:
     def tokens(self, text: str) -> Doc:
         """The utterance's tokens, wrapped once so all rules share the matching work."""
         return Doc(self.analyzer.tokens(text), self.index)
+
+    def _plan(self, group: str, speaker: str) -> list[tuple[Rule, bool | None]]:
+        """The rules of `group` that look at a line of `speaker`, each with its gate's `fuzzy` (None:
+        ungated), in rule order; worked out once per speaker, not per line.
+
+        finding: the speaker's rules, call-level rules and those that follow every speaker's turns
+        (`check_utterance`); early, cue: the speaker's rules only.
+        """
+        plan = self._plans.get((group, speaker))
+        if plan is None:
+            rules = {"finding": self.finding_rules, "early": self.early_rules, "cue": self.cue_rules}[group]
+            plan = self._plans[(group, speaker)] = [
+                (rule, gate[1] if (gate := rule.phrase_gate()) is not None else None)
+                for rule in rules
+                if rule.applies_to(speaker) or (group == "finding" and (rule.level == CALL
+                                                                        or rule.sees_every_speaker))
+            ]
+        return plan
+
+    def _run(self, group: str, utt: Utterance, doc: Doc, state: CallState) -> list[tuple[Rule, list[Hit]]]:
+        """The planned rules' hits on the line, in rule order. A gated rule (`Rule.phrase_gate`) none
+        of whose phrases the index can find here is not called (nor listed): it would answer nothing,
+        and most lines hold none of a pack's phrases, so this skips most rules on most lines."""
+        out: list[tuple[Rule, list[Hit]]] = []
+        live: dict[bool, set[Rule]] = {}
+        ours = doc.index is self.index  # the gates read this rulebook's index
+        for rule, fuzzy in self._plan(group, utt.speaker):
+            if fuzzy is not None and ours:
+                if fuzzy not in live:
+                    gated = self._gated
+                    live[fuzzy] = {r for p in doc.candidates(fuzzy) for r in gated.get(p, ())}
+                if rule not in live[fuzzy]:
+                    continue
+            out.append((rule, rule.check_utterance(utt, doc, state)))
+        return out
 
     def check_utterance(self, utt: Utterance, state: CallState, verify: Verify | None = None,
                         floor: float = NEAR_MISS_FLOOR) -> list[Event]:
@@ -74,15 +119,18 @@ class Rulebook:
         doc = self.tokens(utt.text)
         state.utterances.append(utt)
         state.facts["_doc"] = (utt, doc)  # for `cues` on the same utterance: tokenised once
-        found: list[tuple[Rule, Hit]] = []
+        ran = self._run("finding", utt, doc, state)
+        found = [(rule, hit) for rule, hits in ran if hits for hit in hits]
         candidates: list[tuple[Rule, Candidate]] = []
-        for rule in self.finding_rules:
-            if not (rule.applies_to(utt.speaker) or rule.level == CALL or rule.sees_every_speaker):
-                continue
-            hits = rule.check_utterance(utt, doc, state)
-            found += [(rule, hit) for hit in hits]
-            if verify is not None and rule.applies_to(utt.speaker):
-                candidates += [(rule, c) for c in rule.verification_candidates(utt, doc, hits, floor)]
+        if verify is not None:  # every rule of the speaker, called or not: near misses are not finds
+            called = iter(ran)  # the called rules, in plan order
+            last = next(called, None)
+            for rule, _ in self._plan("finding", utt.speaker):
+                hits: list[Hit] = []
+                if last is not None and last[0] is rule:
+                    hits, last = last[1], next(called, None)
+                if rule.applies_to(utt.speaker):
+                    candidates += [(rule, c) for c in rule.verification_candidates(utt, doc, hits, floor)]
         candidates = [(r, c) for r, c in candidates if c.kind == FUZZY or not _covered(c, r, found)]
         if candidates:
             found = self._settle(utt, found, candidates, verify)
@@ -120,12 +168,8 @@ class Rulebook:
         twice. `state` is only read (the customer's name for `{name}`).
         """
         doc = self.tokens(utt.text)
-        events = []
-        for rule in self.early_rules:
-            if rule.applies_to(utt.speaker):
-                for hit in rule.check_utterance(utt, doc, state):
-                    events.append(_event(rule, hit, utt, state))
-        return events
+        return [_event(rule, hit, utt, state) for rule, hits in self._run("early", utt, doc, state)
+                for hit in hits]
 
     def cues(self, utt: Utterance, state: CallState) -> list[Event]:
         """Cues in one final utterance: not findings, advice for the agent's screen.
@@ -141,12 +185,8 @@ class Rulebook:
             return []
         cached = state.facts.get("_doc")
         doc = cached[1] if cached and cached[0] is utt else self.tokens(utt.text)
-        events = []
-        for rule in self.cue_rules:
-            if rule.applies_to(utt.speaker):
-                for hit in rule.check_utterance(utt, doc, state):
-                    events.append(_event(rule, hit, utt, state))
-        return events
+        return [_event(rule, hit, utt, state) for rule, hits in self._run("cue", utt, doc, state)
+                for hit in hits]
 
     def checklist(self, state: CallState) -> list[dict[str, object]]:
         """The call's required steps so far, for a live checklist on the agent's screen.
@@ -215,7 +255,7 @@ class Rulebook:
         does not poll, so results stay the same live and in batch.
         """
         events = []
-        for rule in self.finding_rules:
+        for rule in self._timed:
             for hit in rule.check_time(state, now):
                 if hit.at is None:
                     hit.at = now
@@ -225,7 +265,7 @@ class Rulebook:
     def check_call(self, state: CallState) -> list[Event]:
         """Call-level findings once the call is over."""
         events = []
-        for rule in self.finding_rules:
+        for rule in self._closing:
             for hit in rule.check_call(state):
                 events.append(_event(rule, hit, None, state))
         return events

@@ -16,26 +16,32 @@ Three passes, cheapest first:
 
 Speed (rules must never limit live use): every utterance is wrapped once in a
 `Doc` shared by all rules. Each distinct word is compared once against every
-phrase word of the rulebook (`PhraseIndex`, owned by the Rulebook, so a
-company's phrases never reach another rulebook), so per utterance a phrase
-costs a set test: its word-level pass runs only if every one of its words
-matched some token, and its squashed pass only if enough of its letter
-trigrams occur in the utterance. Both tests are necessary conditions of the
-passes they guard, so they change speed, never results; a phrase the index
-does not hold is simply matched without them.
+phrase word of the rulebook (`coach.rules.index.PhraseIndex`, owned by the
+Rulebook, so a company's phrases never reach another rulebook), so per
+utterance a phrase costs a set test: its word-level pass runs only if every one
+of its words matched some token, and its squashed pass only if enough of its
+letter trigrams occur in the utterance. Both tests are necessary conditions of
+the passes they guard, and the word pass itself looks each word's matches up
+instead of comparing letters again (the index holds exactly what
+`word_matches` answers), so they change speed, never results; a phrase the
+index does not hold is simply matched without them. What several rules ask of
+one line (a phrase's spans, its sentences, the name reads) is kept on the Doc.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import partial_ratio
 
-from coach.nlp import TextAnalyzer, Token, _morph_analyzer
+from coach.nlp import TextAnalyzer, Token
+from coach.rules.lexicon import known_word
+
+if TYPE_CHECKING:
+    from coach.rules.index import PhraseIndex
 
 SQUASH_THRESHOLD = 0.87
 Key = tuple[str, str]  # (lemma, lower) of one phrase word
@@ -70,8 +76,14 @@ def _min_grams(squashed: str, grams: frozenset[str], threshold: float) -> int:
     return max(0, len(grams) - 3 * d)
 
 
+@lru_cache(maxsize=50_000)
 def compile_phrase(text: str, analyzer: TextAnalyzer) -> Phrase:
-    """The phrase as lemmas, lower-cased forms and letter trigrams, computed once at load."""
+    """The phrase as lemmas, lower-cased forms and letter trigrams, computed once at load.
+
+    One Phrase per text and analyzer: rules that list the same phrase (the three name rules
+    share theirs through YAML anchors) get the same object, so an utterance's `Doc.find`
+    matches it once for all of them.
+    """
     tokens = [t for t in analyzer.tokens(text) if not t.is_punct]
     lemmas = tuple(t.lemma for t in tokens)
     lowers = tuple(t.lower for t in tokens)
@@ -127,81 +139,7 @@ def _near(a: str, b: str, edits: int) -> bool:
 def _glued_noise(word: str, head: str) -> bool:
     if head.startswith(("не", "ни")) or not any("а" <= ch <= "я" for ch in word):
         return False
-    return not _morph_analyzer().word_is_known(word)
-
-
-class PhraseIndex:
-    """Every phrase word of one rulebook, and which of them each distinct token matches.
-
-    The answer for a token depends only on its (lower, lemma), and call-centre
-    speech reuses a small vocabulary, so it is computed once per word. `rules`
-    are the rules all of whose phrases are registered (they may decide from
-    `Doc.candidates` alone).
-    """
-
-    def __init__(self) -> None:
-        self.phrases: set[Phrase] = set()
-        self.rules: set[object] = set()
-        self.keys: set[Key] = set()
-        self._cache: dict[tuple[str, str], tuple[frozenset[Key], frozenset[Key]]] = {}
-        self._lowers: list[str] = []
-        self._lemmas: list[str] = []
-        self._by_lower: dict[str, list[Key]] = {}
-        self._by_lemma: dict[str, list[Key]] = {}
-        self.phrases_by_anchor: dict[Key, list[Phrase]] = {}  # by each phrase's rarest-looking word
-        self.phrases_by_gram: dict[str, list[Phrase]] = {}
-        self.unfiltered: list[Phrase] = []  # squashed pass possible, trigram test says nothing
-
-    def register_rule(self, rule: object, phrases: list[Phrase]) -> None:
-        for phrase in phrases:
-            self.register(phrase)
-        self.rules.add(rule)
-
-    def register(self, phrase: Phrase) -> None:
-        if phrase in self.phrases:
-            return
-        self.phrases.add(phrase)
-        if phrase.keys:  # the longest word: "кричите", not "не", so few phrases share an anchor
-            anchor = max(phrase.keys, key=lambda k: (len(k[1]), k))
-            self.phrases_by_anchor.setdefault(anchor, []).append(phrase)
-        if len(phrase.squashed) >= 6:
-            if phrase.min_grams <= 0:
-                self.unfiltered.append(phrase)
-            for gram in phrase.grams:
-                self.phrases_by_gram.setdefault(gram, []).append(phrase)
-        new = phrase.keys - self.keys
-        if not new:
-            return
-        self.keys |= new
-        for key in new:
-            self._by_lemma.setdefault(key[0], []).append(key)
-            self._by_lower.setdefault(key[1], []).append(key)
-        self._lemmas = list(self._by_lemma)
-        self._lowers = list(self._by_lower)
-        self._cache.clear()
-
-    def matches(self, token: Token) -> tuple[frozenset[Key], frozenset[Key]]:
-        """(keys matched exactly, keys matched allowing ASR slips) for one token."""
-        cache_key = (token.lower, token.lemma)
-        found = self._cache.get(cache_key)
-        if found is None:
-            found = self._compute(token)
-            if len(self._cache) > 200_000:
-                self._cache.clear()
-            self._cache[cache_key] = found
-        return found
-
-    def _compute(self, token: Token) -> tuple[frozenset[Key], frozenset[Key]]:
-        exact = set(self._by_lemma.get(token.lemma, ())) | set(self._by_lower.get(token.lower, ()))
-        candidates: set[Key] = set()
-        for text, pool, by in ((token.lower, self._lowers, self._by_lower),
-                               (token.lemma, self._lemmas, self._by_lemma)):
-            for match, _score, _i in process.extract(
-                text, pool, scorer=Levenshtein.distance, score_cutoff=2, limit=None
-            ):
-                candidates.update(by[match])
-        fuzzy = exact | {k for k in candidates if word_matches(token, k[0], k[1], True)}
-        return frozenset(exact), frozenset(fuzzy)
+    return not known_word(word)
 
 
 class Doc(list):
@@ -215,12 +153,24 @@ class Doc(list):
         super().__init__(tokens)
         self.index = index
         self.words: list[Token] = [t for t in tokens if not t.is_punct]
-        self.squashed = "".join(w.lower for w in self.words)
+        self.squashed = "".join([w.lower for w in self.words])
         self._grams: frozenset[str] | None = None
         self._keys: dict[bool, frozenset[Key]] = {}
+        self._word_keys: dict[bool, list[frozenset[Key]]] = {}
         self._word_candidates: dict[bool, set[Phrase]] = {}
         self._squash_candidates: set[Phrase] | None = None
         self._candidates: dict[bool, set[Phrase]] = {}
+        self._found: dict[tuple[Phrase, int, bool], tuple[tuple[int, int], ...]] = {}
+        self.memo: dict[object, object] = {}  # other per-utterance results rules share (name reads...)
+
+    def find(self, phrase: Phrase, max_gap: int, fuzzy: bool) -> tuple[tuple[int, int], ...]:
+        """`find_phrase` on this utterance's words, computed once per (phrase, max_gap, fuzzy):
+        several rules match the same phrases (name, greeting and closing rules)."""
+        key = (phrase, max_gap, fuzzy)
+        spans = self._found.get(key)
+        if spans is None:
+            spans = self._found[key] = tuple(find_phrase(phrase, self.words, max_gap, fuzzy, doc=self))
+        return spans
 
     @property
     def grams(self) -> frozenset[str]:
@@ -228,13 +178,20 @@ class Doc(list):
             self._grams = _trigrams(self.squashed)
         return self._grams
 
+    def word_keys(self, fuzzy: bool) -> list[frozenset[Key]]:
+        """Per word, the indexed phrase words it matches: for those, what `word_matches` answers,
+        looked up once per distinct word (`PhraseIndex.matches`) instead of computed per phrase."""
+        keys = self._word_keys.get(fuzzy)
+        if keys is None:
+            index = self.index
+            assert index is not None, "word_keys needs a Doc built with the rulebook's index"
+            keys = self._word_keys[fuzzy] = [index.matches(w)[1 if fuzzy else 0] for w in self.words]
+        return keys
+
     def matched_keys(self, fuzzy: bool) -> frozenset[Key]:
         keys = self._keys.get(fuzzy)
         if keys is None:
-            index = self.index
-            assert index is not None, "matched_keys needs a Doc built with the rulebook's index"
-            keys = frozenset().union(*(index.matches(w)[1 if fuzzy else 0] for w in self.words))
-            self._keys[fuzzy] = keys
+            keys = self._keys[fuzzy] = frozenset().union(*self.word_keys(fuzzy))
         return keys
 
     def candidates(self, fuzzy: bool) -> set[Phrase]:
@@ -281,11 +238,18 @@ class Doc(list):
         }
 
     def _by_grams(self) -> set[Phrase]:
+        """Phrases with at least `min_grams` of their trigrams in this line (and the unfiltered)."""
         index = self.index
-        by_gram = index.phrases_by_gram
-        counts = Counter(p for gram in self.grams for p in by_gram.get(gram, ()))
-        out = {p for p, n in counts.items() if n >= p.min_grams}
-        out.update(index.unfiltered)
+        grams = self.grams
+        get = index.phrases_by_gram.get
+        need = index.gram_hits
+        hits: dict[Phrase, int] = {}
+        out = set(index.unfiltered)
+        for gram in grams:
+            for phrase in get(gram, ()):
+                count = hits[phrase] = hits.get(phrase, 0) + 1
+                if count == need[phrase] and len(phrase.grams & grams) >= phrase.min_grams:
+                    out.add(phrase)
         return out
 
 
@@ -313,7 +277,9 @@ def find_phrase(
         doc = None  # the index knows only the phrases of its rulebook
     if doc is not None and squash_threshold == SQUASH_THRESHOLD and not doc.may_match(phrase, fuzzy):
         return spans
-    if doc is None or phrase.keys <= doc.matched_keys(fuzzy):
+    if doc is not None and phrase.keys <= doc.matched_keys(fuzzy):
+        spans = _spans_by_keys(phrase, doc.word_keys(fuzzy), max_gap)
+    elif doc is None:
         i = 0
         while i < len(words):
             span = _match_from(phrase, words, i, max_gap, fuzzy)
@@ -352,6 +318,35 @@ def find_phrase(
     return spans
 
 
+def _spans_by_keys(phrase: Phrase, keys_at: list[frozenset[Key]], max_gap: int) -> list[tuple[int, int]]:
+    """The word pass of `find_phrase` for a phrase of the Doc's index: `_match_from` at every
+    start, with each `word_matches` answered by a set lookup in `keys_at` (`Doc.word_keys`)."""
+    spans: list[tuple[int, int]] = []
+    keys = list(zip(phrase.lemmas, phrase.lowers))
+    first, rest = keys[0], keys[1:]
+    count = len(keys_at)
+    i = 0
+    while i < count:
+        if first not in keys_at[i]:
+            i += 1
+            continue
+        last = i
+        for key in rest:
+            for nxt in range(last + 1, min(count, last + 2 + max_gap)):
+                if key in keys_at[nxt]:
+                    last = nxt
+                    break
+            else:
+                last = -1
+                break
+        if last < 0:
+            i += 1
+        else:
+            spans.append((i, last))
+            i = last + 1
+    return spans
+
+
 def _match_from(
     phrase: Phrase, words: list[Token], start: int, max_gap: int, fuzzy: bool
 ) -> tuple[int, int] | None:
@@ -378,44 +373,3 @@ def match_positions(
 
 def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
-
-
-@dataclass
-class FormSet:
-    """Exact word-form sequences ("как бы", "you know") looked up by their first word.
-
-    For checks that must not be fuzzy or lemmatised: a filler like "типа" is a
-    fixed form, while the lemma "тип" would also catch "какого типа договор".
-    """
-
-    phrases: list[tuple[str, ...]] = field(default_factory=list)
-    by_first: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
-
-    @classmethod
-    def build(cls, texts: list[str], analyzer: TextAnalyzer) -> FormSet:
-        out = cls()
-        for text in texts:
-            lowers = tuple(t.lower for t in analyzer.tokens(text) if not t.is_punct)
-            if lowers and lowers not in out.phrases:
-                out.phrases.append(lowers)
-                out.by_first.setdefault(lowers[0], []).append(lowers)
-        for group in out.by_first.values():
-            group.sort(key=len, reverse=True)  # longest first: "в общем то" before "в общем"
-        return out
-
-    def find(self, words: list[Token]) -> list[tuple[int, int, tuple[str, ...]]]:
-        """Non-overlapping (first, last, phrase) occurrences, left to right, longest first."""
-        out = []
-        i = 0
-        while i < len(words):
-            for phrase in self.by_first.get(words[i].lower, ()):
-                end = i + len(phrase)
-                if end <= len(words) and all(
-                    words[i + k].lower == phrase[k] for k in range(1, len(phrase))
-                ):
-                    out.append((i, end - 1, phrase))
-                    i = end
-                    break
-            else:
-                i += 1
-        return out

@@ -40,9 +40,11 @@ from the customer, a name the agent used, or one set from outside with
   caught), and `after_s` seconds (default 60) have passed. At most one hint
   per `after_s`. Hints are not findings: batch scoring does not poll them.
 
-Each name rule follows the call on its own (state under its id), so any of
-them can be disabled or overridden alone; the packs share their phrase lists
-between the three with YAML anchors so that they agree on the name.
+Each name rule can be disabled or overridden alone; the packs share their
+phrase lists between the three with YAML anchors so that they agree on the
+name. Rules set up alike (the same phrases, names and name speaker) would
+learn the same from every line, so they follow the call once, together: one
+record of what was learnt, kept under each rule's id (a speed-up only).
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ from coach.contract import AGENT, CUSTOMER, Utterance
 from coach.errors import RuleError
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
-from coach.rules.matching import Phrase, as_doc, compile_phrase, find_phrase
+from coach.rules.matching import Doc, Phrase, as_doc, compile_phrase
+from coach.rules.name_reads import Line, Names, memo, setup_key
 from coach.rules.names import Name, NameBook, Spot, set_off_after
 from coach.rules.spec import SpecError, spec_field
 from coach.rules.text import read_text
@@ -96,7 +99,8 @@ class NameSpec(RuleSpec):
 
 @dataclass
 class _Seen:
-    """What one name rule has learnt about the call so far."""
+    """What a name rule has learnt about the call so far; one for all rules set up alike (their
+    follow-up would be the same line after line), kept under each one's id (`NameRule._seen`)."""
 
     name: Name | None = None
     known_at: float | None = None  # when the name was confirmed
@@ -112,7 +116,9 @@ class _Seen:
     last_use: float | None = None
     agent_after: int = 0  # agent utterances after the name was confirmed
     agent_since_use: int = 0  # ... since it was last used (or confirmed)
-    hinted_at: float | None = None
+    hinted_at: dict[str, float] = field(default_factory=dict)  # remind: the last hint, by rule id
+    line: Utterance | None = None  # the utterance followed last ...
+    took: set[str] = field(default_factory=set)  # ... and the rules that have had it
 
     @property
     def confirmed(self) -> Name | None:
@@ -138,10 +144,10 @@ class NameRule(Rule):
         self.check = spec.check
         analyzer = analyzer_for(self.language)
         self.analyzer = analyzer
-        self.ask = [compile_phrase(p, analyzer) for p in spec.ask_phrases]
+        self.ask = tuple(compile_phrase(p, analyzer) for p in spec.ask_phrases)
         intros = [compile_phrase(p, analyzer) for p in spec.intro_phrases]
-        self.intros: list[Phrase] = sorted(intros, key=lambda p: -len(p.lemmas))
-        self.agent_intros = self.intros + [compile_phrase(p, analyzer) for p in spec.agent_intro_phrases]
+        self.intros: tuple[Phrase, ...] = tuple(sorted(intros, key=lambda p: -len(p.lemmas)))
+        self.agent_intros = self.intros + tuple(compile_phrase(p, analyzer) for p in spec.agent_intro_phrases)
         self.skip = frozenset(t.lemma for w in spec.skip_words for t in analyzer.tokens(w) if not t.is_punct)
         self.names_path: Path | None = None
         names = list(spec.names)
@@ -156,24 +162,45 @@ class NameRule(Rule):
         self.name_speaker = spec.name_speaker
         self.min_call_s = spec.min_call_s
         self.after_s = spec.after_s
+        # Name rules set up alike (a pack's three share their lists through YAML anchors, so their
+        # phrases and name book are the same objects) read a line alike: the reads are done once
+        # per utterance for all of them, kept in the utterance's `Doc.memo` under this key.
+        self._reads = setup_key(self.book, self.ask, self.intros, self.agent_intros, self.skip,
+                                 self.name_speaker)
 
     def extra_files(self) -> list[Path]:
         return [self.names_path] if self.names_path else []
 
-    def _found(self, phrases: list[Phrase], doc: Any, max_gap: int) -> list[tuple[Phrase, int, int]]:
+    def _found(self, phrases: tuple[Phrase, ...], doc: Doc, max_gap: int) -> list[tuple[Phrase, int, int]]:
         """Where any of `phrases` occurs; the rulebook's phrase index rules most out with a set test."""
         if doc.index is not None and self in doc.index.rules:
             cands = doc.candidates(True)
-            phrases = [p for p in phrases if p in cands]
-        return [(p, a, b) for p in phrases for a, b in find_phrase(p, doc.words, max_gap, True, doc=doc)]
+            if cands.isdisjoint(phrases):
+                return []  # most lines: none can be there
+            phrases = tuple(p for p in phrases if p in cands)
+        return [(p, a, b) for p in phrases for a, b in doc.find(p, max_gap, True)]
+
+    def _line(self, doc: Doc) -> Line:
+        """This line's reads, shared by the name rules set up alike (see `_reads`)."""
+        return memo(doc, self._reads, Line)
+
+    def _names(self, doc: Doc) -> Names:
+        """This line's reads against the name book, shared by the rules with this book."""
+        return memo(doc, self.book, Names)
 
     def indexed_phrases(self) -> list[Phrase]:
-        return self.ask + self.agent_intros
+        return list(self.ask + self.agent_intros)
 
     # --- the customer's side ------------------------------------------------------------
     def capture(self, utt: Utterance, tokens: list[Token], answering: bool) -> Name | None:
         """The customer's name in one of their lines, or None (see `coach.rules.names`)."""
         doc = as_doc(tokens)
+        reads = self._line(doc).capture
+        if answering not in reads:
+            reads[answering] = self._capture(utt, doc, answering)
+        return reads[answering]
+
+    def _capture(self, utt: Utterance, doc: Doc, answering: bool) -> Name | None:
         words = doc.words
         spots: list[Spot] = []
         for phrase, _, end in self._found(self.intros, doc, 0):
@@ -204,10 +231,8 @@ class NameRule(Rule):
     # --- the agent's side -------------------------------------------------------------------
     def _own_name_spots(self, tokens: list[Token]) -> set[int]:
         """Word indexes of the agent's own name: right after an intro ("меня зовут Алексей")."""
-        out: set[int] = set()
-        for _, _, end in self._found(self.agent_intros, as_doc(tokens), 0):
-            out.update({end + 1, end + 2})
-        return out
+        found = self._found(self.agent_intros, as_doc(tokens), 0)
+        return {i for _, _, end in found for i in (end + 1, end + 2)}
 
     def addresses(self, utt: Utterance, tokens: list[Token], seen: _Seen) -> list[Name]:
         """Names the agent addresses the customer by in this line ("Ольга, ...", "..., Ольга!").
@@ -216,13 +241,20 @@ class NameRule(Rule):
         of the line or next to a greeting word ("Ольга Петровна, добрый день"): elsewhere
         there it is the agent's own ("Интернет-провайдер «Линия», Евгений, слушаю вас").
         """
-        words = as_doc(tokens).words
-        own = self._own_name_spots(tokens)
+        doc = as_doc(tokens)
+        words = doc.words
+        line = self._line(doc)
+        if line.own is None:
+            line.own = self._own_name_spots(doc)
+        own = line.own
         for i in own:
             if i < len(words):
                 seen.agent_names.add(words[i].lower)
         out = []
-        for i, name in self.book.addresses(utt.text, words, expected=seen.name):
+        read = self._names(doc).addresses
+        if seen.name not in read:
+            read[seen.name] = self.book.addresses(utt.text, words, seen.name)
+        for i, name in read[seen.name]:
             if i in own or name.key in seen.agent_names or words[i].lower in seen.agent_names:
                 continue
             if not seen.customer_spoke and i > 0:
@@ -234,8 +266,20 @@ class NameRule(Rule):
         return out
 
     # --- following the call -------------------------------------------------------------
+    def _seen(self, state: Any) -> _Seen:
+        """The call as followed by the name rules set up alike: one `_Seen` for all of them (under
+        the set-up's key, and each rule's id), since each line teaches all of them the same."""
+        seen = state.facts.get(self.id)
+        if seen is None:
+            seen = state.facts[self.id] = state.facts.setdefault(self._reads, _Seen())
+        return seen
+
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
-        seen: _Seen = state.facts.setdefault(self.id, _Seen())
+        seen = self._seen(state)
+        if seen.line is utt and self.id not in seen.took:
+            seen.took.add(self.id)  # a rule set up alike has followed this line for both
+            return []
+        seen.line, seen.took = utt, {self.id}
         locked = getattr(state, "customer_name_set", False)
         if locked and (seen.name is None or seen.name.source != "set"):
             self._set(seen, state, self.book.from_text(state.customer_name, "set"), utt.start)
@@ -254,7 +298,10 @@ class NameRule(Rule):
 
     def _agent_line(self, utt: Utterance, tokens: list[Token], seen: _Seen, state: Any, locked: bool) -> None:
         doc = as_doc(tokens)
-        asks = bool(self.ask) and bool(self._found(self.ask, doc, 2))
+        line = self._line(doc)
+        if line.asks is None:
+            line.asks = bool(self.ask) and bool(self._found(self.ask, doc, 2))
+        asks = line.asks
         if asks and not seen.asked:
             seen.asked, seen.asked_at = True, utt.end
         seen.answering = ANSWER_UTTERANCES if asks else 0
@@ -276,8 +323,12 @@ class NameRule(Rule):
                 used = True
             if used:
                 break
-        if not used and seen.sure is not None:
-            used = self.book.says(utt.text, doc.words, seen.sure)
+        sure = seen.sure
+        if not used and sure is not None:
+            said = self._names(doc).says
+            if sure not in said:
+                said[sure] = self.book.says(utt.text, doc.words, sure)
+            used = said[sure]
         if seen.sure is None:
             return
         if was_known:
@@ -308,7 +359,7 @@ class NameRule(Rule):
 
     def set_name(self, state: Any, text: str | None) -> str | None:
         """The name set from outside (the agent corrects it in the overlay): confirmed, kept."""
-        seen: _Seen = state.facts.setdefault(self.id, _Seen())
+        seen = self._seen(state)
         if not text or not text.strip():
             seen.name, seen.known_at = None, None
             return None
@@ -339,11 +390,10 @@ class NameRule(Rule):
         since = seen.last_use if seen.last_use is not None else seen.known_at
         if since is None or now - since < self.after_s:
             return []
-        if seen.hinted_at is not None and seen.hinted_at >= since and (
-            now - seen.hinted_at < self.after_s
-        ):
+        hinted = seen.hinted_at.get(self.id)
+        if hinted is not None and hinted >= since and now - hinted < self.after_s:
             return []
-        seen.hinted_at = now
+        seen.hinted_at[self.id] = now
         return [Hit(text=seen.confirmed.text, at=now,
                     details={"hint": True, "since_s": round(now - since, 1)})]
 

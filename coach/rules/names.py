@@ -33,6 +33,7 @@ from typing import Literal
 from rapidfuzz.distance import Levenshtein
 
 from coach.nlp import TextAnalyzer, Token, _morph_analyzer
+from coach.rules.lexicon import known_word, parses
 
 PUNCT = ",.!?;:…—–-"
 SENTENCE_END = ".!?…"
@@ -83,12 +84,25 @@ class Name:
         return replace(self, source=source)
 
 
+@lru_cache(maxsize=64)
+def _shared_book(cls: type[NameBook], language: str, names: tuple[str, ...], analyzer: TextAnalyzer,
+                 titles: tuple[str, ...]) -> NameBook:
+    listed = {}
+    for name in names:
+        spelling = name.strip()
+        if spelling:
+            listed[spelling.lower().replace("ё", "е")] = spelling[:1].upper() + spelling[1:]
+    return cls(language, listed, analyzer, frozenset(t.lower().rstrip(".") for t in titles))
+
+
 _REDUCED = str.maketrans("оёэяы", "аеиии")  # unstressed Russian vowels ASR confuses: "Томора"/"Тамара"
 
 
+@lru_cache(maxsize=100_000)
 def similar(a: str, b: str) -> bool:
     """One ASR slip apart (two from 8 letters), counting unstressed-vowel confusions (о/а, е/и/я)
-    as none; short words must be equal."""
+    as none; short words must be equal. Cached: the agent's every line is compared word by word
+    with the customer's name, and a call's words and name repeat."""
     if a == b:
         return True
     shortest = min(len(a), len(b))
@@ -140,12 +154,10 @@ class NameBook:
     @classmethod
     def build(cls, language: str, names: list[str], analyzer: TextAnalyzer,
               titles: list[str] | None = None) -> NameBook:
-        listed = {}
-        for name in names:
-            spelling = name.strip()
-            if spelling:
-                listed[spelling.lower().replace("ё", "е")] = spelling[:1].upper() + spelling[1:]
-        return cls(language, listed, analyzer, frozenset(t.lower().rstrip(".") for t in titles or []))
+        """The book for these names and titles. One per (language, names, titles): a pack's name
+        rules (asked, used, remind) then share it, its per-word caches, and their per-utterance
+        reads (`NameRule._reads`)."""
+        return _shared_book(cls, language, tuple(names), analyzer, tuple(titles or ()))
 
     def titled(self, words: list[Token], i: int) -> bool:
         """A title and a capitalised word after it: "Mr Dawson", "Ms Miller" (a name for certain)."""
@@ -157,10 +169,10 @@ class NameBook:
     def dictionary(self, lower: str) -> tuple[str, bool] | None:
         """(dictionary form, also an ordinary word) when the word is a known name, else None."""
         if self.morph is not None:
-            parses = self.morph.parse(lower)
-            named = [p for p in parses if "Name" in p.tag]
-            if named and self.morph.word_is_known(lower):
-                other = any("Name" not in p.tag and p.score >= 0.05 for p in parses)
+            found = parses(lower)
+            named = [p for p in found if "Name" in p.tag]
+            if named and known_word(lower):
+                other = any("Name" not in p.tag and p.score >= 0.05 for p in found)
                 return named[0].normal_form.replace("ё", "е"), other
         if lower in self.names:
             return lower, self.morph is None  # without morphology any name may be a word ("Will")
@@ -171,7 +183,7 @@ class NameBook:
 
     @lru_cache(maxsize=20_000)  # noqa: B019 (one NameBook per rule, for the process's life)
     def _patronymic(self, lower: str) -> bool:
-        return self.morph.word_is_known(lower) and any("Patr" in p.tag for p in self.morph.parse(lower))
+        return known_word(lower) and any("Patr" in p.tag for p in parses(lower))
 
     @lru_cache(maxsize=20_000)  # noqa: B019 (one NameBook per rule, for the process's life)
     def nearest(self, lower: str) -> str | None:
@@ -210,7 +222,7 @@ class NameBook:
         nxt = words[i + 1] if i + 1 < len(words) else None
         if not (set_off_after(text, tok) or (nxt is not None and capitalised(nxt))):
             return None
-        if self.morph is not None and self.morph.word_is_known(tok.lower):
+        if self.morph is not None and known_word(tok.lower):
             return None  # an ordinary Russian word: "Хорошо."
         near = self.nearest(tok.lower)
         # Russian: pymorphy3 knows nearly every name, so an unknown word is likely garbled ("Патари"
@@ -249,7 +261,7 @@ class NameBook:
             elif self.morph is None and capitalised(nxt) and not sentence_start(text, nxt):
                 forms |= {nxt.lower}  # a surname: "Will Turner" (the agent may say "Mr Turner")
                 width = 2
-            if width == 2 or (self.morph is not None and not self.morph.word_is_known(nxt.lower)
+            if width == 2 or (self.morph is not None and not known_word(nxt.lower)
                               and not set_off_after(text, said)):
                 said_words.append(nxt.lower)  # "Розы линично": a garbled patronymic, for echoes
         return Name(" ".join(parts), key, frozenset(forms), confirmed, "customer", ambiguous, width,
@@ -275,19 +287,20 @@ class NameBook:
         slip away: "Олга" for "Ольга").
         """
         out = []
+        titles = bool(self.titles)  # most packs have none: no title test per word then
         for i, tok in enumerate(words):
             before = _before(text, tok)
-            if before and before[-1] not in PUNCT and not self.titled(words, i):
+            head = not before or before[-1] in PUNCT
+            titled = titles and self.titled(words, i)
+            if not head and not titled:
                 continue  # not at the head of a phrase: no address (the cheap test first)
-            if self.titled(words, i) and set_off_after(text, words[i + 1]):
+            if titled and set_off_after(text, words[i + 1]):
                 out.append((i, self._titled(words, i, text).as_source("agent")))
                 continue
-            if not tok.text.isalpha() or (i > 0 and self.titled(words, i - 1)):
+            if not tok.text.isalpha() or (titles and i > 0 and self.titled(words, i - 1)):
                 continue
-            before = _before(text, tok)
             width = 2 if i + 1 < len(words) and self.patronymic(words[i + 1]) else 1
             last = words[i + width - 1]
-            head = not before or before[-1] in PUNCT
             if not (head and set_off_after(text, last)):
                 continue
             found = self.dictionary(tok.lower)

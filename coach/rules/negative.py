@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Literal
 from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
-from coach.rules.matching import as_doc
+from coach.rules.matching import Doc, as_doc
 from coach.rules.spec import SpecError, spec_field
 from coach.rules.suggest import fits, known_words, sentence_text
 
@@ -93,7 +93,17 @@ def has_morphology(language: str) -> bool:
 
 
 def sentences(tokens: list[Token]) -> list[tuple[list[Token], bool]]:
-    """Split into sentences of words; True where the sentence ends with '?'."""
+    """Split into sentences of words; True where the sentence ends with '?'. Once per utterance
+    (kept on its Doc): the negative and the diminutive rules all read a line by sentences."""
+    if isinstance(tokens, Doc):
+        split = tokens.memo.get(sentences)
+        if split is None:
+            split = tokens.memo[sentences] = _sentences(tokens)
+        return split
+    return _sentences(tokens)
+
+
+def _sentences(tokens: list[Token]) -> list[tuple[list[Token], bool]]:
     out: list[tuple[list[Token], bool]] = []
     words: list[Token] = []
     for tok in tokens:

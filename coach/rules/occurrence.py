@@ -43,7 +43,8 @@ import re2
 from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec, words_for_tokens
-from coach.rules.matching import FormSet, as_doc
+from coach.rules.forms import FormSet
+from coach.rules.matching import as_doc
 from coach.rules.spec import SpecError, spec_field
 
 
@@ -204,7 +205,9 @@ class OccurrenceRule(Rule):
 
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
         """Every speaker's utterance ends or extends the open episode; the speaker's own add fillers."""
-        tally: _Tally = state.facts.setdefault(self.id, _Tally())
+        tally: _Tally | None = state.facts.get(self.id)
+        if tally is None:
+            tally = state.facts[self.id] = _Tally()
         mine = self.applies_to(utt.speaker)
         if tally.open is not None and (
             not mine or utt.start - tally.open.last_speech >= self.episode_pause_s

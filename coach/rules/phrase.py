@@ -67,23 +67,27 @@ class PhraseRule(Rule):
     def indexed_phrases(self) -> list[Phrase]:
         return self.phrases + self.exceptions
 
+    def phrase_gate(self) -> tuple[frozenset[Phrase], bool]:
+        """A find needs one of the rule's phrases (exceptions only cancel finds)."""
+        return self._phrase_set, self.fuzzy
+
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
         doc = as_doc(tokens)
         words = doc.words
+        phrases = self.phrases
         if doc.index is not None and self in doc.index.rules:
-            if self._phrase_set.isdisjoint(doc.candidates(self.fuzzy)):
+            cands = doc.candidates(self.fuzzy)
+            if self._phrase_set.isdisjoint(cands):
                 return []  # the common case: decided from the shared index, no matching at all
+            phrases = [p for p in phrases if p in cands]  # the others cannot match (`Doc.may_match`)
         found = [
             (span, phrase)
-            for phrase in self.phrases
-            for span in find_phrase(phrase, words, self.max_gap, self.fuzzy, doc=doc)
+            for phrase in phrases
+            for span in doc.find(phrase, self.max_gap, self.fuzzy)
         ]
         if not found:
             return []
-        blocked = [
-            b for exc in self.exceptions
-            for b in find_phrase(exc, words, self.max_gap, self.fuzzy, doc=doc)
-        ]
+        blocked = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, self.fuzzy)]
         # Overlapping finds: keep the longest ("не надо на меня кричать" over a part of it).
         found.sort(key=lambda f: (f[0][0] - f[0][1], f[0][0]))
         taken: list[tuple[tuple[int, int], Phrase]] = []
@@ -128,8 +132,7 @@ class PhraseRule(Rule):
                 near.append((found, phrase))
         if not near:
             return out
-        blocked = [b for exc in self.exceptions
-                   for b in find_phrase(exc, words, self.max_gap, self.fuzzy, doc=doc)]
+        blocked = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, self.fuzzy)]
         near.sort(key=lambda f: (-f[0][0], f[0][2] - f[0][1]))
         for (score, first, last), phrase in near:
             span = (first, last)

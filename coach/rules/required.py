@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Literal
 from coach.contract import AGENT, Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
-from coach.rules.matching import Doc, Phrase, compile_phrase, find_phrase
+from coach.rules.matching import Doc, Phrase, compile_phrase
 from coach.rules.spec import SpecError, spec_field
 
 
@@ -68,23 +68,34 @@ class _Part:
     done_at: float | None = None  # live checklist: when the part was satisfied (closing: so far)
 
     def doc_for(self, utt: Utterance) -> Doc | None:
-        return next((doc for u, doc in self.docs if u is utt), None)
+        for u, doc in self.docs:
+            if u is utt:
+                return doc
+        return None
 
 
-def agent_turns(utterances: list[Utterance], speaker: str = AGENT) -> list[list[Utterance]]:
-    """The speaker's utterances grouped into turns (runs not broken by anyone else)."""
-    turns: list[list[Utterance]] = []
-    open_turn = False
-    for utt in utterances:
-        if utt.speaker == speaker:
-            if open_turn:
-                turns[-1].append(utt)
-            else:
-                turns.append([utt])
-                open_turn = True
-        else:
-            open_turn = False
-    return turns
+def part_of_call(utterances: list[Utterance], speaker: str, turns: int, limit: int,
+                 closing: bool) -> list[Utterance]:
+    """The speaker's first (or, `closing`, last) `turns` turns, at most `limit` utterances of them.
+
+    A turn is a run of the speaker's utterances not broken by anyone else. Read from the start
+    (or the end) and stopped as soon as the part is complete: the closing is re-judged on every
+    agent line live, and regrouping the whole call each time made a long call cost more per line.
+    """
+    picked: list[Utterance] = []
+    count, in_turn = 0, False
+    for utt in reversed(utterances) if closing else utterances:
+        if utt.speaker != speaker:
+            in_turn = False
+            continue
+        if not in_turn:
+            if count == turns:
+                break
+            count, in_turn = count + 1, True
+        picked.append(utt)
+        if len(picked) == limit:
+            break
+    return picked[::-1] if closing else picked
 
 
 class RequiredRule(Rule):
@@ -107,6 +118,10 @@ class RequiredRule(Rule):
         self.require: dict[str, list[Phrase]] = {
             label: [compile_phrase(p, analyzer) for p in phrases] for label, phrases in spec.require.items()
         }
+        self._labels_of: dict[Phrase, list[str]] = {}
+        for label, phrases in self.require.items():
+            for phrase in phrases:
+                self._labels_of.setdefault(phrase, []).append(label)
         unknown = [label for label in spec.must_have if label not in self.require]
         if unknown:
             raise SpecError("must_have", f"'{unknown[0]}' is not a label of require "
@@ -123,11 +138,7 @@ class RequiredRule(Rule):
     # --- which utterances make the part ------------------------------------------------
     def window(self, utterances: list[Utterance]) -> list[Utterance]:
         speaker = AGENT if self.speaker == "any" else self.speaker
-        turns = agent_turns(utterances, speaker)
-        if self.part == "opening":
-            return [u for turn in turns[: self.turns] for u in turn][: self.max_utterances]
-        picked = [u for turn in turns[-self.turns :] for u in turn]
-        return picked[-self.max_utterances :]
+        return part_of_call(utterances, speaker, self.turns, self.max_utterances, self.part == "closing")
 
     def _opening_over(self, utterances: list[Utterance]) -> bool:
         """True once the newest utterance is the speaker's and lies beyond the opening."""
@@ -140,8 +151,16 @@ class RequiredRule(Rule):
     def indexed_phrases(self) -> list[Phrase]:
         return [p for phrases in self.require.values() for p in phrases]
 
+    @staticmethod
+    def _part(state: Any, rule_id: str) -> _Part:
+        """The rule's record of the call (made on first use, not on every line)."""
+        part = state.facts.get(rule_id)
+        if part is None:
+            part = state.facts[rule_id] = _Part()
+        return part
+
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
-        part: _Part = state.facts.setdefault(self.id, _Part())
+        part = self._part(state, self.id)
         if part.decided:
             return []
         speaker = AGENT if self.speaker == "any" else self.speaker
@@ -158,7 +177,7 @@ class RequiredRule(Rule):
         return self._judge(self.window(state.utterances[:-1]), part)
 
     def check_call(self, state: Any) -> list[Hit]:
-        part: _Part = state.facts.setdefault(self.id, _Part())
+        part = self._part(state, self.id)
         if part.decided:
             return []
         part.decided = True
@@ -175,20 +194,31 @@ class RequiredRule(Rule):
 
     def _missing(self, window: list[Utterance], part: _Part) -> list[str] | None:
         """The labels not found, or None when the part satisfies the rule."""
-        analyzer = analyzer_for(self.language)
-        docs = [part.doc_for(u) or Doc(analyzer.tokens(u.text)) for u in window]
-        found = {
-            label: any(
-                find_phrase(p, doc.words, self.max_gap, self.fuzzy, doc=doc)
-                for p in phrases for doc in docs
-            )
-            for label, phrases in self.require.items()
-        }
-        missing = [label for label, ok in found.items() if not ok]
-        enough = len(found) - len(missing) >= self.min_parts
+        said: set[str] = set()
+        for utt in window:
+            doc = part.doc_for(utt)
+            if doc is None:
+                doc = Doc(analyzer_for(self.language).tokens(utt.text))
+            said |= self._labels(doc)
+        missing = [label for label in self.require if label not in said]
+        enough = len(self.require) - len(missing) >= self.min_parts
         if enough and not any(label in missing for label in self.must_have):
             return None
         return missing
+
+    def _labels(self, doc: Doc) -> frozenset[str]:
+        """The labels one utterance says. Kept on its Doc: the closing's window slides over the
+        same utterances line after line, and each is matched once, not once per line."""
+        labels = doc.memo.get(self)
+        if labels is None:
+            if doc.index is not None and self in doc.index.rules:  # only phrases the index lets through
+                labels_of = self._labels_of
+                phrases = [(p, label) for p in doc.candidates(self.fuzzy) for label in labels_of.get(p, ())]
+            else:
+                phrases = [(p, label) for label, ps in self.require.items() for p in ps]
+            labels = doc.memo[self] = frozenset(label for p, label in phrases
+                                                if doc.find(p, self.max_gap, self.fuzzy))
+        return labels
 
     def _tick(self, state: Any, part: _Part, utt: Utterance) -> None:
         """Live checklist: is the part satisfied by what the agent has said so far?"""

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from coach.nlp import Token, _morph_analyzer
+from coach.nlp import Token
+from coach.rules.lexicon import known_word
 
 MAX_WORDS = 10
 WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
@@ -36,8 +37,7 @@ def known_words(text: str, language: str) -> bool:
     """
     words = words_of(text)
     if language == "ru":
-        morph = _morph_analyzer()
-        return all(morph.word_is_known(w.lower()) for w in words)
+        return all(known_word(w.lower()) for w in words)
     vowels = set("aeiouyăâîáéíóúåæøäöõü")
     return all(len(w) <= 15 and (len(w) <= 2 or set(w.lower()) & vowels) for w in words)
 

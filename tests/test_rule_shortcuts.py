@@ -1,0 +1,122 @@
+"""The rulebook's speed-ups change speed, never findings.
+
+Rules run on every final line, live and in batch, so the Rulebook shares work between
+rules: one phrase index per rulebook answers which phrase words each word matches
+(`coach.rules.index`), the word pass reads those answers instead of comparing letters
+again, phrase rules none of whose phrases the index can find on a line are not called,
+and the pack's three name rules read each line once and follow the call together. Each
+shortcut is right only if it answers what the plain path answers: these tests compare
+the two on every example line of the packs and on the fixture calls.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from coach.contract import AGENT
+from coach.rules import Rulebook, utterance_from_text
+from coach.rules.examples import PAUSE, dialogue, pause_seconds
+from coach.rules.matching import find_phrase, word_matches
+from tests.conftest import CALLS
+
+
+@pytest.fixture(scope="module", params=["ru", "en"])
+def book(request) -> Rulebook:
+    return Rulebook.load(request.param)
+
+
+def example_lines(book: Rulebook) -> list[tuple[str, str]]:
+    """(speaker, text) of every line of every example of the pack, each once."""
+    lines = []
+    for rule in book.rules:
+        speaker = AGENT if rule.speaker == "any" else rule.speaker
+        for example in rule.examples["match"] + rule.examples["no_match"]:
+            lines += [(who, text) for who, text in dialogue(example, speaker) if who != PAUSE]
+    return list(dict.fromkeys(lines))
+
+
+def test_the_index_answers_exactly_what_word_matches_answers(book):
+    words = {(w.lower, w.lemma): w for _, text in example_lines(book) for w in book.tokens(text).words}
+    assert len(words) > 300
+    for word in words.values():
+        exact, fuzzy = book.index.matches(word)
+        for key in book.index.keys:
+            assert (key in exact) == word_matches(word, *key, False), (word.text, key)
+            assert (key in fuzzy) == word_matches(word, *key, True), (word.text, key)
+
+
+def test_phrases_are_found_alike_with_and_without_the_index(book):
+    phrases = sorted(book.index.phrases, key=lambda p: p.text)
+    found = 0
+    for _, text in example_lines(book):
+        doc = book.tokens(text)
+        for phrase in phrases:
+            for fuzzy in (True, False):
+                spans = find_phrase(phrase, doc.words, 1, fuzzy, doc=doc)
+                assert spans == find_phrase(phrase, doc.words, 1, fuzzy), (text, phrase.text, fuzzy)
+                assert list(doc.find(phrase, 1, fuzzy)) == spans
+                found += bool(spans)
+    assert found > 100
+
+
+def test_rules_the_index_skips_would_have_found_nothing(book):
+    """`preview` runs the line rules through the index and its gates; called one by one on plain
+    tokens (no index, every rule called), the same rules must give the same events."""
+    state = book.new_state()
+    fired = 0
+    for who, text in example_lines(book):
+        utt = utterance_from_text(text, who)
+        shortcut = [e.to_dict() for e in book.preview(utt, state)]
+        plain = [rule.event(hit, utt, state).to_dict() for rule in book.early_rules if rule.applies_to(who)
+                 for hit in rule.check_utterance(utt, book.analyzer.tokens(text), state)]
+        assert shortcut == plain, text
+        fired += len(plain)
+    assert fired > 50
+
+
+def _play(book: Rulebook, lines: list[tuple[str, str]]) -> tuple[list[dict], list, list]:
+    """The events, and after each line the checklist and what the call knows of the name."""
+    state = book.new_state()
+    events, checklists, names, t = [], [], [], 0.0
+    for who, text in lines:
+        if who == PAUSE:
+            t += pause_seconds(text)
+            events += book.check_time(state, t)
+            continue
+        utt = utterance_from_text(text, who, start=t)
+        t = utt.end + 0.5
+        events += book.check_utterance(utt, state) + book.check_time(state, utt.end)
+        checklists.append(book.checklist(state))
+        names.append(book.customer_name(state))
+    state.duration_s = t
+    events += book.check_call(state)
+    return [e.to_dict() for e in events], checklists, names
+
+
+def test_name_rules_following_the_call_together_find_what_each_finds_alone():
+    """The pack's name rules are set up alike, so they read each line once and keep one record
+    of the call; each of them alone in a rulebook must still find exactly the same."""
+    ru = Rulebook.load("ru")
+    names = [r for r in ru.rules if r.kind == "name"]
+    calls = json.loads((CALLS / "manifest.json").read_text(encoding="utf-8"))["calls"]
+    dialogues = [[(line["speaker"], line["text"]) for line in call["lines"]] for call in calls.values()]
+    dialogues.append([("agent", "Как я могу к вам обращаться?"), ("customer", "Минуточку, сейчас."),
+                      ("customer", "Да, конечно, Николай Петрович меня зовут."),  # still the answer
+                      ("agent", "Спасибо, Николай Петрович, сейчас проверю.")])
+    for rule in names:
+        for example in rule.examples["match"] + rule.examples["no_match"]:
+            dialogues.append(dialogue(example, AGENT))
+    together = Rulebook(names, "ru")
+    fired = 0
+    for lines in dialogues:
+        events, checklists, known = _play(together, lines)
+        for rule in names:
+            alone_events, alone_checklists, alone_known = _play(Rulebook([rule], "ru"), lines)
+            assert [e for e in events if e["rule"] == rule.id] == alone_events, (rule.id, lines)
+            steps = [[step for step in checklist if step["id"] == rule.id] for checklist in checklists]
+            assert steps == alone_checklists, (rule.id, lines)
+            assert known == alone_known, (rule.id, lines)
+            fired += len(alone_events)
+    assert fired >= sum(len(rule.examples["match"]) for rule in names)  # each match example fires
