@@ -202,6 +202,11 @@ class Analyzer:
     def finish(self) -> None:
         """End of the audio: close what is open; `decide` is called once more after it."""
 
+    def wants_preview(self) -> bool:
+        """Something waits for words that a preview could judge now (cheap: asked every live
+        step, before the words are gathered)."""
+        return False
+
     def preview(self, words: Mapping[str, Any]) -> list[Finding]:
         """Live only: what `decide` would find if `words` (each speaker's final plus committed
         words, `ProvisionalWords`) were final. Must not change the analyzer's state: the

@@ -193,14 +193,15 @@ class CallAnalyzers:
         words do not confirm is only ever a card. Past the per-call cap,
         nothing is previewed.
         """
-        if self._finished:
+        wanting = [(name, an) for name, an in self.analyzers.items() if an.wants_preview()]
+        if self._finished or not wanting:
             return []
         views = {
             s: ProvisionalWords(self.words[s], utterance_words(committed[s], self.language) if s in committed else [])
             for s in self.speakers
         }
         new: list[Event] = []
-        for name, an in self.analyzers.items():
+        for name, an in wanting:
             for finding in an.preview(views):
                 event = self._event(name, an, finding, record=False)
                 if event is not None:

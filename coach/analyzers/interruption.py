@@ -171,11 +171,14 @@ class Interruption(Analyzer):
         self.waiting = still
         return out
 
+    def wants_preview(self) -> bool:
+        return bool(self.waiting)
+
     def preview(self, words: Mapping[str, Any]) -> list[Finding]:
         """Closed overlaps judged on committed words: the agent who talks over the customer
         usually goes on talking, and their utterance (so their final words) closes only at
         their next pause. The analyzer's counters are left as they were."""
-        if not self.waiting:
+        if not self.wants_preview():
             return []
         probe = copy.copy(self)
         probe.ctx = dataclasses.replace(self.ctx, words=dict(words))

@@ -221,7 +221,7 @@ class RaisedVoice(Analyzer):
     def preview(self, words: Mapping[str, Any]) -> list[Finding]:
         """The finding `decide` is heading for, judged on committed words with a shorter
         confirmation (see the module docstring); the analyzer itself is left as it was."""
-        if not self._pending():
+        if not self.wants_preview():
             return []
         probe = copy.copy(self)
         probe.ctx = dataclasses.replace(self.ctx, words=dict(words))
@@ -247,7 +247,7 @@ class RaisedVoice(Analyzer):
             return 0.0
         return (self._frames - probe.blocks[-1].end) * self.ctx.frame_s
 
-    def _pending(self) -> bool:
+    def wants_preview(self) -> bool:
         """An episode is open, or a loud block waits for its words: only then is a preview
         worth its copy."""
         if self._episode is not None:
