@@ -303,7 +303,9 @@ def test_live_figures_pace_talk_ratio_and_monologue(cfg):
 # -- acoustic previews: cards while the agent is still talking ------------------------
 
 
-def talks_on_call(shout_db: float = -12.0, after_db: float = -24.0) -> tuple[dict[str, np.ndarray], list[Utterance]]:
+def talks_on_call(
+    shout_db: float = -12.0, after_db: float = -24.0
+) -> tuple[dict[str, np.ndarray], list[Utterance]]:
     """The agent greets (0.5-8.5), then talks over the customer (9.0-12.0) from 10.0 and goes
     on without a pause until 22.0, at `shout_db` from 16.0 to 18.5 and `after_db` after it:
     one utterance, so its final words come only at 22.0."""
@@ -401,7 +403,8 @@ def test_no_preview_past_the_per_call_cap(cfg, tmp_path):
     capped = load_analyzer_config([override])
     agent, words = shouting_call(2)
     finals, previews, _ = feed_with_previews({"agent": agent}, words, cfg)
-    assert sorted(e.start for e, _ in previews if e.category == "raised_voice") == pytest.approx([10, 16], abs=0.1)
+    shown = sorted(e.start for e, _ in previews if e.category == "raised_voice")
+    assert shown == pytest.approx([10, 16], abs=0.1)
     finals, previews, _ = feed_with_previews({"agent": agent}, words, capped)
     assert [e.start for e, _ in finals if e.category == "raised_voice"] == pytest.approx([10], abs=0.1)
     assert all(e.start < 15 for e, _ in previews if e.category == "raised_voice")

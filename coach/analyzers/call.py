@@ -27,7 +27,7 @@ from coach.analyzers.activity import ChannelActivity, segments
 from coach.analyzers.base import LAYOUTS, Analyzer, Context, Finding
 from coach.analyzers.config import AnalyzerConfig
 from coach.analyzers.turns import TurnTimeline
-from coach.analyzers.words import ProvisionalWords, SpeakerWords, utterance_words
+from coach.analyzers.words import ProvisionalWords, SpeakerWords, TimedWord, utterance_words
 from coach.contract import AGENT, CUSTOMER, SPEAKERS, Event, Utterance
 from coach.errors import CoachError
 
@@ -197,7 +197,7 @@ class CallAnalyzers:
         if self._finished or not wanting:
             return []
         views = {
-            s: ProvisionalWords(self.words[s], utterance_words(committed[s], self.language) if s in committed else [])
+            s: ProvisionalWords(self.words[s], self._words_of(committed.get(s)))
             for s in self.speakers
         }
         new: list[Event] = []
@@ -207,6 +207,9 @@ class CallAnalyzers:
                 if event is not None:
                     new.append(event)
         return _ordered(new)
+
+    def _words_of(self, utt: Utterance | None) -> list[TimedWord]:
+        return utterance_words(utt, self.language) if utt is not None else []
 
     def finish(self) -> list[Event]:
         """End of call: flush every analyzer and return the last findings."""

@@ -75,7 +75,7 @@ class RaisedVoiceOptions(FindingOptions):
     min_words: int = opt(2, "...and this many recognised words of the agent")
     confirm_s: float = opt(2.0, "the agent's speech after an episode that shows whether the level came down")
     preview_confirm_s: float = opt(
-        0.5, "live only: a card once this much of that speech came down (the result still waits for confirm_s)"
+        0.5, "live only: a card once this much of that speech came down (the result waits for confirm_s)"
     )
     preview_pause_s: float = opt(
         1.0, "live only: ...or once the agent has been silent this long after the loud speech (end of turn)"
@@ -236,7 +236,8 @@ class RaisedVoice(Analyzer):
         probe._found = []
         probe._run()
         ep = probe._episode
-        if ep is not None and probe._next >= len(probe.blocks) and self._quiet_s(probe) >= self.options.preview_pause_s:
+        turn_over = self._quiet_s(probe) >= self.options.preview_pause_s
+        if ep is not None and probe._next >= len(probe.blocks) and turn_over:
             if not ep.confirm or statistics.median(ep.confirm) - ep.base < self.options.return_db:
                 probe._close_episode(ep, confirmed=bool(ep.confirm))
         return probe._found

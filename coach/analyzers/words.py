@@ -276,7 +276,9 @@ def _coverage(words: list[TimedWord], start: float, end: float, pad: float) -> f
     if end <= start:
         return 0.0
     spans = sorted(
-        (max(start, w.start - pad), min(end, w.end + pad)) for w in words if w.end - w.start <= _LONGEST_WORD_S
+        (max(start, w.start - pad), min(end, w.end + pad))
+        for w in words
+        if w.end - w.start <= _LONGEST_WORD_S
     )
     covered, reach = 0.0, start
     for a, b in spans:

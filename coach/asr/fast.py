@@ -80,8 +80,6 @@ def decode_segments(ops: WhisperOps, audio: np.ndarray, language: str, options: 
     spans = speech_segments(audio, options, speech)
     if not spans:
         return []
-    tokenizer = ops.tokenizer(language)
-    prompt = list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]
     order = sorted(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
     out: list[DecodedSegment | None] = [None] * len(spans)
     for first in range(0, len(order), options.batch_size):
@@ -161,7 +159,8 @@ def _redecode(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment, language:
     if options.redecode == "plain":
         return _redecode_plain(ops, audio, seg, language)
     lo, hi = int(seg.start * SAMPLE_RATE), int(seg.end * SAMPLE_RATE) + SAMPLE_RATE // 5
-    (again,) = _decode_batch(ops, audio, [(lo, min(hi, len(audio)))], language, options, options.redecode_beam)
+    span = (lo, min(hi, len(audio)))
+    (again,) = _decode_batch(ops, audio, [span], language, options, options.redecode_beam)
     again = _collapse_loop(again)
     limit = options.max_compression_ratio
     if seg.compression_ratio > limit and again.words and again.compression_ratio <= limit:

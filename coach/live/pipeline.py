@@ -185,7 +185,8 @@ class LivePipeline:
         if chunk.gap:  # the device was gone: zeros keep the transcriber's clock, the analyzers know
             self._emit(self._not_yet_published(self.session.mark_gap(chunk.speaker, chunk.start, end)))
         else:
-            self._emit(self._not_yet_published(self.session.feed_audio(chunk.speaker, chunk.samples, chunk.start)))
+            found = self.session.feed_audio(chunk.speaker, chunk.samples, chunk.start)
+            self._emit(self._not_yet_published(found))
 
     def step(self) -> None:
         """Close finished utterances first (both speakers), then refresh partial transcripts;
