@@ -167,12 +167,13 @@ def _redecode(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment, language:
         return again  # a loop loses to any text
     short = len(again.words) < options.redecode_min_words * len(seg.words)
     silent = again.no_speech_prob > options.redecode_no_speech and again.avg_logprob < -0.8
-    if short or silent:
+    unsure = again.avg_logprob < options.min_avg_logprob
+    if short or silent or unsure:
         # Beam search on unsure audio sometimes stops after a word or two, which its per-token
-        # score then favours; and on 8 kHz speech a short encoding often reads as "no speech"
+        # score then favours; on 8 kHz speech a short encoding often reads as "no speech"
         # (the transcriber then drops the segment) where the 30 s window does not: a real
-        # closing "All right, Nathan, ... Thanks for calling" was lost that way. The plain way
-        # decides those.
+        # closing "All right, Nathan, ... Thanks for calling" was lost that way; and a beam text
+        # still unsure is no better evidence than the greedy one. The plain way decides those.
         return _redecode_plain(ops, audio, seg, language)
     return again if again.avg_logprob > seg.avg_logprob else seg
 
