@@ -17,7 +17,7 @@ import pytest
 
 from coach.contract import AGENT
 from coach.rules import Rulebook, utterance_from_text
-from coach.rules.examples import PAUSE, dialogue, pause_seconds
+from coach.rules.examples import PAUSE, dialogue, timeline
 from coach.rules.matching import find_phrase, word_matches
 from tests.conftest import CALLS
 
@@ -80,13 +80,10 @@ def _play(book: Rulebook, lines: list[tuple[str, str]]) -> tuple[list[dict], lis
     """The events, and after each line the checklist and what the call knows of the name."""
     state = book.new_state()
     events, checklists, names, t = [], [], [], 0.0
-    for who, text in lines:
-        if who == PAUSE:
-            t += pause_seconds(text)
+    for utt, t in timeline(lines):
+        if utt is None:
             events += book.check_time(state, t)
             continue
-        utt = utterance_from_text(text, who, start=t)
-        t = utt.end + 0.5
         events += book.check_utterance(utt, state) + book.check_time(state, utt.end)
         checklists.append(book.checklist(state))
         names.append(book.customer_name(state))

@@ -14,9 +14,10 @@ reminder). Time-based hints are polled after every line, as live does.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from coach.contract import AGENT, SPEAKERS, Event
+from coach.contract import AGENT, SPEAKERS, Event, Utterance
 from coach.rules.base import PAUSE, Example, Rule, clean_text
 from coach.rules.engine import Rulebook, utterance_from_text
 
@@ -85,6 +86,21 @@ def dialogue(
     return lines
 
 
+def timeline(lines: list[tuple[str, str]]) -> Iterator[tuple[Utterance | None, float]]:
+    """Dialogue lines as a call delivers them: (utterance, its end) for each spoken line (the next
+    starts 0.5 s after it), (None, the time after it) for a pause line. One clock for every
+    player of examples, so a rule's time checks see the same call in each."""
+    t = 0.0
+    for who, text in lines:
+        if who == PAUSE:
+            t += pause_seconds(text)
+            yield None, t
+            continue
+        utt = utterance_from_text(text, who, start=t)
+        t = utt.end + 0.5
+        yield utt, t
+
+
 def run_example(
     rule: Rule, example: Example, expectation: str, book: Rulebook | None = None
 ) -> ExampleResult:
@@ -94,13 +110,10 @@ def run_example(
     speaker = AGENT if rule.speaker == "any" else rule.speaker
     t = 0.0
     fired: list[Event] = []
-    for who, text in dialogue(example, speaker):
-        if who == PAUSE:
-            t += pause_seconds(text)
+    for utt, t in timeline(dialogue(example, speaker)):
+        if utt is None:
             fired += book.check_time(state, t)
             continue
-        utt = utterance_from_text(text, who, start=t)
-        t = utt.end + 0.5
         fired += book.check_utterance(utt, state)
         fired += book.cues(utt, state)
         fired += book.check_time(state, utt.end)
