@@ -128,7 +128,7 @@ def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeec
     from coach.diarization import Diarizer
 
     samples = call.samples(AGENT)
-    found = Diarizer()(samples)
+    found = Diarizer()(samples, speech)  # the VAD pass transcription uses, not a second one
     # Judged one voice: still try the best two-way split, and keep it only if the words
     # clearly show an agent and a customer (similar voices on a phone line).
     diarization = found if found.two_speakers else replace(found, turns=found.split_turns)

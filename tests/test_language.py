@@ -14,6 +14,7 @@ import av
 import numpy as np
 import pytest
 
+from coach.asr import language
 from coach.asr.language import PACK_LANGUAGES, LanguageProbe
 from coach.audio import load_call
 from coach.contract import AGENT, CUSTOMER
@@ -72,6 +73,22 @@ def test_candidates_restrict_and_renormalise(transcriber):
     language, p_among_two = transcriber.detect_language(call.pcm[AGENT], candidates=("ro", "et"))
     assert language in ("ro", "et") and 0.5 <= p_among_two <= 1.0
     assert transcriber.detect_language(call.pcm[AGENT], candidates=("ru",)) == ("ru", 1.0)
+
+
+@pytest.mark.slow
+def test_the_quick_answer_is_taken_only_when_sure(transcriber, monkeypatch):
+    """First 10 s of speech at their own length when that answer is sure, else the 30 s window."""
+    call = load_call(CALLS / "forbidden_agent.wav")
+    speech = transcriber.find_speech(call.pcm[AGENT])
+    joined = np.concatenate([language.to_float32(call.pcm[AGENT][s:e])
+                             for s, e in speech.segments(language.DETECT_SPEECH)])
+    quick = language.language_of_speech(transcriber.ops, joined[: 10 * 16000], PACK_LANGUAGES,
+                                        own_length=True)
+    full = language.language_of_speech(transcriber.ops, joined, PACK_LANGUAGES)
+    assert quick[0] == full[0] == "ru" and quick[1] != full[1]  # two different listens
+    assert transcriber.detect_language(call.pcm[AGENT], speech=speech) == quick  # sure: taken
+    monkeypatch.setattr(language, "SURE", 1.01)  # nothing is that sure: the 30 s window decides
+    assert transcriber.detect_language(call.pcm[AGENT], speech=speech) == full
 
 
 def test_no_speech_gives_the_first_candidate_with_zero_probability(transcriber):

@@ -24,6 +24,7 @@ against it in tests/test_transcription.py.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,10 @@ class FastOptions:
     min_silence_ms: int = 500
     speech_pad_ms: int = 200
     max_new_tokens: int = 200
+    # ...and never more than this many per second of the longest segment (+16): a greedy or beam
+    # loop otherwise runs to 200 tokens (1.6 s for one 1 s segment). Speech in the corpus
+    # transcripts peaked at 17 tokens in 0.46 s; none had more than 16 + 15 per second.
+    max_tokens_per_s: float = 15.0
     # A doubtful segment (a loop, or unsure) is decoded again: "beam" = beam search on the same
     # short encoding, "plain" = faster-whisper's transcribe() with its 30 s window and temperature
     # fallback (up to six decodes of a 30 s window: most of an 8 kHz call's time; docs/asr.md).
@@ -66,6 +71,7 @@ class DecodedSegment:
     avg_logprob: float
     no_speech_prob: float
     compression_ratio: float
+    at_limit: bool = False  # decoding stopped at the token limit: a loop or worse, never speech
 
 
 def speech_segments(audio: np.ndarray, options: FastOptions,
@@ -92,7 +98,8 @@ def decode_segments(ops: WhisperOps, audio: np.ndarray, language: str, options: 
 
 
 def _doubtful(seg: DecodedSegment, options: FastOptions) -> bool:
-    return seg.compression_ratio > options.max_compression_ratio or seg.avg_logprob < options.min_avg_logprob
+    return (seg.at_limit or seg.compression_ratio > options.max_compression_ratio
+            or seg.avg_logprob < options.min_avg_logprob)
 
 
 def _decode_batch(ops: WhisperOps, audio: np.ndarray, spans: list[tuple[int, int]], language: str,
@@ -105,8 +112,9 @@ def _decode_batch(ops: WhisperOps, audio: np.ndarray, spans: list[tuple[int, int
     target = encode_length(longest, options.pad_s)
     frames = even_frames(target)
     encoded = ops.encode([to_float32(audio[start:end]) for start, end in spans], target)
+    max_new = min(options.max_new_tokens, 16 + math.ceil(options.max_tokens_per_s * longest / SAMPLE_RATE))
     results = ops.generate(encoded, [prompt] * len(spans), language, beam_size=beam_size,
-                           max_length=len(prompt) + options.max_new_tokens)
+                           max_length=len(prompt) + max_new)
     tokens = [[t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in results]
     content_frames = [min(frames, (end - start) // HOP) for start, end in spans]
     alignments = ops.align(tokenizer, tokens, encoded, content_frames)
@@ -125,6 +133,7 @@ def _decode_batch(ops: WhisperOps, audio: np.ndarray, spans: list[tuple[int, int
             text=text, words=timed, avg_logprob=float(avg),
             no_speech_prob=float(result.no_speech_prob),
             compression_ratio=get_compression_ratio(text) if text else 0.0,
+            at_limit=len(toks) >= max_new,
         ))
     return out
 
@@ -163,11 +172,12 @@ def _redecode(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment, language:
     (again,) = _decode_batch(ops, audio, [span], language, options, options.redecode_beam)
     again = _collapse_loop(again)
     limit = options.max_compression_ratio
-    if seg.compression_ratio > limit and again.words and again.compression_ratio <= limit:
+    looped = again.at_limit or again.compression_ratio > limit
+    if (seg.at_limit or seg.compression_ratio > limit) and again.words and not looped:
         return again  # a loop loses to any text
     short = len(again.words) < options.redecode_min_words * len(seg.words)
     silent = again.no_speech_prob > options.redecode_no_speech and again.avg_logprob < -0.8
-    unsure = again.avg_logprob < options.min_avg_logprob
+    unsure = again.avg_logprob < options.min_avg_logprob or again.at_limit
     if short or silent or unsure:
         # Beam search on unsure audio sometimes stops after a word or two, which its per-token
         # score then favours; on 8 kHz speech a short encoding often reads as "no speech"

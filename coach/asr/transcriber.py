@@ -91,7 +91,7 @@ class Transcriber:
 
     def detect_language(self, audio: np.ndarray, candidates: tuple[str, ...] = PACK_LANGUAGES,
                         speech: ChannelSpeech | None = None) -> tuple[str, float]:
-        """(language, probability) among `candidates`, on the channel's first 30 s of speech."""
+        """(language, probability) among `candidates`, on the channel's first 10-30 s of speech."""
         return detect_speech_language(self.ops, audio, candidates, speech)
 
     def transcribe(self, audio: np.ndarray, speaker: str, language: str,

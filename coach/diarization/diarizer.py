@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
+from coach.asr.segmenter import SegmenterOptions
+from coach.asr.vad import ChannelSpeech
 from coach.diarization.cluster import ClusterOptions, two_clusters
 from coach.diarization.encoder import HIDDEN, PARTIAL_FRAMES, SpeakerEncoder
 from coach.diarization.features import HOP, SAMPLE_RATE, mel_spectrogram, normalise_gain
@@ -183,17 +185,27 @@ class Diarization:
         }
 
 
-def speech_regions(samples: np.ndarray, options: DiarizationOptions) -> list[tuple[int, int]]:
-    """Silero VAD speech stretches as (start_frame, end_frame) in 10 ms frames."""
-    vad = VadOptions(
-        threshold=options.vad_threshold,
-        min_silence_duration_ms=options.vad_min_silence_ms,
-        speech_pad_ms=options.vad_speech_pad_ms,
-        min_speech_duration_ms=options.vad_min_speech_ms,
-    )
+def speech_regions(samples: np.ndarray, options: DiarizationOptions,
+                   speech: ChannelSpeech | None = None) -> list[tuple[int, int]]:
+    """Silero VAD speech stretches as (start_frame, end_frame) in 10 ms frames.
+
+    `speech`: the channel's VAD probabilities when the caller has them already (a
+    scored call runs Silero once per channel for transcription); the stretches are
+    then cut from them, exactly as `get_speech_timestamps` would, without a second pass."""
+    if speech is not None and speech.n_samples == len(samples):
+        chunks = [{"start": s, "end": e} for s, e in speech.segments(SegmenterOptions(
+            threshold=options.vad_threshold, min_silence_ms=options.vad_min_silence_ms,
+            speech_pad_ms=options.vad_speech_pad_ms, min_speech_ms=options.vad_min_speech_ms))]
+    else:
+        chunks = get_speech_timestamps(samples, VadOptions(
+            threshold=options.vad_threshold,
+            min_silence_duration_ms=options.vad_min_silence_ms,
+            speech_pad_ms=options.vad_speech_pad_ms,
+            min_speech_duration_ms=options.vad_min_speech_ms,
+        ), sampling_rate=SAMPLE_RATE)
     n_frames = len(samples) // HOP
     regions: list[tuple[int, int]] = []
-    for chunk in get_speech_timestamps(samples, vad, sampling_rate=SAMPLE_RATE):
+    for chunk in chunks:
         start, end = chunk["start"] // HOP, min(n_frames, -(-chunk["end"] // HOP))
         if regions and start <= regions[-1][1]:
             regions[-1] = (regions[-1][0], max(end, regions[-1][1]))
@@ -244,9 +256,9 @@ class Diarizer:
         self.options = options or DiarizationOptions()
         self.encoder = encoder or SpeakerEncoder()
 
-    def __call__(self, samples: np.ndarray) -> Diarization:
-        """Diarize 16 kHz mono float32 samples."""
-        return self.decide(self.analyse(samples))
+    def __call__(self, samples: np.ndarray, speech: ChannelSpeech | None = None) -> Diarization:
+        """Diarize 16 kHz mono float32 samples (`speech`: their VAD probabilities, if known)."""
+        return self.decide(self.analyse(samples, speech))
 
     def windows(self, regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """(start, length) of each window in speech frames (pauses removed), never across a pause."""
@@ -277,11 +289,11 @@ class Diarizer:
             batch.append(window)
         return self.encoder.embed_partials(batch)
 
-    def analyse(self, samples: np.ndarray) -> Analysis:
+    def analyse(self, samples: np.ndarray, speech: ChannelSpeech | None = None) -> Analysis:
         """The costly part: speech stretches, windows and their embeddings."""
         samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         duration = len(samples) / SAMPLE_RATE
-        regions = speech_regions(samples, self.options)
+        regions = speech_regions(samples, self.options, speech)
         if not regions:
             return Analysis(duration, [], [], np.zeros((0, HIDDEN), dtype=np.float32))
         speech = np.concatenate([samples[a * HOP : b * HOP] for a, b in regions])
