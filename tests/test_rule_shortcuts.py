@@ -19,6 +19,7 @@ from coach.contract import AGENT
 from coach.rules import Rulebook, utterance_from_text
 from coach.rules.examples import PAUSE, dialogue, timeline
 from coach.rules.matching import find_phrase, word_matches
+from coach.rules.required import RequiredRule
 from tests.conftest import CALLS
 
 
@@ -117,3 +118,25 @@ def test_name_rules_following_the_call_together_find_what_each_finds_alone():
             assert known == alone_known, (rule.id, lines)
             fired += len(alone_events)
     assert fired >= sum(len(rule.examples["match"]) for rule in names)  # each match example fires
+
+
+@pytest.mark.parametrize("language", ["ru", "en", "ro", "nb"])  # et has no checklist
+def test_the_checklist_ticked_only_when_a_line_can_change_it_shows_what_every_line_shows(
+        language, monkeypatch):
+    """Opening and closing steps skip lines that say none of their labels; ticking on every line
+    must give the same checklist after every line of every example and fixture call."""
+    book = Rulebook.load(language)
+    required = [r for r in book.rules if isinstance(r, RequiredRule) and r.checklist]
+    assert required
+    dialogues = [dialogue(example, AGENT) for rule in book.rules
+                 for example in rule.examples["match"] + rule.examples["no_match"]]
+    calls = json.loads((CALLS / "manifest.json").read_text(encoding="utf-8"))["calls"]
+    dialogues += [[(line["speaker"], line["text"]) for line in call["lines"]] for call in calls.values()]
+    closings = [p for r in required if r.part == "closing" for ps in r.spec.require.values() for p in ps]
+    # a closing said, the agent speaking on for three more turns (it is undone), said again
+    dialogues.append([(AGENT, closings[0]), *[("customer", "..."), (AGENT, "...")] * 3,
+                      (AGENT, closings[-1])])
+    shortcut = [_play(book, lines)[1] for lines in dialogues]
+    monkeypatch.setattr(RequiredRule, "_may_change", lambda self, part, doc: True)
+    assert shortcut == [_play(book, lines)[1] for lines in dialogues]
+    assert any(step["done"] for checklists in shortcut for checklist in checklists for step in checklist)

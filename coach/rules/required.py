@@ -169,7 +169,8 @@ class RequiredRule(Rule):
                 part.docs = [*part.docs, (utt, tokens)][-self.max_utterances :]
             elif len(part.docs) < self.max_utterances:
                 part.docs.append((utt, tokens))
-            if self.checklist and (self.part == "closing" or part.done_at is None):
+            if self.checklist and (self.part == "closing" or part.done_at is None) and (
+                    self._may_change(part, tokens)):
                 self._tick(state, part, utt)
         if self.part != "opening" or not self._opening_over(state.utterances):
             return []
@@ -219,6 +220,14 @@ class RequiredRule(Rule):
             labels = doc.memo[self] = frozenset(label for p, label in phrases
                                                 if doc.find(p, self.max_gap, self.fuzzy))
         return labels
+
+    def _may_change(self, part: _Part, doc: Doc) -> bool:
+        """Whether this agent line can change the checklist step. A part not yet satisfied
+        cannot become satisfied on a line that says none of its labels (the new window holds
+        no label the last one lacked, and more labels only ever satisfy more), so the window
+        is not rebuilt and re-read on every agent line; a satisfied closing can be undone by
+        any line."""
+        return part.done_at is not None or bool(self._labels(doc))
 
     def _tick(self, state: Any, part: _Part, utt: Utterance) -> None:
         """Live checklist: is the part satisfied by what the agent has said so far?"""
