@@ -11,10 +11,12 @@ Whisper encoder accepts fewer frames; this module
    encoding (`Whisper.align`);
 6. cuts a greedy decoding loop ("X. X. X. …") back to its first period, and
    re-decodes a segment that still looks like a loop or is unsure with beam
-   search (5) on the same short encoding, keeping the likelier text. (Plain
-   `transcribe()` with its 30 s window and temperature fallback, the earlier
-   choice, kept as `redecode="plain"`, took up to six 30 s decodes per
-   doubtful segment: on 8 kHz calls, where many segments are unsure, that
+   search (5) on the same short encoding, keeping the likelier text; plain
+   `transcribe()` on its 30 s window (greedy, no temperature fallback) only
+   where the beam text loses words, reads as no speech or loops. (Plain
+   `transcribe()` for every doubtful segment with the temperature fallback,
+   the earlier choice, kept as `redecode="plain"`, took up to six 30 s decodes
+   per doubtful segment: on 8 kHz calls, where many segments are unsure, that
    was most of the scoring time.)
 The channel may be int16 (as `coach.audio` keeps calls): only one batch of
 segments is converted to float32 at a time. Measured in
@@ -50,12 +52,21 @@ class FastOptions:
     # transcripts peaked at 17 tokens in 0.46 s; none had more than 16 + 15 per second.
     max_tokens_per_s: float = 15.0
     # A doubtful segment (a loop, or unsure) is decoded again: "beam" = beam search on the same
-    # short encoding, "plain" = faster-whisper's transcribe() with its 30 s window and temperature
-    # fallback (up to six decodes of a 30 s window: most of an 8 kHz call's time; docs/asr.md).
+    # short encoding, "plain" = faster-whisper's transcribe() with its 30 s window (each a 30 s
+    # encode: with the temperature fallback, most of an 8 kHz call's time; docs/asr.md).
     redecode: str = "beam"
     redecode_beam: int = 5
     redecode_min_words: float = 0.6  # a beam text shorter than this share of the greedy one: plain
     redecode_no_speech: float = 0.6  # ...or one the hallucination filter would drop as no speech
+    # The plain way decodes its 30 s window once, greedily. faster-whisper's temperature fallback
+    # (up to five more decodes, five samples each) took 3-11 s per segment on a real 8 kHz call
+    # whose unsure segments it only rewrote into other nonsense, and sampling is a random path.
+    plain_temperatures: tuple[float, ...] = (0.0,)
+    # A beam text still unsure (avg log-prob < -1) is asked the plain way too on a segment up
+    # to this long: a short answer is where a name is said ("Тамара" came out "Дамара" that way,
+    # "Тмар" by beam), while on a real noisy 7-minute 8 kHz call 43 of 52 doubtful segments went
+    # the plain way when every length did (95 s; 58 s with none).
+    redecode_unsure_plain_s: float = 1.5
 
     def segmenter(self) -> SegmenterOptions:
         return SegmenterOptions(min_silence_ms=self.min_silence_ms, max_speech_s=self.max_segment_s,
@@ -164,9 +175,9 @@ def _redecode(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment, language:
               options: FastOptions) -> DecodedSegment:
     """A doubtful segment decoded again: by default with beam search on the same short
     encoding (`redecode="beam"`), kept only when it is likelier than the greedy text;
-    `redecode="plain"` is faster-whisper's `transcribe()` (30 s window, temperature fallback)."""
+    `redecode="plain"` is faster-whisper's `transcribe()` on its 30 s window."""
     if options.redecode == "plain":
-        return _redecode_plain(ops, audio, seg, language)
+        return _redecode_plain(ops, audio, seg, language, options)
     lo, hi = int(seg.start * SAMPLE_RATE), int(seg.end * SAMPLE_RATE) + SAMPLE_RATE // 5
     span = (lo, min(hi, len(audio)))
     (again,) = _decode_batch(ops, audio, [span], language, options, options.redecode_beam)
@@ -177,24 +188,26 @@ def _redecode(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment, language:
         return again  # a loop loses to any text
     short = len(again.words) < options.redecode_min_words * len(seg.words)
     silent = again.no_speech_prob > options.redecode_no_speech and again.avg_logprob < -0.8
-    unsure = again.avg_logprob < options.min_avg_logprob or again.at_limit
+    unsure = again.at_limit or (again.avg_logprob < options.min_avg_logprob
+                                and seg.end - seg.start <= options.redecode_unsure_plain_s)
     if short or silent or unsure:
         # Beam search on unsure audio sometimes stops after a word or two, which its per-token
         # score then favours; on 8 kHz speech a short encoding often reads as "no speech"
         # (the transcriber then drops the segment) where the 30 s window does not: a real
-        # closing "All right, Nathan, ... Thanks for calling" was lost that way; and a beam text
-        # still unsure is no better evidence than the greedy one. The plain way decides those.
-        return _redecode_plain(ops, audio, seg, language)
+        # closing "All right, Nathan, ... Thanks for calling" was lost that way. The plain way
+        # decides those (and beam loops, and with `redecode_unsure_plain` unsure beam texts).
+        return _redecode_plain(ops, audio, seg, language, options)
     return again if again.avg_logprob > seg.avg_logprob else seg
 
 
 def _redecode_plain(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment,
-                    language: str) -> DecodedSegment:
-    """Plain faster-whisper on one doubtful segment: full window, temperature fallback."""
+                    language: str, options: FastOptions) -> DecodedSegment:
+    """Plain faster-whisper on one doubtful segment: its 30 s window (`plain_temperatures`)."""
     lo, hi = int(seg.start * SAMPLE_RATE), int(seg.end * SAMPLE_RATE) + SAMPLE_RATE // 5
     pieces, _ = ops.whisper.transcribe(to_float32(audio[lo:hi]), language=whisper_language(language),
                                        beam_size=1, word_timestamps=True, vad_filter=False,
-                                       condition_on_previous_text=False)
+                                       condition_on_previous_text=False,
+                                       temperature=list(options.plain_temperatures))
     pieces = list(pieces)
     if not pieces:
         return seg
