@@ -195,7 +195,7 @@ def _redecode(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment, language:
         # score then favours; on 8 kHz speech a short encoding often reads as "no speech"
         # (the transcriber then drops the segment) where the 30 s window does not: a real
         # closing "All right, Nathan, ... Thanks for calling" was lost that way. The plain way
-        # decides those (and beam loops, and with `redecode_unsure_plain` unsure beam texts).
+        # decides those, beam loops, and unsure beam texts up to `redecode_unsure_plain_s`.
         return _redecode_plain(ops, audio, seg, language, options)
     return again if again.avg_logprob > seg.avg_logprob else seg
 

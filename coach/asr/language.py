@@ -8,11 +8,11 @@ window is filled with the speaker's VAD speech segments only, and the answer
 is restricted to the languages coach has packs for, with the probabilities
 renormalised over them.
 
-Encoding a 30 s window is a tenth of a short mono call's scoring time, so a
+Encoding a 30 s window was a sixth of a short mono call's scoring time, so a
 call first asks on its first 10 s of speech encoded at their own length
 (a third of the cost); only an answer under `SURE` (0.9) is asked again on
 the full 30 s. On the 207 development calls (16 kHz, 8 kHz telephone, mono
-mixes) the quick answer was the 30 s answer every time, and on 18 real recordings too.
+mixes) and 18 real recordings the quick answer was the 30 s answer every time.
 
 Batch detects once per call on the agent's channel (`detect_language`);
 live decides on the first agent utterance (`LanguageProbe`).
