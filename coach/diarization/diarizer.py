@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from coach.asr.segmenter import SegmenterOptions
 from coach.asr.vad import ChannelSpeech
@@ -189,24 +188,18 @@ def speech_regions(samples: np.ndarray, options: DiarizationOptions,
                    speech: ChannelSpeech | None = None) -> list[tuple[int, int]]:
     """Silero VAD speech stretches as (start_frame, end_frame) in 10 ms frames.
 
-    `speech`: the channel's VAD probabilities when the caller has them already (a
-    scored call runs Silero once per channel for transcription); the stretches are
-    then cut from them, exactly as `get_speech_timestamps` would, without a second pass."""
-    if speech is not None and speech.n_samples == len(samples):
-        chunks = [{"start": s, "end": e} for s, e in speech.segments(SegmenterOptions(
-            threshold=options.vad_threshold, min_silence_ms=options.vad_min_silence_ms,
-            speech_pad_ms=options.vad_speech_pad_ms, min_speech_ms=options.vad_min_speech_ms))]
-    else:
-        chunks = get_speech_timestamps(samples, VadOptions(
-            threshold=options.vad_threshold,
-            min_silence_duration_ms=options.vad_min_silence_ms,
-            speech_pad_ms=options.vad_speech_pad_ms,
-            min_speech_duration_ms=options.vad_min_speech_ms,
-        ), sampling_rate=SAMPLE_RATE)
+    `speech`: the channel's VAD probabilities when the caller has them already (a scored
+    call runs Silero once per channel for transcription), else computed here; the
+    stretches are cut from them as faster-whisper's `get_speech_timestamps` would."""
+    if speech is None or speech.n_samples != len(samples):
+        speech = ChannelSpeech.of(samples)
+    chunks = speech.segments(SegmenterOptions(
+        threshold=options.vad_threshold, min_silence_ms=options.vad_min_silence_ms,
+        speech_pad_ms=options.vad_speech_pad_ms, min_speech_ms=options.vad_min_speech_ms))
     n_frames = len(samples) // HOP
     regions: list[tuple[int, int]] = []
-    for chunk in chunks:
-        start, end = chunk["start"] // HOP, min(n_frames, -(-chunk["end"] // HOP))
+    for first, last in chunks:
+        start, end = first // HOP, min(n_frames, -(-last // HOP))
         if regions and start <= regions[-1][1]:
             regions[-1] = (regions[-1][0], max(end, regions[-1][1]))
         elif end > start:
