@@ -151,7 +151,9 @@ class Verifier:
         heard, said = float(np.sum(heard_lp)), float(np.sum(said_lp))
         mean = said / max(1, len(said_lp))
         opts = self.options
-        accepted = said >= heard - opts.margin and mean >= opts.min_mean
+        margin = opts.margin if cand.margin is None else cand.margin
+        min_mean = opts.min_mean if cand.min_mean is None else cand.min_mean
+        accepted = said >= heard - margin and mean >= min_mean
         stats.near_accepted += near and accepted
         stats.fuzzy_rejected += (not near) and not accepted
         return Verdict(accepted, heard, said, {"mean": round(mean, 3), "tokens": len(said_lp),

@@ -99,12 +99,16 @@ class Candidate:
     end_char: int
     said: str  # the span's text with the phrase's words in place of the differing ones
     score: float  # the matcher's letter similarity of span and phrase (1.0: only fuzzy words)
-    hit: Any = None  # fuzzy: the rule's Hit, kept or dropped as the audio says
+    hit: Any = None  # fuzzy: the rule's Hit, kept or dropped as the audio says; near: the Hit it makes
+    heard: str | None = None  # the span as decoded, when it is to be read otherwise (closed with ".")
+    margin: float | None = None  # the verifier's options decide when None
+    min_mean: float | None = None
 
     def texts(self, text: str, lo: int = 0, hi: int | None = None) -> tuple[str, str]:
         """(as decoded, with the phrase) for the part [lo, hi) of the utterance's `text`."""
         hi = len(text) if hi is None else hi
-        heard = text[lo:hi]
+        heard = text[lo:hi] if self.heard is None else (
+            text[lo : self.start_char] + self.heard + text[self.end_char : hi])
         return heard, text[lo : self.start_char] + self.said + text[self.end_char : hi]
 
 

@@ -21,6 +21,25 @@ particle makes it a statement ("если вы не хотите ждать", "п
 ("у вас не работает интернет?"), unless it is an offer word ("вас не
 интересует?").
 
+Whisper often closes a spoken question with "." ("Вы не пробовали перезагрузить
+приставку."). With audio verification on (coach.verify), a sentence that would
+be an offer but for its "?" is asked of the audio: the decoder reads it once
+closed with "." and once with "?", and the rule fires when "?" scores at most
+`QUESTION_MARGIN` nats below ".". Only the narrow forms whose wording is
+nearly always a question in a service call are asked: a past-tense verb
+(`unmarked_question_tags`) or a polite-request word (`unmarked_question_words`:
+"вам не сложно…") addressed to the customer, one clause, not an exclamation
+("Вы не меняли пароль", "Вы не получали письмо"). Not "вам не нужно…", "вы не виноваты…",
+"вы не сможете…" (reassurances and statements as often as questions), and not
+a sentence that goes on after a comma ("Вы не оплатили счёт, поэтому связь
+отключили": an explanation). Why so narrow: on a flat synthetic voice the
+audio cannot tell a question from a statement (festival renders "." and "?"
+alike), so "?" scores -1.4 to -2.3 on statements and questions alike; the
+margin only rejects what Whisper finds implausible as a question ("Да не
+кричите вот так": -5.0, "you don't need to do anything else": -7.5).
+Development corpus (stereo 16 kHz and 8 kHz telephone): the missed past-tense
+questions scored -0.4 to +0.1.
+
 The suggestion may use `{positive}`: the sentence with the particle removed
 ("Вы хотите узнать о наших акциях?"), a starting point for a positive form.
 """
@@ -33,6 +52,7 @@ from typing import Any, ClassVar, Literal
 from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
+from coach.rules.candidates import NEAR, Candidate
 from coach.rules.matching import Doc, as_doc
 from coach.rules.spec import SpecError, spec_field
 from coach.rules.suggest import fits, known_words, sentence_text
@@ -45,6 +65,7 @@ DANGLING = frozenset({  # words a sentence cut short by ASR ends on (languages w
     "ja", "ning", "või",
 })
 DEFAULT_TARGETS = ["VERB", "INFN", "PRED", "ADJS", "Prdx"]
+QUESTION_MARGIN = 3.5  # nats: "?" this far below "." on the audio still reads as a question
 
 
 @dataclass(kw_only=True)
@@ -84,6 +105,13 @@ class NegativeSpec(RuleSpec):
         "ends \"see\"'s clause)", default=[], default_doc="none")
     question_words: list[str] = spec_field("make a sentence a question without \"?\"", default=[],
                                            default_doc="none")
+    unmarked_question_tags: list[str] = spec_field(
+        "pymorphy3 grammemes of a negated word that asks even without \"?\" (\"вы не меняли пароль\"): "
+        "with audio verification on, such a sentence is read on the audio closed with \"?\" and fires "
+        "when that reading is plausible", default=["past"])
+    unmarked_question_words: list[str] = spec_field(
+        "negated words that ask the same way: polite requests (\"вам не сложно…\")", default=[],
+        default_doc="none")
     window: int = spec_field("how near (in words) an address word must be", default=3, minimum=0)
 
 
@@ -151,6 +179,8 @@ class NegativeRule(Rule):
         self.cancel = words("cancel_words")
         self.clause_cancel = words("clause_cancel_words")
         self.question = words("question_words")
+        self.unmarked_tags = frozenset(spec.unmarked_question_tags)
+        self.unmarked_words = words("unmarked_question_words")
         self.window = spec.window
         self.require_fallback("positive", "object")
 
@@ -177,6 +207,42 @@ class NegativeRule(Rule):
                         span, target = found
                         hits.append(self._hit(utt, words, span, target))
         return hits
+
+    def verification_candidates(self, utt: Utterance, tokens: list[Token], hits: list[Hit],
+                                floor: float) -> list[Candidate]:
+        """Sentences that are an offer but for their "?" (see the module docstring): at most one
+        per sentence, for the audio to read as a question or not."""
+        doc = as_doc(tokens)
+        if not any(_is(w, self.particles) for w in doc.words):
+            return []
+        taken = {id(t) for hit in hits for t in hit.tokens}
+        text = utt.text
+        out = []
+        for words, asked in sentences(doc):
+            if asked or any(_is(w, self.question) for w in words) or any(id(w) in taken for w in words):
+                continue
+            for i, word in enumerate(words):
+                found = self._offer_at(words, i, True, text) if _is(word, self.particles) else None
+                if found is None:
+                    continue
+                span, target = found
+                start, end = words[0].start_char, words[-1].end_char
+                closed = end < len(text) and text[end] in ".!…;"
+                negated = words[target]
+                if (closed and text[end] == "!"  # an exclamation asks nothing
+                        or not (negated.tags & self.unmarked_tags or _is(negated, self.unmarked_words))
+                        or any(ch in text[negated.end_char : end] for ch in ",:;—–")):
+                    break  # see the module docstring: which sentences a "?" may make an offer of
+                out.append(Candidate(
+                    self.id, NEAR, "?", words[span[0] : span[1] + 1], start, end + closed,
+                    said=text[start:end] + "?", score=1.0, hit=self._hit(utt, words, span, target),
+                    heard=text[start:end] + ".", margin=QUESTION_MARGIN, min_mean=float("-inf"),
+                ))
+                break
+        return out
+
+    def hit_for(self, candidate: Candidate) -> Hit:
+        return candidate.hit
 
     def _target(self, words: list[Token], i: int) -> int | None:
         """Index of the word the particle negates, or None."""
