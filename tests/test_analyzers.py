@@ -760,3 +760,41 @@ def test_fixture_word_bearing_findings_come_within_two_seconds(name, transcribe)
             holding = [u.end for u in utterances if u.speaker == e.speaker and u.start <= e.end]
             ready = max([decidable_at(e, channels, cfg)] + [end + lag for end in holding[-1:]])
             assert at - ready <= 2.0, (e.to_dict(), at, ready)
+
+
+def brown_noise(seconds: float, dbfs: float, seed: int = 7, rate: int = 16000) -> np.ndarray:
+    """Brown (1/f^2 power) noise at an RMS level: the rumble of a line or a room."""
+    n = int(seconds * rate)
+    spectrum = np.random.default_rng(seed).standard_normal(n // 2 + 1) * (1 + 1j)
+    freqs = np.fft.rfftfreq(n, 1 / rate)
+    spectrum /= np.maximum(freqs, 5.0)  # amplitude 1/f
+    noise = np.fft.irfft(spectrum, n)
+    return (noise * 10 ** (dbfs / 20) / np.sqrt(np.mean(noise**2))).astype(np.float32)
+
+
+def speech_frames(samples: np.ndarray, low_cut_hz: float, rate: int = 16000) -> np.ndarray:
+    from coach.analyzers.activity import ChannelActivity
+    from coach.analyzers.base import ActivityOptions
+
+    activity = ChannelActivity(ActivityOptions(low_cut_hz=low_cut_hz), rate)
+    for start in range(0, len(samples), 1600):  # fed in 0.1 s chunks, as live audio comes
+        activity.feed(samples[start : start + 1600], start / rate)
+    activity.finish()
+    return np.frombuffer(bytes(activity.active), dtype=np.uint8)
+
+
+def test_brown_noise_on_the_line_is_not_speech_but_a_voice_in_it_is():
+    """Brown noise at -48 dBFS flickers 15-20 dB from frame to frame; on the full band its loud
+    frames pass the floor its quiet ones set, and the whole line reads as speech."""
+    rate = 16000
+    line = brown_noise(12.0, -48.0)
+    t = np.arange(int(2.0 * rate)) / rate
+    voice = (0.05 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+    line[int(6 * rate) : int(8 * rate)] += voice  # 2 s of a voiced sound at about -30 dBFS
+    frames = speech_frames(line, 150.0)
+    seconds = np.arange(len(frames)) * 0.02
+    said = (seconds >= 6.1) & (seconds < 7.9)
+    assert frames[said].mean() > 0.95
+    assert frames[(seconds < 5.5) | (seconds > 8.5)].mean() < 0.02
+    full_band = speech_frames(line, 0.0)
+    assert full_band[(seconds < 5.5) | (seconds > 8.5)].mean() > 0.2  # what the low cut is for

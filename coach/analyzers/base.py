@@ -101,6 +101,9 @@ class ActivityOptions:
     noise_window_s: float = opt(5.0, "noise floor = quietest frame of this many last seconds", gt=0)
     hangover_s: float = opt(0.3, "pauses up to this long inside speech still count as speech")
     min_speech_s: float = opt(0.1, "bursts shorter than this are clicks, not speech")
+    low_cut_hz: float = opt(
+        150.0, "speech is judged on the energy above this: rumble, hum and brown noise lie below it, "
+        "speech hardly (0 for the whole band)", ge=0.0, le=1000.0)
 
 
 @dataclass(frozen=True)
