@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
+from functools import lru_cache
 
 import numpy as np
 
@@ -57,14 +58,9 @@ def band_levels_db(frames: np.ndarray, sample_rate: int, low_hz: float) -> np.nd
     return np.maximum(10.0 * np.log10(power + 1e-12), FLOOR_DB)
 
 
-_WINDOWS: dict[int, np.ndarray] = {}
-
-
+@lru_cache(maxsize=8)
 def _hann(n: int) -> np.ndarray:
-    window = _WINDOWS.get(n)
-    if window is None:
-        window = _WINDOWS[n] = np.hanning(n).astype(np.float32)
-    return window
+    return np.hanning(n).astype(np.float32)
 
 
 class ChannelActivity:
@@ -182,7 +178,9 @@ class ChannelActivity:
     def _push(self, frames: np.ndarray, missing: list[bool]) -> None:
         opts = self.options
         levels = frame_levels_db(frames).tolist()
-        bands = band_levels_db(frames, self.sample_rate, opts.low_cut_hz).tolist()
+        bands = levels  # with no low cut the deciding level is the full band's
+        if opts.low_cut_hz > 0:
+            bands = band_levels_db(frames, self.sample_rate, opts.low_cut_hz).tolist()
         for full, level, lost in zip(levels, bands, missing, strict=True):
             k = self.frames
             self.levels.append(full)
