@@ -83,7 +83,7 @@ class Session:
         self.finished = True
         self.duration_s = duration_s
         self.state.duration_s = duration_s
-        events = self.rulebook.check_call(self.state)
+        events = self.rulebook.check_call(self.state, verify=self.verifier)
         events += self.analyzers.finish()
         return self._keep(events)
 

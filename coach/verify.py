@@ -24,6 +24,7 @@ call's own channels), or, live, from the recent audio the Session is fed (`Recen
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -50,6 +51,13 @@ class VerifyOptions:
     context_s: float = 1.0  # decoded words either side of the span, by their times
     pad_s: float = 0.3  # audio kept around the first and last word (word times are rough)
     keep_s: float = 60.0  # live: recent audio kept per speaker (an utterance closes within 30 s)
+    # A part re-read (`Verifier.reread`): one window of Whisper's own length from its first word,
+    # decoded with beam search; the words inside the part's spans (± pad_s) are its second reading.
+    reread_s: float = 30.0
+    reread_tokens_per_s: float = 15.0  # tokens decoded per second up to the last stretch's end
+    reread_pad_s: float = 0.6  # a word of the second reading is in a stretch to within this (its
+    # times, aligned without timestamp tokens, run early: "Спасибо" fell 0.3-0.5 s before its stretch)
+    reread_beam: int = 5
 
 
 @dataclass
@@ -62,6 +70,7 @@ class VerifyStats:
     fuzzy: int = 0
     fuzzy_rejected: int = 0
     no_audio: int = 0
+    rereads: int = 0
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, float | int]:
@@ -124,6 +133,7 @@ class Verifier:
         self.recent = RecentAudio(self.options.keep_s) if audio is None else None
         self.audio: AudioSource = audio or self.recent
         self.stats = VerifyStats()
+        self._rereads: dict[tuple[str, tuple[tuple[float, float], ...]], str | None] = {}
 
     def hear(self, speaker: str, samples: np.ndarray, start_s: float) -> None:
         """Audio as it is fed to the Session (kept only without an explicit audio source)."""
@@ -158,6 +168,33 @@ class Verifier:
         stats.fuzzy_rejected += (not near) and not accepted
         return Verdict(accepted, heard, said, {"mean": round(mean, 3), "tokens": len(said_lp),
                                                "heard_tokens": len(heard_lp)})
+
+    def reread(self, speaker: str, spans: list[tuple[float, float]]) -> str | None:
+        """The words said in these stretches of one speaker's audio (call times, in order), read
+        again in one 30 s window of Whisper's own from the first stretch on, as it was trained, with
+        the speech that follows as context, and beam search (a call's first words, read as a short
+        segment encoded on its own, come out worst). None when the audio is not held (live: older
+        than `keep_s`)."""
+        key = (speaker, tuple(spans))
+        if key not in self._rereads:  # a short call's opening and closing may be the same turns
+            self._rereads[key] = self._reread(speaker, spans) if spans else None
+        return self._rereads[key]
+
+    def _reread(self, speaker: str, spans: list[tuple[float, float]]) -> str | None:
+        began = time.perf_counter()
+        opts = self.options
+        start = max(0.0, spans[0][0] - opts.pad_s)
+        audio = self.audio(speaker, start, start + opts.reread_s)
+        if audio is None or len(audio) < SAMPLE_RATE // 10:
+            return None
+        self.stats.rereads += 1
+        tokens = 16 + math.ceil(opts.reread_tokens_per_s * (spans[-1][1] - start))
+        read = self.ops.read_window(audio, self.language, opts.reread_beam, tokens)
+        pad = opts.reread_pad_s
+        words = [w["word"].strip() for w in read
+                 if any(a - pad <= start + (w["start"] + w["end"]) / 2 <= b + pad for a, b in spans)]
+        self.stats.seconds += time.perf_counter() - began
+        return " ".join(w for w in words if w)
 
     def reading(self, utt: Utterance, cand: Candidate) -> Reading | None:
         """The candidate's stretch of audio with the decoded and the phrase reading of it."""

@@ -125,6 +125,20 @@ class WhisperOps:
             out[k] = aligned[k]
         return out
 
+    def read_window(self, audio: np.ndarray, language: str, beam_size: int,
+                    max_new_tokens: int) -> list[dict]:
+        """Words (times from the clip's start) of a clip of up to 30 s read the way Whisper was
+        trained: its full 30 s window, the clip and then silence. Without timestamp tokens, at
+        most `max_new_tokens` (the clip's first words when it holds more speech than that)."""
+        tokenizer = self.tokenizer(language)
+        prompt = list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]
+        encoded = self.encode([audio], MAX_SAMPLES)
+        (result,) = self.generate(encoded, [prompt], language, beam_size=beam_size,
+                                  max_length=len(prompt) + max_new_tokens)
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        frames = min(even_frames(MAX_SAMPLES), len(audio) // HOP)
+        return self.align(tokenizer, [tokens], encoded, frames)[0]
+
     def text_likelihood(self, audio: np.ndarray, texts: list[str], language: str,
                         pad_s: float = 1.0) -> list[float]:
         """How well each text fits the audio: the mean log-probability of its tokens when the

@@ -175,6 +175,7 @@ class Hit:
     span: tuple[float, float] | None = None
     call_level: bool = False
     at: float | None = None
+    judged_on: list[Utterance] | None = None  # a call-level finding's utterances (the opening)
 
 
 @dataclass
@@ -277,6 +278,15 @@ class Rule:
                                 floor: float) -> list[Any]:
         """Finds for the audio to settle (coach.rules.candidates): none for most kinds."""
         return []
+
+    def reread_spans(self, hit: Hit) -> tuple[str, list[tuple[float, float]]] | None:
+        """(speaker, time spans) whose words, read again on the audio in a window of Whisper's
+        own, could settle this finding (coach.verify.Verifier.reread); None: the text decides."""
+        return None
+
+    def after_reread(self, hit: Hit, text: str, state: Any) -> bool:
+        """Whether the finding stands now that its spans read as `text` the second time."""
+        return True
 
     def hit_for(self, candidate: Any) -> Hit:
         """The Hit a near miss makes once the audio confirmed it (kinds that make near misses)."""

@@ -15,7 +15,9 @@ from coach.rules.loader import load_rules
 from coach.rules.matching import Doc, Phrase
 from coach.rules.state import CallState
 
-# Settles candidates against the audio (coach.verify.Verifier): one verdict per candidate.
+# Settles candidates against the audio (coach.verify.Verifier): one verdict per candidate. A
+# verifier that also has `reread(speaker, spans) -> str | None` (coach.verify.Verifier does) reads
+# again the words a call-level finding was judged on (`Rule.reread_spans`) before it is reported.
 Verify = Callable[[Utterance, list[Candidate]], list[Verdict]]
 
 
@@ -134,6 +136,8 @@ class Rulebook:
         candidates = [(r, c) for r, c in candidates if c.kind == FUZZY or not _covered(c, r, found)]
         if candidates:
             found = self._settle(utt, found, candidates, verify)
+        if verify is not None:
+            found = _reread(found, verify, state)
         return [_event(rule, hit, utt, state) for rule, hit in found]
 
     @staticmethod
@@ -262,13 +266,13 @@ class Rulebook:
                 events.append(rule.event(hit, None, state))
         return events
 
-    def check_call(self, state: CallState) -> list[Event]:
-        """Call-level findings once the call is over."""
-        events = []
-        for rule in self._closing:
-            for hit in rule.check_call(state):
-                events.append(_event(rule, hit, None, state))
-        return events
+    def check_call(self, state: CallState, verify: Verify | None = None) -> list[Event]:
+        """Call-level findings once the call is over (with `verify`, a missing part is read again
+        on the audio first, as in `check_utterance`)."""
+        found = [(rule, hit) for rule in self._closing for hit in rule.check_call(state)]
+        if verify is not None:
+            found = _reread(found, verify, state)
+        return [_event(rule, hit, None, state) for rule, hit in found]
 
     def explain(self, text: str, speaker: str = "agent") -> tuple[list, list[Explanation]]:
         """Which rules fire on one sentence, on which words, with lemmas (for rule authors)."""
@@ -304,6 +308,24 @@ def utterance_from_text(
         words.append(Word(raw, t, t + seconds_per_word * 0.9))
         t += seconds_per_word
     return Utterance(speaker, start, t, " ".join(w.text for w in words), words)
+
+
+def _reread(found: list[tuple[Rule, Hit]], verify: Verify, state: CallState) -> list[tuple[Rule, Hit]]:
+    """Findings whose words, read again on the audio (`Rule.reread_spans`), still stand; the second
+    reading is kept in `details.reread`."""
+    reread = getattr(verify, "reread", None)
+    if reread is None:
+        return found
+    kept = []
+    for rule, hit in found:
+        ask = rule.reread_spans(hit)
+        text = reread(*ask) if ask is not None else None
+        if text is not None:
+            if not rule.after_reread(hit, text, state):
+                continue
+            hit.details["reread"] = text
+        kept.append((rule, hit))
+    return kept
 
 
 def _covered(cand: Candidate, rule: Rule, found: list[tuple[Rule, Hit]]) -> bool:

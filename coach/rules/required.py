@@ -191,7 +191,36 @@ class RequiredRule(Rule):
         if missing is None:
             return []
         said = " ".join(u.text for u in window)
-        return [Hit(text=said[:200], call_level=True, details={"missing": missing})]
+        return [Hit(text=said[:200], call_level=True, details={"missing": missing}, judged_on=window)]
+
+    def reread_spans(self, hit: Hit) -> tuple[str, list[tuple[float, float]]] | None:
+        """The part's own words, to be read again before the part is reported missing.
+
+        The opening is the call's first words, and Whisper base reads a call's first words worst:
+        a short segment encoded on its own, with nothing before it ("Hello, Skyway Airlines" came
+        out "The law, skyweigh airlines" in three English corpus calls, "Hi there, you reached"
+        "my name in Emma" on 8 kHz ones). Read again in a window of its own with the speech that
+        follows, it reads "Hello" where that was said; what was not said (a bare "Yeah?",
+        "Да, слушаю") stays absent.
+        """
+        if not hit.judged_on:
+            return None
+        speaker = AGENT if self.speaker == "any" else self.speaker
+        return speaker, [(u.start, u.end) for u in hit.judged_on]
+
+    def after_reread(self, hit: Hit, text: str, state: Any) -> bool:
+        """A label counts when either reading says it: the part may still miss some (the message
+        then lists fewer), or none, and the finding goes (the checklist ticks the step)."""
+        found = set(self.require) - set(hit.details.get("missing", []))
+        found |= self._labels(Doc(analyzer_for(self.language).tokens(text)))
+        missing = [label for label in self.require if label not in found]
+        if len(found) >= self.min_parts and not any(label in missing for label in self.must_have):
+            part = self._part(state, self.id)
+            if part.done_at is None and hit.judged_on:
+                part.done_at = hit.judged_on[-1].end
+            return False
+        hit.details["missing"] = missing
+        return True
 
     def _missing(self, window: list[Utterance], part: _Part) -> list[str] | None:
         """The labels not found, or None when the part satisfies the rule."""

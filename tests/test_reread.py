@@ -1,0 +1,118 @@
+"""A missing opening read again on the audio before it is reported (coach.verify.Verifier.reread).
+
+Whisper base reads a call's first words worst ("Hello, Skyway Airlines" came out "The law,
+skyweigh airlines"), and `kind: required` would report the greeting missing. With a verifier, the
+opening's own stretches are read again in a 30 s window of Whisper's own; a label either reading
+says counts. The rule side is plain text; the second reading runs the real model on fixture audio.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from coach.audio import load_call
+from coach.contract import AGENT, CUSTOMER, Utterance, Word
+from coach.rules import Rulebook
+from coach.rules.candidates import FUZZY, Verdict
+from coach.verify import Verifier
+from tests.conftest import CALLS
+
+GREETING = "ru.structure.greeting"
+
+
+@pytest.fixture(scope="module")
+def ru():
+    return Rulebook.load("ru")
+
+
+def spoken(text: str, start: float, end: float, speaker: str = AGENT) -> Utterance:
+    """`text` as if decoded from start to end, its words spread evenly."""
+    words = text.split()
+    step = (end - start) / len(words)
+    timed = [Word(w, start + k * step, start + (k + 0.9) * step) for k, w in enumerate(words)]
+    return Utterance(speaker, start, end, text, timed)
+
+
+class SecondReading:
+    """A verifier whose second reading of any stretch is a given text (the rule side only)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.asked: list[tuple[str, list[tuple[float, float]]]] = []
+
+    def __call__(self, utt, cands):
+        return [Verdict(c.kind == FUZZY, 0.0, 0.0) for c in cands]
+
+    def reread(self, speaker, spans):
+        self.asked.append((speaker, spans))
+        return self.text
+
+
+def greeting_findings(book: Rulebook, lines: list[Utterance], verify=None):
+    state = book.new_state()
+    events = [e for u in lines for e in book.check_utterance(u, state, verify=verify)]
+    events += book.check_call(state, verify=verify)
+    return [e for e in events if e.rule == GREETING], state
+
+
+GARBLED = [spoken("Сдрав в ствлете компании Телеком, меня зовут Алексей.", 0.3, 4.54),
+           spoken("Здравствуйте, у меня не работает интернет.", 5.0, 8.0, CUSTOMER),
+           spoken("Как я могу к вам обращаться?", 8.5, 10.5)]
+
+
+def test_the_opening_read_again_is_asked_for_its_own_stretches_and_a_label_it_says_counts(ru):
+    [event], _ = greeting_findings(ru, GARBLED)  # the text alone: no greeting word
+    assert event.details["missing"] == ["приветствие"]
+    again = SecondReading("Здравствуйте компания Телеком меня зовут Алексей. Как я могу к вам обращаться?")
+    events, state = greeting_findings(ru, GARBLED, again)
+    assert events == []
+    assert (AGENT, [(0.3, 4.54), (8.5, 10.5)]) in again.asked  # the agent's two turns, not the customer
+    [step] = [s for s in ru.checklist(state) if s["id"] == GREETING]
+    assert step["done"] and step["at"] == 10.5  # the live checklist ticks the greeting off
+
+
+def test_a_second_reading_without_the_label_keeps_the_finding_and_says_what_it_read(ru):
+    again = SecondReading("Сдрав в ствлете, меня зовут Алексей.")
+    [event], _ = greeting_findings(ru, GARBLED, again)
+    assert event.details["missing"] == ["приветствие"]
+    assert event.details["reread"] == again.text
+    # labels only add up: the company the first reading had still counts, the missing list shrinks
+    lines = [spoken("Алло, меня зовут Алексей.", 0.3, 3.0), GARBLED[1], GARBLED[2]]
+    [before], _ = greeting_findings(ru, lines)
+    [after], _ = greeting_findings(ru, lines, SecondReading("Алло, компания Телеком."))
+    assert "представление (компания)" in before.details["missing"]
+    assert after.details["missing"] == ["приветствие"]
+
+
+def test_plain_verify_callables_are_not_asked_to_read_again(ru):
+    def text_only(utt, cands):
+        return [Verdict(c.kind == FUZZY, 0.0, 0.0) for c in cands]
+
+    [event], _ = greeting_findings(ru, GARBLED, text_only)
+    assert "reread" not in event.details
+
+
+@pytest.mark.slow
+def test_the_real_model_reads_the_greeting_the_first_reading_garbled(coach, ru):
+    """clean_call.wav's agent says "Здравствуйте! Компания Телеком, меня зовут Алексей." and then
+    "Как я могу к вам обращаться?" (4.84-7.09 s). Given a first reading that garbled the greeting,
+    the second reading on the real audio hears it."""
+    call = load_call(CALLS / "clean_call.wav")
+    lines = [GARBLED[0], spoken("Как я могу к вам обращаться?", 4.84, 7.09)]
+    verifier = Verifier(coach.transcriber.ops, "ru", lambda s, a, b: call.samples(AGENT, a, b))
+    assert greeting_findings(ru, lines)[0]
+    events, _ = greeting_findings(ru, lines, verifier)
+    assert events == []
+    assert verifier.stats.rereads == 1
+
+
+@pytest.mark.slow
+def test_the_real_model_does_not_hear_a_greeting_that_was_not_said(coach, ru):
+    """The question clip says only "Вы не меняли пароль в последние дни?": read again, still no
+    greeting, and the finding carries the second reading."""
+    clip = load_call(CALLS.parent / "questions" / "changed_password.wav")
+    lines = [spoken("Вы не меняли пароль в последние дни.", 0.3, clip.duration_s - 0.3)]
+    verifier = Verifier(coach.transcriber.ops, "ru", lambda s, a, b: clip.samples(AGENT, a, b))
+    [event], _ = greeting_findings(ru, lines, verifier)
+    assert "приветствие" in event.details["missing"]
+    assert "в последние дни" in event.details["reread"].lower()
