@@ -42,6 +42,10 @@ questions scored -0.4 to +0.1.
 
 The suggestion may use `{positive}`: the sentence with the particle removed
 ("Вы хотите узнать о наших акциях?"), a starting point for a positive form.
+That only holds when the negated word is a predicate by its form; an offer
+word of another kind ("Вы не против ответить на пару вопросов?", a
+preposition) gets its positive from `positive_words` ("Вы согласны ответить
+на пару вопросов?") or the fallback, never "Вы против…".
 """
 
 from __future__ import annotations
@@ -112,6 +116,10 @@ class NegativeSpec(RuleSpec):
     unmarked_question_words: list[str] = spec_field(
         "negated words that ask the same way: polite requests (\"вам не сложно…\")", default=[],
         default_doc="none")
+    positive_words: dict[str, str] = spec_field(
+        "negated words whose positive form is another word: `{positive}` puts it in place of the "
+        "particle and the word (\"вы не против…\" -> \"вы согласны…\")", default={}, default_doc="none",
+        hint="map a negated word to its positive, e.g. {против: согласны}")
     window: int = spec_field("how near (in words) an address word must be", default=3, minimum=0)
 
 
@@ -182,6 +190,7 @@ class NegativeRule(Rule):
         self.unmarked_tags = frozenset(spec.unmarked_question_tags)
         self.unmarked_words = words("unmarked_question_words")
         self.window = spec.window
+        self.positive_words = {self._norm(w, "positive_words"): p for w, p in spec.positive_words.items()}
         self.require_fallback("positive", "object")
 
     def _norm(self, word: str, field: str) -> str:
@@ -264,6 +273,12 @@ class NegativeRule(Rule):
     def _can_offer(self, tok: Token) -> bool:
         if self.words:  # an explicit list decides
             return _is(tok, self.words)
+        return self._by_form(tok) or _is(tok, self.offer)
+
+    def _by_form(self, tok: Token) -> bool:
+        """The negated word is a predicate by its form (pymorphy3's tags): the sentence without the
+        particle is then the positive offer. An offer word of another part of speech ("вы не
+        против…?": a preposition) is not: "вы против…" says the opposite."""
         return tok.pos in self.targets or bool(tok.tags & self.targets)
 
     def _cancelled(self, words: list[Token], i: int, text: str) -> bool:
@@ -314,7 +329,12 @@ class NegativeRule(Rule):
         start = span[0]
         if start == particle and start > 0 and words[start - 1].end_char == words[start].start_char:
             start -= 1  # the word the particle is written onto: "Do" of "Don't", "Would" of "Wouldn't"
-        positive, obj = self._rewrite(utt.text, words, start, particle, target)
+        positive, obj = "", ""
+        instead = self.positive_words.get(words[target].lemma)
+        if instead is not None:
+            positive, obj = self._rewrite(utt.text, words, start, particle, target, {target: instead})
+        elif not self.morph or self.words or self._by_form(words[target]):
+            positive, obj = self._rewrite(utt.text, words, start, particle, target)
         return Hit(tokens=matched, details={
             "lemmas": [w.lemma for w in matched],
             "positive": positive,
@@ -322,8 +342,8 @@ class NegativeRule(Rule):
             "fallback": not positive,
         })
 
-    def _rewrite(self, text: str, words: list[Token], start: int, particle: int, target: int
-                 ) -> tuple[str, str]:
+    def _rewrite(self, text: str, words: list[Token], start: int, particle: int, target: int,
+                 replace: dict[int, str] | None = None) -> tuple[str, str]:
         """(the offer said positively, its object), or ("", "") when no good rewrite can be made.
 
         The positive form is the offer from its first word to the end of the sentence, minus the
@@ -337,7 +357,7 @@ class NegativeRule(Rule):
         end = len(words)
         if end <= after or not self._can_end(words[end - 1]):
             return "", ""  # no object ("Вы хотите"), or cut off by ASR ("…узнать о наших")
-        positive = sentence_text(text, words, True, drop={particle}, start=start)
+        positive = sentence_text(text, words, True, replace, drop={particle}, start=start)
         if not fits(positive):
             comma = next((i for i in range(after + 1, end)
                           if "," in text[words[i - 1].end_char : words[i].start_char]), None)
@@ -346,7 +366,7 @@ class NegativeRule(Rule):
             words = words[:comma]
             if len(words) <= after or not self._can_end(words[-1]):
                 return "", ""
-            positive = sentence_text(text, words, True, drop={particle}, start=start)
+            positive = sentence_text(text, words, True, replace, drop={particle}, start=start)
         obj = sentence_text(text, words, False, start=after).rstrip(".")
         obj = obj[:1].lower() + obj[1:]
         if not (fits(positive) and known_words(positive, self.language)):
