@@ -134,7 +134,7 @@ class Coach:
         if self.config.verify_phrases:
             from coach.verify import Verifier
 
-            verifier = Verifier(self.transcriber.ops, language, audio)
+            verifier = Verifier(self.transcriber.ops, language, audio, shared_channel=layout != "separate")
         return Session(rulebook, analyzers, speakers, verifier)
 
     def detect_language(self, audio: Any, speech: Any = None) -> tuple[str, float | None]:

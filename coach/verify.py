@@ -55,6 +55,7 @@ class VerifyOptions:
     # decoded with beam search; the words inside the part's spans (± pad_s) are its second reading.
     reread_s: float = 30.0
     reread_tokens_per_s: float = 15.0  # tokens decoded per second up to the last stretch's end
+    reread_max_tokens: int = 224  # half of Whisper's 448-token context; 30 s of speech is ~150
     reread_pad_s: float = 0.6  # a word of the second reading is in a stretch to within this (its
     # times, aligned without timestamp tokens, run early: "Спасибо" fell 0.3-0.5 s before its stretch)
     reread_beam: int = 5
@@ -126,14 +127,19 @@ class Verifier:
     """
 
     def __init__(self, ops: WhisperOps, language: str, audio: AudioSource | None = None,
-                 options: VerifyOptions | None = None):
+                 options: VerifyOptions | None = None, shared_channel: bool = False):
         self.ops = ops
         self.language = language
         self.options = options or VerifyOptions()
         self.recent = RecentAudio(self.options.keep_s) if audio is None else None
         self.audio: AudioSource = audio or self.recent
         self.stats = VerifyStats()
-        self._rereads: dict[tuple[str, tuple[tuple[float, float], ...]], str | None] = {}
+        # Whether a speaker's audio holds other voices too (a diarized mono call): a part read again
+        # then keeps only the words inside the speaker's own stretches. On a channel of their own,
+        # every word of the window up to the token budget is theirs (ASR may have dropped some of
+        # them from the stretches, and word times aligned without timestamp tokens can drift).
+        self.shared_channel = shared_channel
+        self._rereads: dict[tuple[str, float], tuple[int, list[tuple[str, float, float]]]] = {}
 
     def hear(self, speaker: str, samples: np.ndarray, start_s: float) -> None:
         """Audio as it is fed to the Session (kept only without an explicit audio source)."""
@@ -175,26 +181,40 @@ class Verifier:
         the speech that follows as context, and beam search (a call's first words, read as a short
         segment encoded on its own, come out worst). None when the audio is not held (live: older
         than `keep_s`)."""
-        key = (speaker, tuple(spans))
-        if key not in self._rereads:  # a short call's opening and closing may be the same turns
-            self._rereads[key] = self._reread(speaker, spans) if spans else None
-        return self._rereads[key]
-
-    def _reread(self, speaker: str, spans: list[tuple[float, float]]) -> str | None:
-        began = time.perf_counter()
+        if not spans:
+            return None
         opts = self.options
         start = max(0.0, spans[0][0] - opts.pad_s)
+        needed = 16 + math.ceil(opts.reread_tokens_per_s * (spans[-1][1] - start))
+        tokens = min(opts.reread_max_tokens, needed)
+        words = self._window(speaker, start, tokens)
+        if words is None:
+            return None
+        if self.shared_channel:  # a diarized mono call: only the words inside the speaker's own stretches
+            pad = opts.reread_pad_s
+            words = [(w, a, b) for w, a, b in words
+                     if any(lo - pad <= (a + b) / 2 <= hi + pad for lo, hi in spans)]
+        return " ".join(w for w, _, _ in words if w)
+
+    def _window(self, speaker: str, start: float, tokens: int) -> list[tuple[str, float, float]] | None:
+        """The words (call times) of the window from `start`, decoded to at most `tokens` tokens;
+        kept per call, so the opening, the closing and the name question of a call that start at
+        the same word share one reading when it went far enough."""
+        key = (speaker, start)
+        kept = self._rereads.get(key)
+        if kept is not None and kept[0] >= tokens:
+            return kept[1]
+        began = time.perf_counter()
+        opts = self.options
         audio = self.audio(speaker, start, start + opts.reread_s)
         if audio is None or len(audio) < SAMPLE_RATE // 10:
             return None
         self.stats.rereads += 1
-        tokens = 16 + math.ceil(opts.reread_tokens_per_s * (spans[-1][1] - start))
         read = self.ops.read_window(audio, self.language, opts.reread_beam, tokens)
-        pad = opts.reread_pad_s
-        words = [w["word"].strip() for w in read
-                 if any(a - pad <= start + (w["start"] + w["end"]) / 2 <= b + pad for a, b in spans)]
+        words = [(w["word"].strip(), start + w["start"], start + w["end"]) for w in read]
+        self._rereads[key] = (tokens, words)
         self.stats.seconds += time.perf_counter() - began
-        return " ".join(w for w in words if w)
+        return words
 
     def reading(self, utt: Utterance, cand: Candidate) -> Reading | None:
         """The candidate's stretch of audio with the decoded and the phrase reading of it."""

@@ -92,6 +92,32 @@ def test_plain_verify_callables_are_not_asked_to_read_again(ru):
     assert "reread" not in event.details
 
 
+NOT_ASKED = "en.name.not-asked"
+
+
+def test_a_name_question_the_first_reading_garbled_is_found_in_the_agents_first_30_seconds():
+    en = Rulebook.load("en")
+    lines = [spoken("Hello, Skyway Airlines, my name is Kevin.", 0.4, 3.2),
+             spoken("Hi, I need to change my flight.", 3.8, 6.6, CUSTOMER),
+             spoken("Can I have your aim please?", 7.3, 9.7),
+             spoken("Sure, one moment.", 10.0, 11.0, CUSTOMER),
+             spoken("Your flight is changed, anything else?", 25.0, 29.0),
+             spoken("Your new ticket is in your email.", 33.0, 36.0)]
+
+    def not_asked(verify=None):
+        state = en.new_state()
+        events = [e for u in lines for e in en.check_utterance(u, state, verify=verify)]
+        state.duration_s = 40.0
+        return [e for e in events + en.check_call(state, verify=verify) if e.rule == NOT_ASKED]
+
+    assert not_asked()  # the text alone: never asked
+    again = SecondReading("Hello, Skyway Airlines, my name is Kevin. Can I have your name, please?")
+    assert not_asked(again) == []
+    # only the agent's lines within 30 s of their first word are read again
+    assert (AGENT, [(0.4, 3.2), (7.3, 9.7), (25.0, 29.0)]) in again.asked
+    assert not_asked(SecondReading("Hello, Skyway Airlines, my name is Kevin. Can I have your aim?"))
+
+
 @pytest.mark.slow
 def test_the_real_model_reads_the_greeting_the_first_reading_garbled(coach, ru):
     """clean_call.wav's agent says "Здравствуйте! Компания Телеком, меня зовут Алексей." and then
