@@ -1,9 +1,12 @@
-"""A missing opening read again on the audio before it is reported (coach.verify.Verifier.reread).
+"""A missing opening or name question read again on the audio before it is reported
+(coach.verify.Verifier.reread).
 
 Whisper base reads a call's first words worst ("Hello, Skyway Airlines" came out "The law,
-skyweigh airlines"), and `kind: required` would report the greeting missing. With a verifier, the
-opening's own stretches are read again in a 30 s window of Whisper's own; a label either reading
-says counts. The rule side is plain text; the second reading runs the real model on fixture audio.
+skyweigh airlines", "Can I have your name" "Can I have your aim"), and `kind: required` would
+report the greeting missing, `kind: name` the question never asked. With a verifier, the agent's
+own stretches are read again in a 30 s window of Whisper's own; a label (a question) either
+reading says counts. The rule side is plain text; the second reading runs the real model on
+fixture audio.
 """
 
 from __future__ import annotations
