@@ -145,3 +145,22 @@ def test_the_real_model_does_not_hear_a_greeting_that_was_not_said(coach, ru):
     [event], _ = greeting_findings(ru, lines, verifier)
     assert "приветствие" in event.details["missing"]
     assert "в последние дни" in event.details["reread"].lower()
+
+
+@pytest.mark.slow
+def test_on_a_shared_channel_only_the_words_inside_the_speakers_stretches_count(coach):
+    """clean_call.wav's agent: "Здравствуйте! Компания Телеком, меня зовут Алексей." (0.3-4.54 s),
+    "Как я могу к вам обращаться?" (4.84-7.09 s). Asked for the greeting word's stretch and the
+    question, a diarized call's reading leaves out the words between them (there the customer may
+    be speaking); a channel of the agent's own keeps them."""
+    call = load_call(CALLS / "clean_call.wav")
+    spans = [(0.3, 1.4), (4.84, 7.09)]
+
+    def agent_audio(speaker, start, end):
+        return call.samples(AGENT, start, end)
+
+    shared = Verifier(coach.transcriber.ops, "ru", agent_audio, shared_channel=True).reread(AGENT, spans)
+    own = Verifier(coach.transcriber.ops, "ru", agent_audio).reread(AGENT, spans)
+    assert "здравствуйте" in shared.lower() and "обращаться" in shared.lower()
+    assert "телеком" not in shared.lower()
+    assert "телеком" in own.lower()
