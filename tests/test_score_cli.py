@@ -143,6 +143,7 @@ def test_resume_after_sigkill_scores_each_call_exactly_once(tmp_path, jobs):
     _wait_for_json(out, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    killed_at = time.time()
     first = {p.name: json.loads(p.read_text()) for p in out.glob("*.json")}
     assert 1 <= len(first) < 4
     second = run_coach("score", str(calls), "-o", str(out), "--no-report")
@@ -154,7 +155,9 @@ def test_resume_after_sigkill_scores_each_call_exactly_once(tmp_path, jobs):
     for name, result in first.items():  # untouched by the second run
         assert final[name]["scored_at"] == result["scored_at"]
         assert final[name]["pid"] == result["pid"]
-    assert not list(out.glob(".*.tmp"))
+    # A worker killed mid-write may leave its temporary file (cleaned once it is 10 minutes old:
+    # a younger one may be another batch's write in progress); the second run leaves none.
+    assert all(t.stat().st_mtime <= killed_at for t in out.glob(".*.tmp"))
     rows = (out / "summary.csv").read_text().splitlines()
     assert len(rows) == 5
 
