@@ -51,6 +51,7 @@ class VerifyOptions:
     context_s: float = 1.0  # decoded words either side of the span, by their times
     pad_s: float = 0.3  # audio kept around the first and last word (word times are rough)
     keep_s: float = 60.0  # live: recent audio kept per speaker (an utterance closes within 30 s)
+    keep_head_s: float = 90.0  # live: the call's first seconds kept too (the name question's reading)
     # A part re-read (`Verifier.reread`): one window of Whisper's own length from its first word,
     # decoded with beam search; the words inside the part's spans (± pad_s) are its second reading.
     reread_s: float = 30.0
@@ -79,28 +80,39 @@ class VerifyStats:
 
 
 class RecentAudio:
-    """The last `keep_s` seconds of each speaker's audio, as fed (live and replay): an utterance
-    is verified when it closes, within seconds of its audio."""
+    """The last `keep_s` seconds of each speaker's audio, as fed (live and replay), and the call's
+    first `head_s`: an utterance is verified when it closes, within seconds of its audio, and the
+    call's opening is read again when the call ends (the name question, `Verifier.reread`), as
+    batch does with the whole call in hand."""
 
-    def __init__(self, keep_s: float = 60.0, sample_rate: int = SAMPLE_RATE):
+    def __init__(self, keep_s: float = 60.0, sample_rate: int = SAMPLE_RATE, head_s: float = 0.0):
         self.keep = int(keep_s * sample_rate)
+        self.head = int(head_s * sample_rate)
         self.rate = sample_rate
         self._chunks: dict[str, deque[tuple[int, np.ndarray]]] = {}
+        self._heads: dict[str, list[tuple[int, np.ndarray]]] = {}
         self._held: dict[str, int] = {}
 
     def add(self, speaker: str, samples: np.ndarray, start_s: float) -> None:
+        chunk = (int(round(start_s * self.rate)), np.asarray(samples, dtype=np.float32))
+        if chunk[0] < self.head:
+            self._heads.setdefault(speaker, []).append(chunk)
         chunks = self._chunks.setdefault(speaker, deque())
-        chunks.append((int(round(start_s * self.rate)), np.asarray(samples, dtype=np.float32)))
+        chunks.append(chunk)
         held = self._held.get(speaker, 0) + len(samples)
         while chunks and held - len(chunks[0][1]) >= self.keep:
             held -= len(chunks.popleft()[1])
         self._held[speaker] = held
 
     def __call__(self, speaker: str, start_s: float, end_s: float) -> np.ndarray | None:
-        """The samples between two call times, or None when that audio is no longer (or not) held."""
-        chunks = self._chunks.get(speaker)
+        """The samples between two call times (silence for what is not fed yet), or None when the
+        audio where they start is no longer (or not) held."""
+        chunks = [*self._heads.get(speaker, ()), *self._chunks.get(speaker, ())]
         lo, hi = int(round(start_s * self.rate)), int(round(end_s * self.rate))
-        if not chunks or hi <= lo or chunks[0][0] > lo:
+        if not chunks or hi <= lo:
+            return None
+        fed_to = max(start + len(samples) for start, samples in chunks)
+        if lo < fed_to and not any(start <= lo < start + len(samples) for start, samples in chunks):
             return None
         out = np.zeros(hi - lo, dtype=np.float32)
         for start, samples in chunks:
@@ -131,7 +143,8 @@ class Verifier:
         self.ops = ops
         self.language = language
         self.options = options or VerifyOptions()
-        self.recent = RecentAudio(self.options.keep_s) if audio is None else None
+        opts = self.options
+        self.recent = RecentAudio(opts.keep_s, head_s=opts.keep_head_s) if audio is None else None
         self.audio: AudioSource = audio or self.recent
         self.stats = VerifyStats()
         # Whether a speaker's audio holds other voices too (a diarized mono call): a part read again
@@ -139,7 +152,7 @@ class Verifier:
         # every word of the window up to the token budget is theirs (ASR may have dropped some of
         # them from the stretches, and word times aligned without timestamp tokens can drift).
         self.shared_channel = shared_channel
-        self._rereads: dict[tuple[str, float], tuple[int, list[tuple[str, float, float]]]] = {}
+        self._rereads: dict[tuple[str, float, float], tuple[int, list[tuple[str, float, float]]]] = {}
 
     def hear(self, speaker: str, samples: np.ndarray, start_s: float) -> None:
         """Audio as it is fed to the Session (kept only without an explicit audio source)."""
@@ -175,19 +188,22 @@ class Verifier:
         return Verdict(accepted, heard, said, {"mean": round(mean, 3), "tokens": len(said_lp),
                                                "heard_tokens": len(heard_lp)})
 
-    def reread(self, speaker: str, spans: list[tuple[float, float]]) -> str | None:
+    def reread(self, speaker: str, spans: list[tuple[float, float]],
+               until: float | None = None) -> str | None:
         """The words said in these stretches of one speaker's audio (call times, in order), read
         again in one 30 s window of Whisper's own from the first stretch on, as it was trained, with
         the speech that follows as context, and beam search (a call's first words, read as a short
-        segment encoded on its own, come out worst). None when the audio is not held (live: older
-        than `keep_s`)."""
+        segment encoded on its own, come out worst). The window stops at `until` (call time): a
+        part decided during the call is read on the audio heard so far, live and in batch alike.
+        None when the audio is not held (live: older than `keep_s`, past the call's head)."""
         if not spans:
             return None
         opts = self.options
         start = max(0.0, spans[0][0] - opts.pad_s)
         needed = 16 + math.ceil(opts.reread_tokens_per_s * (spans[-1][1] - start))
         tokens = min(opts.reread_max_tokens, needed)
-        words = self._window(speaker, start, tokens)
+        end = start + opts.reread_s if until is None else min(start + opts.reread_s, until)
+        words = self._window(speaker, start, end, tokens)
         if words is None:
             return None
         if self.shared_channel:  # a diarized mono call: only the words inside the speaker's own stretches
@@ -196,17 +212,22 @@ class Verifier:
                      if any(lo - pad <= (a + b) / 2 <= hi + pad for lo, hi in spans)]
         return " ".join(w for w, _, _ in words if w)
 
-    def _window(self, speaker: str, start: float, tokens: int) -> list[tuple[str, float, float]] | None:
-        """The words (call times) of the window from `start`, decoded to at most `tokens` tokens;
-        kept per call, so the opening, the closing and the name question of a call that start at
-        the same word share one reading when it went far enough."""
-        key = (speaker, start)
+    def reread_end(self, spans: list[tuple[float, float]]) -> float:
+        """The call time where `reread(speaker, spans)`'s window ends."""
+        return max(0.0, spans[0][0] - self.options.pad_s) + self.options.reread_s if spans else 0.0
+
+    def _window(self, speaker: str, start: float, end: float, tokens: int
+                ) -> list[tuple[str, float, float]] | None:
+        """The words (call times) of the audio from `start` to `end` in one 30 s window, decoded to
+        at most `tokens` tokens; kept per call, so parts read on the same audio (the opening and
+        the name question of a short call) share one reading when it went far enough."""
+        key = (speaker, start, end)
         kept = self._rereads.get(key)
         if kept is not None and kept[0] >= tokens:
             return kept[1]
         began = time.perf_counter()
         opts = self.options
-        audio = self.audio(speaker, start, start + opts.reread_s)
+        audio = self.audio(speaker, start, end)
         if audio is None or len(audio) < SAMPLE_RATE // 10:
             return None
         self.stats.rereads += 1

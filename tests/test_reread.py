@@ -46,7 +46,10 @@ class SecondReading:
     def __call__(self, utt, cands):
         return [Verdict(c.kind == FUZZY, 0.0, 0.0) for c in cands]
 
-    def reread(self, speaker, spans):
+    def reread_end(self, spans):
+        return spans[0][0] + 30.0
+
+    def reread(self, speaker, spans, until=None):
         self.asked.append((speaker, spans))
         return self.text
 
@@ -85,6 +88,19 @@ def test_a_second_reading_without_the_label_keeps_the_finding_and_says_what_it_r
     [after], _ = greeting_findings(ru, lines, SecondReading("Алло, компания Телеком."))
     assert "представление (компания)" in before.details["missing"]
     assert after.details["missing"] == ["приветствие"]
+
+
+def test_an_opening_decided_during_the_call_is_read_again_once_the_call_is_past_its_window(ru):
+    """Live has heard the window's audio only then: live and batch read the same audio."""
+    again = SecondReading("Сдрав в ствлете, меня зовут Алексей.")
+    state = ru.new_state()
+    later = [spoken("Сейчас проверю.", 12.0, 13.0), spoken("Подождите минуту.", 20.0, 21.0),
+             spoken("Всё готово, заявка оформлена.", 31.0, 33.0)]
+    decided_at = []
+    for utt in [*GARBLED, *later]:
+        if any(e.rule == GREETING for e in ru.check_utterance(utt, state, verify=again)):
+            decided_at.append(utt.end)
+    assert decided_at == [33.0] and len(again.asked) == 1  # the first line past 0.3 + 30 s
 
 
 def test_plain_verify_callables_are_not_asked_to_read_again(ru):

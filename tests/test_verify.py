@@ -99,6 +99,18 @@ def test_recent_audio_keeps_what_was_fed_and_forgets_the_old():
     clip = tape(AGENT, 3.5, 4.5)
     assert clip.tolist() == [3.0] * 5 + [4.0] * 5
     assert tape(CUSTOMER, 3.0, 4.0) is None
+    assert tape(AGENT, 4.5, 6.0).tolist() == [4.0] * 5 + [0.0] * 10  # not fed yet: silence
+
+
+def test_recent_audio_keeps_the_calls_first_seconds_for_the_end_of_the_call():
+    """The name question is judged when the call ends, on the agent's first 30 s (Verifier.reread):
+    live keeps the call's head as batch has the whole call."""
+    tape = RecentAudio(keep_s=2.0, sample_rate=10, head_s=2.0)
+    for k in range(6):
+        tape.add(AGENT, np.full(10, k, dtype=np.float32), float(k))
+    assert tape(AGENT, 0.5, 1.5).tolist() == [0.0] * 5 + [1.0] * 5  # the head, kept
+    assert tape(AGENT, 2.5, 3.0) is None  # the middle, forgotten
+    assert tape(AGENT, 4.0, 5.0).tolist() == [4.0] * 10  # the recent audio
 
 
 # -- on the audio (the real model) -------------------------------------------------------------

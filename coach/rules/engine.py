@@ -137,7 +137,7 @@ class Rulebook:
         if candidates:
             found = self._settle(utt, found, candidates, verify)
         if verify is not None:
-            found = _reread(found, verify, state)
+            found = _reread(found, verify, state, until=utt.end)
         return [_event(rule, hit, utt, state) for rule, hit in found]
 
     @staticmethod
@@ -310,16 +310,30 @@ def utterance_from_text(
     return Utterance(speaker, start, t, " ".join(w.text for w in words), words)
 
 
-def _reread(found: list[tuple[Rule, Hit]], verify: Verify, state: CallState) -> list[tuple[Rule, Hit]]:
+def _reread(found: list[tuple[Rule, Hit]], verify: Verify, state: CallState,
+            until: float | None = None) -> list[tuple[Rule, Hit]]:
     """Findings whose words, read again on the audio (`Rule.reread_spans`), still stand; the second
-    reading is kept in `details.reread`."""
+    reading is kept in `details.reread`.
+
+    The reading is a window of audio from the part's first word on (`verify.reread_end`). A finding
+    decided during the call (the opening, at the line `until` ends) waits, in the call state, until
+    the call has gone past its window, and is settled then or when the call ends: live has heard
+    that audio by then, so live and batch read the same window and agree.
+    """
     reread = getattr(verify, "reread", None)
     if reread is None:
         return found
+    waiting: list[tuple[Rule, Hit, tuple[str, list[tuple[float, float]]]]] = state.facts.setdefault(
+        "_reread_waiting", [])
+    asks = [(rule, hit, rule.reread_spans(hit)) for rule, hit in found]
+    ready = [w for w in waiting if until is None or until >= verify.reread_end(w[2][1])]
+    waiting[:] = [w for w in waiting if w not in ready]
     kept = []
-    for rule, hit in found:
-        ask = rule.reread_spans(hit)
-        text = reread(*ask) if ask is not None else None
+    for rule, hit, ask in ready + asks:
+        if ask is not None and until is not None and until < verify.reread_end(ask[1]):
+            waiting.append((rule, hit, ask))
+            continue
+        text = reread(*ask, until=until) if ask is not None else None
         if text is not None:
             if not rule.after_reread(hit, text, state):
                 continue
