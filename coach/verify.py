@@ -53,7 +53,8 @@ class VerifyOptions:
     keep_s: float = 60.0  # live: recent audio kept per speaker (an utterance closes within 30 s)
     keep_head_s: float = 90.0  # live: the call's first seconds kept too (the name question's reading)
     # A part re-read (`Verifier.reread`): one window of Whisper's own length from its first word,
-    # decoded with beam search; the words inside the part's spans (± pad_s) are its second reading.
+    # decoded with beam search; on a shared channel only the words inside the part's own stretches
+    # (± reread_pad_s) are its second reading.
     reread_s: float = 30.0
     reread_tokens_per_s: float = 15.0  # tokens decoded per second up to the last stretch's end
     reread_max_tokens: int = 224  # half of Whisper's 448-token context; 30 s of speech is ~150

@@ -16,8 +16,9 @@ from coach.rules.matching import Doc, Phrase
 from coach.rules.state import CallState
 
 # Settles candidates against the audio (coach.verify.Verifier): one verdict per candidate. A
-# verifier that also has `reread(speaker, spans) -> str | None` (coach.verify.Verifier does) reads
-# again the words a call-level finding was judged on (`Rule.reread_spans`) before it is reported.
+# verifier that also has `reread(speaker, spans, until) -> str | None` and `reread_end(spans)`
+# (coach.verify.Verifier does) reads again the words a call-level finding was judged on
+# (`Rule.reread_spans`) before it is reported.
 Verify = Callable[[Utterance, list[Candidate]], list[Verdict]]
 
 

@@ -198,8 +198,8 @@ class RequiredRule(Rule):
 
         The opening is the call's first words, and Whisper base reads a call's first words worst:
         a short segment encoded on its own, with nothing before it ("Hello, Skyway Airlines" came
-        out "The law, skyweigh airlines" in three English corpus calls, "Hi there, you reached"
-        "my name in Emma" on 8 kHz ones). Read again in a window of its own with the speech that
+        out "The law, skyweigh airlines" in three English corpus calls, "my name is Emma" "my name
+        in Emma" on an 8 kHz one). Read again in a window of its own with the speech that
         follows, it reads "Hello" where that was said; what was not said (a bare "Yeah?",
         "Да, слушаю") stays absent.
         """
