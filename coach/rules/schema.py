@@ -190,7 +190,7 @@ def type_words(tp: Any) -> str:
     if origin is list:
         return "list" if get_args(tp)[0] is str else "list of examples"
     if origin is dict:
-        return "label → list"
+        return "word → word" if get_args(tp)[1] is str else "label → list"
     if is_dataclass(tp):
         return "`{" + ", ".join(f.name for f in spec_fields(tp)) + "}`"
     return getattr(tp, "DOC_TYPE", tp.__name__)
