@@ -189,21 +189,20 @@ class Verifier:
         return Verdict(accepted, heard, said, {"mean": round(mean, 3), "tokens": len(said_lp),
                                                "heard_tokens": len(heard_lp)})
 
-    def reread(self, speaker: str, spans: list[tuple[float, float]],
-               until: float | None = None) -> str | None:
+    def reread(self, speaker: str, spans: list[tuple[float, float]]) -> str | None:
         """The words said in these stretches of one speaker's audio (call times, in order), read
         again in one 30 s window of Whisper's own from the first stretch on, as it was trained, with
         the speech that follows as context, and beam search (a call's first words, read as a short
-        segment encoded on its own, come out worst). The window stops at `until` (call time): a
-        part decided during the call is read on the audio heard so far, live and in batch alike.
+        segment encoded on its own, come out worst). The caller asks once the call is past
+        `reread_end(spans)` (coach.rules.engine), so live has heard the whole window, as batch has.
         None when the audio is not held (live: older than `keep_s`, past the call's head)."""
         if not spans:
             return None
         opts = self.options
-        start = max(0.0, spans[0][0] - opts.pad_s)
+        start = self._reread_start(spans)
         needed = 16 + math.ceil(opts.reread_tokens_per_s * (spans[-1][1] - start))
         tokens = min(opts.reread_max_tokens, needed)
-        end = start + opts.reread_s if until is None else min(start + opts.reread_s, until)
+        end = start + opts.reread_s
         words = self._window(speaker, start, end, tokens)
         if words is None:
             return None
@@ -215,7 +214,10 @@ class Verifier:
 
     def reread_end(self, spans: list[tuple[float, float]]) -> float:
         """The call time where `reread(speaker, spans)`'s window ends."""
-        return max(0.0, spans[0][0] - self.options.pad_s) + self.options.reread_s if spans else 0.0
+        return self._reread_start(spans) + self.options.reread_s if spans else 0.0
+
+    def _reread_start(self, spans: list[tuple[float, float]]) -> float:
+        return max(0.0, spans[0][0] - self.options.pad_s)
 
     def _window(self, speaker: str, start: float, end: float, tokens: int
                 ) -> list[tuple[str, float, float]] | None:

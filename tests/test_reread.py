@@ -49,7 +49,7 @@ class SecondReading:
     def reread_end(self, spans):
         return spans[0][0] + 30.0
 
-    def reread(self, speaker, spans, until=None):
+    def reread(self, speaker, spans):
         self.asked.append((speaker, spans))
         return self.text
 

@@ -16,7 +16,7 @@ from coach.rules.matching import Doc, Phrase
 from coach.rules.state import CallState
 
 # Settles candidates against the audio (coach.verify.Verifier): one verdict per candidate. A
-# verifier that also has `reread(speaker, spans, until) -> str | None` and `reread_end(spans)`
+# verifier that also has `reread(speaker, spans) -> str | None` and `reread_end(spans)`
 # (coach.verify.Verifier does) reads again the words a call-level finding was judged on
 # (`Rule.reread_spans`) before it is reported.
 Verify = Callable[[Utterance, list[Candidate]], list[Verdict]]
@@ -334,7 +334,7 @@ def _reread(found: list[tuple[Rule, Hit]], verify: Verify, state: CallState,
         if ask is not None and until is not None and until < verify.reread_end(ask[1]):
             waiting.append((rule, hit, ask))
             continue
-        text = reread(*ask, until=until) if ask is not None else None
+        text = reread(*ask) if ask is not None else None
         if text is not None:
             if not rule.after_reread(hit, text, state):
                 continue
