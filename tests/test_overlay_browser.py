@@ -220,7 +220,9 @@ def test_stopped_lost_and_back(browser_page):
         page.wait_for_selector("#stopped:not([hidden])", timeout=10_000)
         assert page.inner_text("#stopped-title") == "Нет связи с коучем"
         assert page.inner_text("#status-text") == "нет связи"
-        third = replay(["mono_call.wav"], port, 4.0, "--exit-at-end")
+        # played in real time: the server is up for the call's 16 s, three of the page's reconnect
+        # tries (at most 5 s apart); at 4x it was up 4.5 s and the page could miss it altogether
+        third = replay(["mono_call.wav"], port, 1.0, "--exit-at-end")
         page.wait_for_selector("#stopped", state="hidden", timeout=120_000)
         assert third.wait(timeout=120) == 0
         assert errors == []
