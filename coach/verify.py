@@ -191,33 +191,42 @@ class Verifier:
 
     def reread(self, speaker: str, spans: list[tuple[float, float]]) -> str | None:
         """The words said in these stretches of one speaker's audio (call times, in order), read
-        again in one 30 s window of Whisper's own from the first stretch on, as it was trained, with
-        the speech that follows as context, and beam search (a call's first words, read as a short
-        segment encoded on its own, come out worst). The caller asks once the call is past
-        `reread_end(spans)` (coach.rules.engine), so live has heard the whole window, as batch has.
-        None when the audio is not held (live: older than `keep_s`, past the call's head)."""
-        if not spans:
-            return None
+        again in windows of Whisper's own 30 s (one from the first stretch on, another from the
+        first stretch it does not reach), as it was trained, with the speech that follows as
+        context, and beam search (a call's first words, read as a short segment encoded on its own,
+        come out worst). The caller asks once the call is past `reread_end(spans)`
+        (coach.rules.engine), so live has heard the whole window, as batch has. None when none of
+        the audio is held (live: older than `keep_s`, past the call's head)."""
         opts = self.options
-        start = self._reread_start(spans)
-        needed = 16 + math.ceil(opts.reread_tokens_per_s * (spans[-1][1] - start))
-        tokens = min(opts.reread_max_tokens, needed)
-        end = start + opts.reread_s
-        words = self._window(speaker, start, end, tokens)
-        if words is None:
-            return None
-        if self.shared_channel:  # a diarized mono call: only the words inside the speaker's own stretches
-            pad = opts.reread_pad_s
-            words = [(w, a, b) for w, a, b in words
-                     if any(lo - pad <= (a + b) / 2 <= hi + pad for lo, hi in spans)]
-        return " ".join(w for w, _, _ in words if w)
+        texts = []
+        for start, inside in self._windows(spans):
+            needed = 16 + math.ceil(opts.reread_tokens_per_s * (inside[-1][1] - start))
+            words = self._window(speaker, start, start + opts.reread_s, min(opts.reread_max_tokens, needed))
+            if words is None:
+                continue
+            if self.shared_channel:  # a diarized mono call: only the words inside the speaker's own stretches
+                pad = opts.reread_pad_s
+                words = [(w, a, b) for w, a, b in words
+                         if any(lo - pad <= (a + b) / 2 <= hi + pad for lo, hi in inside)]
+            texts.append(" ".join(w for w, _, _ in words if w))
+        return " ".join(texts) if texts else None
 
     def reread_end(self, spans: list[tuple[float, float]]) -> float:
-        """The call time where `reread(speaker, spans)`'s window ends."""
-        return self._reread_start(spans) + self.options.reread_s if spans else 0.0
+        """The call time where `reread(speaker, spans)`'s last window ends."""
+        windows = self._windows(spans)
+        return windows[-1][0] + self.options.reread_s if windows else 0.0
 
-    def _reread_start(self, spans: list[tuple[float, float]]) -> float:
-        return max(0.0, spans[0][0] - self.options.pad_s)
+    def _windows(self, spans: list[tuple[float, float]]) -> list[tuple[float, list[tuple[float, float]]]]:
+        """The stretches grouped by the window that reads them: (the window's start, its stretches).
+        A stretch starting in the window's last second starts a window of its own."""
+        opts = self.options
+        out: list[tuple[float, list[tuple[float, float]]]] = []
+        for span in spans:
+            if out and span[0] < out[-1][0] + opts.reread_s - 1.0:
+                out[-1][1].append(span)
+            else:
+                out.append((max(0.0, span[0] - opts.pad_s), [span]))
+        return out
 
     def _window(self, speaker: str, start: float, end: float, tokens: int
                 ) -> list[tuple[str, float, float]] | None:

@@ -37,6 +37,7 @@ from coach.rules.lexicon import known_word, parses
 
 PUNCT = ",.!?;:…—–-"
 SENTENCE_END = ".!?…"
+PATRONYMIC_ENDINGS = ("ович", "евич", "ьич", "овна", "евна", "ична")
 SpotKind = Literal["intro", "intro_strong", "answer_head"]
 
 
@@ -185,6 +186,18 @@ class NameBook:
     def _patronymic(self, lower: str) -> bool:
         return known_word(lower) and any("Patr" in p.tag for p in parses(lower))
 
+    def patronymic_shaped(self, tok: Token) -> bool:
+        """A patronymic, or a word no dictionary knows with a patronymic's ending: ASR garbles the
+        middle ("Борисович" heard as "Губорисович" on an 8 kHz corpus call), and a name followed
+        by one is still an address ("Олег Губорисович, назовите адрес"). Only a dictionary
+        patronymic is ever written into the name."""
+        if self.morph is None:
+            return False
+        lower = tok.lower
+        if self._patronymic(lower):
+            return True
+        return len(lower) >= 7 and lower.endswith(PATRONYMIC_ENDINGS) and not known_word(lower)
+
     @lru_cache(maxsize=20_000)  # noqa: B019 (one NameBook per rule, for the process's life)
     def nearest(self, lower: str) -> str | None:
         """The one listed (common) name one ASR slip from this word, if exactly one is."""
@@ -254,8 +267,9 @@ class NameBook:
         width, said_words = 1, [said.lower]
         if i + 1 < len(words):
             nxt = words[i + 1]
-            if self.patronymic(nxt):
-                parts.append(nxt.text[:1].upper() + nxt.text[1:].lower())
+            if self.patronymic_shaped(nxt):
+                if self.patronymic(nxt):
+                    parts.append(nxt.text[:1].upper() + nxt.text[1:].lower())
                 forms |= {nxt.lemma, nxt.lower}
                 width = 2
             elif self.morph is None and capitalised(nxt) and not sentence_start(text, nxt):
@@ -299,7 +313,7 @@ class NameBook:
                 continue
             if not tok.text.isalpha() or (titles and i > 0 and self.titled(words, i - 1)):
                 continue
-            width = 2 if i + 1 < len(words) and self.patronymic(words[i + 1]) else 1
+            width = 2 if i + 1 < len(words) and self.patronymic_shaped(words[i + 1]) else 1
             last = words[i + width - 1]
             if not (head and set_off_after(text, last)):
                 continue
