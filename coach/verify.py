@@ -93,6 +93,12 @@ class RecentAudio:
         self._chunks: dict[str, deque[tuple[int, np.ndarray]]] = {}
         self._heads: dict[str, list[tuple[int, np.ndarray]]] = {}
         self._held: dict[str, int] = {}
+        self._pins: list[tuple[str, int, int]] = []
+
+    def pin(self, speaker: str, start_s: float, end_s: float) -> None:
+        """Keep this stretch of a speaker's audio for the call's end too (a part a rule may read
+        again then: the agent's lines after the customer's name became known)."""
+        self._pins.append((speaker, int(start_s * self.rate), int(end_s * self.rate)))
 
     def add(self, speaker: str, samples: np.ndarray, start_s: float) -> None:
         chunk = (int(round(start_s * self.rate)), np.asarray(samples, dtype=np.float32))
@@ -102,7 +108,11 @@ class RecentAudio:
         chunks.append(chunk)
         held = self._held.get(speaker, 0) + len(samples)
         while chunks and held - len(chunks[0][1]) >= self.keep:
-            held -= len(chunks.popleft()[1])
+            start, dropped = chunks.popleft()
+            held -= len(dropped)
+            if start >= self.head and any(who == speaker and start < hi and lo < start + len(dropped)
+                                          for who, lo, hi in self._pins):
+                self._heads.setdefault(speaker, []).append((start, dropped))
         self._held[speaker] = held
 
     def __call__(self, speaker: str, start_s: float, end_s: float) -> np.ndarray | None:
@@ -154,6 +164,11 @@ class Verifier:
         # them from the stretches, and word times aligned without timestamp tokens can drift).
         self.shared_channel = shared_channel
         self._rereads: dict[tuple[str, float, float], tuple[int, list[tuple[str, float, float]]]] = {}
+
+    def keep(self, speaker: str, start_s: float, end_s: float) -> None:
+        """Audio a rule will read again at the call's end (`RecentAudio.pin`); batch has it all."""
+        if self.recent is not None:
+            self.recent.pin(speaker, start_s, end_s)
 
     def hear(self, speaker: str, samples: np.ndarray, start_s: float) -> None:
         """Audio as it is fed to the Session (kept only without an explicit audio source)."""

@@ -11,6 +11,7 @@ fixture audio.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from coach.audio import load_call
@@ -272,3 +273,67 @@ def test_the_real_model_hears_the_name_the_first_reading_lost(coach, ru):
     verifier = Verifier(coach.transcriber.ops, "ru", lambda s, a, b: never.samples(AGENT, a, b))
     [event], _ = not_used(ru, lines(12.74), verifier)
     assert "проверил" in event.details["reread"].lower() and "ольга" not in event.details["reread"].lower()
+
+
+# -- the customer's name: given, though the first reading lost it ---------------------------------
+
+TAMARA = [spoken("Добрый день, служба безопасности банка, меня зовут Станислав.", 0.3, 6.5),
+          spoken("Здравствуйте, мне только что звонили из банка.", 7.3, 12.0, CUSTOMER),
+          spoken("Скажите, пожалуйста, ваше имя.", 13.2, 15.0),
+          # "Тамара." (15.5-16.2) is not in the first reading at all
+          spoken("Вы кому-нибудь называли код?", 17.7, 19.8),
+          spoken("Пока нет, я сразу перезвонила вам.", 20.4, 23.0, CUSTOMER),
+          spoken("Я поставил защиту на вашу карту. Всего доброго!", 45.2, 49.0)]
+
+
+class Readings(SecondReading):
+    """A verifier reading each speaker's stretches as given."""
+
+    def __init__(self, texts: dict[str, str]):
+        super().__init__("")
+        self.texts = texts
+
+    def reread(self, speaker, spans):
+        self.asked.append((speaker, spans))
+        return self.texts.get(speaker)
+
+
+def test_a_name_answer_the_first_reading_lost_is_read_again_and_its_use_then_judged(ru):
+    assert not_used(ru, TAMARA)[0] == []  # the text alone: no name, nothing to judge
+    again = Readings({CUSTOMER: "Тамара. Пока нет, я сразу перезвонила вам.",
+                      AGENT: "Вы кому-нибудь называли код? Я поставил защиту на вашу карту."})
+    [event], state = not_used(ru, TAMARA, again)
+    assert "(Тамара)" in event.message and state.customer_name == "Тамара"
+    # the customer's first seconds after the question and their lines of the next 8 s; then the agent's
+    assert again.asked[0] == (CUSTOMER, [(15.3, 19.0), (20.4, 23.0)])
+    assert again.asked[1] == (AGENT, [(17.7, 19.8), (45.2, 49.0)])
+    assert event.details["reread"] == again.texts[AGENT]
+    # the agent's second reading says it: no finding
+    used = Readings({CUSTOMER: "Тамара.", AGENT: "Тамара, вы кому-нибудь называли код?"})
+    assert not_used(ru, TAMARA, used)[0] == []
+
+
+def test_an_answer_read_again_without_a_name_or_without_audio_reports_nothing(ru):
+    assert not_used(ru, TAMARA, Readings({CUSTOMER: "Зачем вам? Пока нет.", AGENT: "Код?"}))[0] == []
+    assert not_used(ru, TAMARA, Readings({}))[0] == []  # no audio held: the text decides
+    # the agent's lines as first read address the customer by name: known and used, nothing read again
+    lines = [*TAMARA[:3], spoken("Тамара, вы кому-нибудь называли код?", 17.7, 19.8), *TAMARA[4:]]
+    again = Readings({CUSTOMER: "Тамара."})
+    assert not_used(ru, lines, again)[0] == [] and again.asked == []
+
+
+def test_live_keeps_the_audio_after_the_name_for_the_second_reading_at_the_calls_end(ru):
+    """A live verifier holds the last 60 s and the first 90 s; the agent's lines after a name
+    learnt later are pinned when the name is learnt, so live reads what batch reads."""
+    verifier = Verifier(None, "ru")  # live: the audio it is fed
+    state = ru.new_state()
+    late = [spoken(u.text, u.start + 100.0, u.end + 100.0, u.speaker) for u in VICTOR[:4]]
+    for utt in late:
+        ru.check_utterance(utt, state, verify=verifier)
+    assert state.keep_audio == []  # handed on to the verifier
+    second = np.ones(16000, dtype=np.float32)
+    for t in range(0, 300):  # five minutes of agent audio, a second at a time
+        verifier.hear(AGENT, second * t, float(t))
+    kept = verifier.audio(AGENT, 119.0, 122.0)  # the agent's "назовите номер счёта" after the name
+    assert kept is not None and kept[0] == 119.0 and kept[-1] == 121.0
+    assert verifier.audio(AGENT, 200.0, 201.0) is None  # the rest is gone as before

@@ -104,6 +104,16 @@ def test_asr_variants_of_one_name_agree(ru, heard, said):
     assert not of(events, "name_not_used")
 
 
+@pytest.mark.parametrize("heard", ["Тим Ур, вы подключены по кабелю?", "Спасибо, Ти мур, всего доброго."])
+def test_a_name_asr_split_into_words_is_still_used(ru, heard):
+    """"Тимур" heard as "Тим Ур" (an 8 kHz corpus call), "Анастасия" as "Анна Стасия"."""
+    _, events = play(ru, [ASK, "customer: Это Тимур.", f"agent: {heard}", "agent: Спасибо за звонок!"])
+    assert not of(events, "name_not_used")
+    _, events = play(ru, [ASK, "customer: Это Тимур.", "agent: Ур вы подключены по кабелю?",
+                          "agent: Спасибо за звонок!"])
+    assert of(events, "name_not_used")  # a piece of it is not the name
+
+
 def test_a_name_that_is_also_a_word_is_used_only_as_a_name(ru, en):
     _, events = play(ru, [ASK, "customer: Надежда.", "agent: Есть надежда, что к вечеру всё заработает.",
                           "agent: Спасибо за звонок!"])

@@ -176,6 +176,7 @@ class Hit:
     call_level: bool = False
     at: float | None = None
     judged_on: list[Utterance] | None = None  # a call-level finding's utterances (the opening)
+    tentative: bool = False  # stands only if a second reading makes it (never made from text alone)
 
 
 @dataclass

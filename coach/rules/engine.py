@@ -20,6 +20,7 @@ from coach.rules.state import CallState
 # (coach.verify.Verifier does) reads again the words a call-level finding was judged on
 # (`Rule.reread_spans`) before it is reported.
 Verify = Callable[[Utterance, list[Candidate]], list[Verdict]]
+MAX_READINGS = 3  # second readings one finding may ask for, one after another
 
 
 @dataclass
@@ -139,6 +140,7 @@ class Rulebook:
             found = self._settle(utt, found, candidates, verify)
         if verify is not None:
             found = _reread(found, verify, state, until=utt.end)
+            _keep_audio(verify, state)
         return [_event(rule, hit, utt, state) for rule, hit in found]
 
     @staticmethod
@@ -273,6 +275,7 @@ class Rulebook:
         found = [(rule, hit) for rule in self._closing for hit in rule.check_call(state)]
         if verify is not None:
             found = _reread(found, verify, state)
+        found = [(rule, hit) for rule, hit in found if not hit.tentative]
         return [_event(rule, hit, None, state) for rule, hit in found]
 
     def explain(self, text: str, speaker: str = "agent") -> tuple[list, list[Explanation]]:
@@ -334,13 +337,37 @@ def _reread(found: list[tuple[Rule, Hit]], verify: Verify, state: CallState,
         if ask is not None and until is not None and until < verify.reread_end(ask[1]):
             waiting.append((rule, hit, ask))
             continue
-        text = reread(*ask) if ask is not None else None
-        if text is not None:
-            if not rule.after_reread(hit, text, state):
-                continue
-            hit.details["reread"] = text
-        kept.append((rule, hit))
+        if _stands(rule, hit, ask, reread, state):
+            kept.append((rule, hit))
     return kept
+
+
+def _keep_audio(verify: Verify, state: CallState) -> None:
+    """Pass on the stretches rules asked to be kept for a second reading at the call's end
+    (`CallState.keep_audio`): live holds only recent audio otherwise."""
+    keep = getattr(verify, "keep", None)
+    if keep is not None:
+        for speaker, start, end in state.keep_audio:
+            keep(speaker, start, end)
+    state.keep_audio.clear()
+
+
+def _stands(rule: Rule, hit: Hit, ask: tuple[str, list[tuple[float, float]]] | None,
+            reread: Callable[..., str | None], state: CallState) -> bool:
+    """Whether a finding stands once read again; a rule may ask for a next reading after the first
+    (the name: the customer's answer, then the agent's lines that should have used it)."""
+    for _ in range(MAX_READINGS):
+        text = reread(*ask) if ask is not None else None
+        if text is None:
+            break
+        if not rule.after_reread(hit, text, state):
+            return False
+        hit.details["reread"] = text
+        following = rule.reread_spans(hit)
+        if following is None or following == ask:
+            break
+        ask = following
+    return not hit.tentative
 
 
 def _covered(cand: Candidate, rule: Rule, found: list[tuple[Rule, Hit]]) -> bool:

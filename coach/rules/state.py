@@ -23,3 +23,5 @@ class CallState:
     customer_name_set: bool = False  # set from outside (Rulebook.set_customer_name): rules keep it
     duration_s: float | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    # (speaker, start, end): audio a rule will read again at the call's end, kept by a live verifier
+    keep_audio: list[tuple[str, float, float]] = field(default_factory=list)
