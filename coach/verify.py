@@ -34,7 +34,7 @@ import numpy as np
 
 from coach.asr.whisper_ops import WhisperOps
 from coach.audio import SAMPLE_RATE
-from coach.contract import Utterance
+from coach.contract import Utterance, Word
 from coach.rules.base import char_spans
 from coach.rules.candidates import Candidate, Verdict
 
@@ -74,6 +74,7 @@ class VerifyStats:
     fuzzy_rejected: int = 0
     no_audio: int = 0
     rereads: int = 0
+    line_rereads: int = 0
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, float | int]:
@@ -225,6 +226,29 @@ class Verifier:
                          if any(lo - pad <= (a + b) / 2 <= hi + pad for lo, hi in inside)]
             texts.append(" ".join(w for w, _, _ in words if w))
         return " ".join(texts) if texts else None
+
+    def reread_line(self, utt: Utterance) -> Utterance | None:
+        """One line read again on its own audio (± `pad_s`, in Whisper's 30 s window, the rest
+        silence), with beam search: its words with call times, or None without the audio or for a
+        line longer than a window. Its own audio only, so live reads it when the line closes, as
+        batch does."""
+        opts = self.options
+        start, end = max(0.0, utt.start - opts.pad_s), utt.end + opts.pad_s
+        if end - start > opts.reread_s:
+            return None
+        began = time.perf_counter()
+        audio = self.audio(utt.speaker, start, end)
+        if audio is None or len(audio) < SAMPLE_RATE // 10:
+            return None
+        self.stats.line_rereads += 1
+        tokens = min(opts.reread_max_tokens, 16 + math.ceil(opts.reread_tokens_per_s * (end - start)))
+        read = self.ops.read_window(audio, self.language, opts.reread_beam, tokens)
+        words = [Word(w["word"].strip(), start + w["start"], start + w["end"], w.get("probability", 1.0))
+                 for w in read if w["word"].strip()]
+        self.stats.seconds += time.perf_counter() - began
+        if not words:
+            return None
+        return Utterance(utt.speaker, utt.start, utt.end, " ".join(w.text for w in words), words)
 
     def reread_end(self, spans: list[tuple[float, float]]) -> float:
         """The call time where `reread(speaker, spans)`'s last window ends."""

@@ -19,7 +19,7 @@ from coach.contract import AGENT, CUSTOMER, Utterance, Word
 from coach.rules import Rulebook
 from coach.rules.candidates import FUZZY, Verdict
 from coach.verify import Verifier
-from tests.conftest import CALLS
+from tests.conftest import CALLS, ROOT
 
 GREETING = "ru.structure.greeting"
 
@@ -337,3 +337,68 @@ def test_live_keeps_the_audio_after_the_name_for_the_second_reading_at_the_calls
     kept = verifier.audio(AGENT, 119.0, 122.0)  # the agent's "назовите номер счёта" after the name
     assert kept is not None and kept[0] == 119.0 and kept[-1] == 121.0
     assert verifier.audio(AGENT, 200.0, 201.0) is None  # the rest is gone as before
+
+
+# -- a line with a diminutive, or a word that looks like a garbled one, read again -----------------
+
+class LineReading(SecondReading):
+    """A verifier reading any line again as the given text (its words spread over the line)."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.lines: list[Utterance] = []
+
+    def reread_line(self, utt):
+        self.lines.append(utt)
+        return spoken(self.text, utt.start, utt.end, utt.speaker)
+
+
+def diminutives(book: Rulebook, text: str, verify=None):
+    state = book.new_state()
+    events = book.check_utterance(spoken(text, 25.0, 28.0), state, verify=verify)
+    return [e for e in events if e.category == "diminutive"]
+
+
+def test_a_diminutive_of_the_first_reading_stays_and_is_not_read_again(ru):
+    """On 8 kHz corpus calls a second reading lost as many diminutives the first had ("секундочку",
+    "денежки") as it found: findings are only added from it, and a line is read again only for a
+    word no dictionary knows."""
+    again = LineReading("Сейчас оформлю заявку.")
+    assert [e.text for e in diminutives(ru, "Сейчас оформлю заявочку.", again)] == ["заявочку"]
+    assert again.lines == []
+    line = "Подойдите в окошечко, попишите бы мажечку."
+    again = LineReading("Подойдите в окошечко, подпишите бумажечку.")
+    events = diminutives(ru, line, again)
+    assert len(again.lines) == 1  # one reading for the line, whichever diminutive rules ask
+    assert sorted(e.text for e in events) == ["бумажечку", "окошечко"]  # окошечко once, as first read
+    assert [e.details.get("verified") for e in events if e.text == "окошечко"] == [None]
+
+
+def test_a_word_that_looks_like_a_garbled_diminutive_is_read_again(ru):
+    line = "Подпишите бы мажечку от получения."
+    assert diminutives(ru, line) == []
+    again = LineReading("Подпишите бумажечку от получения.")
+    [event] = diminutives(ru, line, again)
+    assert event.text == "бумажечку" and event.details["verified"] == "reread"
+    assert 25.0 < event.start < event.end <= 28.0  # the second reading's own word times
+    # a line with neither is not read again
+    plain = LineReading("unused")
+    assert diminutives(ru, "Подпишите заявление на получение.", plain) == [] and plain.lines == []
+
+
+def test_a_diminutive_asr_split_after_a_dictionary_word_is_found(ru):
+    assert [e.text for e in diminutives(ru, "Продиктуйте, пожалуйста, номер очек заказа.")] == ["номер очек"]
+    assert diminutives(ru, "Продиктуйте, пожалуйста, номер заказа.") == []
+
+
+@pytest.mark.slow
+def test_the_real_model_reads_the_diminutive_again(coach, ru):
+    """demo_call.wav's agent says "Минуточку, пожалуйста." (31.8-33.76 s); given a first reading
+    that garbled it into a word no dictionary knows, the second reading on the audio finds it."""
+    call = load_call(ROOT / "samples" / "demo_call.wav")
+    verifier = Verifier(coach.transcriber.ops, "ru", lambda s, a, b: call.samples(AGENT, a, b))
+    state = ru.new_state()
+    garbled = spoken("Минуточчик, пожалуйста.", 31.8, 33.76)
+    events = [e for e in ru.check_utterance(garbled, state, verify=verifier) if e.category == "diminutive"]
+    assert [e.text.lower().strip(",.") for e in events] == ["минуточку"]
+    assert verifier.stats.line_rereads == 1

@@ -280,6 +280,17 @@ class Rule:
         """Finds for the audio to settle (coach.rules.candidates): none for most kinds."""
         return []
 
+    rereads_lines: ClassVar[bool] = False  # judges single words: a line it asks about is read again too
+
+    def wants_line_reread(self, utt: Utterance, tokens: list[Token], hits: list[Hit]) -> bool:
+        """Whether this line should be read again on its own audio before its findings are made
+        (rules with `rereads_lines`; all of them then judge the second reading too)."""
+        return False
+
+    def finding_key(self, hit: Hit) -> str:
+        """What makes two findings of this rule on one line the same (the two readings of a line)."""
+        return " ".join(t.lower for t in hit.tokens or [])
+
     def reread_spans(self, hit: Hit) -> tuple[str, list[tuple[float, float]]] | None:
         """(speaker, time spans) whose words, read again on the audio in a window of Whisper's
         own, could settle this finding (coach.verify.Verifier.reread); None: the text decides."""

@@ -31,6 +31,7 @@ Russian only: the test needs pymorphy3.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -258,6 +259,18 @@ class DiminutiveRule(Rule):
                 }))
         return hits
 
+    rereads_lines: ClassVar[bool] = True
+
+    def wants_line_reread(self, utt: Utterance, tokens: list[Token], hits: list[Hit]) -> bool:
+        """A line with a word no dictionary knows that ends like a diminutive and is none ("бы
+        мажечку" for "бумажечку", "пасмортик" for "паспортик"): read again
+        (`Rulebook._line_read_again`). Most diminutives are in no dictionary either."""
+        words = as_doc(tokens).words
+        return any(_garbled_diminutive(w.lower) and self.analyse(w.lower) is None for w in words)
+
+    def finding_key(self, hit: Hit) -> str:
+        return str(hit.details.get("lemma", ""))
+
     def values(self, hit: Hit) -> dict[str, str]:
         return {"plain": hit.details.get("plain", ""), "word": hit.details.get("word", ""),
                 "base": hit.details.get("base_form", "")}
@@ -266,12 +279,24 @@ class DiminutiveRule(Rule):
 def _words_to_check(doc: Doc) -> list[tuple[list[Token], bool, list[tuple[int, bool]]]]:
     """Per sentence (`sentences`): its words, whether it asks, and the words worth a look (4+
     letters), each with whether the word before may be the first half of a diminutive ASR split in
-    two ("секун дочку": a first part that is no dictionary word). Once per line for all the
+    two ("секун дочку", "номер очек": one part or the other is no dictionary word). Once per line for all the
     diminutive rules (a pack has several: money, waiting, the rest)."""
     looks = doc.memo.get(_words_to_check)
     if looks is None:
         looks = doc.memo[_words_to_check] = [
-            (words, asked, [(i, i > 0 and words[i - 1].text.isalpha() and not known_word(words[i - 1].lower))
+            (words, asked, [(i, i > 0 and words[i - 1].text.isalpha() and not (
+                known_word(words[i - 1].lower) and known_word(tok.lower)))
                             for i, tok in enumerate(words) if len(tok.lower) >= 4 and tok.text.isalpha()])
             for words, asked in sentences(doc)]
     return looks
+
+
+GARBLED_ENDING = re.compile(r"(?:ик|чк|ечек|очек|ецо)[а-яё]{0,3}$")
+
+
+@lru_cache(maxsize=20_000)
+def _garbled_diminutive(lower: str) -> bool:
+    """A word of 6+ letters no dictionary knows, ending like a diminutive: worth a second reading."""
+    if len(lower) < 6 or not lower.isalpha() or not GARBLED_ENDING.search(lower):
+        return False
+    return not known_word(lower)
