@@ -381,6 +381,7 @@ def test_a_word_that_looks_like_a_garbled_diminutive_is_read_again(ru):
     [event] = diminutives(ru, line, again)
     assert event.text == "бумажечку" and event.details["verified"] == "reread"
     assert 25.0 < event.start < event.end <= 28.0  # the second reading's own word times
+    assert len(diminutives(ru, "Захватите пас -партик и справку.", LineReading("Захватите паспортик."))) == 1
     # a line with neither is not read again
     plain = LineReading("unused")
     assert diminutives(ru, "Подпишите заявление на получение.", plain) == [] and plain.lines == []

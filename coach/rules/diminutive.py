@@ -266,7 +266,8 @@ class DiminutiveRule(Rule):
         мажечку" for "бумажечку", "пасмортик" for "паспортик"): read again
         (`Rulebook._line_read_again`). Most diminutives are in no dictionary either."""
         words = as_doc(tokens).words
-        return any(_garbled_diminutive(w.lower) and self.analyse(w.lower) is None for w in words)
+        looks = [w.lower.strip("-") for w in words]  # Whisper writes "пас -партик" for "паспортик"
+        return any(_garbled_diminutive(w) and self.analyse(w) is None for w in looks)
 
     def finding_key(self, hit: Hit) -> str:
         return str(hit.details.get("lemma", ""))
