@@ -38,6 +38,9 @@ class Session:
         self.utterances: list[Utterance] = []
         self.finished = False
         self.duration_s: float | None = None
+        # live: a line read again (`Rulebook.read_lines_again`) is read after the line's findings
+        # went out, when the pipeline calls `read_lines_again`; batch reads it at once
+        self.lines_later = False
 
     @property
     def language(self) -> str:
@@ -61,9 +64,14 @@ class Session:
         allowed, settled on the audio when the Session has a verifier), then the analyzers that
         use words (rate, backchannels)."""
         self.utterances.append(utt)
-        events = self.rulebook.check_utterance(utt, self.state, verify=self.verifier)
+        events = self.rulebook.check_utterance(utt, self.state, verify=self.verifier,
+                                               lines_later=self.lines_later)
         events += self.analyzers.add_utterance(utt)
         return self._keep(events)
+
+    def read_lines_again(self) -> list[Event]:
+        """What the lines kept to be read again add (`lines_later`; the same findings batch has)."""
+        return self._keep(self.rulebook.read_lines_again(self.state, self.verifier))
 
     def advance(self, now: float, speakers: tuple[str, ...] | None = None) -> list[Event]:
         """The watermark: no final word of `speakers` (default all) that starts before `now`
@@ -83,7 +91,8 @@ class Session:
         self.finished = True
         self.duration_s = duration_s
         self.state.duration_s = duration_s
-        events = self.rulebook.check_call(self.state, verify=self.verifier)
+        events = self.rulebook.read_lines_again(self.state, self.verifier)
+        events += self.rulebook.check_call(self.state, verify=self.verifier)
         events += self.analyzers.finish()
         return self._keep(events)
 

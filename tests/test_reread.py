@@ -387,6 +387,21 @@ def test_a_word_that_looks_like_a_garbled_diminutive_is_read_again(ru):
     assert diminutives(ru, "Подпишите заявление на получение.", plain) == [] and plain.lines == []
 
 
+def test_live_reads_the_line_again_after_its_other_findings_went_out(ru):
+    """`lines_later` (live): the line's findings at once, the second reading's additions when
+    asked for, the same as batch's in the end."""
+    line = spoken("Не кричите на меня, попишите бы мажечку.", 25.0, 28.0)
+    again = LineReading("Не кричите на меня, подпишите бумажечку.")
+    state = ru.new_state()
+    first = ru.check_utterance(line, state, verify=again, lines_later=True)
+    assert "forbidden_phrase" in {e.category for e in first} and again.lines == []
+    assert "diminutive" not in {e.category for e in first}
+    later = ru.read_lines_again(state, again)
+    assert [e.text for e in later] == ["бумажечку"] and state.lines_to_read == []
+    batch = ru.check_utterance(line, ru.new_state(), verify=LineReading(again.text))
+    assert sorted(e.text for e in batch) == sorted(e.text for e in first + later)
+
+
 def test_a_diminutive_asr_split_after_a_dictionary_word_is_found(ru):
     assert [e.text for e in diminutives(ru, "Продиктуйте, пожалуйста, номер очек заказа.")] == ["номер очек"]
     assert diminutives(ru, "Продиктуйте, пожалуйста, номер заказа.") == []

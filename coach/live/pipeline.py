@@ -142,6 +142,7 @@ class LivePipeline:
     ):
         self.options = options or LiveOptions()
         self.session = session
+        session.lines_later = True  # a line read again does not hold back its other findings
         self.publish = publish
         self.clock = clock
         streaming = self.options.streaming
@@ -202,6 +203,7 @@ class LivePipeline:
                 self._utterance(utt)
         for speaker, tr in self.transcribers.items():
             self._preview(speaker, tr.committed_words())
+        self._emit(self._not_yet_published(self.session.read_lines_again()))
         self._advance()
         if self.options.acoustic_previews:
             self._preview_acoustic()

@@ -107,8 +107,12 @@ class Rulebook:
         return out
 
     def check_utterance(self, utt: Utterance, state: CallState, verify: Verify | None = None,
-                        floor: float = NEAR_MISS_FLOOR) -> list[Event]:
+                        floor: float = NEAR_MISS_FLOOR, lines_later: bool = False) -> list[Event]:
         """Findings known once this final utterance is in; also records it in the state.
+
+        A line to be read again for the rules that judge single words (`Rule.rereads_lines`) is
+        read here, or with `lines_later` kept for `read_lines_again` (live: the line's other
+        findings go out first, the second reading's additions seconds later).
 
         Mostly line-level; call-level rules (`level = "call"`) see every speaker's
         utterances and may decide early (the opening is over: no greeting).
@@ -143,14 +147,28 @@ class Rulebook:
         candidates = [(r, c) for r, c in candidates if c.kind == FUZZY or not _covered(c, r, found)]
         if candidates:
             found = self._settle(utt, found, candidates, verify)
-        if read_again:
-            found = self._line_read_again(utt, found, rereaders, verify, state)
+        pending = (utt, rereaders, {rule: {rule.finding_key(h) for r, h in found if r is rule}
+                                    for rule in rereaders})
+        if read_again and not lines_later:
+            found += self._line_read_again(*pending, verify, state)
+        elif read_again:
+            state.lines_to_read.append(pending)
         if verify is not None:
             found = _reread(found, verify, state, until=utt.end)
             _keep_audio(verify, state)
         return [_event(rule, hit, utt, state) for rule, hit in found]
 
-    def _line_read_again(self, utt: Utterance, found: list[tuple[Rule, Hit]], rereaders: list[Rule],
+    def read_lines_again(self, state: CallState, verify: Verify | None) -> list[Event]:
+        """The findings the lines kept by `check_utterance(..., lines_later=True)` add when read again."""
+        events = []
+        while state.lines_to_read:
+            utt, rereaders, had = state.lines_to_read.pop(0)
+            if verify is not None:
+                events += [_event(rule, hit, None, state)
+                           for rule, hit in self._line_read_again(utt, rereaders, had, verify, state)]
+        return events
+
+    def _line_read_again(self, utt: Utterance, rereaders: list[Rule], had: dict[Rule, set[str]],
                          verify: Verify, state: CallState) -> list[tuple[Rule, Hit]]:
         """Findings of rules that judge single words (`Rule.rereads_lines`) added from the line
         read again on its own audio (`Verifier.reread_line`) when one of them asks: a word Whisper
@@ -160,16 +178,16 @@ class Rulebook:
         reread_line = getattr(verify, "reread_line", None)
         line = reread_line(utt) if reread_line is not None else None
         if line is None:
-            return found
+            return []
         doc = self.tokens(line.text)
+        added = []
         for rule in rereaders:
-            had = {rule.finding_key(hit) for other, hit in found if other is rule}
             for hit in rule.check_utterance(line, doc, state):
-                if rule.finding_key(hit) not in had:
+                if rule.finding_key(hit) not in had[rule]:
                     hit.utterance = line
                     hit.details["verified"] = "reread"
-                    found.append((rule, hit))
-        return found
+                    added.append((rule, hit))
+        return added
 
     @staticmethod
     def _settle(utt: Utterance, found: list[tuple[Rule, Hit]], candidates: list[tuple[Rule, Candidate]],

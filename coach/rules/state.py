@@ -25,3 +25,5 @@ class CallState:
     facts: dict[str, Any] = field(default_factory=dict)
     # (speaker, start, end): audio a rule will read again at the call's end, kept by a live verifier
     keep_audio: list[tuple[str, float, float]] = field(default_factory=list)
+    # lines to read again for the rules that judge single words, later (Rulebook.read_lines_again)
+    lines_to_read: list[Any] = field(default_factory=list)
