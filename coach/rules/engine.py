@@ -147,12 +147,12 @@ class Rulebook:
         candidates = [(r, c) for r, c in candidates if c.kind == FUZZY or not _covered(c, r, found)]
         if candidates:
             found = self._settle(utt, found, candidates, verify)
-        pending = (utt, rereaders, {rule: {rule.finding_key(h) for r, h in found if r is rule}
-                                    for rule in rereaders})
-        if read_again and not lines_later:
-            found += self._line_read_again(*pending, verify, state)
-        elif read_again:
-            state.lines_to_read.append(pending)
+        if read_again:  # the first reading's findings, not to be added twice
+            had = {rule: {rule.finding_key(h) for r, h in found if r is rule} for rule in rereaders}
+            if lines_later:
+                state.lines_to_read.append((utt, rereaders, had))
+            else:
+                found += self._line_read_again(utt, rereaders, had, verify, state)
         if verify is not None:
             found = _reread(found, verify, state, until=utt.end)
             _keep_audio(verify, state)

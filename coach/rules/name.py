@@ -317,14 +317,7 @@ class NameRule(Rule):
         used = False
         for name in self.addresses(utt, doc, seen):
             seen.addressed = True
-            current = seen.name
-            if current is not None and current.same(name):
-                used = True
-                if not locked and (not current.confirmed or current.source == "customer"):
-                    self._set(seen, state, current.confirmed_by(name), utt.start)
-            elif not locked and name.confirmed and (current is None or current.source == "customer"):
-                self._set(seen, state, name.as_source("agent"), utt.start)  # the agent knows better
-                used = True
+            used = self._take_address(seen, state, name, locked, utt.start)
             if used:
                 break
         sure = seen.sure
@@ -345,6 +338,20 @@ class NameRule(Rule):
             seen.agent_since_use = 0
         elif was_known:
             seen.agent_since_use += 1
+
+    def _take_address(self, seen: _Seen, state: Any, name: Name, locked: bool, at: float) -> bool:
+        """Whether the agent addressing the customer by `name` uses the call's name: the same name
+        (the agent's spelling then confirms or corrects it), or another dictionary name replacing
+        one only the customer's side gave (the agent knows it; the customer's channel was misheard)."""
+        current = seen.name
+        if current is not None and current.same(name):
+            if not locked and (not current.confirmed or current.source == "customer"):
+                self._set(seen, state, current.confirmed_by(name), at)
+            return True
+        if not locked and name.confirmed and (current is None or current.source == "customer"):
+            self._set(seen, state, name.as_source("agent"), at)
+            return True
+        return False
 
     def _set(self, seen: _Seen, state: Any, name: Name | None, at: float) -> None:
         if name is None:
@@ -467,27 +474,15 @@ class NameRule(Rule):
         return bool(hit.judged_on)
 
     def _used_in(self, text: str, doc: Doc, seen: _Seen, state: Any, hit: Hit) -> bool:
-        """Whether the agent's second reading uses the customer's name: says it, or addresses them
-        by a dictionary name (the agent knows better; it becomes the call's name, as in
-        `_agent_line`, unless the name was set from outside)."""
+        """Whether the agent's second reading uses the customer's name: addresses them by it or by
+        a dictionary name that corrects it (`_take_address`, as on the first reading), or says it."""
         sure = seen.sure
         if sure is None:
             return False
         words = doc.words
-        used = False
-        free = not getattr(state, "customer_name_set", False) and sure.source == "customer"
-        for _, name in self.book.addresses(text, words, sure):
-            if name.key in seen.agent_names:
-                continue
-            if sure.same(name):  # as in `_agent_line`: the agent's spelling wins
-                if free:
-                    self._set(seen, state, sure.confirmed_by(name), seen.known_at or 0.0)
-            elif not name.confirmed:
-                continue
-            elif free:
-                self._set(seen, state, name.as_source("agent"), seen.known_at or 0.0)
-            used = True
-            break
+        locked = getattr(state, "customer_name_set", False)
+        used = any(self._take_address(seen, state, name, locked, seen.known_at or 0.0)
+                   for _, name in self.book.addresses(text, words, sure) if name.key not in seen.agent_names)
         used = used or self.book.says(text, words, sure)
         if used:
             seen.uses += 1
