@@ -402,6 +402,9 @@ def test_words_helpers():
     assert syllables("Здравствуйте,") == 3 and syllables("ещё") == 2
     assert spell_ru_number(500) == "пятьсот" and syllables("1000") == 3  # "тысяча"
     assert spell_ru_number(2024) == "два тысяча двадцать четыре"
+    # a sign Whisper writes for a spoken word counts as the word: "18%" = "восемнадцать процентов"
+    assert syllables("18%,", "ru") == syllables("восемнадцать процентов", "ru") == 7
+    assert syllables("5 % off", "en") == 1 + 2 + 1 and syllables("№ 5", "ru") == 2 + 1
     bc = frozenset(AnalyzerConfig().interruption.backchannels)
     words = utterance_words(Utterance("agent", 0, 1, "Угу, ага-ага. Mm-hm"))
     assert is_backchannel(words, bc)

@@ -30,6 +30,15 @@ def normalize(text: str) -> str:
 
 
 _DIGITS = re.compile(r"\d+")
+# Signs Whisper writes for spoken words ("18%" was "восемнадцать процентов": 7 syllables, not 5):
+# counted as the word, in the case a number most often takes before it.
+_SYMBOLS = {
+    "ru": {"%": "процентов", "№": "номер", "$": "долларов", "€": "евро", "₽": "рублей", "+": "плюс"},
+    "en": {"%": "percent", "№": "number", "$": "dollars", "€": "euros", "£": "pounds", "&": "and",
+           "+": "plus"},
+}
+_SYMBOLS_OTHER = {"%": "procent", "€": "euro", "$": "dollar", "+": "plus"}
+_SYMBOL_CHARS = re.compile(r"[%№$€₽£&+]")
 _UNITS = "ноль один два три четыре пять шесть семь восемь девять".split()
 _TEENS = (
     "десять одиннадцать двенадцать тринадцать четырнадцать пятнадцать шестнадцать "
@@ -132,19 +141,23 @@ def english_syllables(word: str) -> int:
 
 
 def syllables(text: str, language: str | None = None) -> int:
-    """Syllables of a word or text: Russian vowels, Latin vowel groups, numbers spelled out.
+    """Syllables of a word or text: Russian vowels, Latin vowel groups, numbers and signs spelled out.
 
     A vowel count is exact for Russian. Whisper often writes numbers as digits
     ("500"), which are said as words ("пятьсот", 2 syllables), so digit groups
     are spelled first: in English for `language="en"`, else in Russian (for
-    other languages an estimate). English words get the spelling rules of
-    `english_syllables`; other Latin-script languages count vowel groups.
+    other languages an estimate); so are signs said as words ("%", "№", "$").
+    English words get the spelling rules of `english_syllables`; other
+    Latin-script languages count vowel groups.
     """
     speller = spell_en_number if language == "en" else spell_ru_number
     low = _DIGITS.sub(
         lambda m: " " + (speller(int(m.group())) if len(m.group()) <= 9 else m.group()) + " ",
         text.lower(),
     )
+    if _SYMBOL_CHARS.search(low):
+        symbols = _SYMBOLS.get(language or "ru", _SYMBOLS_OTHER)
+        low = _SYMBOL_CHARS.sub(lambda m: " " + symbols.get(m.group(), "") + " ", low)
     count = sum(1 for ch in low if ch in _CYRILLIC_VOWELS)
     if language == "en":
         count += sum(english_syllables(w) for w in _EN_WORD.findall(low))
