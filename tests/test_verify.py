@@ -16,7 +16,7 @@ import pytest
 from coach.audio import load_call
 from coach.contract import AGENT, CUSTOMER, Utterance, Word
 from coach.rules import Rulebook
-from coach.rules.candidates import FUZZY, NEAR, NEAR_MISS_FLOOR, Verdict
+from coach.rules.candidates import FUZZY, NEAR, NEAR_MISS_FLOOR, NEAR_WORD_MIN_MEAN, Verdict
 from coach.rules.engine import utterance_from_text
 from coach.rules.matching import SQUASH_THRESHOLD
 from coach.rules.negative import QUESTION_MARGIN
@@ -259,3 +259,85 @@ def test_a_question_whisper_closed_with_a_full_stop_is_heard_as_one(coach, ru, m
     scores = event.details["verify_scores"]
     assert scores["phrase"] > scores["heard"] - QUESTION_MARGIN
     assert verifier.stats.near == 1 and verifier.stats.near_accepted == 1
+
+
+# -- a garbled offer word or diminutive, asked of the audio ------------------------------------
+
+DIMINUTIVE = "ru.diminutive.words"
+
+
+def test_a_garbled_offer_word_after_the_particle_is_asked_as_the_word_it_reads_like(ru):
+    """"противо" is no word; "против" is an offer word one letter away. ASR also splits a word:
+    "желай ети" is "желаете". The candidate is the rule's own hit on the corrected sentence,
+    quoting the words as decoded."""
+    for text, said, quoted in (
+        ("Вы не противо ответить на пору вопросов.", "против", ["Вы", "не", "противо"]),
+        ("Не желай ети подключить автоплатёж.", "желаете", ["Не", "желай", "ети"]),
+        ("Вы не хотете узнать об акциях?", "хотите", ["Вы", "не", "хотете"]),  # the 2nd person of equals
+    ):
+        asked, events = candidates(ru, text)
+        assert not [e for e in events if e.rule == NEGATIVE], text
+        [cand] = [c for c in asked if c.rule == NEGATIVE]
+        assert cand.kind == NEAR and cand.said.lower() == said, text
+        assert [t.text for t in cand.hit.tokens] == quoted
+        assert cand.min_mean == NEAR_WORD_MIN_MEAN  # one word differs: a garbled line lowers both readings
+    [cand] = [c for c in candidates(ru, "Вы не противо ответить на пару вопросов.")[0] if c.rule == NEGATIVE]
+    assert cand.hit.details["positive"] == "Вы согласны ответить на пару вопросов?"
+
+
+def test_a_garbled_word_that_would_be_no_offer_asks_nothing(ru):
+    for text in (
+        "Я не противо этого.",  # the speaker about themselves
+        "Если вы не противо, я перезвоню.",  # a condition
+        "Не волнуйтесь, всё решим.",
+        "Вы не захотите ждать.",  # a dictionary word: the text decides
+        "Вы не провотили оплату.",  # no offer word near (only its "?" may be asked)
+    ):
+        asked, _ = candidates(ru, text)
+        assert not [c for c in asked if c.rule == NEGATIVE and c.phrase != "?"], text
+
+
+def test_a_garbled_word_that_reads_like_a_dictionary_diminutive_is_asked_as_it(ru):
+    asked, events = candidates(ru, "Записовала, талончет придет вам смс.")
+    assert not [e for e in events if e.rule.startswith("ru.diminutive")]
+    [cand] = [c for c in asked if c.rule == DIMINUTIVE]
+    assert cand.said == "талончик" and [t.text for t in cand.tokens] == ["талончет"]
+    assert cand.hit.details["base"] == "талон"
+    [cand] = [c for c in candidates(ru, "Секундачку, проверю.")[0] if c.rule.startswith("ru.diminutive")]
+    assert cand.said == "Секундочку" and cand.hit.details["plain"] == "Секунду, проверю."
+    for text in ("Давайте оформим заевку.", "Подожтите, я уточню.", "Записала, талон придет вам смс."):
+        asked, _ = candidates(ru, text)
+        assert not [c for c in asked if c.rule.startswith("ru.diminutive")], text
+
+
+def clip_verifier(coach, name: str) -> tuple[Verifier, float]:
+    clip = load_call(QUESTIONS / name)
+    return Verifier(coach.transcriber.ops, "ru", lambda s, a, b: clip.samples(AGENT, a, b)), clip.duration_s
+
+
+@pytest.mark.slow
+def test_a_garbled_offer_word_is_found_where_the_audio_says_it(coach, ru):
+    """The clip says "Вы не против ответить на пару вопросов?"; decoded as on a corpus call
+    ("противо", "пору"), the text alone finds nothing, the audio accepts "против". The same
+    garbled text on another sentence's audio is rejected."""
+    text = "Вы не противо ответить на пору вопросов."
+    verifier, seconds = clip_verifier(coach, "not_against.wav")
+    [event] = [e for e in ru.check_utterance(clip_utterance(text, seconds), ru.new_state(), verify=verifier)
+               if e.rule == NEGATIVE]
+    assert event.details["verified"] == "audio" and event.text.lower() == "вы не противо"
+    assert event.suggestion == "Вы согласны ответить на пару вопросов?".replace("пару", "пору")
+    other, seconds = clip_verifier(coach, "coupon.wav")
+    assert not [e for e in ru.check_utterance(clip_utterance(text, seconds), ru.new_state(), verify=other)
+                if e.rule == NEGATIVE]
+
+
+@pytest.mark.slow
+def test_a_garbled_diminutive_is_found_where_the_audio_says_it(coach, ru):
+    text = "Записовала, талончет придет вам по смс."
+    verifier, seconds = clip_verifier(coach, "coupon.wav")
+    [event] = [e for e in ru.check_utterance(clip_utterance(text, seconds), ru.new_state(), verify=verifier)
+               if e.rule == DIMINUTIVE]
+    assert event.details["verified"] == "audio" and event.details["word"] == "талончик"
+    other, seconds = clip_verifier(coach, "not_against.wav")
+    assert not [e for e in ru.check_utterance(clip_utterance(text, seconds), ru.new_state(), verify=other)
+                if e.rule == DIMINUTIVE]

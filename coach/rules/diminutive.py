@@ -36,9 +36,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
 
+from rapidfuzz.distance import Levenshtein
+
 from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
+from coach.rules.candidates import NEAR, NEAR_WORD_MIN_MEAN, Candidate
+from coach.rules.lexicon import dictionary_words as _dictionary_words
 from coach.rules.lexicon import known_word, parses
 from coach.rules.matching import Doc, as_doc
 from coach.rules.negative import sentences
@@ -55,6 +59,7 @@ DEFAULT_SUFFIXES = {
 }
 MASCULINE_SURFACE = ("ик", "чик", "очек", "ечек")
 PLAIN_MAX_WORDS = 7  # pymorphy3 misparses some ("номерочек")
+NEAR_SIMILARITY = 0.75  # a garbled word this close to a dictionary diminutive is asked of the audio
 
 
 @dataclass(kw_only=True)
@@ -244,20 +249,82 @@ class DiminutiveRule(Rule):
                     tokens_hit = [words[i - 1], tok]
                 if not self.wanted(found):
                     continue
-                base_form = found.base_form
-                if tok.text[:1].isupper():
-                    base_form = base_form[:1].upper() + base_form[1:]
-                plain = sentence_text(utt.text, words, asked, replace={i: base_form},
-                                      drop={i - 1} if len(tokens_hit) == 2 else None)
-                # the whole sentence back only when it is short and clean: a longer one repeats ASR's
-                # slips ("У вам ссылку для сброса пары ли?"); then the plain word alone
-                ok = fits(plain, PLAIN_MAX_WORDS) and not any(ch.isdigit() for ch in plain) and known_words(
-                    plain, self.language)
-                hits.append(Hit(tokens=tokens_hit, details={
-                    "word": tok.lower, "lemma": found.lemma, "base": found.base, "base_form": found.base_form,
-                    "plain": plain if ok else "", "fallback": not ok,
-                }))
+                hits.append(self._hit(utt.text, words, asked, i, tokens_hit, found, tok.lower))
         return hits
+
+    def _hit(self, text: str, words: list[Token], asked: bool, i: int, tokens_hit: list[Token],
+             found: Found, word: str) -> Hit:
+        base_form = found.base_form
+        if words[i].text[:1].isupper():
+            base_form = base_form[:1].upper() + base_form[1:]
+        plain = sentence_text(text, words, asked, replace={i: base_form},
+                              drop={i - 1} if len(tokens_hit) == 2 else None)
+        # the whole sentence back only when it is short and clean: a longer one repeats ASR's
+        # slips ("У вам ссылку для сброса пары ли?"); then the plain word alone
+        ok = fits(plain, PLAIN_MAX_WORDS) and not any(ch.isdigit() for ch in plain) and known_words(
+            plain, self.language)
+        return Hit(tokens=tokens_hit, details={
+            "word": word, "lemma": found.lemma, "base": found.base, "base_form": found.base_form,
+            "plain": plain if ok else "", "fallback": not ok,
+        })
+
+    def verification_candidates(self, utt: Utterance, tokens: list[Token], hits: list[Hit],
+                                floor: float) -> list[Candidate]:
+        """A word no dictionary knows that reads like a diminutive the dictionary has ("талончет":
+        "талончик"; letters within `NEAR_SIMILARITY`, the start the same), or two words ASR split
+        one into ("пас -партик": "паспортик"; either part no dictionary word, as `check_utterance`
+        joins them): the audio decides whether the diminutive was said (coach.verify), as for a
+        phrase rule's near miss. Both readings are the decoded line but for this word
+        (`NEAR_WORD_MIN_MEAN`)."""
+        doc = as_doc(tokens)
+        taken = {id(t) for hit in hits for t in hit.tokens}
+        out = []
+        for words, asked in sentences(doc):
+            cores = [w.lower.strip("-") for w in words]  # Whisper writes "пас -партик" for "паспортик"
+            for i, tok in enumerate(words):
+                core = cores[i]
+                if id(tok) in taken or not core.isalpha():
+                    continue
+                reads = [([tok], core)]
+                if i > 0 and cores[i - 1].isalpha() and id(words[i - 1]) not in taken and not (
+                        known_word(cores[i - 1]) and known_word(core)):
+                    reads.append(([words[i - 1], tok], cores[i - 1] + core))
+                best = None
+                for quoted, heard in reads:
+                    if len(heard) < 6 or known_word(heard):
+                        continue
+                    near = self._near_diminutive(heard)
+                    if near is not None and (best is None or near[0] > best[0][0]):
+                        best = (near, quoted)
+                if best is None:
+                    continue
+                (score, form, found), quoted = best
+                said = form[:1].upper() + form[1:] if quoted[0].text[:1].isupper() else form
+                hit = self._hit(utt.text, words, asked, i, quoted, found, form)
+                out.append(Candidate(self.id, NEAR, form, quoted, quoted[0].start_char, quoted[-1].end_char,
+                                     said=said, score=score, hit=hit, min_mean=NEAR_WORD_MIN_MEAN))
+        return out
+
+    def hit_for(self, candidate: Candidate) -> Hit:
+        return candidate.hit
+
+    def _near_diminutive(self, word: str) -> tuple[float, str, Found] | None:
+        """The dictionary diminutive (this rule's) closest to a garbled word: one that starts with
+        the word less its last 2-4 letters, and at least 5 (a shorter start matches thousands)."""
+        best: tuple[float, str, Found] | None = None
+        for cut in (2, 3, 4):
+            if len(word) - cut < 5:
+                break
+            for form in set(_dictionary_words(word[:-cut])):
+                if abs(len(form) - len(word)) > 2:
+                    continue
+                score = Levenshtein.normalized_similarity(word, form, score_cutoff=NEAR_SIMILARITY)
+                if not score or (best is not None and score <= best[0]):
+                    continue
+                found = self.analyse(form)
+                if found is not None and self.wanted(found):
+                    best = (score, form, found)
+        return best
 
     rereads_lines: ClassVar[bool] = True
 

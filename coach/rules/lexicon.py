@@ -28,3 +28,10 @@ def parses(word: str) -> tuple[Any, ...]:
     """`MorphAnalyzer.parse(word)`, as a tuple (shared: never to be changed). A new word is parsed
     by each of the three diminutive rules, twice each, and by the name book: once is enough."""
     return tuple(_morph_analyzer().parse(word))
+
+
+@lru_cache(maxsize=20_000)
+def dictionary_words(prefix: str) -> tuple[str, ...]:
+    """Every word form of pymorphy3's dictionary that starts with `prefix` (its DAWG's prefix walk):
+    the forms a garbled word may have been."""
+    return tuple(_morph_analyzer().dictionary.words.keys(prefix))
