@@ -315,7 +315,7 @@ class DiminutiveRule(Rule):
         for cut in (2, 3, 4):
             if len(word) - cut < 5:
                 break
-            for form in set(_dictionary_words(word[:-cut])):
+            for form in sorted(set(_dictionary_words(word[:-cut]))):  # ties: the first in order, every run
                 if abs(len(form) - len(word)) > 2:
                     continue
                 score = Levenshtein.normalized_similarity(word, form, score_cutoff=NEAR_SIMILARITY)
