@@ -16,7 +16,7 @@ import pytest
 from coach.audio import load_call
 from coach.contract import AGENT, CUSTOMER, Utterance, Word
 from coach.rules import Rulebook
-from coach.rules.candidates import FUZZY, NEAR, NEAR_MISS_FLOOR, NEAR_WORD_MIN_MEAN, Verdict
+from coach.rules.candidates import FUZZY, NEAR, NEAR_MISS_FLOOR, NEAR_WORD_MARGIN, NEAR_WORD_MIN_MEAN, Verdict
 from coach.rules.engine import utterance_from_text
 from coach.rules.matching import SQUASH_THRESHOLD
 from coach.rules.negative import QUESTION_MARGIN
@@ -280,7 +280,8 @@ def test_a_garbled_offer_word_after_the_particle_is_asked_as_the_word_it_reads_l
         [cand] = [c for c in asked if c.rule == NEGATIVE]
         assert cand.kind == NEAR and cand.said.lower() == said, text
         assert [t.text for t in cand.hit.tokens] == quoted
-        assert cand.min_mean == NEAR_WORD_MIN_MEAN  # one word differs: a garbled line lowers both readings
+        # one word differs: a garbled line lowers both readings, and a wrong word costs its own tokens
+        assert cand.min_mean == NEAR_WORD_MIN_MEAN and cand.margin == NEAR_WORD_MARGIN
     [cand] = [c for c in candidates(ru, "Вы не противо ответить на пару вопросов.")[0] if c.rule == NEGATIVE]
     assert cand.hit.details["positive"] == "Вы согласны ответить на пару вопросов?"
 
@@ -305,7 +306,8 @@ def test_a_garbled_word_that_reads_like_a_dictionary_diminutive_is_asked_as_it(r
     assert cand.hit.details["base"] == "талон"
     [cand] = [c for c in candidates(ru, "Секундачку, проверю.")[0] if c.rule.startswith("ru.diminutive")]
     assert cand.said == "Секундочку" and cand.hit.details["plain"] == "Секунду, проверю."
-    for text in ("Давайте оформим заевку.", "Подожтите, я уточню.", "Записала, талон придет вам смс."):
+    for text in ("Давайте оформим заевку.", "Подожтите, я уточню.", "Записала, талон придет вам смс.",
+                 "Принесите в любой пункт водоча и покажите номер заказа."):  # a split is no conjunction
         asked, _ = candidates(ru, text)
         assert not [c for c in asked if c.rule.startswith("ru.diminutive")], text
 

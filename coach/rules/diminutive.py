@@ -41,7 +41,7 @@ from rapidfuzz.distance import Levenshtein
 from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
-from coach.rules.candidates import NEAR, NEAR_WORD_MIN_MEAN, Candidate
+from coach.rules.candidates import NEAR, NEAR_WORD_MARGIN, NEAR_WORD_MIN_MEAN, Candidate
 from coach.rules.lexicon import dictionary_words as _dictionary_words
 from coach.rules.lexicon import known_word, parses
 from coach.rules.matching import Doc, as_doc
@@ -286,7 +286,8 @@ class DiminutiveRule(Rule):
                 if id(tok) in taken or not core.isalpha():
                     continue
                 reads = [([tok], core)]
-                if i > 0 and cores[i - 1].isalpha() and id(words[i - 1]) not in taken and not (
+                split = i > 0 and len(core) >= 3 and cores[i - 1].isalpha()  # not "водоча и"
+                if split and id(words[i - 1]) not in taken and not (
                         known_word(cores[i - 1]) and known_word(core)):
                     reads.append(([words[i - 1], tok], cores[i - 1] + core))
                 best = None
@@ -302,7 +303,8 @@ class DiminutiveRule(Rule):
                 said = form[:1].upper() + form[1:] if quoted[0].text[:1].isupper() else form
                 hit = self._hit(utt.text, words, asked, i, quoted, found, form)
                 out.append(Candidate(self.id, NEAR, form, quoted, quoted[0].start_char, quoted[-1].end_char,
-                                     said=said, score=score, hit=hit, min_mean=NEAR_WORD_MIN_MEAN))
+                                     said=said, score=score, hit=hit, margin=NEAR_WORD_MARGIN,
+                                     min_mean=NEAR_WORD_MIN_MEAN))
         return out
 
     def hit_for(self, candidate: Candidate) -> Hit:

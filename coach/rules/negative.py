@@ -58,7 +58,7 @@ from rapidfuzz.distance import Levenshtein
 from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
-from coach.rules.candidates import NEAR, NEAR_WORD_MIN_MEAN, Candidate
+from coach.rules.candidates import NEAR, NEAR_WORD_MARGIN, NEAR_WORD_MIN_MEAN, Candidate
 from coach.rules.lexicon import known_word, parses
 from coach.rules.matching import Doc, as_doc
 from coach.rules.spec import SpecError, spec_field
@@ -308,7 +308,7 @@ class NegativeRule(Rule):
                 said = form[:1].upper() + form[1:] if words[first].text[:1].isupper() else form
                 return Candidate(self.id, NEAR, form, hit.tokens, words[first].start_char,
                                  words[last].end_char, said=said, score=score, hit=hit,
-                                 min_mean=NEAR_WORD_MIN_MEAN)
+                                 margin=NEAR_WORD_MARGIN, min_mean=NEAR_WORD_MIN_MEAN)
         return None
 
     def _offer_with(self, utt: Utterance, words: list[Token], particle: int, last: int, form: str,
