@@ -304,8 +304,8 @@ def test_a_garbled_word_that_reads_like_a_dictionary_diminutive_is_asked_as_it(r
     [cand] = [c for c in asked if c.rule == DIMINUTIVE]
     assert cand.said == "талончик" and [t.text for t in cand.tokens] == ["талончет"]
     assert cand.hit.details["base"] == "талон"
-    [cand] = [c for c in candidates(ru, "Секундачку, проверю.")[0] if c.rule.startswith("ru.diminutive")]
-    assert cand.said == "Секундочку" and cand.hit.details["plain"] == "Секунду, проверю."
+    # a garble that ends like a diminutive is left to the line's second reading (beam 5), not asked
+    assert not [c for c in candidates(ru, "Секундачку, проверю.")[0] if c.rule.startswith("ru.diminutive")]
     for text in ("Давайте оформим заевку.", "Подожтите, я уточню.", "Записала, талон придет вам смс.",
                  "Принесите в любой пункт водоча и покажите номер заказа."):  # a split is no conjunction
         asked, _ = candidates(ru, text)

@@ -275,7 +275,9 @@ class DiminutiveRule(Rule):
         one into ("пас -партик": "паспортик"; either part no dictionary word, as `check_utterance`
         joins them): the audio decides whether the diminutive was said (coach.verify), as for a
         phrase rule's near miss. Both readings are the decoded line but for this word
-        (`NEAR_WORD_MIN_MEAN`)."""
+        (`NEAR_WORD_MIN_MEAN`). A word that already ends like a diminutive ("минуточчик") is left
+        to the line's second reading (`wants_line_reread`), which gives the word as said and its
+        times; this is for the garbles that reading is not asked about."""
         doc = as_doc(tokens)
         taken = {id(t) for hit in hits for t in hit.tokens}
         out = []
@@ -292,8 +294,8 @@ class DiminutiveRule(Rule):
                     reads.append(([words[i - 1], tok], cores[i - 1] + core))
                 best = None
                 for quoted, heard in reads:
-                    if len(heard) < 6 or known_word(heard):
-                        continue
+                    if len(heard) < 6 or known_word(heard) or _garbled_diminutive(heard):
+                        continue  # a diminutive's ending: the line is read again instead (beam 5)
                     near = self._near_diminutive(heard)
                     if near is not None and (best is None or near[0] > best[0][0]):
                         best = (near, quoted)
