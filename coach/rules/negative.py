@@ -40,6 +40,13 @@ margin only rejects what Whisper finds implausible as a question ("Да не
 Development corpus (stereo 16 kHz and 8 kHz telephone): the missed past-tense
 questions scored -0.4 to +0.1.
 
+Whisper also garbles the negated word itself ("Вы не противо ответить…", "Не желай ети
+подключить…"). With audio verification on, a word after the particle that no dictionary knows
+(alone, or joined with the next one) and reads like a form of an offer word
+(`NEAR_OFFER_SIMILARITY`) is put in its place; when the sentence is then an offer by every test
+above, the audio decides whether that form was said (`_near_offer`; coach.rules.candidates,
+`NEAR_WORD_MARGIN`).
+
 The suggestion may use `{positive}`: the sentence with the particle removed
 ("Вы хотите узнать о наших акциях?"), a starting point for a positive form.
 That only holds when the negated word is a predicate by its form; an offer
