@@ -43,9 +43,8 @@ questions scored -0.4 to +0.1.
 Whisper also garbles the negated word itself ("Вы не противо ответить…", "Не желай ети
 подключить…"). With audio verification on, a word after the particle that no dictionary knows
 (alone, or joined with the next one) and reads like a form of an offer word
-(`NEAR_OFFER_SIMILARITY`) is put in its place; when the sentence is then an offer by every test
-above, the audio decides whether that form was said (`_near_offer`; coach.rules.candidates,
-`NEAR_WORD_MARGIN`).
+is put in its place; when the sentence is then an offer by every test above, the audio decides
+whether that form was said (coach.rules.negative_near).
 
 The suggestion may use `{positive}`: the sentence with the particle removed
 ("Вы хотите узнать о наших акциях?"), a starting point for a positive form.
@@ -60,14 +59,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from rapidfuzz.distance import Levenshtein
-
 from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
-from coach.rules.candidates import NEAR, NEAR_WORD_MARGIN, NEAR_WORD_MIN_MEAN, Candidate
-from coach.rules.lexicon import known_word, parses
+from coach.rules.candidates import NEAR, Candidate
 from coach.rules.matching import Doc, as_doc
+from coach.rules.negative_near import OfferForms, near_offer
 from coach.rules.spec import SpecError, spec_field
 from coach.rules.suggest import fits, known_words, sentence_text
 
@@ -80,10 +77,6 @@ DANGLING = frozenset({  # words a sentence cut short by ASR ends on (languages w
 })
 DEFAULT_TARGETS = ["VERB", "INFN", "PRED", "ADJS", "Prdx"]
 QUESTION_MARGIN = 3.5  # nats: "?" this far below "." on the audio still reads as a question
-# A garbled word after the particle that reads this much like a form of an offer word (normalised
-# Levenshtein similarity of the letters; "противо" ~ "против", "желай ети" ~ "желаете") is asked
-# of the audio as that form.
-NEAR_OFFER_SIMILARITY = 0.75
 
 
 @dataclass(kw_only=True)
@@ -206,14 +199,7 @@ class NegativeRule(Rule):
         self.window = spec.window
         self.positive_words = {self._norm(w, "positive_words"): p for w, p in spec.positive_words.items()}
         self.require_fallback("positive", "object")
-        self._offer_forms = self._forms_of(self.offer) if self.morph else ()
-        self._addressing_forms = frozenset(f for f in self._offer_forms if "2per" in parses(f)[0].tag)
-
-    @staticmethod
-    def _forms_of(lemmas: frozenset[str]) -> tuple[str, ...]:
-        """Every form of the offer words (pymorphy3's lexemes): what a garbled word is read against."""
-        forms = {p.word for lemma in lemmas for parse in parses(lemma)[:1] for p in parse.lexeme}
-        return tuple(sorted(forms | set(lemmas)))
+        self.offer_forms = OfferForms.of(self.offer) if self.morph else OfferForms((), frozenset())
 
     def _norm(self, word: str, field: str) -> str:
         """A listed word as tokens will show it: lower-cased, lemmatised where we can."""
@@ -252,7 +238,7 @@ class NegativeRule(Rule):
         for words, asked in sentences(doc):
             if any(id(w) in taken for w in words):
                 continue
-            near = self._near_offer(utt, words, asked)
+            near = near_offer(self, utt, words, asked)
             if near is not None:
                 out.append(near)
                 continue
@@ -280,70 +266,6 @@ class NegativeRule(Rule):
 
     def hit_for(self, candidate: Candidate) -> Hit:
         return candidate.hit
-
-    def _near_offer(self, utt: Utterance, words: list[Token], asked: bool) -> Candidate | None:
-        """A particle followed by a word no dictionary knows that reads like a form of an offer
-        word: "Вы не противо ответить…" (против), "Не желай ети подключить…" (желаете, split in
-        two by ASR). The sentence with that form in place must be an offer by every other test
-        of the rule (addressed, not cancelled, not about the speaker); the audio then decides
-        whether the form was said (coach.verify, as for a phrase rule's near miss)."""
-        if not self.morph or not self._offer_forms:
-            return None
-        text = utt.text
-        for i, word in enumerate(words[:-1]):
-            if not _is(word, self.particles):
-                continue
-            reads: list[tuple[float, bool, str, int]] = []
-            for last in (i + 1, i + 2):
-                if last >= len(words) or text[words[last - 1].end_char : words[last].start_char].strip():
-                    break  # a word split by ASR is split by a space, not by punctuation
-                heard = "".join(w.lower for w in words[i + 1 : last + 1])
-                if known_word(heard):
-                    continue
-                for form in self._offer_forms:
-                    if form[0] != heard[0]:
-                        continue
-                    score = Levenshtein.normalized_similarity(heard, form, score_cutoff=NEAR_OFFER_SIMILARITY)
-                    if score:
-                        reads.append((score, form not in self._addressing_forms, form, last))
-            # the closest form first; of equally close ones, one that addresses the customer
-            for score, _, form, last in sorted(reads, key=lambda r: (-r[0], r[1], r[2])):
-                hit = self._offer_with(utt, words, i, last, form, asked)
-                if hit is None:
-                    continue
-                first = i + 1
-                said = form[:1].upper() + form[1:] if words[first].text[:1].isupper() else form
-                return Candidate(self.id, NEAR, form, hit.tokens, words[first].start_char,
-                                 words[last].end_char, said=said, score=score, hit=hit,
-                                 margin=NEAR_WORD_MARGIN, min_mean=NEAR_WORD_MIN_MEAN)
-        return None
-
-    def _offer_with(self, utt: Utterance, words: list[Token], particle: int, last: int, form: str,
-                    asked: bool) -> Hit | None:
-        """The rule's Hit on the sentence with words[particle+1..last] read as `form`, or None when
-        that sentence is no offer. Its tokens are the utterance's own (times and the quote); the
-        suggestion is made from the sentence as corrected."""
-        lo, hi = words[particle + 1].start_char, words[last].end_char
-        fixed = utt.text[:lo] + form + utt.text[hi:]
-        shift = len(form) - (hi - lo)
-        for fixed_words, fixed_asked in sentences(as_doc(analyzer_for(self.language).tokens(fixed))):
-            particle_at = words[particle].start_char  # the text before the word is as decoded
-            at = next((k for k, w in enumerate(fixed_words) if w.start_char == particle_at), None)
-            if at is None:
-                continue
-            question = fixed_asked or asked or any(_is(w, self.question) for w in fixed_words)
-            found = self._offer_at(fixed_words, at, question, fixed)
-            if found is None:
-                return None
-            span, target = found
-            hit = self._hit(Utterance(utt.speaker, utt.start, utt.end, fixed), fixed_words, span, target)
-            start = fixed_words[span[0]].start_char
-            end = fixed_words[span[1]].end_char  # the corrected word's end -> the decoded words' end
-            end = hi if end <= lo + len(form) else end - shift
-            hit.tokens = [w for w in words if start <= w.start_char and w.end_char <= end]
-            hit.details["lemmas"] = [w.lemma for w in fixed_words[span[0] : span[1] + 1]]
-            return hit
-        return None
 
     def _target(self, words: list[Token], i: int) -> int | None:
         """Index of the word the particle negates, or None."""
