@@ -313,22 +313,12 @@ class DiminutiveRule(Rule):
         return candidate.hit
 
     def _near_diminutive(self, word: str) -> tuple[float, str, Found] | None:
-        """The dictionary diminutive (this rule's) closest to a garbled word: one that starts with
-        the word less its last 2-4 letters, and at least 5 (a shorter start matches thousands)."""
-        best: tuple[float, str, Found] | None = None
-        for cut in (2, 3, 4):
-            if len(word) - cut < 5:
-                break
-            for form in sorted(set(_dictionary_words(word[:-cut]))):  # ties: the first in order, every run
-                if abs(len(form) - len(word)) > 2:
-                    continue
-                score = Levenshtein.normalized_similarity(word, form, score_cutoff=NEAR_SIMILARITY)
-                if not score or (best is not None and score <= best[0]):
-                    continue
-                found = self.analyse(form)
-                if found is not None and self.wanted(found):
-                    best = (score, form, found)
-        return best
+        """The dictionary diminutive (this rule's) closest to a garbled word (`_near_forms`)."""
+        for score, form in _near_forms(word):
+            found = self.analyse(form)
+            if found is not None and self.wanted(found):
+                return score, form, found
+        return None
 
     rereads_lines: ClassVar[bool] = True
 
@@ -361,6 +351,25 @@ def _words_to_check(doc: Doc) -> list[tuple[list[Token], bool, list[tuple[int, b
                             for i, tok in enumerate(words) if len(tok.lower) >= 4 and tok.text.isalpha()])
             for words, asked in sentences(doc)]
     return looks
+
+
+@lru_cache(maxsize=20_000)
+def _near_forms(word: str) -> tuple[tuple[float, str], ...]:
+    """Dictionary words a garbled word may have been, closest first (then in letter order, the
+    same every run): those that start with the word less its last 2-4 letters (at least 5 kept: a
+    shorter start matches thousands), within 2 letters of its length and `NEAR_SIMILARITY` alike.
+    The shortest start holds the longer ones' words too, so one prefix walk serves; once per word
+    for all the diminutive rules of a pack (each then keeps the first it would report)."""
+    keep = max(5, len(word) - 4)
+    if len(word) - keep < 2:
+        return ()
+    scored = []
+    for form in set(_dictionary_words(word[:keep])):
+        if abs(len(form) - len(word)) <= 2:
+            score = Levenshtein.normalized_similarity(word, form, score_cutoff=NEAR_SIMILARITY)
+            if score:
+                scored.append((score, form))
+    return tuple(sorted(scored, key=lambda sf: (-sf[0], sf[1])))
 
 
 GARBLED_ENDING = re.compile(r"(?:ик|чк|ечек|очек|ецо)[а-яё]{0,3}$")
