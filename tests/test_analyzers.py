@@ -405,6 +405,12 @@ def test_words_helpers():
     # a sign Whisper writes for a spoken word counts as the word: "18%" = "восемнадцать процентов"
     assert syllables("18%,", "ru") == syllables("восемнадцать процентов", "ru") == 7
     assert syllables("5 % off", "en") == 1 + 2 + 1 and syllables("№ 5", "ru") == 2 + 1
+    # ...also when Whisper writes the sign as a word of its own ("16 %"), not as punctuation
+    timed = [Word(" ставка", 0.0, 0.4), Word(" 16", 0.4, 0.9), Word(" %", 0.9, 1.3), Word(",", 1.3, 1.3)]
+    words = utterance_words(Utterance("agent", 0, 1.3, "ставка 16 %,", timed), "ru")
+    assert [(w.norm, w.syllables) for w in words] == [("ставка", 2), ("16", 3), ("%", 3)]
+    untimed = utterance_words(Utterance("agent", 0, 1.3, "ставка 16 % , да"), "ru")
+    assert [w.norm for w in untimed] == ["ставка", "16", "%", "да"]
     bc = frozenset(AnalyzerConfig().interruption.backchannels)
     words = utterance_words(Utterance("agent", 0, 1, "Угу, ага-ага. Mm-hm"))
     assert is_backchannel(words, bc)

@@ -88,3 +88,35 @@ def test_bad_script_is_a_clear_error_naming_file_and_field(mc, tmp_path):
     )
     with pytest.raises(mc.ScriptError, match=r"ru-bad\.yaml: lines\[1\]\.ev\[0\].*customer line"):
         mc.load_script(bad)
+
+
+
+def test_pace_check_flags_speech_rate_labels_that_disagree_with_the_norm(mc):
+    """A line is fast by coach's norm for sustained speech, not by the tempo it was rendered at."""
+    from coach.analyzers.speech_rate import NORMS
+    from coach.analyzers.words import syllables
+
+    text = ("Есть тариф за триста девяносто рублей: десять гигабайт и двести минут, "
+            "и тариф за двести девяносто: пять гигабайт и сто минут, переход бесплатный.")
+    n = syllables(text, "ru")
+
+    def truth(pace: float, labelled: bool, speaker: str = "agent") -> dict:
+        seconds = n / pace
+        events = [{"category": "speech_rate", "speaker": "agent", "start": 1.0, "end": 1.0 + seconds,
+                   "text": text}] if labelled else []
+        return {"language": "ru", "events": events,
+                "lines": [{"speaker": speaker, "start": 1.0, "end": 1.0 + seconds, "text": text}]}
+
+    norm = NORMS["ru"]
+    assert n / (norm * 1.1) > 5.6  # long enough to be sustained at these paces
+    assert mc.pace_problems(truth(norm * 1.1, True)) == []  # fast, and labelled
+    assert mc.pace_problems(truth(norm * 0.9, False)) == []  # ordinary pace, unlabelled
+    assert mc.pace_problems(truth(norm * 1.1, False, "customer")) == []  # only the agent is judged
+    [slow] = mc.pace_problems(truth(norm * 0.95, True))
+    assert "labelled speech_rate" in slow and "under the ru norm" in slow
+    [missing] = mc.pace_problems(truth(norm * 1.1, False))
+    assert "not labelled" in missing
+    line = {"speaker": "agent", "start": 0.0, "end": 4.0, "text": text}
+    short = {"language": "ru", "lines": [line], "events": [{**line, "category": "speech_rate"}]}
+    [burst] = mc.pace_problems(short)
+    assert "burst" in burst

@@ -740,6 +740,45 @@ def render_call(spec: CallSpec, renderer: Renderer, variants: tuple[str, ...]) -
     return truth
 
 
+def pace_problems(truth: dict[str, Any]) -> list[str]:
+    """Agent lines whose rendered pace disagrees with their speech_rate label.
+
+    A line is fast only by coach's documented norm for sustained speech
+    (coach.analyzers.speech_rate.NORMS, set on real calls): a tempo factor says
+    how much faster than the voice's own pace, not how fast that is. A line
+    labelled fast that reads under the norm by its own script text over its own
+    rendered time (pauses included, so this errs low), or that is too short to
+    be sustained, is a wrong label, and an unlabelled line of sustained speech
+    above the norm is a missing one.
+    """
+    from coach.analyzers.speech_rate import NORMS, SpeechRateOptions  # the venv, as bench/quality.py
+    from coach.analyzers.words import syllables
+
+    min_speech_s = SpeechRateOptions().min_window_s
+    min_line_s = min_speech_s + 0.1  # a line's own pauses are not speech
+
+    language = truth["language"]
+    norm = NORMS[language]
+    labelled = [(e["start"], e["end"]) for e in truth["events"] if e["category"] == "speech_rate"]
+    out = []
+    for i, line in enumerate(truth["lines"]):
+        if line["speaker"] != "agent":
+            continue
+        seconds = line["end"] - line["start"]
+        pace = syllables(line["text"], language) / seconds if seconds > 0 else 0.0
+        fast = any(abs(start - line["start"]) < 0.05 for start, _ in labelled)
+        if fast and pace < norm:
+            out.append(f"line {i} is labelled speech_rate but reads {pace:.2f} syllables/s, "
+                       f"under the {language} norm {norm} (raise its tempo)")
+        elif fast and seconds < min_line_s:
+            out.append(f"line {i} is labelled speech_rate but lasts {seconds:.1f} s: a burst, not "
+                       f"sustained speech (coach judges {min_speech_s} s of speech or more; lengthen it)")
+        elif not fast and pace > norm and seconds >= min_line_s:
+            out.append(f"line {i} reads {pace:.2f} syllables/s over {seconds:.1f} s, above the "
+                       f"{language} norm {norm}, but is not labelled speech_rate")
+    return out
+
+
 # --------------------------------------------------------------------------
 # Coverage (what --check prints)
 # --------------------------------------------------------------------------
@@ -823,6 +862,8 @@ def build(out: Path = DEFAULT_OUT, only: list[str] | None = None, variants: tupl
         stamps[spec.id] = stamp(spec)
         stamp_path.write_text(json.dumps(stamps, indent=1, sort_keys=True) + "\n")
         print(f"  [{k}/{len(todo)}] {spec.id}  {truth['duration_s']:.1f} s", flush=True)
+        for problem in pace_problems(truth):
+            print(f"  warning: {spec.id}: {problem}", flush=True)
     return [s.id for s in todo]
 
 

@@ -193,17 +193,26 @@ def utterance_words(utt: Utterance, language: str | None = None) -> list[TimedWo
     if utt.words:
         for w in utt.words:
             text = w.text.strip()
-            if normalize(text) and w.end > w.start:
-                out.append(TimedWord(text, normalize(text), w.start, w.end, syllables(text, language)))
+            if _spoken(text) and w.end > w.start:
+                out.append(TimedWord(text, _spoken(text), w.start, w.end, syllables(text, language)))
         return out
-    tokens = [t for t in utt.text.split() if normalize(t)]
+    tokens = [t for t in utt.text.split() if _spoken(t)]
     if not tokens:
         return out
     step = max(utt.end - utt.start, 0.0) / len(tokens)
     for i, t in enumerate(tokens):
         s = utt.start + i * step
-        out.append(TimedWord(t, normalize(t), s, s + step, syllables(t, language)))
+        out.append(TimedWord(t, _spoken(t), s, s + step, syllables(t, language)))
     return out
+
+
+def _spoken(text: str) -> str:
+    """The word's normal form; a sign said as a word ("%" on its own) is its own form.
+
+    Whisper writes "16 %" with the sign as a word of its own: dropped as
+    punctuation, "шестнадцать процентов" counted 3 syllables, not 6.
+    """
+    return normalize(text) or "".join(_SYMBOL_CHARS.findall(text))
 
 
 _LONGEST_WORD_S = 3.0
