@@ -14,8 +14,22 @@ MKL, and AVX-512, each give other (equally good) text. We therefore pin
 oneDNN + AVX2 for CTranslate2 and oneDNN, which every x86-64 CPU of the last
 decade runs, at a cost of a few per cent of speed on AVX-512 machines.
 
-`pin()` must run before CTranslate2 is loaded; `coach/__init__.py` calls it, so
-every entry point (the CLI, a `--jobs` worker, a Ray actor) is pinned. A user
+The audio features Whisper reads (the log-mel spectrogram) are computed with
+numpy before CTranslate2 sees anything, and they round by the machine too:
+numpy's matrix product goes to OpenBLAS, whose result changed with its thread
+count on a 2-core AMD machine (2 threads by default, 1 in a Ray worker, where
+OMP_NUM_THREADS=1: "У меня не работает" became "У меня они работают" on a
+fixture call, and local and Ray disagreed), and whose kernel is picked per CPU
+(Haswell on AVX2 machines, SkylakeX on AVX-512 ones); numpy's own loops also
+dispatch to AVX-512 where the CPU has it. So on x86-64 OpenBLAS is pinned to
+one thread and its Haswell (AVX2) kernel, and numpy's AVX-512 loops are
+switched off: the AVX2 path again. The thread count is pinned at run time as
+well (threadpoolctl), for a process that imported numpy before coach; the
+kernel and numpy's loops can only be chosen before numpy is loaded, so such a
+process is warned.
+
+`pin()` must run before CTranslate2 and numpy are loaded; `coach/__init__.py`
+calls it, so every entry point (the CLI, a `--jobs` worker, a Ray actor) is pinned. A user
 who sets one of these variables on purpose keeps it: `profile()` records the
 values in effect, and the resume fingerprint includes them, so a result is
 never reused across numerical paths. The thread count is not in the profile:
@@ -26,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import sys
 from functools import lru_cache
 from importlib import metadata
@@ -39,13 +54,28 @@ PINNED_ENV = {
 }
 
 
+# numpy's side of the features (x86-64 only: other CPUs have other kernels and loops).
+NUMPY_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",  # read before OMP_NUM_THREADS, which Ray sets to 1 in its workers
+    "OPENBLAS_CORETYPE": "Haswell",  # the AVX2 kernel, also on AVX-512 CPUs
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # numpy's AVX-512 loops
+}
+if platform.machine().lower() in ("x86_64", "amd64"):
+    PINNED_ENV.update(NUMPY_ENV)
+
+
 def pin() -> None:
     """Set the pinned variables unless the user already chose a value."""
-    if "ctranslate2" in sys.modules and any(k not in os.environ for k in PINNED_ENV):
-        log.warning("ctranslate2 was imported before coach: its numerical path is not pinned, "
-                    "so results may depend on the machine")
+    for module in ("ctranslate2", "numpy"):
+        if module in sys.modules and any(k not in os.environ for k in PINNED_ENV):
+            log.warning("%s was imported before coach: its numerical path is not pinned, "
+                        "so results may depend on the machine", module)
     for key, value in PINNED_ENV.items():
         os.environ.setdefault(key, value)
+    if "numpy" in sys.modules and "OPENBLAS_NUM_THREADS" in PINNED_ENV:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
 
 
 @lru_cache(maxsize=1)
