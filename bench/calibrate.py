@@ -59,6 +59,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coach import numerics as _pinned  # noqa: F401  (first: pins the numerical path before numpy loads)
+
+# isort: split
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]

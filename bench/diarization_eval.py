@@ -36,6 +36,9 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from coach import numerics as _pinned  # noqa: F401  (first: pins the numerical path before numpy loads)
+
+# isort: split
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]

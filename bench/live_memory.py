@@ -27,6 +27,9 @@ import time
 import wave
 from pathlib import Path
 
+from coach import numerics as _pinned  # noqa: F401  (first: pins the numerical path before numpy loads)
+
+# isort: split
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]

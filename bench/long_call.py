@@ -31,9 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 
-import coach  # noqa: E402,F401  (pins CTranslate2's numerics before it is imported)
+import coach  # noqa: E402,F401  (pins the numerical path before numpy and CTranslate2 load)
+
+# isort: split
+import numpy as np  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "calls"
 SOURCES = ["clean_call.wav", "forbidden_agent.wav", "name_used.wav", "interruption.wav",

@@ -33,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench" / "corpus"))
 
+from coach import numerics as _pinned  # noqa: E402, F401  (first: pins numpy's path, coach.numerics)
+
+# isort: split
 import make_corpus  # noqa: E402
 from rapidfuzz import fuzz  # noqa: E402
 

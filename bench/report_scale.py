@@ -25,8 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from coach.scorer import CallScorer, ScoreOptions  # noqa: E402
-
+from coach import Coach, CoachConfig  # noqa: E402
 from coach.report import ReportOptions, build_report  # noqa: E402
 
 ACTIONS = {
@@ -53,7 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    base = CallScorer(ScoreOptions()).score(ROOT / "tests" / "fixtures" / "calls" / "forbidden_agent.wav")
+    call = ROOT / "tests" / "fixtures" / "calls" / "forbidden_agent.wav"
+    base = Coach.load(CoachConfig(language="ru")).score(call).to_dict()
     results = []
     for i in range(args.calls):
         r = copy.deepcopy(base)
