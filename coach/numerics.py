@@ -32,8 +32,8 @@ process is warned.
 calls it, so every entry point (the CLI, a `--jobs` worker, a Ray actor) is pinned. A user
 who sets one of these variables on purpose keeps it: `profile()` records the
 values in effect, and the resume fingerprint includes them, so a result is
-never reused across numerical paths. The thread count is not in the profile:
-it does not change results.
+never reused across numerical paths. CTranslate2's thread count is not in the
+profile: it does not change results (OpenBLAS's does, so it is pinned and in it).
 """
 
 from __future__ import annotations
@@ -72,10 +72,11 @@ def pin() -> None:
                         "so results may depend on the machine", module)
     for key, value in PINNED_ENV.items():
         os.environ.setdefault(key, value)
-    if "numpy" in sys.modules and "OPENBLAS_NUM_THREADS" in PINNED_ENV:
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "")
+    if "numpy" in sys.modules and "OPENBLAS_NUM_THREADS" in PINNED_ENV and threads.isdigit():
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+        threadpool_limits(int(threads), user_api="blas")
 
 
 @lru_cache(maxsize=1)

@@ -759,14 +759,14 @@ def pace_problems(truth: dict[str, Any]) -> list[str]:
 
     language = truth["language"]
     norm = NORMS[language]
-    labelled = [(e["start"], e["end"]) for e in truth["events"] if e["category"] == "speech_rate"]
+    labelled = [e["start"] for e in truth["events"] if e["category"] == "speech_rate"]
     out = []
     for i, line in enumerate(truth["lines"]):
         if line["speaker"] != "agent":
             continue
         seconds = line["end"] - line["start"]
         pace = syllables(line["text"], language) / seconds if seconds > 0 else 0.0
-        fast = any(abs(start - line["start"]) < 0.05 for start, _ in labelled)
+        fast = any(abs(start - line["start"]) < 0.05 for start in labelled)
         if fast and pace < norm:
             out.append(f"line {i} is labelled speech_rate but reads {pace:.2f} syllables/s, "
                        f"under the {language} norm {norm} (raise its tempo)")

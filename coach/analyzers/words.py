@@ -193,16 +193,17 @@ def utterance_words(utt: Utterance, language: str | None = None) -> list[TimedWo
     if utt.words:
         for w in utt.words:
             text = w.text.strip()
-            if _spoken(text) and w.end > w.start:
-                out.append(TimedWord(text, _spoken(text), w.start, w.end, syllables(text, language)))
+            norm = _spoken(text)
+            if norm and w.end > w.start:
+                out.append(TimedWord(text, norm, w.start, w.end, syllables(text, language)))
         return out
-    tokens = [t for t in utt.text.split() if _spoken(t)]
+    tokens = [(t, norm) for t in utt.text.split() if (norm := _spoken(t))]
     if not tokens:
         return out
     step = max(utt.end - utt.start, 0.0) / len(tokens)
-    for i, t in enumerate(tokens):
+    for i, (t, norm) in enumerate(tokens):
         s = utt.start + i * step
-        out.append(TimedWord(t, _spoken(t), s, s + step, syllables(t, language)))
+        out.append(TimedWord(t, norm, s, s + step, syllables(t, language)))
     return out
 
 
