@@ -70,11 +70,21 @@ def load_scorer(threads: int, asr_mode: str):
     return Coach.load(CoachConfig(language="ru", cpu_threads=threads, asr_mode=asr_mode))
 
 
-def plain_faster_whisper(scorer, path: Path, beam: int | None = None) -> float:
+def plain_whisper(scorer, threads: int):
+    """The same model files loaded the plain way: one replica on all the threads coach uses
+    (coach itself may split them between replicas: CoachConfig.decode_workers)."""
+    from faster_whisper import WhisperModel
+
+    if not hasattr(scorer, "model"):  # older trees: their one model, one replica on all threads
+        return scorer.transcriber.whisper
+    return WhisperModel(scorer.model.path, device="cpu", compute_type=scorer.config.compute_type,
+                        cpu_threads=threads or os.cpu_count() or 1, local_files_only=scorer.model.local)
+
+
+def plain_faster_whisper(scorer, whisper, path: Path, beam: int | None = None) -> float:
     """(a) what a user would write with faster-whisper alone: coach's beam (1) and VAD settings,
     or (a5) faster-whisper's own default beam of 5, as a QA tool built on it would run."""
     opts = scorer.transcriber.options
-    whisper = scorer.transcriber.whisper
     call = load_call(path)
     started = time.perf_counter()
     for channel in call.channels.values():
@@ -111,9 +121,11 @@ def main() -> int:
         scorer = load_scorer(args.threads, args.asr_mode)
         print(f"call: {duration:.0f} s of dual-channel audio; {os.cpu_count()} cores; "
               f"threads={scorer.transcriber.options.cpu_threads or 'all'}; "
+              f"coach decode workers={scorer.transcriber.ops.workers}; "
               f"coach asr mode={args.asr_mode}; beam={scorer.transcriber.options.beam_size}")
-        a = min(plain_faster_whisper(scorer, path) for _ in range(args.repeat))
-        a5 = min(plain_faster_whisper(scorer, path, beam=5) for _ in range(args.repeat))
+        whisper = plain_whisper(scorer, args.threads)
+        a = min(plain_faster_whisper(scorer, whisper, path) for _ in range(args.repeat))
+        a5 = min(plain_faster_whisper(scorer, whisper, path, beam=5) for _ in range(args.repeat))
         b = min(coach_end_to_end(scorer, path) for _ in range(args.repeat))
     speed_a, speed_a5, speed_b = duration / a, duration / a5, duration / b
     print(f"(a)  plain faster-whisper transcribe(), beam 1: {a:7.1f} s wall = {speed_a:5.1f} s audio / s")

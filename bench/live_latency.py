@@ -119,7 +119,7 @@ def main() -> int:
     args = parser.parse_args()
     calls = args.calls or default_calls()
 
-    coach = Coach.load(CoachConfig(language=args.language, cpu_threads=args.threads,
+    coach = Coach.load(CoachConfig(language=args.language, cpu_threads=args.threads, decode_workers=1,
                                    verify_phrases=args.verify_phrases == "on"), warm_up=True)
 
     def live_options() -> LiveOptions:

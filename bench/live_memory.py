@@ -90,7 +90,8 @@ def main() -> int:
             paths = [Path(tmp) / "long_call.wav"]
             make_long_call(paths[0], args.minutes)
         recordings = [FileSource(p, speed=0) for p in paths]
-        coach = Coach.load(CoachConfig(language="ru", cpu_threads=args.threads), warm_up=True)
+        coach = Coach.load(CoachConfig(language="ru", cpu_threads=args.threads, decode_workers=1),
+                           warm_up=True)  # as `coach live` loads it
         hub = Hub(HubOptions(port=0)).start()
         desk = Desk(coach, hub.publish, DeskOptions(mode="replay"), lambda: LiveOptions(language="ru"),
                     recordings=recordings)

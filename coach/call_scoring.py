@@ -47,7 +47,9 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
                meta: dict[str, Any] | None = None) -> CallResult:
     started = time.time()
     call = load_call(path, coach.config.channels)
-    speech = {s: coach.transcriber.find_speech(call.pcm[s]) for s in call.pcm}
+    speakers = list(call.pcm)  # both channels' VAD at once where the model has replicas
+    speech = dict(zip(speakers, coach.transcriber.ops.map(
+        lambda s: coach.transcriber.find_speech(call.pcm[s]), speakers)))
     language, probability = coach.detect_language(call.pcm[AGENT], speech[AGENT])
     extra: dict[str, Any] = {}
     note = no_speech_note(speech)

@@ -41,6 +41,12 @@ class CoachConfig:
     device: str = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = 0  # per Coach; 0 = all cores. Never changes a result.
+    # Segment batches Whisper decodes at once, each on its own single-thread model replica, the
+    # threads split between them; 0 = one per thread. A whole call (score) gains ~20 % on 2 cores
+    # (a decoder step on a batch of short segments keeps one core busy better than two), for
+    # ~110 MB per extra replica; live decodes one buffer at a time and wants its latency, so the
+    # live and replay commands set 1. Never changes a result (coach.numerics).
+    decode_workers: int = 0
     # Settle phrase near misses and slip-tolerant finds on the audio (coach.verify): on by default,
     # it raised forbidden-phrase F1 on both corpus sets for ~2 % of scoring time (docs/asr.md).
     verify_phrases: bool = True
@@ -66,6 +72,8 @@ class CoachConfig:
             raise CoachError(f"--beam must be at least 1, got {self.beam_size}")
         if self.cpu_threads < 0:
             raise CoachError(f"--threads must be 0 (all cores) or more, got {self.cpu_threads}")
+        if self.decode_workers < 0:
+            raise CoachError(f"decode_workers must be 0 (one per thread) or more, got {self.decode_workers}")
         for folder in self.rules_dirs:
             if not Path(folder).is_dir():
                 raise CoachError(f"{folder}: rules folder not found")

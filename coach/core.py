@@ -47,6 +47,7 @@ def transcriber_options(config: CoachConfig) -> TranscriberOptions:
         beam_size=config.beam_size,
         mode=config.asr_mode,
         cpu_threads=config.cpu_threads,
+        decode_workers=config.decode_workers,
         compute_type=compute,
         device=config.device,
     )

@@ -37,9 +37,10 @@ def results(out: Path) -> dict[str, dict]:
 
 @pytest.mark.slow
 def test_local_jobs_and_ray_engines_give_identical_results(tmp_path):
-    """The same calls scored inline with all cores, by `--jobs 2` (one thread per worker) and
-    by Ray actors (whose workers run with OMP_NUM_THREADS=1) are byte-identical in everything
-    the scoring decides: the numerical path is pinned (coach.numerics)."""
+    """The same calls scored inline with all cores (split between model replicas decoding
+    at once: CoachConfig.decode_workers), by `--jobs 2` (one thread per worker) and by Ray
+    actors (whose workers run with OMP_NUM_THREADS=1) are byte-identical in everything the
+    scoring decides: the numerical path is pinned (coach.numerics)."""
     pytest.importorskip("ray", reason="ray is not installed (pip install 'coach[ray]')")
     calls = tmp_path / "calls"
     calls.mkdir()

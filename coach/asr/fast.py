@@ -4,7 +4,8 @@ faster-whisper's `transcribe` pads every window to 30 s (3000 mel frames),
 so a 3 s phrase costs as much encoder time as 30 s of speech. CTranslate2's
 Whisper encoder accepts fewer frames; this module
 1. cuts the channel into VAD speech segments of at most `max_segment_s`,
-2. sorts them by length and groups them `batch_size` at a time,
+2. sorts them by length and groups them `batch_size` at a time (batches run
+   on as many model replicas at once as `WhisperOps.workers`),
 3. encodes each batch only to its longest segment plus `pad_s` of silence,
 4. decodes with greedy search (beam 1) without timestamp tokens, and
 5. gets word times from cross-attention alignment on the same truncated
@@ -98,14 +99,19 @@ def decode_segments(ops: WhisperOps, audio: np.ndarray, language: str, options: 
     if not spans:
         return []
     order = sorted(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
+    size = options.batch_size
+    # Longest batches first, so that the model's replicas (`ops.map`) finish together.
+    batches = [order[first : first + size] for first in range(0, len(order), size)][::-1]
     out: list[DecodedSegment | None] = [None] * len(spans)
-    for first in range(0, len(order), options.batch_size):
-        batch = order[first : first + options.batch_size]
-        for i, seg in zip(batch, _decode_batch(ops, audio, [spans[i] for i in batch], language, options, 1)):
+    decoded_batches = ops.map(
+        lambda batch: _decode_batch(ops, audio, [spans[i] for i in batch], language, options, 1), batches)
+    for batch, segs in zip(batches, decoded_batches):
+        for i, seg in zip(batch, segs):
             out[i] = seg
     decoded = [_collapse_loop(seg) for seg in out if seg is not None]
-    return [_redecode(ops, audio, seg, language, options) if _doubtful(seg, options) else seg
-            for seg in decoded]
+    return ops.map(
+        lambda seg: _redecode(ops, audio, seg, language, options) if _doubtful(seg, options) else seg,
+        decoded)
 
 
 def _doubtful(seg: DecodedSegment, options: FastOptions) -> bool:

@@ -50,6 +50,7 @@ class TranscriberOptions:
     vad_min_silence_ms: int = 500
     turn_gap_s: float = 1.0  # a pause this long between words starts a new utterance
     cpu_threads: int = 0  # 0: all cores
+    decode_workers: int = 1  # model replicas decoding at once, sharing the threads; 0: one per thread
     compute_type: str = "int8"
     device: str = "cpu"
     hallucinations: HallucinationFilter = field(default_factory=HallucinationFilter)
@@ -61,18 +62,29 @@ def load_whisper(model: ResolvedModel, options: TranscriberOptions) -> WhisperMo
     Also makes the C allocator return large freed blocks (coach.asr.heap), before the
     model's own allocations: transcription's peak memory is then what it uses."""
     return_large_frees()
-    threads = options.cpu_threads or os.cpu_count() or 1
+    threads, workers = thread_split(options)
     try:
         return WhisperModel(
             model.path,
             device=options.device,
             compute_type=options.compute_type,
             cpu_threads=threads,
+            num_workers=workers,
             local_files_only=model.local,
         )
     except Exception as exc:  # faster-whisper raises many types; all mean "cannot load"
         where = "local folder" if model.local else "Hugging Face (needs network)"
         raise ModelError(f"cannot load Whisper model '{model.name}' from {where}: {exc}") from exc
+
+
+def thread_split(options: TranscriberOptions) -> tuple[int, int]:
+    """(threads per replica, replicas): `cpu_threads` (0: all cores) shared by `decode_workers`
+    replicas (0: one per thread), never more replicas than threads. On a GPU one replica."""
+    threads = options.cpu_threads or os.cpu_count() or 1
+    if options.device != "cpu":
+        return threads, 1
+    workers = min(options.decode_workers or threads, threads)
+    return max(1, threads // workers), workers
 
 
 class Transcriber:

@@ -12,7 +12,9 @@ frames: passing half squeezed every word time into the first half of the clip.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import ctranslate2
 import numpy as np
@@ -22,6 +24,9 @@ from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 from faster_whisper.vad import get_vad_model
 
 from coach.asr.segmenter import SAMPLE_RATE
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 HOP = 160  # samples per mel frame
 MAX_FRAMES = 3000  # Whisper's 30 s window
@@ -73,6 +78,22 @@ class WhisperOps:
         self.whisper = whisper
         self._tokenizers: dict[str, Tokenizer] = {}
         self._suppress: dict[str, tuple[int, ...]] = {}
+        self.workers = max(1, int(getattr(whisper.model, "num_workers", 1)))
+        self._pool: ThreadPoolExecutor | None = None
+
+    def map(self, work: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """`work` on each item, as many at once as the model has replicas (`decode_workers`);
+        results in the items' order.
+
+        CTranslate2 and onnxruntime release the GIL, so Python threads are enough;
+        each item's result does not depend on which replica ran it (coach.numerics),
+        only the wall time does."""
+        items = list(items)
+        if self.workers == 1 or len(items) < 2:
+            return [work(item) for item in items]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="coach-decode")
+        return list(self._pool.map(work, items))
 
     def tokenizer(self, language: str) -> Tokenizer:
         if language not in self._tokenizers:

@@ -1,0 +1,56 @@
+"""Whisper's threads split between model replicas: faster on a whole call, never another result.
+
+`coach score` decodes several segment batches at once, each on its own
+single-thread replica (CoachConfig.decode_workers, 0 = one per thread); live
+keeps one replica on all threads for latency. The split is a speed choice, so
+it is not in the fingerprint and must not change a transcript or a finding.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from coach.asr.transcriber import TranscriberOptions, thread_split
+from coach.config import CoachConfig
+from coach.errors import CoachError
+from tests.conftest import CALLS
+
+
+@pytest.mark.parametrize(("threads", "workers", "expected"), [
+    (2, 0, (1, 2)),  # the default on 2 cores: two single-thread replicas
+    (4, 0, (1, 4)),
+    (4, 2, (2, 2)),
+    (2, 1, (2, 1)),  # live: one replica on every thread
+    (1, 0, (1, 1)),
+    (2, 8, (1, 2)),  # never more replicas than threads
+    (3, 2, (1, 2)),
+])
+def test_threads_are_split_between_replicas(threads, workers, expected):
+    assert thread_split(TranscriberOptions(cpu_threads=threads, decode_workers=workers)) == expected
+
+
+def test_a_gpu_gets_one_replica():
+    assert thread_split(TranscriberOptions(cpu_threads=4, decode_workers=0, device="cuda")) == (4, 1)
+
+
+def test_the_split_is_not_in_the_fingerprint_and_must_not_be_negative():
+    assert CoachConfig(decode_workers=1).result_options() == CoachConfig().result_options()
+    with pytest.raises(CoachError, match="decode_workers"):
+        CoachConfig(decode_workers=-1).validate()
+
+
+@pytest.mark.slow
+def test_one_replica_and_two_give_the_same_call():
+    """The same call scored with its segment batches on one two-thread replica and on two
+    single-thread replicas at once: identical transcript, findings, metrics and score."""
+    from coach import Coach
+
+    results = {}
+    for workers in (1, 2):
+        coach = Coach.load(CoachConfig(language="ru", cpu_threads=2, decode_workers=workers))
+        assert coach.transcriber.ops.workers == workers
+        results[workers] = coach.score(CALLS / "forbidden_agent.wav").to_dict()
+    one, two = results[1], results[2]
+    assert one["transcript"] and one["events"]  # not vacuous
+    for key in ("transcript", "events", "metrics", "score", "fingerprint", "customer_name"):
+        assert two[key] == one[key], key
