@@ -121,7 +121,7 @@ def main() -> int:
         scorer = load_scorer(args.threads, args.asr_mode)
         print(f"call: {duration:.0f} s of dual-channel audio; {os.cpu_count()} cores; "
               f"threads={scorer.transcriber.options.cpu_threads or 'all'}; "
-              f"coach decode workers={scorer.transcriber.ops.workers}; "
+              f"coach decode workers={getattr(scorer.transcriber.ops, 'workers', 1)}; "
               f"coach asr mode={args.asr_mode}; beam={scorer.transcriber.options.beam_size}")
         whisper = plain_whisper(scorer, args.threads)
         a = min(plain_faster_whisper(scorer, whisper, path) for _ in range(args.repeat))

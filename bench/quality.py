@@ -22,6 +22,7 @@ times longer, as Whisper loops on audio in the wrong language.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import statistics
@@ -126,6 +127,19 @@ def comparison(reports: dict[str, Report]) -> str:
     return "\n".join(lines)
 
 
+def audio_digest(corpus: Path, variant: str) -> tuple[str, dict[str, str]]:
+    """sha256 of each rendered WAV of a variant, and one digest over them all.
+
+    Two machines that score the same code differently either rendered other
+    audio (festival, sox, ffmpeg builds) or did other arithmetic; equal digests
+    rule out the first. Written next to the results (`audio_sha256.json`)."""
+    wavs = sorted((corpus / variant).glob("*.wav"))
+    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in wavs}
+    listing = "".join(f"{name}:{digest}\n" for name, digest in files.items())
+    whole = hashlib.sha256(listing.encode()).hexdigest()
+    return whole, files
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -156,9 +170,14 @@ def main(argv: list[str] | None = None) -> int:
         score(args.corpus, variant, out, extra)
         report = evaluate(load_results([out]), truths, options)
         reports[variant] = report
+        digest, files = audio_digest(args.corpus, variant)
+        (out / "audio_sha256.json").write_text(json.dumps(files, indent=1) + "\n", encoding="utf-8")
         print(f"\n=== {variant}, coach score {' '.join(extra) or '(defaults)'} ===")
+        print(f"audio: {len(files)} files, sha256 over all {digest[:16]} "
+              f"(per file: {out / 'audio_sha256.json'})")
         print(format_report(report, errors=args.errors))
         entry = report.as_dict()
+        entry["audio_sha256"] = digest
         if args.asr:
             sims = asr_similarity(args.corpus / "truth", out)
             entry["asr_line_similarity"] = {k: statistics.median(v) for k, v in sims.items()}

@@ -34,6 +34,7 @@ class Session:
         self.analyzers = analyzers
         self.speakers = speakers
         self.state = rulebook.new_state(speakers)
+        self.state.voice_s = analyzers.voice_s  # what a rule may ask of the channels' voice activity
         self.events: list[Event] = []
         self.utterances: list[Utterance] = []
         self.finished = False

@@ -57,6 +57,35 @@ def test_the_other_speaker_ends_an_episode(ru):
     assert [e.details["count"] for e in of(events, "filler_words")] == [2, 2]
 
 
+@pytest.mark.parametrize("reply_heard", [True, False])
+def test_a_reply_asr_did_not_write_still_ends_an_episode(ru, reply_heard):
+    """Two agent lines 1.8 s apart with the customer's "Меня зовут Ольга." (real speech, 7.59-8.96 s
+    of clean_call.wav) between them on the customer's channel, but no customer utterance (as when
+    Whisper drops a short reply on 8 kHz): the channel's voice activity ends the episode. With the
+    customer's channel silent the two lines are one episode."""
+    import numpy as np
+
+    from coach.analyzers import CallAnalyzers
+    from coach.analyzers.config import load_analyzer_config
+    from coach.audio import load_call
+    from coach.session import Session
+    from tests.conftest import CALLS
+
+    call = load_call(CALLS / "clean_call.wav")
+    speakers = ("agent", "customer")
+    session = Session(ru, CallAnalyzers(load_analyzer_config(), speakers=speakers, language="ru"), speakers)
+    for speaker in speakers:
+        for start, samples in call.iter_chunks(speaker, 5.0):
+            if speaker == "customer" and not reply_heard:
+                samples = np.zeros_like(samples)
+            session.feed_audio(speaker, samples, start)
+    first = utterance_from_text("Ну, короче, сейчас посмотрю.", "agent", start=6.0)  # ends 7.4
+    second = utterance_from_text("Типа, как бы, всё работает.", "agent", start=9.2)
+    events = session.add_utterance(first) + session.add_utterance(second) + session.finish(call.duration_s)
+    counts = [e.details["count"] for e in of(events, "filler_words")]
+    assert counts == ([2, 2] if reply_heard else [4])
+
+
 def test_a_long_monologue_is_cut_into_episodes(ru):
     words = "Ну, я проверяю линию и смотрю настройки вашего роутера на нашей стороне сейчас"
     lines = [f"agent: {words} короче" for _ in range(8)]  # one agent turn, ~5 s an utterance

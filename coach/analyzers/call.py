@@ -267,6 +267,20 @@ class CallAnalyzers:
             out[f"{cls.name}_beyond_cap"] = max(0, self.found[cls.name] - cap) if cap else 0
         return out
 
+    def voice_s(self, speaker: str, start: float, end: float) -> float | None:
+        """Seconds of `speaker`'s voice activity between two call times, from final frames.
+
+        None where the channels cannot say who spoke (one channel; a diarized
+        mix, whose virtual channels come from the words' speakers) or the audio
+        has not been analysed up to `end` yet (live)."""
+        channel = self.channels.get(speaker)
+        if channel is None or self.layout != "separate" or len(self.speakers) < 2:
+            return None
+        first, last = max(0, int(start / self.frame_s)), int(end / self.frame_s)
+        if last > channel.final:
+            return None
+        return sum(channel.active[first:last]) * self.frame_s
+
     def activity(self) -> dict[str, list[list[float]]]:
         """Each speaker's speech spans [[start, end], ...] as the analyzers saw them.
 

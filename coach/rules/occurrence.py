@@ -12,7 +12,9 @@ When the count reaches `min_count` and the rate reaches `per_minute`, the
 rule reports **one finding per filler episode**, not one per word: an
 episode is a stretch of the speaker's speech (utterances with pauses shorter
 than `episode_pause_s`, no other speaker in between, at most `episode_max_s`
-long), and its finding spans the episode's first to last filler and carries
+long; on a dual-channel call the other channel's voice activity counts as the
+other speaker too, for replies ASR did not write: `episode_other_voice_s`), and
+its finding spans the episode's first to last filler and carries
 `details.count` (fillers in the episode) and `details.words` (each filler as
 said). One rambling sentence with five fillers is one finding, as a QA lead
 would mark it. An episode is reported when it ends (the other speaker talks,
@@ -79,6 +81,10 @@ class OccurrenceSpec(RuleSpec):
     episode_max_s: float = spec_field("an episode is at most this long: a filler later than that "
                                       "starts a new one (a long monologue gives several findings)",
                                       default=30.0, minimum=1)
+    episode_other_voice_s: float = spec_field(
+        "the other speaker's voice heard this long between two of the speaker's utterances ends an "
+        "episode even when ASR wrote none of their words (dual-channel calls only; 0 turns it off)",
+        default=0.4, minimum=0)
 
 
 @dataclass
@@ -155,6 +161,7 @@ class OccurrenceRule(Rule):
         self.min_speech_s = spec.min_speech_s
         self.episode_pause_s = spec.episode_pause_s
         self.episode_max_s = spec.episode_max_s
+        self.episode_other_voice_s = spec.episode_other_voice_s
 
     def _matches_regex(self, word: str) -> bool:
         """RE2 on a word not seen before; the answer is kept (call-centre vocabulary is small)."""
@@ -211,6 +218,7 @@ class OccurrenceRule(Rule):
         mine = self.applies_to(utt.speaker)
         if tally.open is not None and (
             not mine or utt.start - tally.open.last_speech >= self.episode_pause_s
+            or self._other_voice_between(utt.speaker, tally.open.last_speech, utt.start, state)
         ):
             self._close(tally)
         if mine:
@@ -222,6 +230,24 @@ class OccurrenceRule(Rule):
             if tally.open is not None:
                 tally.open.last_speech = max(tally.open.last_speech, utt.end)
         return self._due(tally)
+
+    def _other_voice_between(self, speaker: str, start: float, end: float, state: Any) -> bool:
+        """Another speaker's own channel had voice for `episode_other_voice_s` in this pause.
+
+        On 8 kHz calls Whisper drops short replies ("А когда?" between two agent
+        lines 1.8 s apart), and without them the two lines made one episode; the
+        channel's voice activity still shows the reply (`CallState.voice_s`: final
+        frames only, and none on one channel or a diarized mix)."""
+        voice = getattr(state, "voice_s", None)
+        if voice is None or self.episode_other_voice_s <= 0 or end <= start:
+            return False
+        for other in state.speakers:
+            if other == speaker:
+                continue
+            heard = voice(other, start, end)
+            if heard is not None and heard >= self.episode_other_voice_s:
+                return True
+        return False
 
     def check_call(self, state: Any) -> list[Hit]:
         tally: _Tally | None = state.facts.get(self.id)

@@ -7,6 +7,7 @@ such as the customer's name once caught (confirmed) or only heard. Rules record 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,3 +28,6 @@ class CallState:
     keep_audio: list[tuple[str, float, float]] = field(default_factory=list)
     # lines to read again for the rules that judge single words, later (Rulebook.read_lines_again)
     lines_to_read: list[Any] = field(default_factory=list)
+    # (speaker, start, end) -> seconds of that speaker's voice activity on their own channel, or None
+    # where it cannot tell (one channel, a diarized mix, audio not analysed yet); set by the Session
+    voice_s: Callable[[str, float, float], float | None] | None = None
