@@ -274,12 +274,12 @@ class CallAnalyzers:
         mix, whose virtual channels come from the words' speakers) or the audio
         has not been analysed up to `end` yet (live)."""
         channel = self.channels.get(speaker)
-        if channel is None or self.layout != "separate" or len(self.speakers) < 2:
+        if channel is None or self.layout != "separate":
             return None
         first, last = max(0, int(start / self.frame_s)), int(end / self.frame_s)
         if last > channel.final:
             return None
-        return sum(channel.active[first:last]) * self.frame_s
+        return channel.active[first:last].count(1) * self.frame_s
 
     def activity(self) -> dict[str, list[list[float]]]:
         """Each speaker's speech spans [[start, end], ...] as the analyzers saw them.

@@ -238,7 +238,7 @@ class OccurrenceRule(Rule):
         lines 1.8 s apart), and without them the two lines made one episode; the
         channel's voice activity still shows the reply (`CallState.voice_s`: final
         frames only, and none on one channel or a diarized mix)."""
-        voice = getattr(state, "voice_s", None)
+        voice = state.voice_s
         if voice is None or self.episode_other_voice_s <= 0 or end <= start:
             return False
         for other in state.speakers:
