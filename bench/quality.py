@@ -132,7 +132,8 @@ def audio_digest(corpus: Path, variant: str) -> tuple[str, dict[str, str]]:
 
     Two machines that score the same code differently either rendered other
     audio (festival, sox, ffmpeg builds) or did other arithmetic; equal digests
-    rule out the first. Written next to the results (`audio_sha256.json`)."""
+    rule out the first. Written beside the results folder (`<folder>.audio_sha256.json`:
+    inside it, `coach eval` would take it for a call's result)."""
     wavs = sorted((corpus / variant).glob("*.wav"))
     files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in wavs}
     listing = "".join(f"{name}:{digest}\n" for name, digest in files.items())
@@ -171,10 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         report = evaluate(load_results([out]), truths, options)
         reports[variant] = report
         digest, files = audio_digest(args.corpus, variant)
-        (out / "audio_sha256.json").write_text(json.dumps(files, indent=1) + "\n", encoding="utf-8")
+        listing = out.with_name(out.name + ".audio_sha256.json")
+        listing.write_text(json.dumps(files, indent=1) + "\n", encoding="utf-8")
+        (out / "audio_sha256.json").unlink(missing_ok=True)  # where an earlier version wrote it
         print(f"\n=== {variant}, coach score {' '.join(extra) or '(defaults)'} ===")
-        print(f"audio: {len(files)} files, sha256 over all {digest[:16]} "
-              f"(per file: {out / 'audio_sha256.json'})")
+        print(f"audio: {len(files)} files, sha256 over all {digest[:16]} (per file: {listing})")
         print(format_report(report, errors=args.errors))
         entry = report.as_dict()
         entry["audio_sha256"] = digest
