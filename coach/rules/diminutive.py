@@ -129,6 +129,7 @@ class DiminutiveRule(Rule):
         self.min_base = spec.min_base
         self.require_fallback("plain")
         self._cache: dict[str, Found | None] = {}
+        self._stem_cache: dict[str, tuple[float, str, Found] | None] = {}
         analyzer_for(self.language)  # load the dictionaries now, not on the first call
 
     # --- one word ---------------------------------------------------------------------------
@@ -277,7 +278,10 @@ class DiminutiveRule(Rule):
         phrase rule's near miss. Both readings are the decoded line but for this word
         (`NEAR_WORD_MIN_MEAN`). A word that already ends like a diminutive ("минуточчик") is left
         to the line's second reading (`wants_line_reread`), which gives the word as said and its
-        times; this is for the garbles that reading is not asked about."""
+        times; this is for the garbles that reading is not asked about. Such a word whose plain
+        word is garbled as well ("пасмортик" for "паспортик": no dictionary holds either) is also
+        asked of the audio, as the diminutive of the dictionary noun one letter from its stem
+        (`_near_by_stem`): beam 5 read it "пасмортик" again."""
         doc = as_doc(tokens)
         taken = {id(t) for hit in hits for t in hit.tokens}
         out = []
@@ -294,9 +298,11 @@ class DiminutiveRule(Rule):
                     reads.append(([words[i - 1], tok], cores[i - 1] + core))
                 best = None
                 for quoted, heard in reads:
-                    if len(heard) < 6 or known_word(heard) or _garbled_diminutive(heard):
-                        continue  # a diminutive's ending: the line is read again instead (beam 5)
-                    near = self._near_diminutive(heard)
+                    if len(heard) < 6 or known_word(heard):
+                        continue
+                    # a diminutive's ending: the plain word inside may be garbled too ("пасмортик")
+                    near = self._near_by_stem(heard) if _garbled_diminutive(heard) else \
+                        self._near_diminutive(heard)
                     if near is not None and (best is None or near[0] > best[0][0]):
                         best = (near, quoted)
                 if best is None:
@@ -319,6 +325,45 @@ class DiminutiveRule(Rule):
             if found is not None and self.wanted(found):
                 return score, form, found
         return None
+
+    def _near_by_stem(self, word: str) -> tuple[float, str, Found] | None:
+        """The diminutive a garbled one was, when its plain word is garbled too: the word split
+        as stem + one of this rule's suffixes + up to 3 letters of ending ("пасморт|ик|"), and a
+        dictionary noun that starts like it (3 letters) and, less one of the suffix's base
+        endings, differs from the stem in one letter inside it ("паспорт"; not the last, where
+        suffixes alternate consonants and drop vowels) gives the form to ask the audio about
+        ("паспортик"), if `analyse` takes it as this rule's diminutive. Closest first, then in
+        letter order (the same every run); cached per word."""
+        cache = self._stem_cache
+        if word in cache:
+            return cache[word]
+        best: tuple[float, str, Found] | None = None
+        for suffix, endings in self.suffixes:
+            for core, tail in _surface_splits(word, suffix):
+                cut = len(word) - len(tail)
+                stem = word[: cut - len(core)]
+                if len(stem) < max(3, self.min_base - 1):
+                    continue
+                for plain in _stem_words(stem[:3]):
+                    for ending in endings:
+                        near_stem = plain[: len(plain) - len(ending)]
+                        if (ending and not plain.endswith(ending)) or len(near_stem) != len(stem):
+                            continue
+                        # one letter inside the stem: its last letter is where suffixes alternate
+                        # and drop vowels ("звоноч|ик" is no "звон|чик"), ASR's own slips elsewhere
+                        if near_stem[-1] != stem[-1] or Levenshtein.distance(near_stem, stem) != 1:
+                            continue
+                        form = near_stem + core + tail
+                        found = self.analyse(form)
+                        if found is None or not self.wanted(found):
+                            continue
+                        score = Levenshtein.normalized_similarity(word, form)
+                        if best is None or (score, best[1]) > (best[0], form):
+                            best = (score, form, found)
+        if len(cache) > 20_000:
+            cache.clear()
+        cache[word] = best
+        return best
 
     rereads_lines: ClassVar[bool] = True
 
@@ -370,6 +415,27 @@ def _near_forms(word: str) -> tuple[tuple[float, str], ...]:
             if score:
                 scored.append((score, form))
     return tuple(sorted(scored, key=lambda sf: (-sf[0], sf[1])))
+
+
+def _surface_splits(word: str, suffix: str) -> list[tuple[str, str]]:
+    """Where a dictionary-form suffix may sit in an inflected word, as (the suffix as written,
+    the ending after it, up to 3 letters): "очка" as "очк" + "у" in "заявочку", "очек" as "очк"
+    + "а" in "номерочка" (the fleeting vowel), "ик" as "ик" + "ом"."""
+    cores = {suffix}
+    if suffix[-1] in "аоя":
+        cores.add(suffix[:-1])
+    if suffix.endswith(("очек", "ечек")):
+        cores.add(suffix[:-2] + "к")
+    return [(core, word[len(word) - tail:] if tail else "") for core in sorted(cores) for tail in range(4)
+            if len(word) - tail > len(core) and word[: len(word) - tail].endswith(core)]
+
+
+@lru_cache(maxsize=2_000)
+def _stem_words(start: str) -> tuple[str, ...]:
+    """Dictionary word forms that start with `start` (3 letters): the plain words a garbled
+    diminutive's stem may stand for (`analyse` then keeps only nouns in their dictionary form);
+    sorted, so every run tries them in one order."""
+    return tuple(sorted({_e(w) for w in _dictionary_words(start) if w.isalpha()}))
 
 
 GARBLED_ENDING = re.compile(r"(?:ик|чк|ечек|очек|ецо)[а-яё]{0,3}$")
