@@ -65,31 +65,32 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
                           for u in coach.transcriber.transcribe(call.pcm[s], s, language, speech=speech[s])]
         if not utterances:  # the VAD heard something, Whisper no words: noise, not a call
             note = "no speech: no words were recognised in what voice activity detection kept"
-    if note is not None:
-        call.notes.append(note)
-        session = coach.new_session(_speakers(call.pcm), language)
-    else:
-        utterances.sort(key=lambda u: (u.start, u.speaker))
-        session = coach.new_session(_speakers(pieces), language, layout, audio=_audio_of(call))
-        _feed(session, pieces)
-        for utt in utterances:
-            session.add_utterance(utt)
-        session.finish(call.duration_s)
-        if call.truncated:
-            withdrawn = session.withdraw(TAIL_CATEGORIES)
-            if withdrawn:
-                names = ", ".join(sorted({e.category for e in withdrawn}))
-                call.notes.append(f"not judged on a cut-off recording: {names}")
-    extra.update({
-        "language_probability": None if probability is None else round(probability, 3),
-        "fingerprint": fingerprint or coach.fingerprint_for(path),
-        "scoring_seconds": round(time.time() - started, 2),
-    })
-    if session.verifier is not None:
-        extra["verify"] = session.verifier.stats.to_dict()
-    if meta:
-        extra["meta"] = meta
-    return coach.result(session, str(path), call, utterances, extra)
+    with coach.rules_lock:  # the rules phase: one call at a time per Coach
+        if note is not None:
+            call.notes.append(note)
+            session = coach.new_session(_speakers(call.pcm), language)
+        else:
+            utterances.sort(key=lambda u: (u.start, u.speaker))
+            session = coach.new_session(_speakers(pieces), language, layout, audio=_audio_of(call))
+            _feed(session, pieces)
+            for utt in utterances:
+                session.add_utterance(utt)
+            session.finish(call.duration_s)
+            if call.truncated:
+                withdrawn = session.withdraw(TAIL_CATEGORIES)
+                if withdrawn:
+                    names = ", ".join(sorted({e.category for e in withdrawn}))
+                    call.notes.append(f"not judged on a cut-off recording: {names}")
+        extra.update({
+            "language_probability": None if probability is None else round(probability, 3),
+            "fingerprint": fingerprint or coach.fingerprint_for(path),
+            "scoring_seconds": round(time.time() - started, 2),
+        })
+        if session.verifier is not None:
+            extra["verify"] = session.verifier.stats.to_dict()
+        if meta:
+            extra["meta"] = meta
+        return coach.result(session, str(path), call, utterances, extra)
 
 
 def _audio_of(call: CallAudio):
@@ -136,8 +137,9 @@ def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeec
     diarization = found if found.two_speakers else replace(found, turns=found.split_turns)
     heard = coach.transcriber.transcribe(call.pcm[AGENT], AGENT, language, speech=speech)
     voiced = mono.split_words(heard, diarization)
-    roles = mono.pick_agent(voiced, lambda: coach.new_session((AGENT, CUSTOMER), language),
-                            call.duration_s)
+    with coach.rules_lock:  # the roles are read with the rules (coach.core.Coach.rules_lock)
+        roles = mono.pick_agent(voiced, lambda: coach.new_session((AGENT, CUSTOMER), language),
+                                call.duration_s)
     call.notes[:] = [n for n in call.notes if not n.startswith("mono recording")]
     if not found.two_speakers and roles.confidence < 0.75:
         info = {"diarized": False, "diarization": {**found.to_dict(), "agent_voice": None,

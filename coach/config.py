@@ -48,7 +48,8 @@ class CoachConfig:
     # live and replay commands set 1. Never changes a result (coach.numerics).
     decode_workers: int = 0
     # Settle phrase near misses and slip-tolerant finds on the audio (coach.verify): on by default,
-    # it raised forbidden-phrase F1 on both corpus sets for ~2 % of scoring time (docs/asr.md).
+    # it raised forbidden-phrase F1 on both corpus sets; the second readings of missing parts cost
+    # a 30 s beam decode per finding about to be reported (docs/asr.md).
     verify_phrases: bool = True
 
     def validate(self, languages: frozenset[str] | None = None) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -87,6 +88,11 @@ class Coach:
         self.whisper = whisper
         self.transcriber = Transcriber(whisper, transcriber_options(config))
         self.fingerprints = Fingerprints(checks, model)
+        # Two calls may be scored at once on one Coach (coach.engines.local: one call's
+        # single-threaded steps fill the cores the other leaves idle). Whisper, VAD and the
+        # diarizer are safe to share; the rules' tokenizer, morphology and analyzers are only
+        # ever used by one call at a time: `score` holds this lock around a call's rules phase.
+        self.rules_lock = threading.RLock()
 
     @classmethod
     def load(cls, config: CoachConfig | None = None, *, warm_up: bool = False) -> Coach:
@@ -151,7 +157,8 @@ class Coach:
 
     def score(self, path: str | Path, fingerprint: str | None = None,
               meta: dict[str, Any] | None = None) -> CallResult:
-        """Score one recording (coach.call_scoring); raises AudioError for unusable input."""
+        """Score one recording (coach.call_scoring); raises AudioError for unusable input.
+        Safe to call from two threads at once (see `rules_lock`)."""
         from coach.call_scoring import score_call
 
         return score_call(self, Path(path), fingerprint, meta)

@@ -215,9 +215,8 @@ class Verifier:
         the audio is held (live: older than `keep_s`, past the call's head)."""
         opts = self.options
         texts = []
-        for start, inside in self._windows(spans):
-            needed = 16 + math.ceil(opts.reread_tokens_per_s * (inside[-1][1] - start))
-            words = self._window(speaker, start, start + opts.reread_s, min(opts.reread_max_tokens, needed))
+        for start, inside, tokens in self._plan(spans):
+            words = self._window(speaker, start, start + opts.reread_s, tokens)
             if words is None:
                 continue
             if self.shared_channel:  # a diarized mono call: only the words inside the speaker's own stretches
@@ -250,6 +249,30 @@ class Verifier:
             return None
         return Utterance(utt.speaker, utt.start, utt.end, " ".join(w.text for w in words), words)
 
+    def prefetch(self, asks: list[tuple[str, list[tuple[float, float]]]]) -> None:
+        """Read the windows these `reread(speaker, spans)` calls will want, as many at once as
+        the model has replicas (`WhisperOps.map`), so that the calls that follow, in order, find
+        them kept. Each window is read with the token budget its first asker gives it, as the
+        calls one by one would (a later, longer ask still reads it again), so the readings, and
+        the findings, are the same with or without it; only the wall time changes."""
+        opts = self.options
+        todo: dict[tuple[str, float, float], int] = {}
+        for speaker, spans in asks:
+            for start, _, tokens in self._plan(spans):
+                key = (speaker, start, start + opts.reread_s)
+                kept = self._rereads.get(key)
+                if key not in todo and (kept is None or kept[0] < tokens):
+                    todo[key] = tokens
+        if len(todo) < 2 or self.ops.workers < 2:
+            return  # nothing to gain: `reread` reads it when asked
+        began = time.perf_counter()
+        readings = self.ops.map(lambda item: self._read(*item[0], item[1]), list(todo.items()))
+        for (key, tokens), words in zip(todo.items(), readings):
+            if words is not None:
+                self.stats.rereads += 1
+                self._rereads[key] = (tokens, words)
+        self.stats.seconds += time.perf_counter() - began
+
     def reread_end(self, spans: list[tuple[float, float]]) -> float:
         """The call time where `reread(speaker, spans)`'s last window ends."""
         windows = self._windows(spans)
@@ -267,6 +290,13 @@ class Verifier:
                 out.append((max(0.0, span[0] - opts.pad_s), [span]))
         return out
 
+    def _plan(self, spans: list[tuple[float, float]]) -> list[tuple[float, list[tuple[float, float]], int]]:
+        """The windows `reread(speaker, spans)` reads: (start, its stretches, token budget)."""
+        opts = self.options
+        return [(start, inside, min(opts.reread_max_tokens,
+                                    16 + math.ceil(opts.reread_tokens_per_s * (inside[-1][1] - start))))
+                for start, inside in self._windows(spans)]
+
     def _window(self, speaker: str, start: float, end: float, tokens: int
                 ) -> list[tuple[str, float, float]] | None:
         """The words (call times) of the audio from `start` to `end` in one 30 s window, decoded to
@@ -277,16 +307,22 @@ class Verifier:
         if kept is not None and kept[0] >= tokens:
             return kept[1]
         began = time.perf_counter()
-        opts = self.options
-        audio = self.audio(speaker, start, end)
-        if audio is None or len(audio) < SAMPLE_RATE // 10:
+        words = self._read(speaker, start, end, tokens)
+        if words is None:
             return None
         self.stats.rereads += 1
-        read = self.ops.read_window(audio, self.language, opts.reread_beam, tokens)
-        words = [(w["word"].strip(), start + w["start"], start + w["end"]) for w in read]
         self._rereads[key] = (tokens, words)
         self.stats.seconds += time.perf_counter() - began
         return words
+
+    def _read(self, speaker: str, start: float, end: float, tokens: int
+              ) -> list[tuple[str, float, float]] | None:
+        """One window read with beam search (no bookkeeping: `prefetch` runs it on threads)."""
+        audio = self.audio(speaker, start, end)
+        if audio is None or len(audio) < SAMPLE_RATE // 10:
+            return None
+        read = self.ops.read_window(audio, self.language, self.options.reread_beam, tokens)
+        return [(w["word"].strip(), start + w["start"], start + w["end"]) for w in read]
 
     def reading(self, utt: Utterance, cand: Candidate) -> Reading | None:
         """The candidate's stretch of audio with the decoded and the phrase reading of it."""

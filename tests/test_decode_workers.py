@@ -54,3 +54,46 @@ def test_one_replica_and_two_give_the_same_call():
     assert one["transcript"] and one["events"]  # not vacuous
     for key in ("transcript", "events", "metrics", "score", "fingerprint", "customer_name"):
         assert two[key] == one[key], key
+
+
+@pytest.mark.slow
+def test_two_calls_at_once_give_the_same_results_as_one_at_a_time():
+    """The inline engine scores two calls at once on one Coach when the model has two
+    replicas; each call's result is the one it gets alone, second readings included
+    (en_billing reads two windows again, fetched together)."""
+    from coach import Coach
+    from coach.engines import Job
+    from coach.engines.local import LocalEngine
+
+    coach = Coach.load(CoachConfig(cpu_threads=2, decode_workers=2))
+    paths = [CALLS / "en" / "en_billing.flac", CALLS / "customer_prompt.wav", CALLS / "name_not_used.wav",
+             CALLS / "mono_call.wav"]
+    runs = {}
+    for at_once in (1, 2):
+        got: dict[str, dict] = {}
+
+        def record(job, result, error, got=got):
+            assert error is None, error
+            got[job.path.name] = result.to_dict()
+
+        LocalEngine(coach.config, coach=coach, calls_at_once=at_once).run([Job(p) for p in paths], record)
+        runs[at_once] = got
+    one, two = runs[1], runs[2]
+    assert set(one) == set(two) == {p.name for p in paths}
+    assert one["en_billing.flac"]["verify"]["rereads"] == 2  # not vacuous: the prefetch path ran
+    for name in one:
+        for key in ("transcript", "events", "metrics", "score", "customer_name", "language"):
+            assert two[name][key] == one[name][key], (name, key)
+        assert {k: v for k, v in two[name]["verify"].items() if k != "seconds"} == \
+            {k: v for k, v in one[name]["verify"].items() if k != "seconds"}, name
+
+
+def test_the_heap_pad_leaves_a_users_own_setting(monkeypatch):
+    from coach.allocator import keep_heap_pad
+
+    monkeypatch.setenv("MALLOC_TOP_PAD_", "0")
+    assert keep_heap_pad() is False
+    monkeypatch.delenv("MALLOC_TOP_PAD_")
+    import sys
+    if sys.platform.startswith("linux"):
+        assert keep_heap_pad() is True  # glibc accepted it

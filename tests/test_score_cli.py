@@ -163,6 +163,32 @@ def test_resume_after_sigkill_scores_each_call_exactly_once(tmp_path, jobs):
 
 
 @pytest.mark.slow
+def test_ctrl_c_stops_a_batch_and_keeps_every_result_written(tmp_path):
+    """Two calls are scored at once in one process (coach.engines.local); Ctrl-C ends the batch
+    (exit 130) without starting more calls, after finishing and writing the ones in hand."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for i in range(8):
+        shutil.copy(CALLS / ("name_used.wav", "long_gap.wav")[i % 2], calls / f"c{i}.wav")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*COACH, "score", str(calls), "-o", str(out), "--no-report", "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for_json(out, proc)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("coach kept scoring after Ctrl-C")
+    stderr = proc.stderr.read()
+    assert proc.returncode == 130 and "interrupted" in stderr, stderr
+    written = [json.loads(p.read_text()) for p in out.glob("*.json")]
+    assert 1 <= len(written) < 8
+    assert all(r["transcript"] and r["fingerprint"] for r in written)
+    assert not list(out.glob(".*.tmp"))  # no half-written result
+
+
+@pytest.mark.slow
 def test_force_rescores(tmp_path):
     shutil.copy(CALLS / "customer_says_forbidden.wav", tmp_path / "a.wav")
     out = tmp_path / "out"

@@ -24,8 +24,10 @@ def add_config_options(parser: argparse.ArgumentParser, *, language_default: str
                         help="CPU threads for Whisper (default 0: all cores; never changes results)")
     parser.add_argument("--verify-phrases", choices=("on", "off"), default="on",
                         help="settle phrases the rules nearly found, or found only allowing ASR slips, "
-                             "on the audio (Whisper's forced alignment): catches phrases Whisper garbled "
-                             "for about 2%% of scoring time (default on)")
+                             "on the audio (Whisper's forced alignment), and read a missing greeting, "
+                             "closing, name question or use of the name again before reporting it: "
+                             "catches what Whisper garbled, for a few seconds per call that has such a "
+                             "finding (default on)")
     if not batch:
         return
     parser.add_argument("--device", dest="asr_device", choices=DEVICES, default="cpu",

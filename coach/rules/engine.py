@@ -378,6 +378,11 @@ def _reread(found: list[tuple[Rule, Hit]], verify: Verify, state: CallState,
     asks = [(rule, hit, rule.reread_spans(hit)) for rule, hit in found]
     ready = [w for w in waiting if until is None or until >= verify.reread_end(w[2][1])]
     waiting[:] = [w for w in waiting if w not in ready]
+    now = [(rule, hit, ask) for rule, hit, ask in ready + asks
+           if ask is None or until is None or until >= verify.reread_end(ask[1])]
+    prefetch = getattr(verify, "prefetch", None)
+    if prefetch is not None:  # every first reading at once; each finding is then settled in order
+        prefetch([ask for _, _, ask in now if ask is not None])
     kept = []
     for rule, hit, ask in ready + asks:
         if ask is not None and until is not None and until < verify.reread_end(ask[1]):
