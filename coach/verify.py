@@ -39,6 +39,7 @@ from coach.rules.base import char_spans
 from coach.rules.candidates import Candidate, Verdict
 
 AudioSource = Callable[[str, float, float], "np.ndarray | None"]
+Words = list[tuple[str, float, float]]  # a second reading's words with call times
 
 
 @dataclass
@@ -165,6 +166,8 @@ class Verifier:
         # them from the stretches, and word times aligned without timestamp tokens can drift).
         self.shared_channel = shared_channel
         self._rereads: dict[tuple[str, float, float], tuple[int, list[tuple[str, float, float]]]] = {}
+        # readings `prefetch` made ahead, by (window, token budget), until `_window` asks for one
+        self._prefetched: dict[tuple[tuple[str, float, float], int], Words | None] = {}
 
     def keep(self, speaker: str, start_s: float, end_s: float) -> None:
         """Audio a rule will read again at the call's end (`RecentAudio.pin`); batch has it all."""
@@ -251,26 +254,23 @@ class Verifier:
 
     def prefetch(self, asks: list[tuple[str, list[tuple[float, float]]]]) -> None:
         """Read the windows these `reread(speaker, spans)` calls will want, as many at once as
-        the model has replicas (`WhisperOps.map`), so that the calls that follow, in order, find
-        them kept. Each window is read with the token budget its first asker gives it, as the
-        calls one by one would (a later, longer ask still reads it again), so the readings, and
-        the findings, are the same with or without it; only the wall time changes."""
+        the model has replicas (`WhisperOps.map`). A reading is kept aside under its window and
+        token budget, and `_window` takes it only when, asked in the usual order, it would read
+        exactly that window with exactly that budget itself: the calls that follow see the same
+        readings as without it (a reading depends on nothing else), only sooner."""
         opts = self.options
-        todo: dict[tuple[str, float, float], int] = {}
+        todo: dict[tuple[tuple[str, float, float], int], None] = {}
         for speaker, spans in asks:
             for start, _, tokens in self._plan(spans):
                 key = (speaker, start, start + opts.reread_s)
                 kept = self._rereads.get(key)
-                if key not in todo and (kept is None or kept[0] < tokens):
-                    todo[key] = tokens
+                if (kept is None or kept[0] < tokens) and (key, tokens) not in self._prefetched:
+                    todo[(key, tokens)] = None
         if len(todo) < 2 or self.ops.workers < 2:
             return  # nothing to gain: `reread` reads it when asked
         began = time.perf_counter()
-        readings = self.ops.map(lambda item: self._read(*item[0], item[1]), list(todo.items()))
-        for (key, tokens), words in zip(todo.items(), readings):
-            if words is not None:
-                self.stats.rereads += 1
-                self._rereads[key] = (tokens, words)
+        readings = self.ops.map(lambda item: self._read(*item[0], item[1]), list(todo))
+        self._prefetched.update(zip(todo, readings))
         self.stats.seconds += time.perf_counter() - began
 
     def reread_end(self, spans: list[tuple[float, float]]) -> float:
@@ -307,7 +307,10 @@ class Verifier:
         if kept is not None and kept[0] >= tokens:
             return kept[1]
         began = time.perf_counter()
-        words = self._read(speaker, start, end, tokens)
+        if (key, tokens) in self._prefetched:  # read ahead by `prefetch`, exactly as asked here
+            words = self._prefetched.pop((key, tokens))
+        else:
+            words = self._read(speaker, start, end, tokens)
         if words is None:
             return None
         self.stats.rereads += 1

@@ -97,3 +97,28 @@ def test_the_heap_pad_leaves_a_users_own_setting(monkeypatch):
     import sys
     if sys.platform.startswith("linux"):
         assert keep_heap_pad() is True  # glibc accepted it
+
+
+@pytest.mark.slow
+def test_readings_made_ahead_are_the_readings_made_one_by_one(coach):
+    """`Verifier.prefetch` reads a call's second readings at once; each `reread` that follows, in
+    order, must get exactly what it would have read itself, also where two asks share a window
+    with different token budgets (the second, longer one reads it again one by one)."""
+    from coach.audio import load_call
+    from coach.verify import Verifier
+
+    call = load_call(CALLS / "name_not_used.wav")
+
+    def audio(speaker, start, end):
+        return call.samples(speaker, start, end)
+
+    asks = [("agent", [(0.5, 3.0)]), ("agent", [(0.5, 3.0), (8.0, 12.0)]), ("customer", [(3.5, 6.0)])]
+    plain = Verifier(coach.transcriber.ops, "ru", audio)
+    ahead = Verifier(coach.transcriber.ops, "ru", audio)
+    ahead.prefetch(asks)
+    if coach.transcriber.ops.workers > 1:
+        assert len(ahead._prefetched) == 3  # not vacuous: both budgets of the shared window, and one more
+    for speaker, spans in asks:
+        assert ahead.reread(speaker, spans) == plain.reread(speaker, spans)
+    assert ahead.stats.rereads == plain.stats.rereads == 3
+    assert not ahead._prefetched  # every reading made ahead was used
