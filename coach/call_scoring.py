@@ -65,6 +65,7 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
                           for u in coach.transcriber.transcribe(call.pcm[s], s, language, speech=speech[s])]
         if not utterances:  # the VAD heard something, Whisper no words: noise, not a call
             note = "no speech: no words were recognised in what voice activity detection kept"
+    fingerprint = fingerprint or coach.fingerprint_for(path)  # reads the whole file: not under the lock
     with coach.rules_lock:  # the rules phase: one call at a time per Coach
         if note is not None:
             call.notes.append(note)
@@ -83,7 +84,7 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
                     call.notes.append(f"not judged on a cut-off recording: {names}")
         extra.update({
             "language_probability": None if probability is None else round(probability, 3),
-            "fingerprint": fingerprint or coach.fingerprint_for(path),
+            "fingerprint": fingerprint,
             "scoring_seconds": round(time.time() - started, 2),
         })
         if session.verifier is not None:
