@@ -119,8 +119,8 @@ def main() -> int:
     args = parser.parse_args()
     calls = args.calls or default_calls()
 
-    coach = Coach.load(CoachConfig(language=args.language, cpu_threads=args.threads, decode_workers=1,
-                                   verify_phrases=args.verify_phrases == "on"), warm_up=True)
+    coach = Coach.load(CoachConfig(language=args.language, cpu_threads=args.threads,
+                                   verify_phrases=args.verify_phrases == "on").for_live(), warm_up=True)
 
     def live_options() -> LiveOptions:
         options = LiveOptions(language=args.language)

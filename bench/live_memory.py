@@ -90,7 +90,7 @@ def main() -> int:
             paths = [Path(tmp) / "long_call.wav"]
             make_long_call(paths[0], args.minutes)
         recordings = [FileSource(p, speed=0) for p in paths]
-        coach = Coach.load(CoachConfig(language="ru", cpu_threads=args.threads, decode_workers=1),
+        coach = Coach.load(CoachConfig(language="ru", cpu_threads=args.threads).for_live(),
                            warm_up=True)  # as `coach live` loads it
         hub = Hub(HubOptions(port=0)).start()
         desk = Desk(coach, hub.publish, DeskOptions(mode="replay"), lambda: LiveOptions(language="ru"),

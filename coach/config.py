@@ -13,6 +13,7 @@ coach.numerics).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,8 @@ class CoachConfig:
     # Segment batches Whisper decodes at once, each on its own single-thread model replica, the
     # threads split between them; 0 = one per thread. A whole call (score) gains ~20 % on 2 cores
     # (a decoder step on a batch of short segments keeps one core busy better than two), for
-    # ~110 MB per extra replica; live decodes one buffer at a time and wants its latency, so the
-    # live and replay commands set 1. Never changes a result (coach.numerics).
+    # ~110 MB per extra replica; live and replay take two replicas (`for_live`). Never changes a
+    # result (coach.numerics).
     decode_workers: int = 0
     # Settle phrase near misses and slip-tolerant finds on the audio (coach.verify): on by default,
     # it raised forbidden-phrase F1 on both corpus sets; the second readings of missing parts cost
@@ -80,6 +81,18 @@ class CoachConfig:
                 raise CoachError(f"{folder}: rules folder not found")
         if self.scorecard and not Path(self.scorecard).is_file():
             raise CoachError(f"{self.scorecard}: scorecard not found")
+
+    def for_live(self) -> CoachConfig:
+        """This configuration as live and replay load it: the threads split between two model
+        replicas (one per channel).
+
+        Live decodes one short buffer at a time, and on the 2-core machines measured a decoder
+        step is slower on two threads than on one (thread hand-offs for small matrices): a 2 s
+        buffer 0.52 -> 0.29 s, a 5.5 s one 0.66 -> 0.58 s, a line's 30 s second reading with
+        beam 5 3.2 -> 2.5 s (docs/live.md). On a machine with more cores each replica keeps
+        half of them for the 30 s windows' encoder."""
+        threads = self.cpu_threads or os.cpu_count() or 1
+        return replace(self, decode_workers=min(2, threads))
 
     def result_options(self) -> dict[str, Any]:
         """The options that decide a call's result, for the fingerprint.

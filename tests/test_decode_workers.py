@@ -2,7 +2,8 @@
 
 `coach score` decodes several segment batches at once, each on its own
 single-thread replica (CoachConfig.decode_workers, 0 = one per thread); live
-keeps one replica on all threads for latency. The split is a speed choice, so
+and replay load two replicas (`CoachConfig.for_live`), one short buffer decoded
+at a time on half the threads. The split is a speed choice, so
 it is not in the fingerprint and must not change a transcript or a finding.
 """
 
@@ -20,13 +21,21 @@ from tests.conftest import CALLS
     (2, 0, (1, 2)),  # the default on 2 cores: two single-thread replicas
     (4, 0, (1, 4)),
     (4, 2, (2, 2)),
-    (2, 1, (2, 1)),  # live: one replica on every thread
+    (2, 1, (2, 1)),  # one replica on every thread
     (1, 0, (1, 1)),
     (2, 8, (1, 2)),  # never more replicas than threads
     (3, 2, (1, 2)),
 ])
 def test_threads_are_split_between_replicas(threads, workers, expected):
     assert thread_split(TranscriberOptions(cpu_threads=threads, decode_workers=workers)) == expected
+
+
+@pytest.mark.parametrize(("threads", "expected"), [(2, (1, 2)), (8, (4, 2)), (1, (1, 1))])
+def test_live_loads_two_replicas_sharing_the_threads(threads, expected):
+    live = CoachConfig(cpu_threads=threads).for_live()
+    options = TranscriberOptions(cpu_threads=threads, decode_workers=live.decode_workers)
+    assert thread_split(options) == expected
+    assert live.result_options() == CoachConfig(cpu_threads=threads).result_options()
 
 
 def test_a_gpu_gets_one_replica():

@@ -17,9 +17,10 @@ from coach.asr.streaming import OnlineTranscriber, StreamingOptions, local_agree
 from coach.asr.whisper_ops import MAX_FRAMES, WhisperOps
 from coach.audio import load_call
 from coach.contract import AGENT
-from tests.conftest import CALLS, find_line
+from tests.conftest import CALLS, ROOT, find_line
 
 SR = 16000
+SAMPLE = ROOT / "samples" / "demo_call.wav"
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,33 @@ def test_forbidden_phrase_streams_as_a_final_utterance(whisper, manifest):
     # only the audio present is encoded: never Whisper's full 30 s window
     assert 0 < tr.stats.max_frames < 1200 < MAX_FRAMES
     assert tr.stats.max_buffer_s < 10
+
+
+def committed_when(whisper, audio: np.ndarray, word: str, chunk_s: float = 0.1):
+    """(stream time `word` was first committed, stream time its utterance closed)."""
+    tr = OnlineTranscriber(whisper, AGENT, StreamingOptions())
+    committed = closed = None
+    step = int(chunk_s * SR)
+    for i in range(0, len(audio), step):
+        tr.insert_audio_chunk(audio[i : i + step])
+        finals = [u for u in tr.process_iter() if u.final]
+        if committed is None and any(word in w.text.lower() for w in tr.committed_words()):
+            committed = tr.now
+        if any(word in u.text.lower() for u in finals):
+            closed = tr.now
+            break
+    return committed, closed
+
+
+@pytest.mark.slow
+def test_a_word_before_a_short_pause_is_committed_before_the_turn_closes(whisper):
+    """The demo's "…заявку. Минуточку, пожалуйста.": a pause of ~0.3 s after "Минуточку" gets a
+    closing decode, and the partial after it agrees with that decode, so the word is committed
+    (and its diminutive hint previewed) before the turn closes, not with the close."""
+    audio = load_call(SAMPLE).channels[AGENT][: SR * 36]
+    committed, closed = committed_when(whisper, audio, "минуточку")
+    assert closed is not None
+    assert committed is not None and committed < closed - 0.3, (committed, closed)
 
 
 @pytest.mark.slow

@@ -260,12 +260,31 @@ class OnlineTranscriber:
         """
         hyp = self._decode(upto, self.options.final_beam_size, forced=False)
         self._closing = (upto, [] if hyp.rejected else hyp.words)
+        self._pending = self._after_committed(self._closing[1])
         words = self._done + self._closing[1]
         text = words_text(words)
         if not text or text == self._last_partial:
             return []
         self._last_partial = text
         return [self._utterance(words, final=False)]
+
+    def _after_committed(self, words: list[StreamWord]) -> list[StreamWord]:
+        """A free decode's words after the committed ones (by time: those centred after the last
+        committed word ends), as the hypothesis the next partial is compared with
+        (LocalAgreement-2).
+
+        A speaker who pauses briefly gets a closing decode instead of a partial; if the next
+        partial had to agree with the partial before the pause, a word said just before it
+        ("…заявку. Минуточку, пожалуйста.") would wait for a third decode, usually past the
+        utterance's close, and its early finding would come with the close. The closing decode
+        heard more audio than that partial, so it is the newer hypothesis. By time, not by
+        matching the committed words: a free decode may spell those differently. Nothing is
+        committed on its word alone: the next partial (forced after the committed words) must
+        say the same."""
+        if not self._committed:
+            return list(words)
+        last = self._committed[-1].end
+        return [w for w in words if (w.start + w.end) / 2 >= last]
 
     def _close(self, reason: str, speech_end: int | None = None) -> list[Utterance]:
         """Close the utterance at `speech_end` (default: where speech stopped, or now), reusing

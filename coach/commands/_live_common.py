@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,8 +65,7 @@ def serve_calls(args: argparse.Namespace, what: str, options: DeskOptions, sourc
     desk: Desk | None = None
     code = 0
     try:
-        # one buffer at a time: all threads on one replica for the hint's latency (CoachConfig)
-        config = replace(config_from_args(args), decode_workers=1)
+        config = config_from_args(args).for_live()  # two replicas: a hint's latency (CoachConfig)
         if args.partial_interval <= 0:
             raise CoachError("--partial-interval must be more than 0 seconds")
         if options.out_dir is not None:
