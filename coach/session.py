@@ -112,7 +112,7 @@ class Session:
         exactly as batch judges it; the live pipeline shows a preview at once
         and does not show the same finding twice.
         """
-        return self.rulebook.preview(partial, self.state)
+        return self.rulebook.preview(partial, self.state, verify=self.verifier)
 
     def preview_acoustic(self, committed: dict[str, Utterance]) -> list[Event]:
         """Acoustic findings (raised voice, interruption) that the committed words of the

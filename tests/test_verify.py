@@ -333,6 +333,34 @@ def test_a_garbled_diminutive_whose_plain_word_is_garbled_too_is_asked_as_the_ne
         assert not [c for c in asked if c.rule.startswith("ru.diminutive")], text
 
 
+@pytest.mark.slow
+def test_a_garbled_phrase_still_being_said_is_previewed_once_the_audio_says_it(ru, verifier, manifest):
+    """Live: the committed words of an open utterance ("Не крите на меня", a partial decode's
+    garble) are settled on the audio as the final line would be, so the hint need not wait for
+    the turn to end; each candidate is asked once per utterance, and the call's verification
+    figures stay those of its final lines (batch's)."""
+    line = line_utterance(manifest, "forbidden_agent.wav", "Не кричите", "Не крите на меня!")
+    partial = replace(line, final=False)
+    state = ru.new_state()
+    assert [e for e in ru.preview(partial, state) if e.rule == DONT_SHOUT] == []  # the text alone
+    asked = []
+
+    def counting(utt, candidates):
+        asked.extend(candidates)
+        return verifier(utt, candidates)
+
+    counting.stats = verifier.stats  # the figures the preview must leave as they were
+    before = replace(verifier.stats)
+    [event] = [e for e in ru.preview(partial, state, verify=counting) if e.rule == DONT_SHOUT]
+    assert event.details["verified"] == "audio" and event.start == line.start
+    assert [e.rule for e in ru.preview(partial, state, verify=counting)].count(DONT_SHOUT) == 1
+    assert [c.rule for c in asked].count(DONT_SHOUT) == 1  # the second preview asked nothing again
+    assert verifier.stats == before
+    other = line_utterance(manifest, "forbidden_agent.wav", "Я проверю линию", "Не крите на меня!")
+    assert not [e for e in ru.preview(replace(other, final=False), ru.new_state(), verify=verifier)
+                if e.rule == DONT_SHOUT]  # on audio that does not hold it
+
+
 def clip_verifier(coach, name: str) -> tuple[Verifier, float]:
     clip = load_call(QUESTIONS / name)
     return Verifier(coach.transcriber.ops, "ru", lambda s, a, b: clip.samples(AGENT, a, b)), clip.duration_s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,7 +209,7 @@ class Rulebook:
                 found.append((rule, hit))
         return [(rule, hit) for rule, hit in found if id(hit) not in dropped]
 
-    def preview(self, utt: Utterance, state: CallState) -> list[Event]:
+    def preview(self, utt: Utterance, state: CallState, verify: Verify | None = None) -> list[Event]:
         """Findings of the early rules on an utterance still being spoken; the state is not changed.
 
         Live: an utterance closes only after a pause, and an agent may talk
@@ -219,10 +220,26 @@ class Rulebook:
         utterance still goes through `check_utterance`, as in batch; the
         caller matches the two (same rule, speaker, start) so nothing shows
         twice. `state` is only read (the customer's name for `{name}`).
+
+        With `verify`, what the rules nearly found or found only with slips allowed is settled on
+        the audio here too, as `check_utterance` settles it: a partial decode garbles a word as
+        often as the final one ("Надер было внимательнее"), and without this such a phrase
+        waited for the turn's end. Each candidate is asked once per utterance (the committed
+        words only grow), and these askings are not counted in the call's verification figures
+        (`extra.verify` stays batch's).
         """
         doc = self.tokens(utt.text)
-        return [_event(rule, hit, utt, state) for rule, hits in self._run("early", utt, doc, state)
-                for hit in hits]
+        ran = self._run("early", utt, doc, state)
+        found = [(rule, hit) for rule, hits in ran for hit in hits]
+        if verify is not None:
+            hits_of = {id(rule): hits for rule, hits in ran}
+            candidates = [(rule, c) for rule, _ in self._plan("early", utt.speaker)
+                          for c in rule.verification_candidates(utt, doc, hits_of.get(id(rule), []),
+                                                                NEAR_MISS_FLOOR)]
+            candidates = [(r, c) for r, c in candidates if c.kind == FUZZY or not _covered(c, r, found)]
+            if candidates:
+                found = self._settle(utt, found, candidates, _PreviewVerdicts(verify, state, utt))
+        return [_event(rule, hit, utt, state) for rule, hit in found]
 
     def cues(self, utt: Utterance, state: CallState) -> list[Event]:
         """Cues in one final utterance: not findings, advice for the agent's screen.
@@ -419,6 +436,31 @@ def _stands(rule: Rule, hit: Hit, ask: tuple[str, list[tuple[float, float]]] | N
             break
         ask = following
     return not hit.tentative
+
+
+class _PreviewVerdicts:
+    """`verify` for `Rulebook.preview`: a verdict per candidate of the open utterance, asked of
+    the audio once (kept in the state per speaker until the next utterance), the verifier's
+    figures left as they were."""
+
+    def __init__(self, verify: Verify, state: CallState, utt: Utterance):
+        self.verify = verify
+        kept = state.facts.setdefault("_preview_verdicts", {})
+        if kept.get(utt.speaker, (None,))[0] != utt.start:
+            kept[utt.speaker] = (utt.start, {})
+        self.verdicts: dict[tuple, Verdict] = kept[utt.speaker][1]
+
+    def __call__(self, utt: Utterance, candidates: list[Candidate]) -> list[Verdict]:
+        keys = [(c.rule, c.kind, c.start_char, c.said) for c in candidates]
+        asked = [(k, c) for k, c in zip(keys, candidates) if k not in self.verdicts]
+        if asked:
+            stats = getattr(self.verify, "stats", None)
+            before = copy.copy(stats)
+            verdicts = self.verify(utt, [c for _, c in asked])
+            if stats is not None:
+                stats.__dict__.update(before.__dict__)
+            self.verdicts.update(zip([k for k, _ in asked], verdicts))
+        return [self.verdicts[k] for k in keys]
 
 
 def _covered(cand: Candidate, rule: Rule, found: list[tuple[Rule, Hit]]) -> bool:
