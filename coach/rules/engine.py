@@ -219,7 +219,8 @@ class Rulebook:
         them now, and a hint can show before the utterance ends. The final
         utterance still goes through `check_utterance`, as in batch; the
         caller matches the two (same rule, speaker, start) so nothing shows
-        twice. `state` is only read (the customer's name for `{name}`).
+        twice. `state` is only read (the customer's name for `{name}`), but
+        for the preview's own verdicts (below).
 
         With `verify`, what the rules nearly found or found only with slips allowed is settled on
         the audio here too, as `check_utterance` settles it: a partial decode garbles a word as
