@@ -52,6 +52,11 @@ class CoachConfig:
     # it raised forbidden-phrase F1 on both corpus sets; the second readings of missing parts cost
     # a 30 s beam decode per finding about to be reported (docs/asr.md).
     verify_phrases: bool = True
+    # glibc malloc arenas for the process, set when the Coach loads (0: glibc's default, one per
+    # thread that allocates, up to 8 per core). Live takes 1 (`for_live`): its decoding threads'
+    # arenas kept ~70 MB each that an agent's day of calls never gave back (coach.allocator).
+    # Memory and speed only, never a result.
+    malloc_arenas: int = 0
 
     def validate(self, languages: frozenset[str] | None = None) -> None:
         """Raise CoachError for anything wrong that needs no model to see.
@@ -72,6 +77,8 @@ class CoachConfig:
             raise CoachError(f"--device must be one of {', '.join(DEVICES)}, got '{self.device}'")
         if self.beam_size < 1:
             raise CoachError(f"--beam must be at least 1, got {self.beam_size}")
+        if self.malloc_arenas < 0:
+            raise CoachError(f"malloc_arenas must be 0 (glibc's default) or more, got {self.malloc_arenas}")
         if self.cpu_threads < 0:
             raise CoachError(f"--threads must be 0 (all cores) or more, got {self.cpu_threads}")
         if self.decode_workers < 0:
@@ -84,7 +91,7 @@ class CoachConfig:
 
     def for_live(self) -> CoachConfig:
         """This configuration as live and replay load it: the threads split between two model
-        replicas (one per channel).
+        replicas (one per channel), and one malloc arena (`malloc_arenas`).
 
         Live decodes one short buffer at a time, and on the 2-core machines measured a decoder
         step is slower on two threads than on one (thread hand-offs for small matrices): a 2 s
@@ -92,7 +99,7 @@ class CoachConfig:
         beam 5 3.2 -> 2.5 s (docs/live.md). On a machine with more cores each replica keeps
         half of them for the 30 s windows' encoder."""
         threads = self.cpu_threads or os.cpu_count() or 1
-        return replace(self, decode_workers=min(2, threads))
+        return replace(self, decode_workers=min(2, threads), malloc_arenas=1)
 
     def result_options(self) -> dict[str, Any]:
         """The options that decide a call's result, for the fingerprint.

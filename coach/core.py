@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coach import __version__
+from coach import __version__, allocator
 from coach.analyzers import CallAnalyzers
 from coach.asr import Transcriber, TranscriberOptions, load_whisper
 from coach.audio import CallAudio
@@ -99,6 +99,8 @@ class Coach:
         """Check the config, load rules/thresholds/scorecard, then the model (verified)."""
         config = config or CoachConfig()
         checks = CallChecks.load(config)
+        if config.malloc_arenas:  # before the decoding threads start (each would make its own)
+            allocator.limit_arenas(config.malloc_arenas)
         model = resolve(config.model)
         whisper = load_whisper(model, transcriber_options(config))
         coach = cls(config, checks, model, whisper)

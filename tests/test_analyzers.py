@@ -235,6 +235,38 @@ def test_short_overlap_and_backchannel_are_not_interruptions(cfg):
     assert not of(events, "interruption") and metrics["interruptions"] == 0
 
 
+def test_a_short_pause_does_not_end_a_turn(cfg):
+    """A 0.4 s break between two of the customer's sentences, in which the agent cuts in and talks
+    on: the agent interrupts (not the customer, whose second sentence only continues the turn).
+    And the agent's own 0.35 s pauses do not cut one 1.2 s overlap into pieces too short to count.
+    A pause longer than `turn_pause_s` does end the turn."""
+    customer = track(12, [(1, 5, -24), (6.4, 2.5, -24)])
+    talking = spoken([(1, 5, -24), (6.4, 2.5, -24)], "customer")
+    agent_parts = [(6.1, 4, -24)]
+    events, metrics = analyze_call({"agent": track(12, agent_parts), "customer": customer},
+                                   spoken(agent_parts) + talking, cfg)
+    (event,) = of(events, "interruption")
+    assert event.start == pytest.approx(6.1, abs=0.05)
+    assert event.details["overlap_s"] == pytest.approx(2.5, abs=0.1)  # both talking, not the pause
+    assert metrics["interruptions"] == 1 and metrics["interruptions_by_customer"] == 0
+
+    long_turn = track(12, [(1, 8, -24)])
+    talking = spoken([(1, 8, -24)], "customer")
+    pieces = [(5, 0.4, -24), (5.75, 0.4, -24), (6.5, 0.4, -24)]
+    words = [utt("agent", [("подождите,", 5.0, 5.4), ("это", 5.75, 6.15), ("ошибка", 6.5, 6.9)])]
+    events, metrics = analyze_call({"agent": track(12, pieces), "customer": long_turn}, words + talking, cfg)
+    (event,) = of(events, "interruption")
+    assert event.details["overlap_s"] == pytest.approx(1.2, abs=0.1)
+    assert event.text == "подождите, это ошибка"
+
+    customer = track(12, [(1, 5, -24), (6.8, 2.5, -24)])  # a 0.8 s pause: her turn is over
+    talking = spoken([(1, 5, -24), (6.8, 2.5, -24)], "customer")
+    events, metrics = analyze_call({"agent": track(12, agent_parts), "customer": customer},
+                                   spoken(agent_parts) + talking, cfg)
+    assert not of(events, "interruption")
+    assert metrics["interruptions"] == 0 and metrics["interruptions_by_customer"] == 1
+
+
 def test_echo_on_the_agent_channel_is_not_an_interruption(cfg):
     """The customer's voice leaking onto the agent channel 20 dB down looks like the agent talking
     over them; it sits far under the agent's own speech (inside the agent's words) and is dropped."""

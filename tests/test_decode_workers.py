@@ -9,6 +9,9 @@ it is not in the fingerprint and must not change a transcript or a finding.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from coach.asr.transcriber import TranscriberOptions, thread_split
@@ -103,9 +106,64 @@ def test_the_heap_pad_leaves_a_users_own_setting(monkeypatch):
     monkeypatch.setenv("MALLOC_TOP_PAD_", "0")
     assert keep_heap_pad() is False
     monkeypatch.delenv("MALLOC_TOP_PAD_")
-    import sys
     if sys.platform.startswith("linux"):
         assert keep_heap_pad() is True  # glibc accepted it
+
+
+ARENA_PROBE = """
+import ctypes, ctypes.util, os, sys, tempfile, threading
+from coach import allocator
+if sys.argv[1] == "cap":
+    allocator.limit_arenas(1)
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def work():
+    for block in [libc.malloc(4096) for _ in range(100)]:
+        libc.free(block)
+threads = [threading.Thread(target=work) for _ in range(3)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+libc.fdopen.restype, libc.fdopen.argtypes = ctypes.c_void_p, [ctypes.c_int, ctypes.c_char_p]
+libc.malloc_info.argtypes, libc.fclose.argtypes = [ctypes.c_int, ctypes.c_void_p], [ctypes.c_void_p]
+fd, path = tempfile.mkstemp()
+out = libc.fdopen(os.dup(fd), b"w")
+libc.malloc_info(0, out)
+libc.fclose(out)
+print(open(path).read().count("<heap nr="))
+os.remove(path)
+"""
+
+
+def arenas_after_three_threads(mode: str) -> int:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    done = subprocess.run([sys.executable, "-c", ARENA_PROBE, mode], capture_output=True, text=True,
+                          env=env, check=True)
+    return int(done.stdout.strip())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's arenas")
+def test_live_keeps_one_malloc_arena_whatever_the_threads():
+    """Three threads that allocate get arenas of their own, unless the cap live sets is on; the
+    cap is memory only, not part of a result's fingerprint."""
+    assert arenas_after_three_threads("default") > 1
+    assert arenas_after_three_threads("cap") == 1
+    live = CoachConfig().for_live()
+    assert live.malloc_arenas == 1 and CoachConfig().malloc_arenas == 0
+    assert live.result_options() == CoachConfig().result_options()
+    with pytest.raises(CoachError, match="malloc_arenas"):
+        CoachConfig(malloc_arenas=-1).validate()
+
+
+def test_the_arena_cap_leaves_a_users_own_setting(monkeypatch):
+    from coach.allocator import limit_arenas
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert limit_arenas(1) is False
 
 
 @pytest.mark.slow

@@ -1,12 +1,20 @@
 """Interruption: the agent starts while the customer talks and talks over them.
 
-On the joint timeline, speaker S *overlaps* the other when S starts while the
-other has already been talking for `simultaneous_start_s` (a simultaneous
-start is nobody's fault) and both go on for at least `min_overlap_s`. The
-overlap is then judged on S's words in it (from `word_tolerance_s` before):
-nothing but listener tokens ("угу", "ага-ага", "mm-hm") is a backchannel,
-anything else an interruption. Only the agent's interruptions are findings;
-the customer's are counted in the metrics (nothing to coach).
+On the joint timeline, speaker S *overlaps* the other when S starts a turn while
+the other's turn has already lasted `simultaneous_start_s` (a simultaneous
+start is nobody's fault) and both then talk at once for at least
+`min_overlap_s`. A turn is a speaker's speech with pauses shorter than
+`turn_pause_s` in it: a breath or a sentence break is not the end of a turn.
+Without that, the speaker who held the floor was blamed: on the development
+corpus's 8 kHz calls, the customer's 0.3-0.4 s pause between two sentences, in
+which the agent cut in, made the customer's next sentence "the customer
+interrupts", and the agent's own short pauses cut a 1.1 s overlap into three
+too short to count (three interruptions missed, two of them found on the 16 kHz
+versions, whose activity had no pause there). The overlap is then judged on S's
+words in it (from `word_tolerance_s` before): nothing but listener tokens
+("угу", "ага-ага", "mm-hm") is a backchannel, anything else an interruption.
+Only the agent's interruptions are findings; the customer's are counted in the
+metrics (nothing to coach).
 
 Echo is not a voice. On real lines the other side's voice leaks onto a
 channel 20-30 dB down (sidetone, line echo), loud enough for the energy
@@ -70,7 +78,8 @@ DIARIZED_REASON = (
 class InterruptionOptions(FindingOptions):
     max_per_call: int = opt(3, "list at most this many findings per call (0: no cap); the rest are counted")
     min_overlap_s: float = opt(1.0, "both talk at once at least this long (a 0.3 s 'угу' is not)")
-    simultaneous_start_s: float = opt(0.3, "the other must have been talking this long already")
+    simultaneous_start_s: float = opt(0.3, "the other's turn must have lasted this long already")
+    turn_pause_s: float = opt(0.5, "a pause this short does not end a turn (a breath, a sentence break)")
     word_tolerance_s: float = opt(0.3, "words from this far before the overlap still belong to it")
     backchannels: tuple[str, ...] = opt(BACKCHANNELS, "an overlap of only these listener tokens is listening")
     confident_overlap_s: float = opt(2.0, "confidence reaches 1.0 at this overlap (0.5 at min_overlap_s)")
@@ -88,19 +97,31 @@ class InterruptionOptions(FindingOptions):
 
 @dataclass(frozen=True)
 class Overlap:
-    """`speaker` started talking while the other was talking; both went on until `end`.
+    """`speaker` started a turn during the other's; both talked at once for `talk_s` in all,
+    the last time until `end`.
 
-    `level` is the power-mean level of `speaker`'s channel over the overlap.
+    `level` is the power-mean level of `speaker`'s channel where both talked.
     """
 
     speaker: str
     start: float
     end: float
     level: float
+    talk_s: float
 
     @property
     def duration(self) -> float:
-        return self.end - self.start
+        return self.talk_s
+
+
+@dataclass
+class _Candidate:
+    """An open overlap: S's turn began at `start` frame during the other's turn."""
+
+    start: int
+    both: int = 0  # frames where both talked
+    power: float = 0.0  # S's power summed over those frames
+    last_both: int = -1
 
 
 class Interruption(Analyzer):
@@ -117,9 +138,12 @@ class Interruption(Analyzer):
         frame_s = ctx.frame_s
         self._min_overlap = round(options.min_overlap_s / frame_s)
         self._lead = round(options.simultaneous_start_s / frame_s)
+        self._pause = round(options.turn_pause_s / frame_s)
         self._backchannels = frozenset(normalize(w) for w in options.backchannels)
-        self._cand: dict[str, int | None] = dict.fromkeys(ctx.speakers, None)
-        self._power: dict[str, float] = dict.fromkeys(ctx.speakers, 0.0)  # over the open candidate
+        self._cand: dict[str, _Candidate | None] = dict.fromkeys(ctx.speakers, None)
+        # Each speaker's turn: its first frame (None between turns) and the last frame with speech.
+        self._turn_start: dict[str, int | None] = dict.fromkeys(ctx.speakers, None)
+        self._last_active: dict[str, int] = dict.fromkeys(ctx.speakers, -1)
         self._last = 0
         self.waiting: list[Overlap] = []  # closed overlaps whose words are not final yet
         self.counts = dict.fromkeys(ctx.speakers, 0)
@@ -139,18 +163,27 @@ class Interruption(Analyzer):
         values = frame.active
         for s in self.ctx.speakers:
             self._powers[s].append(10.0 ** (frame.level[s] / 10.0) if values[s] else 0.0)
+        onset = dict.fromkeys(self.ctx.speakers, False)
+        for s in self.ctx.speakers:
+            if values[s]:
+                if self._turn_start[s] is None:
+                    self._turn_start[s] = k
+                    onset[s] = True
+                self._last_active[s] = k
+            elif self._turn_start[s] is not None and k - self._last_active[s] > self._pause:
+                self._turn_start[s] = None  # the pause outlasted turn_pause_s: the turn is over
         for s in self.ctx.speakers:
             other = CUSTOMER if s == AGENT else AGENT
-            both = values[s] and values[other]
-            if self._cand[s] is not None and not both:
-                self._close(s, k)
-            onset = values[s] and frame.run_start[s] is None
-            other_start = frame.run_start[other]
-            if onset and values[other] and other_start is not None and k - other_start >= self._lead:
-                self._cand[s] = k
-                self._power[s] = 0.0
-            if self._cand[s] is not None:
-                self._power[s] += self._powers[s][k]
+            if self._cand[s] is not None and (self._turn_start[s] is None or self._turn_start[other] is None):
+                self._close(s)
+            other_start = self._turn_start[other]
+            if onset[s] and other_start is not None and k - other_start >= self._lead:
+                self._cand[s] = _Candidate(k)
+            cand = self._cand[s]
+            if cand is not None and values[s] and values[other]:
+                cand.both += 1
+                cand.power += self._powers[s][k]
+                cand.last_both = k
         self._last = k + 1
 
     def add_words(self, speaker: str, words: list[TimedWord]) -> None:
@@ -158,7 +191,7 @@ class Interruption(Analyzer):
 
     def finish(self) -> None:
         for s in self.ctx.speakers:
-            self._close(s, self._last)
+            self._close(s)
 
     def decide(self) -> list[Finding]:
         out: list[Finding] = []
@@ -191,15 +224,16 @@ class Interruption(Analyzer):
     def metrics(self) -> dict[str, Any]:
         return {"interruptions": self.counts[AGENT], "interruptions_by_customer": self.counts[CUSTOMER]}
 
-    def _close(self, s: str, k: int) -> None:
-        start = self._cand[s]
-        if start is None:
+    def _close(self, s: str) -> None:
+        cand = self._cand[s]
+        if cand is None:
             return
         self._cand[s] = None
-        if k - start >= self._min_overlap:
+        if cand.both >= self._min_overlap:
             frame_s = self.ctx.frame_s
-            level = 10.0 * math.log10(self._power[s] / (k - start) + 1e-12)
-            self.waiting.append(Overlap(s, start * frame_s, k * frame_s, level))
+            level = 10.0 * math.log10(cand.power / cand.both + 1e-12)
+            self.waiting.append(Overlap(s, cand.start * frame_s, (cand.last_both + 1) * frame_s, level,
+                                        round(cand.both * frame_s, 6)))
 
     def _own_level(self, speaker: str, before: float) -> float | None:
         """Power-mean level of `speaker`'s speech inside their own words that end before `before`.

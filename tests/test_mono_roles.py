@@ -1,0 +1,75 @@
+"""Which voice of a diarized mono call is the agent (coach.mono.pick_agent), on the real rulebook.
+
+Customers greet and thank too, and Whisper garbles the agent's own opening on 8 kHz
+lines, so a one-step lead in script steps is weaker evidence than who opened the
+call; an outbound call's "Алло?" opens nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from coach.contract import AGENT, CUSTOMER, Utterance, Word
+from coach.mono import opener, pick_agent
+
+
+def line(voice: int, start: float, text: str) -> tuple[int, Utterance]:
+    """(voice, utterance) with evenly spaced word times, 0.35 s a word."""
+    words = [Word(w, start + 0.35 * k, start + 0.35 * (k + 1)) for k, w in enumerate(text.split())]
+    return voice, Utterance(AGENT, start, words[-1].end, text, words)
+
+
+@pytest.fixture()
+def roles(coach):
+    def pick(voiced: list[tuple[int, Utterance]]):
+        end = voiced[-1][1].end + 2.0
+        return pick_agent(voiced, lambda: coach.new_session((AGENT, CUSTOMER), "ru"), end)
+    return pick
+
+
+# A help-desk call opened by the agent with a bare department answer (no greeting, no name
+# question caught), the customer greeting, naming her department and saying goodbye: as the
+# agent, the customer performs one script step more (greeting), both close.
+HELPDESK = [
+    line(0, 0.5, "Техподдержка, слушаю."),
+    line(1, 2.5, "Здравствуйте, это отдел кадров, у нас пропала общая папка с отчётами."),
+    line(0, 8.0, "Папку восстановит администратор вашей компании, я передам ему заявку."),
+    line(1, 13.0, "Хорошо, спасибо, до свидания."),
+    line(0, 15.0, "Спасибо за обращение, до свидания."),
+]
+
+
+def test_the_voice_that_opened_the_call_stays_the_agent_one_script_step_behind(roles):
+    found = roles(HELPDESK)
+    assert found.evidence[1] - found.evidence[0] == 1  # the customer "performs" one step more
+    assert found.agent == 0
+    assert found.confidence == 0.5  # order and words disagree: said, not hidden
+
+
+def test_two_steps_more_outweigh_the_opening(roles):
+    """The other voice greets with the company and its name, asks the customer's name and
+    closes; the first voice only asked a question: that voice is the customer who spoke first."""
+    voiced = [
+        line(1, 0.3, "Алло?"),
+        line(0, 1.5, "Подскажите, вы ещё работаете?"),
+        line(1, 4.0, "Добрый день, компания Телеком, меня зовут Ольга. Как я могу к вам обращаться?"),
+        line(0, 9.0, "Меня зовут Иван, у меня не работает интернет."),
+        line(1, 13.0, "Иван, проверю линию. Спасибо за обращение, всего доброго!"),
+    ]
+    found = roles(voiced)
+    assert found.evidence[1] - found.evidence[0] >= 2
+    assert found.agent == 1 and found.confidence > 0.5
+
+
+def test_a_bare_answer_does_not_open_the_call():
+    """Outbound: the customer picks up ("Алло? Да, слушаю") and the agent's first words open it."""
+    outbound = [
+        line(1, 0.3, "Алло?"),
+        line(1, 1.2, "Да, слушаю."),
+        line(0, 2.5, "Добрый день, банк Восток, меня зовут Ольга."),
+    ]
+    assert opener(outbound) == 0
+    assert opener([line(1, 0.3, "Здравствуйте!"), line(0, 1.0, "Добрый день, магазин Уют.")]) == 0
+    assert opener([line(1, 0.3, "Алло, это магазин?"), line(0, 1.0, "Да.")]) == 1
+    assert opener([line(1, 0.3, "Алло?")]) == 1  # nobody opened it: the first voice heard
+    assert opener([]) == 0
