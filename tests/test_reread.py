@@ -138,6 +138,34 @@ def test_a_name_question_the_first_reading_garbled_is_found_in_the_agents_first_
     assert not_asked(SecondReading("Hello, Skyway Airlines, my name is Kevin. Can I have your aim?"))
 
 
+def test_an_outbound_opening_that_greets_the_customer_by_name_read_again_is_no_missing_question(ru):
+    """An outbound call: the agent knows the name and greets by it. The first reading split the
+    name ("и горь"), so the name was neither asked nor known; the second reading greets
+    "Игорь Викторович" next to a greeting, as the first reading would have accepted. The agent's
+    own name after "меня зовут", or a name not next to a greeting, is no such greeting."""
+    lines = [spoken("Добрый день и горь Викторович.", 0.3, 2.8),
+             spoken("Да, это я.", 3.3, 4.5, CUSTOMER),
+             spoken("Банк Волга кредит, меня зовут Алина, звоню по поводу платежа по кредитной карте.",
+                    5.1, 11.0),
+             spoken("Да, я знаю, я немного задержал.", 11.9, 14.5, CUSTOMER),
+             spoken("Просрочка пять дней, сумма минимального платежа восемь тысяч двести рублей.",
+                    15.2, 20.5),
+             spoken("Спасибо, до свидания.", 40.0, 42.0)]
+
+    def not_asked(verify=None):
+        state = ru.new_state()
+        events = [e for u in lines for e in ru.check_utterance(u, state, verify=verify)]
+        state.duration_s = 45.0
+        return [e for e in events + ru.check_call(state, verify=verify) if e.rule == "ru.name.not-asked"]
+
+    assert not_asked()  # the text alone: never asked, never known
+    assert not_asked(SecondReading("Добрый день, Игорь Викторович. Банк Волга кредит, меня зовут "
+                                   "Алина, звоню по поводу платежа.")) == []
+    assert not_asked(SecondReading("Добрый день. Банк Волга кредит, меня зовут Алина, звоню по "
+                                   "поводу платежа."))
+    assert not_asked(SecondReading("Банк Волга кредит. Игорь Викторович задержал платёж."))
+
+
 @pytest.mark.slow
 def test_the_real_model_reads_the_greeting_the_first_reading_garbled(coach, ru):
     """clean_call.wav's agent says "Здравствуйте! Компания Телеком, меня зовут Алексей." and then

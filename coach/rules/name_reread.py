@@ -85,9 +85,24 @@ class NameRereads:
         if self.check == "used":
             return not self._used_in(text, doc, seen, state, hit)
         if not self._found(self.ask, doc, 2):
-            return True
+            return not self._greets_by_name(text, doc)
         if seen.asked_at is None and hit.judged_on:
             seen.asked, seen.asked_at = True, hit.judged_on[-1].end
+        return False
+
+    def _greets_by_name(self, text: str, doc: Doc) -> bool:
+        """asked: whether the agent's opening, read again, greets the customer by a dictionary name
+        next to a greeting word ("Добрый день, Игорь Викторович"): an outbound call whose agent
+        knows the name, which the first reading also accepts (`addresses`) when it reads the
+        name. Whisper split it there ("Добрый день и горь Викторович" on a corpus call)."""
+        words = doc.words
+        own = self._own_name_spots(doc)
+        for i, name in self.book.addresses(text, words, None):
+            if i in own:
+                continue
+            near = [words[j] for j in (i - 1, i + name.width) if 0 <= j < len(words)]
+            if any(w.lemma in self.skip or w.lower in self.skip for w in near):
+                return True
         return False
 
     def _answer_read_again(self, hit: Hit, text: str, state: Any, seen: _Seen) -> bool:
