@@ -42,6 +42,10 @@ class Session:
         # live: a line read again (`Rulebook.read_lines_again`) is read after the line's findings
         # went out, when the pipeline calls `read_lines_again`; batch reads it at once
         self.lines_later = False
+        # batch: the parts read again (the opening, the name question) wait for the call's end and
+        # are read together (`Rulebook.check_utterance`); live settles each once the call is past
+        # its window, so the overlay shows it during the call
+        self.rereads_at_end = True
 
     @property
     def language(self) -> str:
@@ -66,7 +70,8 @@ class Session:
         use words (rate, backchannels)."""
         self.utterances.append(utt)
         events = self.rulebook.check_utterance(utt, self.state, verify=self.verifier,
-                                               lines_later=self.lines_later)
+                                               lines_later=self.lines_later,
+                                               rereads_at_end=self.rereads_at_end)
         events += self.analyzers.add_utterance(utt)
         return self._keep(events)
 

@@ -181,6 +181,40 @@ def test_the_real_model_reads_the_greeting_the_first_reading_garbled(coach, ru):
 
 
 @pytest.mark.slow
+def test_batch_reads_the_opening_with_the_call_level_parts_and_gets_the_same_findings(coach, ru):
+    """forbidden_agent.wav's agent from 12 s on: no greeting, no name question; a closing line
+    placed at 40 s, past the opening's 30 s window. Live settles the opening there, during the
+    call; batch (`rereads_at_end`) reads nothing until the call's end and then reads the parts
+    together (as many at once as the model has replicas): the same findings and readings."""
+    call = load_call(CALLS / "forbidden_agent.wav")
+    sr = 16000
+    agent = np.zeros(45 * sr, dtype=np.float32)
+    head = call.samples(AGENT, 12.0, 23.6)
+    agent[: len(head)] = head
+    closing = call.samples(AGENT, 19.9, 23.5)
+    agent[40 * sr: 40 * sr + len(closing)] = closing
+    lines = [spoken("Не кричите на меня!", 0.21, 1.47),
+             spoken("Я проверю линию и отправлю мастера завтра утром.", 3.47, 7.46),
+             spoken("Спасибо за звонок, Ольга, всего доброго!", 40.06, 43.47)]
+
+    def run(at_end: bool):
+        verifier = Verifier(coach.transcriber.ops, "ru", lambda s, a, b: agent[int(a * sr): int(b * sr)])
+        state = ru.new_state()
+        events = [e for u in lines for e in ru.check_utterance(u, state, verify=verifier,
+                                                               rereads_at_end=at_end)]
+        read_during_the_call = verifier.stats.rereads
+        state.duration_s = 45.0
+        events += ru.check_call(state, verify=verifier)
+        return sorted((e.rule, e.start, e.text, str(e.details)) for e in events), read_during_the_call
+
+    live, live_during = run(False)
+    batch, batch_during = run(True)
+    assert batch == live
+    assert {"ru.structure.greeting", "ru.name.not-asked"} <= {rule for rule, *_ in batch}
+    assert live_during >= 1 and batch_during == 0
+
+
+@pytest.mark.slow
 def test_the_real_model_does_not_hear_a_greeting_that_was_not_said(coach, ru):
     """The question clip says only "Вы не меняли пароль в последние дни?": read again, still no
     greeting, and the finding carries the second reading."""

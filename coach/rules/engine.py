@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,12 +109,18 @@ class Rulebook:
         return out
 
     def check_utterance(self, utt: Utterance, state: CallState, verify: Verify | None = None,
-                        floor: float = NEAR_MISS_FLOOR, lines_later: bool = False) -> list[Event]:
+                        floor: float = NEAR_MISS_FLOOR, lines_later: bool = False,
+                        rereads_at_end: bool = False) -> list[Event]:
         """Findings known once this final utterance is in; also records it in the state.
 
         A line to be read again for the rules that judge single words (`Rule.rereads_lines`) is
         read here, or with `lines_later` kept for `read_lines_again` (live: the line's other
         findings go out first, the second reading's additions seconds later).
+
+        A finding whose part is read again (`Rule.reread_spans`: the opening) is settled once
+        the call is past its window, or with `rereads_at_end` with the call-level ones in
+        `check_call` (batch: the windows are then read together, as many at once as the model
+        has replicas; each reading is the same, only its wall time differs).
 
         Mostly line-level; call-level rules (`level = "call"`) see every speaker's
         utterances and may decide early (the opening is over: no greeting).
@@ -155,7 +162,7 @@ class Rulebook:
             else:
                 found += self._line_read_again(utt, rereaders, had, verify, state)
         if verify is not None:
-            found = _reread(found, verify, state, until=utt.end)
+            found = _reread(found, verify, state, until=-math.inf if rereads_at_end else utt.end)
             _keep_audio(verify, state)
         return [_event(rule, hit, utt, state) for rule, hit in found]
 
