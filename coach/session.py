@@ -42,10 +42,11 @@ class Session:
         # live: a line read again (`Rulebook.read_lines_again`) is read after the line's findings
         # went out, when the pipeline calls `read_lines_again`; batch reads it at once
         self.lines_later = False
-        # batch: the parts read again (the opening, the name question) wait for the call's end and
-        # are read together (`Rulebook.check_utterance`); live settles each once the call is past
-        # its window, so the overlay shows it during the call
-        self.rereads_at_end = True
+        # whole-call scoring (coach.call_scoring) sets this: the parts read again (the opening, the
+        # name question) wait for the call's end and are read together (`Rulebook.check_utterance`);
+        # a Session fed as the call goes (live) settles each once the call is past its window, so
+        # its finding comes during the call
+        self.rereads_at_end = False
 
     @property
     def language(self) -> str:

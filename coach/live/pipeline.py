@@ -143,7 +143,6 @@ class LivePipeline:
         self.options = options or LiveOptions()
         self.session = session
         session.lines_later = True  # a line read again does not hold back its other findings
-        session.rereads_at_end = False  # the opening's finding goes out during the call
         self.publish = publish
         self.clock = clock
         streaming = self.options.streaming
