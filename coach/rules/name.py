@@ -259,12 +259,17 @@ class NameRule(NameRereads, Rule):
             if i in own or name.key in seen.agent_names or words[i].lower in seen.agent_names:
                 continue
             if not seen.customer_spoke and i > 0:
-                near = [words[j] for j in (i - 1, i + name.width) if 0 <= j < len(words)]
-                if not any(w.lemma in self.skip or w.lower in self.skip for w in near):
+                if not self.next_to_skip_word(words, i, name.width):
                     seen.agent_names.add(words[i].lower)  # the agent's own name, said in the opening
                     continue
             out.append(name)
         return out
+
+    def next_to_skip_word(self, words: list[Token], i: int, width: int) -> bool:
+        """Whether the name at words[i:i + width] has a `skip_words` word ("здравствуйте",
+        "добрый день") right before or after it: in the opening, an address to the customer."""
+        near = [words[j] for j in (i - 1, i + width) if 0 <= j < len(words)]
+        return any(w.lemma in self.skip or w.lower in self.skip for w in near)
 
     # --- following the call -------------------------------------------------------------
     def _seen(self, state: Any) -> _Seen:

@@ -100,8 +100,7 @@ class NameRereads:
         for i, name in self.book.addresses(text, words, None):
             if i in own:
                 continue
-            near = [words[j] for j in (i - 1, i + name.width) if 0 <= j < len(words)]
-            if any(w.lemma in self.skip or w.lower in self.skip for w in near):
+            if self.next_to_skip_word(words, i, name.width):
                 return True
         return False
 
