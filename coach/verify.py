@@ -47,8 +47,8 @@ class VerifyOptions:
     """How a candidate is checked; `margin` is calibrated on the development corpus
     (bench/verify_phrases.py), in nats of summed token log-probability."""
 
-    margin: float = 8.0
-    min_mean: float = -1.5  # the phrase reading's mean token log-probability: lower is not this audio
+    margin: float = 6.0
+    min_mean: float = -3.0  # the phrase reading's mean token log-probability: lower is not this audio
     context_s: float = 1.0  # decoded words either side of the span, by their times
     pad_s: float = 0.3  # audio kept around the first and last word (word times are rough)
     keep_s: float = 60.0  # live: recent audio kept per speaker (an utterance closes within 30 s)

@@ -116,6 +116,30 @@ def test_a_greedy_decoding_loop_is_cut_to_its_first_period():
     assert _collapse_loop(real) is real
 
 
+
+def test_a_loop_after_real_words_makes_the_segment_doubtful_and_is_cut_if_it_stays():
+    """Texts Whisper gave on development-corpus calls (a mono mix's overlap, 8 kHz noise): the
+    loop follows real words, so gzip's ratio (< 2.4) did not see it."""
+    from coach.asr.fast import DecodedSegment, FastOptions, _doubtful
+    from coach.asr.loops import find_loop, without_loops
+
+    pitch = "50, опять двумя... Да, еди. Да, еди. Да, еди. Да, еди. Да, еди.".split()
+    run = find_loop(pitch)
+    assert run is not None and (run.start, run.unit, run.repeats) == (3, 2, 5)
+    assert [pitch[i] for i in without_loops(pitch)] == "50, опять двумя... Да, еди.".split()
+    digits = "4, 4, 7, 0, 1, 2, 3, 4, 4, 7, 0, 1, 2, 3, 4, 4, 4, 7, 0, 1, 2, 3, 4, 4, 4, 4, 4,".split()
+    assert find_loop(digits) is not None
+    kept = [digits[i] for i in without_loops(digits)]
+    assert find_loop(kept) is None and len(kept) < len(digits)
+    for speech in ("Нет, нет, нет, я не это имела в виду.", "Да-да-да, конечно, записываю.",
+                   "Алло, алло, вы меня слышите? Алло?", "One, two, three, one, two, three."):
+        assert find_loop(speech.split()) is None, speech
+    words = [{"word": " " + w, "start": 12.1 + i * 0.3, "end": 12.3 + i * 0.3, "probability": 0.6}
+             for i, w in enumerate(pitch)]
+    segment = DecodedSegment(12.1, 21.2, " ".join(pitch), words, -0.8, 0.1, 1.92)
+    assert segment.compression_ratio < FastOptions().max_compression_ratio
+    assert _doubtful(segment, FastOptions())
+
 def test_a_call_of_white_noise_is_named_no_speech(scorer, tmp_path):
     """60 s of loud white noise decodes fine (it is not silent) but holds no speech."""
     import wave

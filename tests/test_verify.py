@@ -160,6 +160,20 @@ def test_a_phrase_on_audio_that_does_not_hold_it_is_rejected(ru, verifier, manif
 
 
 @pytest.mark.slow
+def test_a_slip_that_reads_low_on_its_own_line_stays_and_goes_on_every_other_line(ru, verifier, manifest):
+    """The mean floor (-3 nats a token) sits between a phrase on its own line read through a garble
+    (here -2.8: the 8 kHz corpus lines read -1.8 to -2.2) and the phrase on a line that does not
+    hold it (-4.9 to -6.7 at 16 and 8 kHz on this call's other lines)."""
+    slip = "Не кричит е на мня!"
+    [event] = findings(ru, line_utterance(manifest, "forbidden_agent.wav", "Не кричите", slip), verifier)
+    assert event.details["verified"] == "audio"
+    for other in ("Здравствуйте", "Я проверю линию", "Спасибо за звонок"):
+        utt = line_utterance(manifest, "forbidden_agent.wav", other, slip)
+        assert len(findings(ru, utt)) == 1, other  # the text alone fires
+        assert findings(ru, utt, verifier) == [], other
+
+
+@pytest.mark.slow
 def test_a_live_session_verifies_on_the_audio_it_was_fed(coach, manifest):
     """No audio source: the Session keeps the recent audio it is fed, as the live pipeline feeds it."""
     on = type(coach)(replace(coach.config, verify_phrases=True), coach.checks, coach.model, coach.whisper)

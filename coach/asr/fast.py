@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from faster_whisper.transcribe import get_compression_ratio
 
+from coach.asr.loops import find_loop, without_loops
 from coach.asr.segmenter import SAMPLE_RATE, SegmenterOptions
 from coach.asr.vad import ChannelSpeech, to_float32
 from coach.asr.whisper_ops import HOP, WhisperOps, encode_length, even_frames, whisper_language
@@ -115,8 +116,14 @@ def decode_segments(ops: WhisperOps, audio: np.ndarray, language: str, options: 
 
 
 def _doubtful(seg: DecodedSegment, options: FastOptions) -> bool:
+    return _looped(seg, options) or seg.avg_logprob < options.min_avg_logprob
+
+
+def _looped(seg: DecodedSegment, options: FastOptions) -> bool:
+    """A decoding loop: the token limit reached, text gzip finds repetitive (a loop that is most
+    of it), or one phrase repeated in a row after real words (coach.asr.loops)."""
     return (seg.at_limit or seg.compression_ratio > options.max_compression_ratio
-            or seg.avg_logprob < options.min_avg_logprob)
+            or find_loop([w["word"] for w in seg.words]) is not None)
 
 
 def _decode_batch(ops: WhisperOps, audio: np.ndarray, spans: list[tuple[int, int]], language: str,
@@ -188,20 +195,20 @@ def _redecode(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment, language:
     span = (lo, min(hi, len(audio)))
     (again,) = _decode_batch(ops, audio, [span], language, options, options.redecode_beam)
     again = _collapse_loop(again)
-    limit = options.max_compression_ratio
-    looped = again.at_limit or again.compression_ratio > limit
-    if (seg.at_limit or seg.compression_ratio > limit) and again.words and not looped:
+    looped = _looped(again, options)
+    if _looped(seg, options) and again.words and not looped:
         return again  # a loop loses to any text
     short = len(again.words) < options.redecode_min_words * len(seg.words)
     silent = again.no_speech_prob > options.redecode_no_speech and again.avg_logprob < -0.8
-    unsure = again.at_limit or (again.avg_logprob < options.min_avg_logprob
-                                and seg.end - seg.start <= options.redecode_unsure_plain_s)
+    unsure = looped or (again.avg_logprob < options.min_avg_logprob
+                        and seg.end - seg.start <= options.redecode_unsure_plain_s)
     if short or silent or unsure:
         # Beam search on unsure audio sometimes stops after a word or two, which its per-token
         # score then favours; on 8 kHz speech a short encoding often reads as "no speech"
         # (the transcriber then drops the segment) where the 30 s window does not: a real
         # closing "All right, Nathan, ... Thanks for calling" was lost that way. The plain way
-        # decides those, beam loops, and unsure beam texts up to `redecode_unsure_plain_s`.
+        # decides those, beam loops (a mono mix's overlapped sales pitch: beam "Да, еди." five
+        # times, plain the pitch), and unsure beam texts up to `redecode_unsure_plain_s`.
         return _redecode_plain(ops, audio, seg, language, options)
     return again if again.avg_logprob > seg.avg_logprob else seg
 
@@ -223,6 +230,10 @@ def _redecode_plain(ops: WhisperOps, audio: np.ndarray, seg: DecodedSegment,
         for p in pieces for w in (p.words or [])
     ]
     text = " ".join(p.text.strip() for p in pieces)
+    kept = without_loops([w["word"] for w in words])
+    if len(kept) < len(words):  # the last reading loops too: keep one copy of the phrase
+        words = [words[i] for i in kept]
+        text = "".join(w["word"] for w in words).strip()
     return DecodedSegment(
         start=words[0]["start"] if words else seg.start,
         end=words[-1]["end"] if words else seg.end,
