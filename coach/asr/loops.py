@@ -9,7 +9,9 @@ pitch read as "50, опять двумя... Да, еди. Да, еди. Да, е
 runs "-1 -1 -2 -2 …" for a customer's noise). A run of one phrase said again and again is
 rare in speech, so it is looked for in the words themselves: a phrase of two or more words
 said `min_repeats` times in a row, or one word `min_repeats_single` times ("нет, нет, нет"
-and "да-да-да" are speech; four "алло" in a row is already rare).
+and "да-да-да" are speech, and so was "Yeah, yeah, yeah, yeah" on a real call; the single-word
+loops seen ran 5 to 10 times). What a loop costs is a second decoding: the segment's other
+readings decide, so a real repetition read as a loop keeps a reading of it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _key(word: str) -> str:
     return _NOT_WORD.sub("", word.lower())
 
 
-def find_loop(words: list[str], min_repeats: int = 3, min_repeats_single: int = 4,
+def find_loop(words: list[str], min_repeats: int = 3, min_repeats_single: int = 5,
               max_unit: int = 8) -> LoopRun | None:
     """The first run of one phrase repeated at least `min_repeats` times in a row (a single
     word: `min_repeats_single`), or None; words compared without case and punctuation."""
