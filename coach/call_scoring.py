@@ -38,6 +38,17 @@ if TYPE_CHECKING:
 
 # Call-level findings that a missing end of the recording could contradict.
 TAIL_CATEGORIES = ("no_closing", "name_not_used", "name_not_asked")
+# A mono call judged one voice keeps its two-way split only when the words show an agent and a
+# customer this clearly (coach.mono.pick_agent's role confidence); otherwise it is scored as the
+# agent alone. Two real people on an 8 kHz line can sound one voice to the speaker embedding
+# (Auto_Repairs_49: centroid similarity 0.89), and then every customer word is the agent's: its
+# "I don't know", fillers and "okay right" became the agent's forbidden phrases and filler habit.
+# So where the words still lean one way (role confidence 0.5: the opener, or one script step
+# ahead), the phrase findings said in the split's other voice are withheld, with a note: a
+# finding missed on an agent-only file costs less than a customer's words blamed on the agent.
+KEEP_SPLIT_ROLE_CONFIDENCE = 0.75
+DOUBT_SPLIT_ROLE_CONFIDENCE = 0.5
+WITHHELD_CATEGORIES = ("forbidden_phrase", "negative_phrasing", "diminutive", "filler_words")
 FEED_SECONDS = 60.0
 
 Chunks = Iterator[tuple[float, np.ndarray]]
@@ -54,10 +65,12 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
     extra: dict[str, Any] = {}
     note = no_speech_note(speech)
     utterances: list[Utterance] = []
+    doubted: tuple[list[tuple[float, float]], list[tuple[float, float]]] | None = None
     layout = "mono" if call.mono else "separate"  # `--mono agent`: one channel, maybe both voices
     if note is None:
         if call.mono and coach.config.mono == "diarize":
             pieces, utterances, extra = _diarized(coach, call, language, speech[AGENT])
+            doubted = extra.pop("_split", None)
             layout = "diarized" if extra["diarized"] else "separate"  # one voice: the agent alone
         else:
             pieces = {s: call.iter_chunks(s, FEED_SECONDS) for s in call.pcm}
@@ -78,6 +91,13 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
             for utt in utterances:
                 session.add_utterance(utt)
             session.finish(call.duration_s)
+            if doubted is not None:
+                other, agent = doubted
+                withheld = session.withdraw_spoken_in(WITHHELD_CATEGORIES, other, agent)
+                if withheld:
+                    call.notes.append(
+                        f"{len(withheld)} phrase finding(s) withheld: said where the doubted two-way "
+                        "split heard the other voice (the customer's words are not the agent's)")
             if call.truncated:
                 withdrawn = session.withdraw(TAIL_CATEGORIES)
                 if withdrawn:
@@ -143,10 +163,13 @@ def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeec
         roles = mono.pick_agent(voiced, lambda: coach.new_session((AGENT, CUSTOMER), language),
                                 call.duration_s)
     call.notes[:] = [n for n in call.notes if not n.startswith("mono recording")]
-    if not found.two_speakers and roles.confidence < 0.75:
+    if not found.two_speakers and roles.confidence < KEEP_SPLIT_ROLE_CONFIDENCE:
         info = {"diarized": False, "diarization": {**found.to_dict(), "agent_voice": None,
                                                    "role_confidence": None}}
         call.notes.append("mono recording: one voice heard; treated as the agent only")
+        if roles.confidence >= DOUBT_SPLIT_ROLE_CONFIDENCE:  # the words lean one way: see WITHHELD_CATEGORIES
+            info["_split"] = ([(u.start, u.end) for v, u in voiced if v != roles.agent],
+                              [(u.start, u.end) for v, u in voiced if v == roles.agent])
         return {AGENT: _array_chunks(samples)}, heard, info
     # The agent's turns, and everything else as the customer: the diarizer's own VAD drops
     # quiet far-side speech and hold music, which as "nobody" would read as dead air.

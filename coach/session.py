@@ -110,6 +110,20 @@ class Session:
         self.events = [e for e in self.events if e not in gone]
         return gone
 
+    def withdraw_spoken_in(self, categories: tuple[str, ...], spans: list[tuple[float, float]],
+                           elsewhere: list[tuple[float, float]]) -> list[Event]:
+        """Take back line-level findings of these categories whose words lie more in `spans` than
+        in `elsewhere` (a mono call judged one voice: the stretches its doubted split gave the
+        other voice); returns what was taken back."""
+        def overlap(e: Event, within: list[tuple[float, float]]) -> float:
+            return sum(max(0.0, min(e.end, b) - max(e.start, a)) for a, b in within)
+
+        gone = [e for e in self.events if not e.call_level and e.category in categories
+                and e.start is not None and e.end is not None
+                and overlap(e, spans) > overlap(e, elsewhere)]
+        self.events = [e for e in self.events if e not in gone]
+        return gone
+
     # -- live-only views (not findings) ----------------------------------------------------
     def preview(self, partial: Utterance) -> list[Event]:
         """Findings of the rules marked `early` on words still being spoken (committed words).

@@ -73,3 +73,34 @@ def test_a_bare_answer_does_not_open_the_call():
     assert opener([line(1, 0.3, "Алло, это магазин?"), line(0, 1.0, "Да.")]) == 1
     assert opener([line(1, 0.3, "Алло?")]) == 1  # nobody opened it: the first voice heard
     assert opener([]) == 0
+
+
+def test_a_doubted_split_withholds_the_phrases_the_other_voice_said(coach, roles):
+    """Judged one voice, scored as the agent alone: the customer's "Не кричите на меня" and
+    "Я не виновата" would be the agent's. Where the two-way split still leans one way (role
+    confidence 0.5), coach.call_scoring withholds the phrase findings said in the other voice's
+    stretches; the agent's own phrase and the call-level findings stay."""
+    from coach.call_scoring import DOUBT_SPLIT_ROLE_CONFIDENCE, WITHHELD_CATEGORIES
+
+    voiced = [
+        line(0, 0.5, "Служба доставки, слушаю."),
+        line(1, 2.5, "Здравствуйте, я не виновата, что меня не было дома, не кричите на меня."),
+        line(0, 8.0, "Я вас понимаю, курьер позвонит за час. Понятия не имею, почему он не позвонил."),
+        line(1, 14.0, "Хорошо, спасибо, до свидания."),
+        line(0, 16.0, "Спасибо за обращение, до свидания."),
+    ]
+    found = roles(voiced)
+    assert found.agent == 0 and DOUBT_SPLIT_ROLE_CONFIDENCE <= found.confidence < 0.75
+    session = coach.new_session((AGENT,), "ru")  # one voice: every word is the agent's
+    for _, utt in voiced:
+        session.add_utterance(utt)
+    session.finish(20.0)
+    said = {(e.category, e.start) for e in session.events if e.category == "forbidden_phrase"}
+    assert any(start >= 14.0 or 2.5 <= start < 8.0 for _, start in said)  # the customer's, blamed
+    other = [(u.start, u.end) for v, u in voiced if v != found.agent]
+    agent = [(u.start, u.end) for v, u in voiced if v == found.agent]
+    gone = session.withdraw_spoken_in(WITHHELD_CATEGORIES, other, agent)
+    assert gone and all(2.5 <= e.start < 8.0 for e in gone)
+    left = [e for e in session.events if e.category == "forbidden_phrase"]
+    assert left and all(8.0 <= e.start < 14.0 for e in left)  # "Понятия не имею": the agent's
+    assert not [e for e in gone if e.call_level]
