@@ -16,6 +16,11 @@ import pytest
 from tests.conftest import BAD, CALLS, find_line
 
 COACH = [sys.executable, "-m", "coach"]
+# Ctrl-C as a terminal's foreground job gets it: SIGINT at its default disposition. A shell starts a
+# background job (`make test &`, a CI step run that way) with SIGINT ignored, every child inherits
+# that, and a Python started so never raises KeyboardInterrupt: the batch would just run on.
+WITH_CTRL_C = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+               "os.execv(sys.argv[1], sys.argv[1:])"]
 
 
 def run_coach(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -171,8 +176,8 @@ def test_ctrl_c_stops_a_batch_and_keeps_every_result_written(tmp_path):
     for i in range(8):
         shutil.copy(CALLS / ("name_used.wav", "long_gap.wav")[i % 2], calls / f"c{i}.wav")
     out = tmp_path / "out"
-    proc = subprocess.Popen([*COACH, "score", str(calls), "-o", str(out), "--no-report", "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*WITH_CTRL_C, *COACH, "score", str(calls), "-o", str(out), "--no-report",
+                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for_json(out, proc)
     proc.send_signal(signal.SIGINT)
     try:
