@@ -52,6 +52,7 @@ WITHHELD_CATEGORIES = ("forbidden_phrase", "negative_phrasing", "diminutive", "f
 FEED_SECONDS = 60.0
 
 Chunks = Iterator[tuple[float, np.ndarray]]
+Doubted = tuple[list[tuple[float, float]], list[tuple[float, float]]]
 
 
 def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
@@ -65,12 +66,11 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
     extra: dict[str, Any] = {}
     note = no_speech_note(speech)
     utterances: list[Utterance] = []
-    doubted: tuple[list[tuple[float, float]], list[tuple[float, float]]] | None = None
+    doubted: Doubted | None = None
     layout = "mono" if call.mono else "separate"  # `--mono agent`: one channel, maybe both voices
     if note is None:
         if call.mono and coach.config.mono == "diarize":
-            pieces, utterances, extra = _diarized(coach, call, language, speech[AGENT])
-            doubted = extra.pop("_split", None)
+            pieces, utterances, extra, doubted = _diarized(coach, call, language, speech[AGENT])
             layout = "diarized" if extra["diarized"] else "separate"  # one voice: the agent alone
         else:
             pieces = {s: call.iter_chunks(s, FEED_SECONDS) for s in call.pcm}
@@ -147,9 +147,11 @@ def _array_chunks(samples: np.ndarray, seconds: float = FEED_SECONDS) -> Chunks:
 
 
 def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeech
-              ) -> tuple[dict[str, Chunks], list[Utterance], dict[str, Any]]:
+              ) -> tuple[dict[str, Chunks], list[Utterance], dict[str, Any], Doubted | None]:
     """A mono call split into agent and customer (coach.mono): virtual channels for the
-    analyzers, utterances per speaker for the rules, and what the split rests on."""
+    analyzers, utterances per speaker for the rules, what the split rests on, and, for a call
+    judged one voice whose split the words still lean on, (the other voice's stretches, the
+    agent's) for withholding the other voice's phrases."""
     from coach.diarization import Diarizer
 
     samples = call.samples(AGENT)
@@ -167,10 +169,11 @@ def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeec
         info = {"diarized": False, "diarization": {**found.to_dict(), "agent_voice": None,
                                                    "role_confidence": None}}
         call.notes.append("mono recording: one voice heard; treated as the agent only")
+        doubted = None
         if roles.confidence >= DOUBT_SPLIT_ROLE_CONFIDENCE:  # the words lean one way: see WITHHELD_CATEGORIES
-            info["_split"] = ([(u.start, u.end) for v, u in voiced if v != roles.agent],
-                              [(u.start, u.end) for v, u in voiced if v == roles.agent])
-        return {AGENT: _array_chunks(samples)}, heard, info
+            doubted = ([(u.start, u.end) for v, u in voiced if v != roles.agent],
+                       [(u.start, u.end) for v, u in voiced if v == roles.agent])
+        return {AGENT: _array_chunks(samples)}, heard, info, doubted
     # The agent's turns, and everything else as the customer: the diarizer's own VAD drops
     # quiet far-side speech and hold music, which as "nobody" would read as dead air.
     agent = diarization.sample_mask(roles.agent, len(samples))
@@ -184,4 +187,4 @@ def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeec
                                               "role_confidence": roles.confidence,
                                               "role_evidence": roles.evidence}}
     pieces = {roles.speaker_of(v): _array_chunks(virtual[v]) for v in (0, 1)}
-    return pieces, mono.label(voiced, roles), info
+    return pieces, mono.label(voiced, roles), info, None

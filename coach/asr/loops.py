@@ -43,7 +43,7 @@ def find_loop(words: list[str], min_repeats: int = 3, min_repeats_single: int = 
               max_unit: int = 8) -> LoopRun | None:
     """The first run of one phrase repeated at least `min_repeats` times in a row (a single
     word: `min_repeats_single`), or None; words compared without case and punctuation."""
-    keys = [k for k in (_key(w) for w in words)]
+    keys = [_key(w) for w in words]
     n = len(keys)
     for start in range(n):
         if not keys[start]:
