@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all-variants", action="store_true", help="score and compare every variant")
     parser.add_argument("--corpus", type=Path, default=make_corpus.DEFAULT_OUT,
                         help="corpus folder (default bench/.corpus; built there if missing)")
+    parser.add_argument("--scripts", type=Path, default=make_corpus.SCRIPTS,
+                        help="call scripts the corpus is built from (default bench/corpus/scripts; "
+                             "the held-out set: --scripts bench/corpus/holdout --corpus bench/.holdout)")
     parser.add_argument("--tolerance", type=float, default=EvalOptions.tolerance_s)
     parser.add_argument("--by", action="append", default=None, metavar="KEY",
                         help="F1 per group (default: language and noise; any truth tag, e.g. domain, tts)")
@@ -160,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write all figures as JSON")
     args, extra = parser.parse_known_args(argv)
     variants = list(make_corpus.VARIANTS) if args.all_variants else [args.variant]
-    make_corpus.build(args.corpus, variants=make_corpus.VARIANTS, quiet=True)
+    make_corpus.build(args.corpus, variants=make_corpus.VARIANTS, quiet=True, scripts=args.scripts)
     truths = load_truth([args.corpus / "truth"])
     options = EvalOptions(tolerance_s=args.tolerance, group_by=tuple(args.by or ["language", "noise"]))
     tag = options_tag(extra)

@@ -230,6 +230,10 @@ def parse_line(path: Path, i: int, raw: Any, language: str) -> LineSpec:
             category, ev_text = ev, text
         elif isinstance(ev, dict) and isinstance(ev.get("category"), str):
             category, ev_text = ev["category"], str(ev.get("text") or text)
+            extra = sorted(str(k) for k in set(ev) - {"category", "text"})
+            if extra:  # `{category: x, text: a, b}`: YAML cut the text at the comma, "b" became a key
+                raise ScriptError(f"{path}: {where}.ev[{j}]: unknown key '{extra[0]}' (a text with a "
+                                  f"comma must be quoted)")
         else:
             raise ScriptError(f"{path}: {where}.ev[{j}] must be a category or {{category, text}}")
         if category not in LINE_CATEGORIES:
@@ -833,9 +837,9 @@ def generator_digest() -> str:
 
 
 def build(out: Path = DEFAULT_OUT, only: list[str] | None = None, variants: tuple[str, ...] = VARIANTS,
-          jobs: int = 2, force: bool = False, quiet: bool = False) -> list[str]:
+          jobs: int = 2, force: bool = False, quiet: bool = False, scripts: Path = SCRIPTS) -> list[str]:
     """Render the calls whose script, generator or variants changed; return the ids rendered."""
-    specs = load_scripts(SCRIPTS, only)
+    specs = load_scripts(scripts.resolve(), only)
     check_tools()
     out.mkdir(parents=True, exist_ok=True)
     stamp_path = out / "stamps.json"
@@ -870,6 +874,9 @@ def build(out: Path = DEFAULT_OUT, only: list[str] | None = None, variants: tupl
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default bench/.corpus)")
+    parser.add_argument("--scripts", type=Path, default=SCRIPTS,
+                        help="folder of call scripts (default bench/corpus/scripts; a second set, e.g. "
+                             "bench/corpus/holdout, goes to its own --out)")
     parser.add_argument("--only", action="append", metavar="ID", help="render only this call (repeatable)")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"comma-separated, from {', '.join(VARIANTS)} (default: all)")
@@ -886,9 +893,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.check:
-            print_coverage(coverage(load_scripts(SCRIPTS, args.only)))
+            print_coverage(coverage(load_scripts(args.scripts, args.only)))
             return 0
-        build(args.out, args.only, variants, max(1, args.jobs), args.force)
+        build(args.out, args.only, variants, max(1, args.jobs), args.force, scripts=args.scripts)
     except ScriptError as exc:
         print(f"make_corpus: {exc}", file=sys.stderr)
         return 2
