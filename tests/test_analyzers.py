@@ -282,6 +282,31 @@ def test_echo_on_the_agent_channel_is_not_an_interruption(cfg):
     assert event.details["level_vs_own_db"] == pytest.approx(-2.0, abs=0.5)
 
 
+def test_colleagues_behind_the_agent_are_not_the_agent(cfg):
+    """The room behind the agent: colleagues on their own calls, 14 dB under the agent's voice, with
+    short pauses, so the energy detector hears speech on the agent channel all along. The agent who
+    cuts into the customer's long turn still interrupts (the room kept the agent's "turn" open, so
+    the agent's start was no onset), and the customer, who started while only the room talked,
+    interrupted nobody."""
+    total = 24.0
+    agent_own = [(0.5, 3, -24), (14, 4, -24)]
+    room = [(t, 1.7, -38) for t in np.arange(0.0, total - 2, 2.0)]
+    customer_parts = [(4, 11.5, -24)]
+    channels = {"agent": track(total, agent_own + room), "customer": track(total, customer_parts)}
+    words = spoken(agent_own) + spoken(customer_parts, "customer")
+    events, metrics = analyze_call(channels, words, cfg)
+    (event,) = of(events, "interruption")
+    assert event.start == pytest.approx(14.0, abs=0.2)
+    assert event.details["overlap_s"] == pytest.approx(1.5, abs=0.2)
+    assert metrics["interruptions"] == 1 and metrics["interruptions_by_customer"] == 0
+    # the same room with the agent quiet through the customer's turn: nobody interrupts
+    quiet = [(0.5, 3, -24), (16, 3, -24)]
+    channels["agent"] = track(total, quiet + room)
+    events, metrics = analyze_call(channels, spoken(quiet) + spoken(customer_parts, "customer"), cfg)
+    assert not of(events, "interruption")
+    assert metrics["interruptions"] == 0 and metrics["interruptions_by_customer"] == 0
+
+
 def test_customer_interrupting_is_counted_not_reported(cfg):
     agent = track(10, [(1, 5, -24)])
     customer = track(10, [(3, 4, -24)])

@@ -47,6 +47,7 @@ import copy
 import dataclasses
 import math
 from array import array
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,11 @@ class InterruptionOptions(FindingOptions):
     backchannels: tuple[str, ...] = opt(BACKCHANNELS, "an overlap of only these listener tokens is listening")
     confident_overlap_s: float = opt(2.0, "confidence reaches 1.0 at this overlap (0.5 at min_overlap_s)")
     echo_db: float = opt(12.0, "a channel this far under its speaker's own speech carries echo, not them")
+    background_db: float = opt(
+        10.0, "a turn is the channel's speech at most this far under the loudest of its last "
+        "`reference_s`: quieter is the room behind the speaker (colleagues' calls), not their voice")
+    reference_s: float = opt(30.0, "how far back the loudest speech of a channel is looked for", gt=0)
+    smooth_s: float = opt(0.5, "a frame is judged by the mean power of this much audio up to it", gt=0)
     own_reference_s: float = opt(1.0, "own speech (inside words) needed before the echo check applies")
 
     def problems(self) -> list[str]:
@@ -144,6 +150,7 @@ class Interruption(Analyzer):
         # Each speaker's turn: its first frame (None between turns) and the last frame with speech.
         self._turn_start: dict[str, int | None] = dict.fromkeys(ctx.speakers, None)
         self._last_active: dict[str, int] = dict.fromkeys(ctx.speakers, -1)
+        self._raw_start: dict[str, int | None] = dict.fromkeys(ctx.speakers, None)  # the sound's run
         self._last = 0
         self.waiting: list[Overlap] = []  # closed overlaps whose words are not final yet
         self.counts = dict.fromkeys(ctx.speakers, 0)
@@ -153,22 +160,76 @@ class Interruption(Analyzer):
         # Each speaker's frame powers (0 where silent) and the power of their speech inside their
         # own words, added word by word up to the overlap being judged.
         self._powers = {s: array("d") for s in ctx.speakers}
+        # Background gate (see `_voiced`): each channel's level over the last `smooth_s`, and the
+        # loudest such level of its speech over the last `reference_s` (a monotonic deque).
+        self._smooth = max(1, round(options.smooth_s / frame_s))
+        self._reference = max(1, round(options.reference_s / frame_s))
+        self._recent: dict[str, deque[float]] = {s: deque() for s in ctx.speakers}
+        self._recent_sum = dict.fromkeys(ctx.speakers, 0.0)
+        self._loudest: dict[str, deque[tuple[int, float]]] = {s: deque() for s in ctx.speakers}
+        self.background_frames = dict.fromkeys(ctx.speakers, 0)
         self._words: dict[str, list[TimedWord]] = {s: [] for s in ctx.speakers}
         self._counted = dict.fromkeys(ctx.speakers, 0)
         self._own_power = dict.fromkeys(ctx.speakers, 0.0)
         self._own_frames = dict.fromkeys(ctx.speakers, 0)
 
+    def _voiced(self, s: str, k: int, active: int, level_db: float) -> int:
+        """Whether frame k of channel s is its speaker talking, for turns and overlaps.
+
+        The energy detector calls any sound above the line's noise floor speech, and a
+        contact center's background is speech too: colleagues on their own calls behind the
+        agent (held-out corpus: babble 10-15 dB under the agent) kept the agent's channel
+        "talking" through the customer's turns, so the agent's own start in them was never an
+        onset (three interruptions of four missed, the customer counted as interrupting
+        instead) and a colleague's voice over the customer became one. So a frame is the
+        speaker's only when the channel's level over the last `smooth_s` is within
+        `background_db` of the loudest such level of its speech in the last `reference_s`: a
+        speaker close to the microphone reaches it, the room behind them does not. (A shout
+        lifts the reference for `reference_s`: the speaker's ordinary speech right after a
+        shout may then not count.) Causal and per frame: live equals batch.
+        """
+        power = 10.0 ** (level_db / 10.0)
+        recent = self._recent[s]
+        recent.append(power)
+        self._recent_sum[s] += power
+        if len(recent) > self._smooth:
+            self._recent_sum[s] -= recent.popleft()
+        smooth = 10.0 * math.log10(max(self._recent_sum[s], 0.0) / len(recent) + 1e-12)
+        loudest = self._loudest[s]
+        if active:
+            while loudest and loudest[-1][1] <= smooth:
+                loudest.pop()
+            loudest.append((k, smooth))
+        while loudest and loudest[0][0] <= k - self._reference:
+            loudest.popleft()
+        if not active:
+            return 0
+        if smooth < loudest[0][1] - self.options.background_db:
+            self.background_frames[s] += 1
+            return 0
+        return 1
+
     def step(self, frame: Frame) -> None:
         k = frame.index
-        values = frame.active
+        raw = frame.active
+        # turns and onsets follow the speaker's own voice (`_voiced`); once an overlap has begun,
+        # it lasts while both channels carry sound, as the echo check measures it
+        values = {s: self._voiced(s, k, raw[s], frame.level[s]) for s in self.ctx.speakers}
         for s in self.ctx.speakers:
-            self._powers[s].append(10.0 ** (frame.level[s] / 10.0) if values[s] else 0.0)
-        onset = dict.fromkeys(self.ctx.speakers, False)
+            self._powers[s].append(10.0 ** (frame.level[s] / 10.0) if raw[s] else 0.0)
+        onset: dict[str, int | None] = dict.fromkeys(self.ctx.speakers, None)
         for s in self.ctx.speakers:
+            if not raw[s]:
+                self._raw_start[s] = None
+            elif self._raw_start[s] is None:
+                self._raw_start[s] = k
             if values[s]:
                 if self._turn_start[s] is None:
-                    self._turn_start[s] = k
-                    onset[s] = True
+                    # the voice began where the sound did: the level is judged on a mean that
+                    # reaches the voice's level only some frames in
+                    begin = self._raw_start[s]
+                    begin = k if begin is None or k - begin > self._smooth else begin
+                    self._turn_start[s] = onset[s] = begin
                 self._last_active[s] = k
             elif self._turn_start[s] is not None and k - self._last_active[s] > self._pause:
                 self._turn_start[s] = None  # the pause outlasted turn_pause_s: the turn is over
@@ -177,10 +238,17 @@ class Interruption(Analyzer):
             if self._cand[s] is not None and (self._turn_start[s] is None or self._turn_start[other] is None):
                 self._close(s)
             other_start = self._turn_start[other]
-            if onset[s] and other_start is not None and k - other_start >= self._lead:
-                self._cand[s] = _Candidate(k)
+            begin = onset[s]
+            if begin is not None and other_start is not None and begin - other_start >= self._lead:
+                cand = self._cand[s] = _Candidate(begin)
+                mine, theirs = self._powers[s], self._powers[other]
+                for j in range(begin, k):  # the frames between the sound's start and now
+                    if mine[j] > 0.0 and theirs[j] > 0.0:
+                        cand.both += 1
+                        cand.power += mine[j]
+                        cand.last_both = j
             cand = self._cand[s]
-            if cand is not None and values[s] and values[other]:
+            if cand is not None and raw[s] and raw[other]:
                 cand.both += 1
                 cand.power += self._powers[s][k]
                 cand.last_both = k

@@ -127,6 +127,9 @@ class NegativeSpec(RuleSpec):
         "negated words whose positive form is another word: `{positive}` puts it in place of the "
         "particle and the word (\"вы не против…\" -> \"вы согласны…\")", default={}, default_doc="none",
         hint="map a negated word to its positive, e.g. {против: согласны}")
+    no_positive_words: list[str] = spec_field(
+        "negated offer words that say the opposite without the particle (\"не откажетесь от…\" -> "
+        "\"откажетесь…\"): their findings suggest the fallback", default=[], default_doc="none")
     window: int = spec_field("how near (in words) an address word must be", default=3, minimum=0)
 
 
@@ -198,6 +201,7 @@ class NegativeRule(Rule):
         self.unmarked_words = words("unmarked_question_words")
         self.window = spec.window
         self.positive_words = {self._norm(w, "positive_words"): p for w, p in spec.positive_words.items()}
+        self.no_positive = frozenset(self._norm(w, "no_positive_words") for w in spec.no_positive_words)
         self.require_fallback("positive", "object")
         self.offer_forms = OfferForms.of(self.offer) if self.morph else OfferForms((), frozenset())
 
@@ -345,7 +349,9 @@ class NegativeRule(Rule):
             start -= 1  # the word the particle is written onto: "Do" of "Don't", "Would" of "Wouldn't"
         positive, obj = "", ""
         instead = self.positive_words.get(words[target].lemma)
-        if instead is not None:
+        if words[target].lemma in self.no_positive:
+            pass  # dropping the particle says the opposite: the fallback suggestion
+        elif instead is not None:
             positive, obj = self._rewrite(utt.text, words, start, particle, target, {target: instead})
         elif not self.morph or self.words or self._by_form(words[target]):
             positive, obj = self._rewrite(utt.text, words, start, particle, target)
