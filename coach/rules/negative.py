@@ -133,6 +133,11 @@ class NegativeSpec(RuleSpec):
     window: int = spec_field("how near (in words) an address word must be", default=3, minimum=0)
 
 
+# The word a contracted "n't" leaves behind when the tokenizer splits it off: "Can't" -> "Ca" +
+# "n't", "won't" -> "wo" + "n't"; without the particle it is said in full ("Can you attach…?").
+CONTRACTED_HOSTS = {"ca": "can", "wo": "will", "sha": "shall"}
+
+
 def has_morphology(language: str) -> bool:
     """Whether tokens of this language carry POS tags (pymorphy3: Russian only)."""
     return any(t.pos for t in analyzer_for(language).tokens("не"))
@@ -354,7 +359,9 @@ class NegativeRule(Rule):
         elif instead is not None:
             positive, obj = self._rewrite(utt.text, words, start, particle, target, {target: instead})
         elif not self.morph or self.words or self._by_form(words[target]):
-            positive, obj = self._rewrite(utt.text, words, start, particle, target)
+            host = CONTRACTED_HOSTS.get(words[start].lower) if start != particle else None
+            positive, obj = self._rewrite(utt.text, words, start, particle, target,
+                                          {start: host} if host else None)
         return Hit(tokens=matched, details={
             "lemmas": [w.lemma for w in matched],
             "positive": positive,
