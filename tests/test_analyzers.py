@@ -332,6 +332,21 @@ def test_raised_voice_is_relative_to_the_agents_own_level(cfg):
     assert not of(analyze_call({"agent": track(21, loud)}, [], cfg)[0], "raised_voice")
 
 
+def test_colleagues_whisper_transcribed_do_not_set_the_baseline(cfg):
+    """Office babble 15 dB under the agent, which Whisper wrote down as the agent's words during the
+    customer's turns: inside "own" words, but far under the agent's own voice, so it does not make
+    the baseline, and the agent's ordinary voice afterwards is no raised voice. A real raise still is."""
+    own = [(0.5, 4, -24)]
+    room = [(5, 4, -39), (9.5, 4, -39), (14, 4, -39)]
+    after = [(18.5, 3, -24), (22, 3, -24), (26, 3, -24)]
+    parts = own + room + after
+    events, _ = analyze_call({"agent": track(30, parts)}, spoken(parts), cfg)
+    assert not of(events, "raised_voice"), [e.to_dict() for e in events]
+    raised = own + [(5, 3, -24), (9, 3, -24)] + room[2:] + [(18.5, 3, -12), (22, 3, -24), (26, 3, -24)]
+    (event,) = of(analyze_call({"agent": track(30, raised)}, spoken(raised), cfg)[0], "raised_voice")
+    assert event.start == pytest.approx(18.5, abs=0.3)
+
+
 def test_echo_on_the_agent_channel_does_not_set_the_baseline(cfg):
     """Real lines carry the customer 22-28 dB down on the agent channel; counted as the agent's speech
     it made the agent's normal voice read +20 dB. Only speech inside the agent's words counts."""

@@ -82,6 +82,10 @@ class RaisedVoiceOptions(FindingOptions):
     )
     return_db: float = opt(6.0, "came down: the median of that speech under baseline + this")
     echo_db: float = opt(12.0, "speech this far under the baseline is not the agent's voice")
+    background_db: float = opt(
+        10.0, "baseline: an own block this far under the loudest own block of the last `reference_s` is "
+        "the room behind the agent (colleagues Whisper transcribed), not the agent's voice")
+    reference_s: float = opt(30.0, "how far back that loudest own block is looked for", gt=0)
     level_change_s: float = opt(20.0, "still loud after this much speech: a level change, no finding")
     confident_db: float = opt(14.0, "confidence is 1.0 this far above the baseline (0.5 at threshold_db)")
     unconfirmed_confidence: float = opt(
@@ -172,6 +176,7 @@ class RaisedVoice(Analyzer):
         self._need = max(1, math.ceil(options.baseline_min_s / options.block_s))
         self.baseline = Baseline(max(self._need, round(options.baseline_window_s / options.block_s)))
         self.blocks: list[Block] = []
+        self._loudest: deque[tuple[int, float]] = deque()  # own blocks (start frame, level), falling
         self._powers: list[float] = []  # the open block's frame powers
         self._open_start = 0
         self._frames = 0
@@ -227,6 +232,7 @@ class RaisedVoice(Analyzer):
         probe.ctx = dataclasses.replace(self.ctx, words=dict(words))
         probe._early_confirm_s = self.options.preview_confirm_s
         probe.baseline = self.baseline.copy()
+        probe._loudest = deque(self._loudest)
         if self._episode is not None:
             probe._episode = dataclasses.replace(self._episode, confirm=list(self._episode.confirm))
         probe.blocks = list(self.blocks)
@@ -276,6 +282,25 @@ class RaisedVoice(Analyzer):
         share = self.ctx.words[AGENT].coverage(b.start * frame_s, b.end * frame_s, self.options.word_pad_s)
         return share >= self.options.own_share
 
+    def _voice_level(self, b: Block) -> bool:
+        """Whether an own block is loud enough to be the agent's voice for the baseline.
+
+        Whisper transcribes colleagues on their own calls behind the agent too (held-out corpus:
+        office babble 15 dB under the agent came out as "agent" words during the customer's
+        turns), so those blocks passed as the agent's own, made the baseline (-41 dBFS against
+        the agent's -26) and the agent's ordinary voice read +15 dB: three raised voices on a
+        calm call. A block more than `background_db` under the loudest own block of the last
+        `reference_s` does not join the baseline (after a shout, the baseline just waits).
+        """
+        window = round(self.options.reference_s / self.ctx.frame_s)
+        loudest = self._loudest
+        while loudest and loudest[-1][1] <= b.level:
+            loudest.pop()
+        loudest.append((b.start, b.level))
+        while loudest[0][0] <= b.start - window:
+            loudest.popleft()
+        return b.level >= loudest[0][1] - self.options.background_db
+
     def _run(self) -> None:
         """Judge every block whose inputs are final, in order."""
         opts = self.options
@@ -297,7 +322,7 @@ class RaisedVoice(Analyzer):
                     self._episode = Episode(
                         self.baseline.median(), self._next - 1, self._next - 1, peak=b.level
                     )
-                else:
+                elif self._voice_level(b):
                     self.baseline.add(b.level)
                 continue
             # An episode is open: later blocks extend it (loud, the agent's own), confirm that the
