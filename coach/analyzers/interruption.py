@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coach.analyzers.base import Analyzer, Context, Finding, FindingOptions, Frame, Needs, opt, ramp
+from coach.analyzers.sliding import SlidingMax
 from coach.analyzers.words import TimedWord, is_backchannel, normalize, text_of
 from coach.contract import AGENT, CUSTOMER
 
@@ -161,19 +162,19 @@ class Interruption(Analyzer):
         # own words, added word by word up to the overlap being judged.
         self._powers = {s: array("d") for s in ctx.speakers}
         # Background gate (see `_voiced`): each channel's level over the last `smooth_s`, and the
-        # loudest such level of its speech over the last `reference_s` (a monotonic deque).
+        # loudest such level of its speech over the last `reference_s`.
         self._smooth = max(1, round(options.smooth_s / frame_s))
-        self._reference = max(1, round(options.reference_s / frame_s))
+        reference = max(1, round(options.reference_s / frame_s))
         self._recent: dict[str, deque[float]] = {s: deque() for s in ctx.speakers}
         self._recent_sum = dict.fromkeys(ctx.speakers, 0.0)
-        self._loudest: dict[str, deque[tuple[int, float]]] = {s: deque() for s in ctx.speakers}
+        self._loudest = {s: SlidingMax(reference) for s in ctx.speakers}
         self.background_frames = dict.fromkeys(ctx.speakers, 0)
         self._words: dict[str, list[TimedWord]] = {s: [] for s in ctx.speakers}
         self._counted = dict.fromkeys(ctx.speakers, 0)
         self._own_power = dict.fromkeys(ctx.speakers, 0.0)
         self._own_frames = dict.fromkeys(ctx.speakers, 0)
 
-    def _voiced(self, s: str, k: int, active: int, level_db: float) -> int:
+    def _voiced(self, s: str, k: int, active: int, power: float) -> int:
         """Whether frame k of channel s is its speaker talking, for turns and overlaps.
 
         The energy detector calls any sound above the line's noise floor speech, and a
@@ -188,23 +189,17 @@ class Interruption(Analyzer):
         lifts the reference for `reference_s`: the speaker's ordinary speech right after a
         shout may then not count.) Causal and per frame: live equals batch.
         """
-        power = 10.0 ** (level_db / 10.0)
         recent = self._recent[s]
         recent.append(power)
         self._recent_sum[s] += power
         if len(recent) > self._smooth:
             self._recent_sum[s] -= recent.popleft()
-        smooth = 10.0 * math.log10(max(self._recent_sum[s], 0.0) / len(recent) + 1e-12)
-        loudest = self._loudest[s]
-        if active:
-            while loudest and loudest[-1][1] <= smooth:
-                loudest.pop()
-            loudest.append((k, smooth))
-        while loudest and loudest[0][0] <= k - self._reference:
-            loudest.popleft()
         if not active:
             return 0
-        if smooth < loudest[0][1] - self.options.background_db:
+        smooth = 10.0 * math.log10(max(self._recent_sum[s], 0.0) / len(recent) + 1e-12)
+        loudest = self._loudest[s]
+        loudest.add(k, smooth)
+        if smooth < loudest.top - self.options.background_db:
             self.background_frames[s] += 1
             return 0
         return 1
@@ -214,9 +209,10 @@ class Interruption(Analyzer):
         raw = frame.active
         # turns and onsets follow the speaker's own voice (`_voiced`); once an overlap has begun,
         # it lasts while both channels carry sound, as the echo check measures it
-        values = {s: self._voiced(s, k, raw[s], frame.level[s]) for s in self.ctx.speakers}
+        powers = {s: 10.0 ** (frame.level[s] / 10.0) for s in self.ctx.speakers}
+        values = {s: self._voiced(s, k, raw[s], powers[s]) for s in self.ctx.speakers}
         for s in self.ctx.speakers:
-            self._powers[s].append(10.0 ** (frame.level[s] / 10.0) if raw[s] else 0.0)
+            self._powers[s].append(powers[s] if raw[s] else 0.0)
         onset: dict[str, int | None] = dict.fromkeys(self.ctx.speakers, None)
         for s in self.ctx.speakers:
             if not raw[s]:

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coach.analyzers.base import Analyzer, Context, Finding, FindingOptions, Frame, Needs, opt, ramp
+from coach.analyzers.sliding import SlidingMax
 from coach.analyzers.words import text_of
 from coach.contract import AGENT
 
@@ -176,7 +177,7 @@ class RaisedVoice(Analyzer):
         self._need = max(1, math.ceil(options.baseline_min_s / options.block_s))
         self.baseline = Baseline(max(self._need, round(options.baseline_window_s / options.block_s)))
         self.blocks: list[Block] = []
-        self._loudest: deque[tuple[int, float]] = deque()  # own blocks (start frame, level), falling
+        self._loudest = SlidingMax(round(options.reference_s / ctx.frame_s))  # own blocks' levels
         self._powers: list[float] = []  # the open block's frame powers
         self._open_start = 0
         self._frames = 0
@@ -232,7 +233,7 @@ class RaisedVoice(Analyzer):
         probe.ctx = dataclasses.replace(self.ctx, words=dict(words))
         probe._early_confirm_s = self.options.preview_confirm_s
         probe.baseline = self.baseline.copy()
-        probe._loudest = deque(self._loudest)
+        probe._loudest = self._loudest.copy()
         if self._episode is not None:
             probe._episode = dataclasses.replace(self._episode, confirm=list(self._episode.confirm))
         probe.blocks = list(self.blocks)
@@ -292,14 +293,8 @@ class RaisedVoice(Analyzer):
         calm call. A block more than `background_db` under the loudest own block of the last
         `reference_s` does not join the baseline (after a shout, the baseline just waits).
         """
-        window = round(self.options.reference_s / self.ctx.frame_s)
-        loudest = self._loudest
-        while loudest and loudest[-1][1] <= b.level:
-            loudest.pop()
-        loudest.append((b.start, b.level))
-        while loudest[0][0] <= b.start - window:
-            loudest.popleft()
-        return b.level >= loudest[0][1] - self.options.background_db
+        self._loudest.add(b.start, b.level)
+        return b.level >= self._loudest.top - self.options.background_db
 
     def _run(self) -> None:
         """Judge every block whose inputs are final, in order."""
