@@ -61,6 +61,8 @@ examples: {match: [Ничем не могу помочь], no_match: [Сейча
         (("phrases: [ничем не могу помочь]", "phrases: 5"), "phrases"),
         (("examples: {match: [Ничем не могу помочь], no_match: [Сейчас помогу]}", ""), "examples"),
         (("message: m", "mesage: m"), "mesage"),
+        (("phrases: [ничем не могу помочь]", "phrases: [помочь]\nideas: [я + не могу]"), "ideas"),
+        (("phrases: [ничем не могу помочь]", "phrases: [помочь]\nideas: [помочь]"), "ideas"),
     ],
 )
 def test_invalid_rule_names_file_and_field(tmp_path, mutation, field):
@@ -68,6 +70,26 @@ def test_invalid_rule_names_file_and_field(tmp_path, mutation, field):
     with pytest.raises(RuleError) as info:
         load_rules("ru", [tmp_path])
     assert str(path) in str(info.value) and f"'{field}" in str(info.value)
+
+
+def test_an_idea_is_its_words_in_any_order_within_one_sentence(tmp_path):
+    """An idea (`ideas:`) finds the guideline's thought in words no phrase lists: one word of each
+    group in any order, close together, in one sentence; exact words only, one find per sentence."""
+    write(tmp_path / "ru" / "alone.yaml", GOOD.replace(
+        "phrases: [ничем не могу помочь]",
+        "phrases: [клиентов много а я один]\nideas: [а + я + =один|=одна + заявка|звонок]\nidea_window: 10"))
+    book = Rulebook(load_rules("ru", [tmp_path]).rules, "ru")
+    rule = next(r for r in book.rules if r.id == "acme.no-sorry")
+
+    def finds(text: str) -> list[str]:
+        hits = rule.check_utterance(None, book.tokens(text), book.new_state())
+        return [" ".join(t.lower for t in h.tokens) for h in hits]
+
+    assert finds("Сорок заявок за вечер, а я тут одна на телефоне.") == ["заявок за вечер а я тут одна"]
+    assert finds("А я одна, и звонков куча, а я одна!") == ["а я одна и звонков"]  # one per sentence
+    assert finds("Заявок сорок. А я одна на линии.") == []  # two sentences
+    assert finds("А я оформлю одну заявку.") == []  # "одну": not the form written
+    assert finds("Сорок заявак за вечер, а я тут одна.") == []  # no ASR slips for ideas
 
 
 def test_broken_yaml_names_the_line(tmp_path):

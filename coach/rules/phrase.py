@@ -1,8 +1,18 @@
-"""`kind: phrase`: any of a list of phrases said by the rule's speaker, with exceptions."""
+"""`kind: phrase`: any of a list of phrases said by the rule's speaker, with exceptions.
+
+Besides the phrases, a rule may list `ideas`: the guideline's idea said in other words. An idea is
+groups of words joined by `+` ("я + один + очередь|заявка|звонок"); it is found when one word of
+every group stands within `idea_window` words of each other in one sentence, in any order. Written
+phrases miss what agents really say ("сорок заявок за вечер, а я тут одна на телефоне" is "клиентов
+много, а я один" in no list's words); an idea's words must be said exactly (by lemma, or by form
+for a word written `=всего`), without the ASR slips phrases allow, because several words in any
+order already match far more lines than one phrase does.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import product
 from typing import Any, ClassVar
 
 from coach.contract import Utterance
@@ -28,6 +38,80 @@ from coach.rules.matching import (
 )
 from coach.rules.spec import SpecError, spec_field
 
+SENTENCE_END = frozenset(".!?…")
+
+
+@dataclass(frozen=True)
+class Idea:
+    """One idea of a phrase rule: per group, the lemmas (and exact forms) any of which fills it."""
+
+    text: str
+    groups: tuple[tuple[frozenset[str], frozenset[str]], ...]  # (lemmas, exact lowers) per group
+
+    def fills(self, tok: Token, group: int) -> bool:
+        lemmas, lowers = self.groups[group]
+        return tok.lemma in lemmas or tok.lower in lowers
+
+
+def compile_idea(text: str, analyzer: Any) -> Idea:
+    """"я + один|одна + очередь" -> an Idea; a word written "=всего" matches that form only."""
+    groups = []
+    for part in text.split("+"):
+        lemmas: set[str] = set()
+        lowers: set[str] = set()
+        for alt in (a.strip() for a in part.split("|")):
+            exact = alt.startswith("=")
+            words = [t for t in analyzer.tokens(alt.lstrip("=")) if not t.is_punct]
+            if len(words) != 1:
+                raise SpecError("ideas", f"'{text}': each alternative is one word, got '{alt}'")
+            if exact:
+                lowers.add(words[0].lower)
+            else:
+                lemmas.add(words[0].lemma)
+                lowers.add(words[0].lower)
+        groups.append((frozenset(lemmas), frozenset(lowers)))
+    if len(groups) < 2:
+        raise SpecError("ideas", f"'{text}': an idea needs two groups or more, joined by +")
+    return Idea(text, tuple(groups))
+
+
+def sentence_of_words(doc: list[Token]) -> list[int]:
+    """Per word (non-punctuation token) of the line, the number of its sentence."""
+    out, sentence = [], 0
+    for tok in doc:
+        if tok.is_punct:
+            if any(ch in SENTENCE_END for ch in tok.text):
+                sentence += 1
+        else:
+            out.append(sentence)
+    return out
+
+
+def find_idea(idea: Idea, doc: list[Token], words: list[Token], window: int) -> list[tuple[int, int]]:
+    """Spans (first, last word) where one word of each group stands within `window` words of the
+    others in one sentence, each word filling one group; the tightest per start, not overlapping."""
+    at = [[i for i, w in enumerate(words) if idea.fills(w, g)] for g in range(len(idea.groups))]
+    if not all(at):
+        return []
+    sentence = sentence_of_words(doc)
+    best: dict[int, int] = {}
+    for first in sorted({i for group in at for i in group}):
+        # only the words of this stretch: a long monologue must not multiply every group's hits
+        near = [[i for i in group if first <= i < first + window and sentence[i] == sentence[first]]
+                for group in at]
+        for picks in product(*near):
+            if min(picks) != first or len(set(picks)) < len(picks):
+                continue
+            last = max(picks)
+            if first not in best or last < best[first]:
+                best[first] = last
+    spans: list[tuple[int, int]] = []
+    for first in sorted(best):
+        span = (first, best[first])
+        if not any(overlaps(span, s) for s in spans):
+            spans.append(span)
+    return spans
+
 
 @dataclass(kw_only=True)
 class PhraseSpec(RuleSpec):
@@ -42,6 +126,12 @@ class PhraseSpec(RuleSpec):
                               "кричать\" needs 2)", default=1, minimum=0)
     fuzzy: bool = spec_field("tolerate ASR slips (see [How matching works](#how-matching-works)); "
                              "`false` for fixed forms like diminutives", default=True)
+    ideas: list[str] = spec_field("the idea in other words: groups of words joined by `+`, a group's "
+                                  "alternatives by a vertical bar (see [Ideas](#ideas)); one word of each "
+                                  "group, any order, within `idea_window` words of one sentence; by lemma, "
+                                  "`=word` for that form only; no ASR slips",
+                                  default=[], default_doc="none")
+    idea_window: int = spec_field("how many words an idea may spread over", default=8, minimum=2)
 
 
 class PhraseRule(Rule):
@@ -63,13 +153,16 @@ class PhraseRule(Rule):
         self.max_gap = spec.max_gap
         self.fuzzy = spec.fuzzy
         self._phrase_set = frozenset(self.phrases)
+        self.ideas = [compile_idea(text, analyzer) for text in spec.ideas]
+        self.idea_window = spec.idea_window
 
     def indexed_phrases(self) -> list[Phrase]:
         return self.phrases + self.exceptions
 
-    def phrase_gate(self) -> tuple[frozenset[Phrase], bool]:
-        """A find needs one of the rule's phrases (exceptions only cancel finds)."""
-        return self._phrase_set, self.fuzzy
+    def phrase_gate(self) -> tuple[frozenset[Phrase], bool] | None:
+        """A find needs one of the rule's phrases (exceptions only cancel finds); a rule with ideas
+        runs on every line of its speaker (an idea's words are looked up in the line, not indexed)."""
+        return None if self.ideas else (self._phrase_set, self.fuzzy)
 
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
         doc = as_doc(tokens)
@@ -78,28 +171,38 @@ class PhraseRule(Rule):
         if doc.index is not None and self in doc.index.rules:
             cands = doc.candidates(self.fuzzy)
             if self._phrase_set.isdisjoint(cands):
-                return []  # the common case: decided from the shared index, no matching at all
-            phrases = [p for p in phrases if p in cands]  # the others cannot match (`Doc.may_match`)
-        found = [
-            (span, phrase)
+                phrases = []  # the common case: decided from the shared index, no matching at all
+            else:
+                phrases = [p for p in phrases if p in cands]  # the others cannot match (`Doc.may_match`)
+        found: list[tuple[tuple[int, int], str, bool]] = [
+            (span, phrase.text, False)
             for phrase in phrases
             for span in doc.find(phrase, self.max_gap, self.fuzzy)
         ]
+        for idea in self.ideas:
+            found += [(span, idea.text, True) for span in find_idea(idea, doc, words, self.idea_window)]
         if not found:
             return []
         blocked = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, self.fuzzy)]
-        # Overlapping finds: keep the longest ("не надо на меня кричать" over a part of it).
-        found.sort(key=lambda f: (f[0][0] - f[0][1], f[0][0]))
-        taken: list[tuple[tuple[int, int], Phrase]] = []
-        for span, phrase in found:
-            if any(overlaps(span, b) for b in blocked) or any(overlaps(span, t) for t, _ in taken):
+        # Overlapping finds: keep the longest phrase ("не надо на меня кричать" over a part of it),
+        # then the tightest idea; an idea only where no find of the rule is in its sentence yet:
+        # one thought in other words ("я вообще сижу в Екатеринбурге, мне отсюда не видно") is one.
+        found.sort(key=lambda f: (f[2], (f[0][1] - f[0][0]) * (1 if f[2] else -1), f[0][0]))
+        sentence = sentence_of_words(doc) if self.ideas else []
+        taken: list[tuple[tuple[int, int], str, bool]] = []
+        for span, text, is_idea in found:
+            if any(overlaps(span, b) for b in blocked) or any(overlaps(span, t[0]) for t in taken):
                 continue
-            taken.append((span, phrase))
+            if is_idea and any(sentence[t[0][0]] == sentence[span[0]] for t in taken):
+                continue
+            taken.append((span, text, is_idea))
         hits = []
-        for span, phrase in sorted(taken, key=lambda f: f[0]):
+        for span, text, is_idea in sorted(taken, key=lambda f: f[0]):
             matched = words[span[0] : span[1] + 1]
-            hits.append(Hit(tokens=matched, details={"phrase": phrase.text,
-                                                     "lemmas": [t.lemma for t in matched]}))
+            details: dict[str, Any] = {"phrase": text, "lemmas": [t.lemma for t in matched]}
+            if is_idea:
+                details["idea"] = True
+            hits.append(Hit(tokens=matched, details=details))
         return hits
 
     # --- for checking against the audio (coach.verify) ------------------------------------
@@ -118,6 +221,8 @@ class PhraseRule(Rule):
         for hit in hits:
             first, last = index[id(hit.tokens[0])], index[id(hit.tokens[-1])]
             taken.append((first, last))
+            if hit.details.get("idea"):
+                continue  # matched exactly, word by word: nothing for the audio to settle
             phrase = next(p for p in self.phrases if p.text == hit.details.get("phrase"))
             if self.fuzzy and not self._exact_at(phrase, words, first, last):
                 said = self._said(utt.text, phrase, words, first, last)

@@ -15,7 +15,12 @@ utterances, because a mono recording has no customer turns to end one:
 `require` maps a label to phrases (matched like `kind: phrase`, on lemmas and
 ASR-tolerant); with `match: all` every label needs one of its phrases, with
 `match: any` one label is enough. `{missing}` in the message lists the labels
-not found.
+not found. A phrase may hold `{name}`: any first name the language's name
+dictionary knows (pymorphy3 for Russian), not followed by a patronymic, so
+"Турагентство «Компас», добрый день, Алина, слушаю вас" introduces Алина by
+"{name} слушаю" even when ASR garbled the company ("Тура янстого компос"); a
+name with a patronymic is the customer being addressed ("Добрый день, Игорь
+Викторович").
 
 The opening is decided as soon as the agent speaks past it, so live shows
 `no_greeting` early; the closing can only be judged when the call ends.
@@ -24,14 +29,18 @@ Either way it is the same finding, so live and batch agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 from coach.contract import AGENT, Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import Doc, Phrase, compile_phrase
+from coach.rules.names import NameBook, capitalised
 from coach.rules.spec import SpecError, spec_field
+
+NAME = "{name}"
+NAME_WORD = "xfirstnamex"  # what a first name becomes for the `{name}` phrases (no word of any language)
 
 
 @dataclass(kw_only=True)
@@ -42,7 +51,7 @@ class RequiredSpec(RuleSpec):
 
     part: Literal["opening", "closing"] = spec_field("the part of the call")
     require: dict[str, list[str]] = spec_field(
-        "label -> phrases; labels appear in `{missing}`",
+        "label -> phrases; labels appear in `{missing}`; `{name}` in a phrase stands for a first name",
         hint="map a label to a list of phrases, e.g. {greeting: [здравствуйте, добрый день]}")
     match: Literal["all", "any"] = spec_field("`all`: every label needs a phrase; `any`: one label is "
                                               "enough", default="all")
@@ -116,8 +125,14 @@ class RequiredRule(Rule):
         self.fuzzy = spec.fuzzy
         analyzer = analyzer_for(self.language)
         self.require: dict[str, list[Phrase]] = {
-            label: [compile_phrase(p, analyzer) for p in phrases] for label, phrases in spec.require.items()
+            label: [compile_phrase(p, analyzer) for p in phrases if NAME not in p]
+            for label, phrases in spec.require.items()
         }
+        # `{name}` phrases: matched on a copy of the line whose first names read NAME_WORD
+        self.named: list[tuple[str, Phrase]] = [
+            (label, compile_phrase(p.replace(NAME, NAME_WORD), analyzer))
+            for label, phrases in spec.require.items() for p in phrases if NAME in p]
+        self.book = NameBook.build(self.language, [], analyzer) if self.named else None
         self._labels_of: dict[Phrase, list[str]] = {}
         for label, phrases in self.require.items():
             for phrase in phrases:
@@ -246,9 +261,31 @@ class RequiredRule(Rule):
                 phrases = [(p, label) for p in doc.candidates(self.fuzzy) for label in labels_of.get(p, ())]
             else:
                 phrases = [(p, label) for label, ps in self.require.items() for p in ps]
-            labels = doc.memo[self] = frozenset(label for p, label in phrases
-                                                if doc.find(p, self.max_gap, self.fuzzy))
+            found = {label for p, label in phrases if doc.find(p, self.max_gap, self.fuzzy)}
+            if self.named and not {label for label, _ in self.named} <= found:
+                found |= self._named_labels(doc)
+            labels = doc.memo[self] = frozenset(found)
         return labels
+
+    def _named_labels(self, doc: Doc) -> set[str]:
+        """The labels of the `{name}` phrases: on the line's words with each first name (a
+        dictionary name, capitalised if it is also a common word, no patronymic after it) read
+        as NAME_WORD."""
+        book = self.book
+        assert book is not None
+        words, named = doc.words, False
+        tokens = []
+        for i, tok in enumerate(words):
+            found = book.dictionary(tok.lower) if tok.text.isalpha() else None
+            nxt = words[i + 1] if i + 1 < len(words) else None
+            if (found is not None and (capitalised(tok) or not found[1])
+                    and not (nxt is not None and book.patronymic_shaped(nxt))):
+                tok, named = replace(tok, lower=NAME_WORD, lemma=NAME_WORD), True
+            tokens.append(tok)
+        if not named:
+            return set()
+        copy = Doc(tokens)
+        return {label for label, p in self.named if copy.find(p, self.max_gap, self.fuzzy)}
 
     def _may_change(self, part: _Part, doc: Doc) -> bool:
         """Whether this agent line can change the checklist step. A part not yet satisfied
