@@ -307,6 +307,29 @@ def test_colleagues_behind_the_agent_are_not_the_agent(cfg):
     assert metrics["interruptions"] == 0 and metrics["interruptions_by_customer"] == 0
 
 
+def test_dead_air_with_colleagues_talking_behind_the_agent(cfg):
+    """9 s in which neither the agent nor the customer says a word, while colleagues talk on their own
+    calls 14 dB under the agent: the energy detector hears speech all along, yet it is dead air. The
+    same stretch carrying the agent's own words at that level (their ordinary voice after a shout) is
+    no silence, and a word Whisper smeared over the pause (4 s long) does not break it."""
+    total = 22.0
+    before, after = [(0.5, 3, -24)], [(13.5, 3, -24)]
+    customer_parts = [(17, 3, -24)]
+    room = [(t, 1.7, -38) for t in np.arange(4.0, 13.0, 2.0)]
+    channels = {"agent": track(total, before + room + after), "customer": track(total, customer_parts)}
+    words = spoken(before + after) + spoken(customer_parts, "customer")
+    events, metrics = analyze_call(channels, words, cfg)
+    (event,) = of(events, "long_silence")
+    assert (event.start, event.end) == pytest.approx((3.5, 13.5), abs=0.4)
+    assert metrics["longest_silence_s"] < 6.0  # the metrics stay on the sound
+    smeared = utt("agent", [("вот", 9.5, 13.6), ("ну", 13.7, 14.0)])
+    events, _ = analyze_call(channels, words + [smeared], cfg)
+    assert len(of(events, "long_silence")) == 1
+    # the agent's own quiet words there: speech, not dead air
+    events, _ = analyze_call(channels, words + spoken(room), cfg)
+    assert not of(events, "long_silence")
+
+
 def test_customer_interrupting_is_counted_not_reported(cfg):
     agent = track(10, [(1, 5, -24)])
     customer = track(10, [(3, 4, -24)])

@@ -47,13 +47,12 @@ import copy
 import dataclasses
 import math
 from array import array
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from coach.analyzers.base import Analyzer, Context, Finding, FindingOptions, Frame, Needs, opt, ramp
-from coach.analyzers.sliding import SlidingMax
+from coach.analyzers.sliding import VoiceGate
 from coach.analyzers.words import TimedWord, is_backchannel, normalize, text_of
 from coach.contract import AGENT, CUSTOMER
 
@@ -161,48 +160,24 @@ class Interruption(Analyzer):
         # Each speaker's frame powers (0 where silent) and the power of their speech inside their
         # own words, added word by word up to the overlap being judged.
         self._powers = {s: array("d") for s in ctx.speakers}
-        # Background gate (see `_voiced`): each channel's level over the last `smooth_s`, and the
-        # loudest such level of its speech over the last `reference_s`.
-        self._smooth = max(1, round(options.smooth_s / frame_s))
-        reference = max(1, round(options.reference_s / frame_s))
-        self._recent: dict[str, deque[float]] = {s: deque() for s in ctx.speakers}
-        self._recent_sum = dict.fromkeys(ctx.speakers, 0.0)
-        self._loudest = {s: SlidingMax(reference) for s in ctx.speakers}
-        self.background_frames = dict.fromkeys(ctx.speakers, 0)
+        # Background gate (`VoiceGate`): a channel's sound counts as its speaker only near the
+        # loudest speech of the channel lately.
+        smooth = round(options.smooth_s / frame_s)
+        reference = round(options.reference_s / frame_s)
+        self._gate = {s: VoiceGate(smooth, reference, options.background_db) for s in ctx.speakers}
+        self._smooth = self._gate[ctx.speakers[0]].smooth
         self._words: dict[str, list[TimedWord]] = {s: [] for s in ctx.speakers}
         self._counted = dict.fromkeys(ctx.speakers, 0)
         self._own_power = dict.fromkeys(ctx.speakers, 0.0)
         self._own_frames = dict.fromkeys(ctx.speakers, 0)
 
     def _voiced(self, s: str, k: int, active: int, power: float) -> int:
-        """Whether frame k of channel s is its speaker talking, for turns and overlaps.
-
-        The energy detector calls any sound above the line's noise floor speech, and a
-        contact center's background is speech too: colleagues on their own calls behind the
-        agent (held-out corpus: babble 10-15 dB under the agent) kept the agent's channel
-        "talking" through the customer's turns, so the agent's own start in them was never an
-        onset (three interruptions of four missed, the customer counted as interrupting
-        instead) and a colleague's voice over the customer became one. So a frame is the
-        speaker's only when the channel's level over the last `smooth_s` is within
-        `background_db` of the loudest such level of its speech in the last `reference_s`: a
-        speaker close to the microphone reaches it, the room behind them does not. (A shout
-        lifts the reference for `reference_s`: the speaker's ordinary speech right after a
-        shout may then not count.) Causal and per frame: live equals batch.
-        """
-        recent = self._recent[s]
-        recent.append(power)
-        self._recent_sum[s] += power
-        if len(recent) > self._smooth:
-            self._recent_sum[s] -= recent.popleft()
-        if not active:
-            return 0
-        smooth = 10.0 * math.log10(max(self._recent_sum[s], 0.0) / len(recent) + 1e-12)
-        loudest = self._loudest[s]
-        loudest.add(k, smooth)
-        if smooth < loudest.top - self.options.background_db:
-            self.background_frames[s] += 1
-            return 0
-        return 1
+        """Whether frame k of channel s is its speaker talking, for turns and overlaps
+        (`VoiceGate`). Colleagues' voices behind the agent kept the agent's channel "talking"
+        through the customer's turns, so the agent's own start in them was never an onset (three
+        interruptions of four missed on the held-out corpus, the customer counted as interrupting
+        instead) and a colleague's voice over the customer became one."""
+        return self._gate[s].step(k, active, power)
 
     def step(self, frame: Frame) -> None:
         k = frame.index

@@ -9,7 +9,14 @@ virtual channels like two real ones: nobody speaks in either. Audio marked missi
 silence either: a gap ends the silence before it without a finding, and the
 silence after it counts only from the next speech on.
 
-It also measures the call's total and longest silence (metrics).
+Office babble is not the call speaking: colleagues on their own calls behind the agent kept
+the agent's channel "active" through a 9 s dead air on a held-out corpus call. On two channels of
+their own, a stretch where neither channel's sound is its speaker (`VoiceGate`: within
+`background_db` of the channel's loudest speech lately) is dead air too, when it is long enough
+and nobody's words fall inside it: the words keep a speaker's quiet speech after a shout (also
+under the gate for `reference_s`) from counting as silence. Such a finding waits for the words.
+
+It also measures the call's total and longest silence (metrics, on the sound as before).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coach.analyzers.base import Analyzer, Context, Finding, FindingOptions, Frame, Needs, opt, ramp
+from coach.analyzers.sliding import VoiceGate
 from coach.contract import AGENT, CUSTOMER
 
 
@@ -25,6 +33,15 @@ from coach.contract import AGENT, CUSTOMER
 class LongSilenceOptions(FindingOptions):
     min_silence_s: float = opt(6.0, "a silence this long is reported")
     confident_silence_s: float = opt(10.0, "confidence reaches 1.0 at this length (0.5 at min_silence_s)")
+    background_db: float = opt(
+        10.0, "two channels: sound this far under the channel's loudest speech of the last "
+        "`reference_s` is the room (colleagues' calls), not its speaker; a silence of such sound "
+        "with nobody's words in it is dead air")
+    reference_s: float = opt(30.0, "how far back the loudest speech of a channel is looked for", gt=0)
+    smooth_s: float = opt(0.5, "a frame is judged by the mean power of this much audio up to it", gt=0)
+    word_margin_s: float = opt(0.3, "words whose middle lies this close to its ends do not break a silence")
+    longest_word_s: float = opt(1.5, "a longer word does not break one: Whisper smears the word after a "
+                                     "pause back over it", gt=0)
 
     def problems(self) -> list[str]:
         if self.confident_silence_s <= self.min_silence_s:
@@ -54,11 +71,21 @@ class LongSilence(Analyzer):
         self._found: list[Finding] = []
         self.total_s = 0.0
         self.longest_s = 0.0
+        # the same, with the room's sound not counted as speech (two separate channels only)
+        frame_s = ctx.frame_s
+        self._gates = ({s: VoiceGate(round(options.smooth_s / frame_s), round(options.reference_s / frame_s),
+                                     options.background_db) for s in ctx.speakers}
+                       if ctx.layout == "separate" and len(ctx.speakers) == 2 else None)
+        self._quiet_start: int | None = None
+        self._voice_spoken = False
+        self._reported_until = -1.0  # end of the last silence reported on the sound
+        self.waiting: list[tuple[float, float]] = []  # silences under the gate, until words are known
 
     def step(self, frame: Frame) -> None:
         k = frame.index
         if frame.missing:  # nothing is known here: neither dead air nor speech
             self._start, self._spoken = None, False
+            self._quiet_start, self._voice_spoken = None, False
             return
         if any(frame.active.values()):
             if self._start is not None and self._spoken:
@@ -67,9 +94,29 @@ class LongSilence(Analyzer):
             self._spoken = True
         elif self._start is None:
             self._start = k
+        if self._gates is not None:
+            voiced = [gate.step(k, frame.active[s], 10.0 ** (frame.level[s] / 10.0))
+                      for s, gate in self._gates.items()]
+            if any(voiced):
+                if self._quiet_start is not None and self._voice_spoken:
+                    self._quiet(self._quiet_start * self.ctx.frame_s, k * self.ctx.frame_s)
+                self._quiet_start = None
+                self._voice_spoken = True
+            elif self._quiet_start is None:
+                self._quiet_start = k
 
     def decide(self) -> list[Finding]:
         out, self._found = self._found, []
+        still = []
+        for start, end in self.waiting:
+            if not all(self.ctx.words[s].known_through(end) for s in self.ctx.speakers):
+                still.append((start, end))
+                continue
+            margin, longest = self.options.word_margin_s, self.options.longest_word_s
+            if not any(w.end - w.start <= longest for s in self.ctx.speakers
+                       for w in self.ctx.words[s].between(start + margin, end - margin)):
+                out.append(self._finding(start, end))
+        self.waiting = still
         return out
 
     def metrics(self) -> dict[str, Any]:
@@ -80,9 +127,20 @@ class LongSilence(Analyzer):
         if duration >= self.ctx.metrics.silence_min_s:
             self.total_s += duration
         self.longest_s = max(self.longest_s, duration)
+        if duration >= self.options.min_silence_s:
+            self._found.append(self._finding(start, end))
+            self._reported_until = end
+
+    def _quiet(self, start: float, end: float) -> None:
+        """A silence under the gate: dead air if long and wordless, unless the sound's silence
+        inside it was reported already (the gate's silence holds the sound's)."""
+        if end - start >= self.options.min_silence_s and self._reported_until <= start:
+            self.waiting.append((start, end))
+
+    def _finding(self, start: float, end: float) -> Finding:
+        # Silence is measured exactly; how sure it is dead air (not a hold the customer agreed
+        # to) grows with its length.
         opts = self.options
-        if duration >= opts.min_silence_s:
-            # Silence is measured exactly; how sure it is dead air (not a hold the customer
-            # agreed to) grows with its length.
-            confidence = ramp(duration, opts.min_silence_s, opts.confident_silence_s)
-            self._found.append(Finding(start, end, {"silence_s": duration}, confidence))
+        duration = end - start
+        confidence = ramp(duration, opts.min_silence_s, opts.confident_silence_s)
+        return Finding(start, end, {"silence_s": duration}, confidence)
