@@ -58,6 +58,11 @@ DEFAULT_SUFFIXES = {
     "очко": ["ко", "о"], "ечко": ["ко", "о", "це"], "ецо": ["о"],  # окошечко, местечко, письмецо
 }
 MASCULINE_SURFACE = ("ик", "чик", "очек", "ечек")
+# case endings of a masculine "-ик" noun, longest first: an unknown form pymorphy3 guessed wrong
+# ("анализики" as a feminine "анализика", "кодиком" as a name) is read off its surface
+IK_INFLECTIONS = {"ами": {"plur", "ablt"}, "ом": {"sing", "ablt"}, "ов": {"plur", "gent"},
+                  "ам": {"plur", "datv"}, "ах": {"plur", "loct"}, "а": {"sing", "gent"},
+                  "у": {"sing", "datv"}, "е": {"sing", "loct"}, "и": {"plur", "nomn"}}
 PLAIN_MAX_WORDS = 7  # pymorphy3 misparses some ("номерочек")
 NEAR_SIMILARITY = 0.75  # a garbled word this close to a dictionary diminutive is asked of the audio
 
@@ -196,6 +201,15 @@ class DiminutiveRule(Rule):
                     base = self._base(stem + ending, None)
                     if base is not None:
                         return self._found(word, stem + ending, base, None, word)
+        if not known_word(word):
+            for suffix in ("чик", "ик"):
+                for ending in IK_INFLECTIONS:
+                    if word.endswith(suffix + ending) and len(word) > len(suffix + ending) + 1:
+                        stem = word[: -len(suffix + ending)]
+                        base = self._base(stem, None)
+                        if base is not None:
+                            form = base.inflect(IK_INFLECTIONS[ending])
+                            return Found(stem + suffix, stem, form.word if form is not None else stem)
         return None
 
     def _plain_reading(self, word: str, nouns: tuple[Any, ...]) -> bool:
