@@ -59,10 +59,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from rapidfuzz.distance import Levenshtein
+
 from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
 from coach.rules.candidates import NEAR, Candidate
+from coach.rules.lexicon import parses
 from coach.rules.matching import Doc, as_doc
 from coach.rules.negative_near import OfferForms, near_offer
 from coach.rules.spec import SpecError, spec_field
@@ -324,7 +327,8 @@ class NegativeRule(Rule):
         if j is None:
             return None
         target = words[j]
-        if "impr" in target.tags or "1per" in target.tags:
+        split = "impr" in target.tags and _is(target, self.offer) and self._split_plural(words, j)
+        if ("impr" in target.tags and not split) or "1per" in target.tags:
             return None  # "Не волнуйтесь" asks nothing; "я не хочу" is about the speaker
         if self._cancelled(words, i, text):
             return None
@@ -334,17 +338,38 @@ class NegativeRule(Rule):
         addressed_near = not self.address or any(_is(w, self.address) for w in near)
         offer_word = _is(target, self.offer)
         if self.morph and target.pos == "VERB":
-            addressed = "2per" in target.tags or (
+            addressed = "2per" in target.tags or split or (
                 addressed_near and ("past" in target.tags and "plur" in target.tags or offer_word)
             )
         else:
             addressed = addressed_near
         if not addressed or not (question or offer_word):
             return None
-        lo, hi = min(i, j), max(i, j)
+        lo, hi = min(i, j), max(i, j) + split
         if lo > 0 and _is(words[lo - 1], self.address):
             lo -= 1  # "вы не хотите", "вам не нужна": the whole offer, as QA quotes it
         return (lo, hi), j
+
+    @staticmethod
+    def _split_plural(words: list[Token], j: int) -> bool:
+        """Whether an imperative and the short word after it are a 2nd-person plural ASR split in
+        two: Whisper base wrote "Не желаете подключить…" as "Не желай ети подключить…" on three
+        corpus calls, and "желай" alone is an imperative, which asks nothing. The two joined
+        must be within two letters of the verb's "вы" form ("желайети" / "желаете")."""
+        if j + 1 >= len(words):
+            return False
+        fragment = words[j + 1].lower
+        if not fragment.isalpha() or len(fragment) > 3:
+            return False
+        joined = words[j].lower + fragment
+        for parse in parses(words[j].lower):
+            if "impr" not in parse.tag:
+                continue
+            for tense in ("pres", "futr"):
+                form = parse.inflect({"indc", tense, "plur", "2per"})
+                if form is not None and Levenshtein.distance(joined, form.word, score_cutoff=2) <= 2:
+                    return True
+        return False
 
     def _hit(self, utt: Utterance, words: list[Token], span: tuple[int, int], target: int) -> Hit:
         matched = words[span[0] : span[1] + 1]
@@ -354,8 +379,8 @@ class NegativeRule(Rule):
             start -= 1  # the word the particle is written onto: "Do" of "Don't", "Would" of "Wouldn't"
         positive, obj = "", ""
         instead = self.positive_words.get(words[target].lemma)
-        if words[target].lemma in self.no_positive:
-            pass  # dropping the particle says the opposite: the fallback suggestion
+        if words[target].lemma in self.no_positive or "impr" in words[target].tags:
+            pass  # dropping the particle says the opposite, or the verb came split: the fallback
         elif instead is not None:
             positive, obj = self._rewrite(utt.text, words, start, particle, target, {target: instead})
         elif not self.morph or self.words or self._by_form(words[target]):
