@@ -201,15 +201,14 @@ class DiminutiveRule(Rule):
                     base = self._base(stem + ending, None)
                     if base is not None:
                         return self._found(word, stem + ending, base, None, word)
-        if not known_word(word):
-            for suffix in ("чик", "ик"):
-                for ending in IK_INFLECTIONS:
-                    if word.endswith(suffix + ending) and len(word) > len(suffix + ending) + 1:
-                        stem = word[: -len(suffix + ending)]
-                        base = self._base(stem, None)
-                        if base is not None:
-                            form = base.inflect(IK_INFLECTIONS[ending])
-                            return Found(stem + suffix, stem, form.word if form is not None else stem)
+        if not known_word(word):  # "-ик" only: an unknown "-чик" form is mostly a garbled real
+            for ending in IK_INFLECTIONS:  # "-чик" noun ("дабчиков" for "датчиков"), not a little "даб"
+                if word.endswith("ик" + ending) and len(word) > len(ending) + 4:
+                    stem = word[: -len(ending) - 2]
+                    base = self._base(stem, None)
+                    if base is not None:
+                        form = base.inflect(IK_INFLECTIONS[ending])
+                        return Found(stem + "ик", stem, form.word if form is not None else stem)
         return None
 
     def _plain_reading(self, word: str, nouns: tuple[Any, ...]) -> bool:
