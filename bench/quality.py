@@ -61,6 +61,12 @@ def options_tag(extra: list[str]) -> str:
 
 def score(corpus: Path, variant: str, out: Path, extra: list[str]) -> None:
     """Run `coach score` on one variant (progress bar on the terminal); skips calls already scored."""
+    if "--force" in extra and out.is_dir():
+        # Results of an earlier run would be evaluated beside the new ones: `coach score` keeps a
+        # file whose recording it cannot match (its `call` path was relative to another folder)
+        # and writes the new result under a hashed name next to it.
+        for old in out.glob("*.json"):
+            old.unlink()
     cmd = [sys.executable, "-m", "coach", "score", str(corpus / variant), "-o", str(out), "--no-report",
            *extra]
     print(f"$ coach score {corpus / variant} -o {out} --no-report {' '.join(extra)}".rstrip(), flush=True)
