@@ -29,6 +29,30 @@ from coach.analyzers.sliding import VoiceGate
 from coach.contract import AGENT, CUSTOMER
 
 
+class _SilenceRun:
+    """Where the current silence began, for one notion of "someone speaks": a silence counts only
+    between two stretches of speech (not before the first word), and a gap in the audio ends it
+    unreported."""
+
+    def __init__(self) -> None:
+        self.start: int | None = None  # first frame of the current silence
+        self.spoken = False  # speech heard since the call (or the last gap) began
+
+    def reset(self) -> None:
+        self.start, self.spoken = None, False
+
+    def step(self, k: int, speaking: bool) -> int | None:
+        """The first frame of the silence frame k ends, if it ends one after speech; else None."""
+        ended = None
+        if speaking:
+            if self.start is not None and self.spoken:
+                ended = self.start
+            self.start, self.spoken = None, True
+        elif self.start is None:
+            self.start = k
+        return ended
+
+
 @dataclass(frozen=True)
 class LongSilenceOptions(FindingOptions):
     min_silence_s: float = opt(6.0, "a silence this long is reported")
@@ -66,8 +90,7 @@ class LongSilence(Analyzer):
 
     def __init__(self, options: LongSilenceOptions, ctx: Context) -> None:
         super().__init__(options, ctx)
-        self._start: int | None = None  # first frame of the current silence
-        self._spoken = False  # speech heard since the call (or the last gap) began
+        self._sound = _SilenceRun()  # silence of the sound: no channel active
         self._found: list[Finding] = []
         self.total_s = 0.0
         self.longest_s = 0.0
@@ -76,34 +99,25 @@ class LongSilence(Analyzer):
         self._gates = ({s: VoiceGate(round(options.smooth_s / frame_s), round(options.reference_s / frame_s),
                                      options.background_db) for s in ctx.speakers}
                        if ctx.layout == "separate" and len(ctx.speakers) == 2 else None)
-        self._quiet_start: int | None = None
-        self._voice_spoken = False
+        self._voice = _SilenceRun()  # silence under the gate: no channel's own speaker
         self._reported_until = -1.0  # end of the last silence reported on the sound
         self.waiting: list[tuple[float, float]] = []  # silences under the gate, until words are known
 
     def step(self, frame: Frame) -> None:
-        k = frame.index
+        k, frame_s = frame.index, self.ctx.frame_s
         if frame.missing:  # nothing is known here: neither dead air nor speech
-            self._start, self._spoken = None, False
-            self._quiet_start, self._voice_spoken = None, False
+            self._sound.reset()
+            self._voice.reset()
             return
-        if any(frame.active.values()):
-            if self._start is not None and self._spoken:
-                self._gap(self._start * self.ctx.frame_s, k * self.ctx.frame_s)
-            self._start = None
-            self._spoken = True
-        elif self._start is None:
-            self._start = k
+        began = self._sound.step(k, any(frame.active.values()))
+        if began is not None:
+            self._gap(began * frame_s, k * frame_s)
         if self._gates is not None:
             voiced = [gate.step(k, frame.active[s], 10.0 ** (frame.level[s] / 10.0))
                       for s, gate in self._gates.items()]
-            if any(voiced):
-                if self._quiet_start is not None and self._voice_spoken:
-                    self._quiet(self._quiet_start * self.ctx.frame_s, k * self.ctx.frame_s)
-                self._quiet_start = None
-                self._voice_spoken = True
-            elif self._quiet_start is None:
-                self._quiet_start = k
+            began = self._voice.step(k, any(voiced))
+            if began is not None:
+                self._quiet(began * frame_s, k * frame_s)
 
     def decide(self) -> list[Finding]:
         out, self._found = self._found, []
