@@ -36,9 +36,8 @@ from coach.rules.matching import (
     overlaps,
     word_matches,
 )
+from coach.rules.negative import sentences
 from coach.rules.spec import SpecError, spec_field
-
-SENTENCE_END = frozenset(".!?…")
 
 
 @dataclass(frozen=True)
@@ -76,24 +75,18 @@ def compile_idea(text: str, analyzer: Any) -> Idea:
 
 
 def sentence_of_words(doc: list[Token]) -> list[int]:
-    """Per word (non-punctuation token) of the line, the number of its sentence."""
-    out, sentence = [], 0
-    for tok in doc:
-        if tok.is_punct:
-            if any(ch in SENTENCE_END for ch in tok.text):
-                sentence += 1
-        else:
-            out.append(sentence)
-    return out
+    """Per word (non-punctuation token) of the line, the number of its sentence (the split the
+    negative and diminutive rules read, kept on the Doc)."""
+    return [n for n, (words, _) in enumerate(sentences(doc)) for _ in words]
 
 
-def find_idea(idea: Idea, doc: list[Token], words: list[Token], window: int) -> list[tuple[int, int]]:
+def find_idea(idea: Idea, words: list[Token], sentence: list[int], window: int) -> list[tuple[int, int]]:
     """Spans (first, last word) where one word of each group stands within `window` words of the
-    others in one sentence, each word filling one group; the tightest per start, not overlapping."""
+    others in one sentence (`sentence`: per word, its sentence), each word filling one group; the
+    tightest per start, not overlapping."""
     at = [[i for i, w in enumerate(words) if idea.fills(w, g)] for g in range(len(idea.groups))]
     if not all(at):
         return []
-    sentence = sentence_of_words(doc)
     best: dict[int, int] = {}
     for first in sorted({i for group in at for i in group}):
         # only the words of this stretch: a long monologue must not multiply every group's hits
@@ -179,8 +172,9 @@ class PhraseRule(Rule):
             for phrase in phrases
             for span in doc.find(phrase, self.max_gap, self.fuzzy)
         ]
+        sentence = sentence_of_words(doc) if self.ideas else []
         for idea in self.ideas:
-            found += [(span, idea.text, True) for span in find_idea(idea, doc, words, self.idea_window)]
+            found += [(span, idea.text, True) for span in find_idea(idea, words, sentence, self.idea_window)]
         if not found:
             return []
         blocked = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, self.fuzzy)]
@@ -188,7 +182,6 @@ class PhraseRule(Rule):
         # then the tightest idea; an idea only where no find of the rule is in its sentence yet:
         # one thought in other words ("я вообще сижу в Екатеринбурге, мне отсюда не видно") is one.
         found.sort(key=lambda f: (f[2], (f[0][1] - f[0][0]) * (1 if f[2] else -1), f[0][0]))
-        sentence = sentence_of_words(doc) if self.ideas else []
         taken: list[tuple[tuple[int, int], str, bool]] = []
         for span, text, is_idea in found:
             if any(overlaps(span, b) for b in blocked) or any(overlaps(span, t[0]) for t in taken):
