@@ -92,6 +92,24 @@ def test_an_idea_is_its_words_in_any_order_within_one_sentence(tmp_path):
     assert finds("Сорок заявак за вечер, а я тут одна.") == []  # no ASR slips for ideas
 
 
+def test_a_squashed_window_says_the_phrases_negation():
+    """The squashed pass (merged or split words) compares letters, and a negation is a letter or
+    three: "can see it from here" is one letter from "can't see it from here" and says the
+    opposite. A window missing the phrase's negative particle, or holding one the phrase lacks, is
+    no match; a negation merged into the next word ("некричите") still is."""
+    from coach.rules.matching import compile_phrase, find_phrase
+
+    en, ru = Rulebook.load("en"), Rulebook.load("ru")
+    cant_see = compile_phrase("can't see it from here", en.analyzer)
+    assert find_phrase(cant_see, en.tokens("Honestly I can't see it from here.").words, 1, True)
+    assert find_phrase(cant_see, en.tokens("I cant seeit from here.").words, 1, True)  # split/merged
+    assert not find_phrase(cant_see, en.tokens("I can see it from here on your account.").words, 1, True)
+    nothing = compile_phrase("nothing i can do", en.analyzer)  # "not" is in "nothing"'s letters
+    assert find_phrase(nothing, en.tokens("There's not thing I can do.").words, 1, True)
+    dont_shout = compile_phrase("не кричите", ru.analyzer)
+    assert find_phrase(dont_shout, ru.tokens("Некричите, пожалуйста.").words, 1, True)
+
+
 def test_broken_yaml_names_the_line(tmp_path):
     path = write(tmp_path / "ru" / "bad.yaml", "id: x\nkind: [phrase\n")
     with pytest.raises(RuleError, match=rf"{path}: line \d+ invalid YAML"):

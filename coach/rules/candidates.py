@@ -24,7 +24,7 @@ from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import partial_ratio
 
 from coach.nlp import Token
-from coach.rules.matching import Phrase
+from coach.rules.matching import NEGATIONS, Phrase
 
 NEAR, FUZZY = "near", "fuzzy"
 
@@ -48,12 +48,6 @@ NEAR_WORD_MIN_MEAN = -2.5
 # ("пасмортик" read as "паспортик", stereo16k; 4 nats, the first choice, lost it), the test clips
 # -2.4 and +3.1; a false one -7.6 ("пункт водоча и" read as "водочки", tel8k).
 NEAR_WORD_MARGIN = 5.0
-
-
-# Negative particles of the packs' languages: a phrase with one and a window without it say
-# opposite things, however close their letters (and the audio of "can"/"can't" is close too).
-NEGATIONS = frozenset({"не", "ни", "нет", "not", "n't", "nt", "no", "never", "cannot", "nu", "ikke", "ei",
-                       "pole", "mitte"})
 
 
 def _negations(words: list[str]) -> int:

@@ -257,7 +257,7 @@ class DiminutiveRule(Rule):
                 if found is None:
                     if not split:
                         continue
-                    found = self.analyse(words[i - 1].lower + tok.lower)  # ASR split it: "секун дочку"
+                    found = self._joined(words[i - 1], tok, split)
                     if found is None:
                         continue
                     tokens_hit = [words[i - 1], tok]
@@ -265,6 +265,22 @@ class DiminutiveRule(Rule):
                     continue
                 hits.append(self._hit(utt.text, words, asked, i, tokens_hit, found, tok.lower))
         return hits
+
+    def _joined(self, prev: Token, tok: Token, split: int) -> Found | None:
+        """The diminutive ASR split in two. With a part no dictionary word ("секун дочку"), the
+        two joined. With two dictionary words ("секунд дочку", "минут очку": Whisper cuts where a
+        word ends), only a diminutive of the first word's own noun, the letter at the cut read
+        once or twice ("секунд|дочку" is "секундочку"): "пять минут дочка" is no "минуточка"."""
+        if split == GARBLED_SPLIT:
+            return self.analyse(prev.lower + tok.lower)
+        joins = [prev.lower + tok.lower]
+        if prev.lower[-1] == tok.lower[0]:
+            joins.append(prev.lower + tok.lower[1:])
+        for joined in joins:
+            found = self.analyse(joined)
+            if found is not None and found.base == prev.lemma:
+                return found
+        return None
 
     def _hit(self, text: str, words: list[Token], asked: bool, i: int, tokens_hit: list[Token],
              found: Found, word: str) -> Hit:
@@ -396,16 +412,27 @@ class DiminutiveRule(Rule):
                 "base": hit.details.get("base_form", "")}
 
 
-def _words_to_check(doc: Doc) -> list[tuple[list[Token], bool, list[tuple[int, bool]]]]:
+# How the word before may be the first half of a diminutive ASR split in two (`_words_to_check`).
+NO_SPLIT, GARBLED_SPLIT, WORDS_SPLIT = 0, 1, 2
+
+
+def _split_kind(prev: Token, tok: Token) -> int:
+    if not prev.text.isalpha():
+        return NO_SPLIT
+    if not (known_word(prev.lower) and known_word(tok.lower)):
+        return GARBLED_SPLIT  # "секун дочку", "номер очек": a part is no dictionary word
+    return WORDS_SPLIT  # "секунд дочку": both words; `DiminutiveRule._joined` is stricter then
+
+
+def _words_to_check(doc: Doc) -> list[tuple[list[Token], bool, list[tuple[int, int]]]]:
     """Per sentence (`sentences`): its words, whether it asks, and the words worth a look (4+
-    letters), each with whether the word before may be the first half of a diminutive ASR split in
-    two ("секун дочку", "номер очек": one part or the other is no dictionary word). Once per line for all the
-    diminutive rules (a pack has several: money, waiting, the rest)."""
+    letters), each with how the word before may be the first half of a diminutive ASR split in
+    two (`_split_kind`). Once per line for all the diminutive rules (a pack has several: money,
+    waiting, the rest)."""
     looks = doc.memo.get(_words_to_check)
     if looks is None:
         looks = doc.memo[_words_to_check] = [
-            (words, asked, [(i, i > 0 and words[i - 1].text.isalpha() and not (
-                known_word(words[i - 1].lower) and known_word(tok.lower)))
+            (words, asked, [(i, _split_kind(words[i - 1], tok) if i > 0 else NO_SPLIT)
                             for i, tok in enumerate(words) if len(tok.lower) >= 4 and tok.text.isalpha()])
             for words, asked in sentences(doc)]
     return looks

@@ -116,6 +116,11 @@ def word_matches(token: Token, lemma: str, lower: str, fuzzy: bool) -> bool:
     return _near(token.lower, lower, edits) or _near(token.lemma, lemma, edits)
 
 
+# Negative particles of the packs' languages: a phrase with one and a window without it say
+# opposite things, however close their letters (and the audio of "can"/"can't" is close too).
+NEGATIONS = frozenset({"не", "ни", "нет", "not", "n't", "nt", "no", "never", "cannot", "nu", "ikke", "ei",
+                       "pole", "mitte"})
+
 # Vowels ASR confuses in short unstressed words: "нэ"/"ни" for "не", but "на" is another word.
 _LIKE_VOWELS = {c: group[0] for group in ("еэиёы", "аоя", "ую", "ei", "ao") for c in group}
 
@@ -310,12 +315,31 @@ def find_phrase(
             window = "".join(w.lower for w in words[start : end + 1])
             if window[0] != phrase.squashed[0] or window[-1] != phrase.squashed[-1]:
                 continue  # a dropped or extra first/last word is a different phrase
+            if not _same_negation(phrase, words[start : end + 1], window):
+                continue  # "can see it from here" is one letter from "can't see it from here"
             score = Levenshtein.normalized_similarity(window, phrase.squashed)
             if score >= squash_threshold and (best is None or score > best[0]):
                 best = (score, start, end)
     if best:
         spans.append((best[1], best[2]))
     return spans
+
+
+def _same_negation(phrase: Phrase, window_words: list[Token], window: str) -> bool:
+    """Whether a squashed window is negated as the phrase is: "can see it from here" is one letter
+    from "can't see it from here" and says the opposite. A negated phrase needs a negative particle
+    in the window, as a word ("cannot" for "can't") or merged into one ("некричите", "cant"); a
+    phrase without one takes a window's particle only inside its own letters ("not thing i can
+    do" is "nothing i can do"); apostrophes aside."""
+    def bare(text: str) -> str:
+        return text.replace("'", "")
+
+    particles = [bare(w) for w in phrase.lowers if w in NEGATIONS]
+    negations = [bare(w.lower) for w in window_words if w.lower in NEGATIONS]
+    letters, said = bare(phrase.squashed), bare(window)
+    if particles:
+        return bool(negations) or all(p in said for p in particles)
+    return all(n in letters for n in negations)
 
 
 def _spans_by_keys(phrase: Phrase, keys_at: list[frozenset[Key]], max_gap: int) -> list[tuple[int, int]]:

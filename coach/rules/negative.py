@@ -177,6 +177,10 @@ def _is(tok: Token, names: frozenset[str]) -> bool:
     return tok.lower in names or tok.lemma in names
 
 
+# How far back (words) a cancel word without a part-of-speech tag reaches before an inverted negative
+# question ("why don't you", "so won't you…" keep theirs within five; "…because…" further back does not).
+UNTAGGED_CANCEL_REACH = 5
+
 class NegativeRule(Rule):
     """Fires on a negative-particle offer or question; see the module docstring for the logic."""
 
@@ -310,12 +314,21 @@ class NegativeRule(Rule):
     def _cancelled(self, words: list[Token], i: int, text: str) -> bool:
         """A cancel word before the particle: a conjunction anywhere in the sentence ("если вы, конечно,
         не хотите"), any other word only in the same clause ("Понимаю, что вы не хотите" is cancelled
-        by "что"; in "Понимаю, вы не могли бы…" the comma ends "понимаю"'s clause)."""
+        by "что"; in "Понимаю, вы не могли бы…" the comma ends "понимаю"'s clause). Before an
+        inverted question ("wouldn't you…"), a word without part-of-speech tags (English) reaches
+        only `UNTAGGED_CANCEL_REACH` words: ASR drops the punctuation of run-on speech, and
+        "…because I'm the baby wouldn't you rather set up a direct debit?" is an offer whose
+        "because" belongs to the sentence before ("if for any reason you don't want to wait" keeps
+        its "if")."""
         clause = True
+        asks = i + 1 < len(words) and _is(words[i + 1], self.address)  # "wouldn't you…": inverted
         for j in range(i - 1, -1, -1):
             if "," in text[words[j].end_char : words[j + 1].start_char]:
                 clause = False
-            if _is(words[j], self.cancel) and (clause or words[j].pos in ("CONJ", "")):
+            untagged = words[j].pos == ""
+            if asks and untagged and i - j > UNTAGGED_CANCEL_REACH:
+                continue
+            if _is(words[j], self.cancel) and (clause or words[j].pos == "CONJ" or untagged):
                 return True
             if clause and _is(words[j], self.clause_cancel):
                 return True
