@@ -210,6 +210,7 @@ def test_on_by_default_and_in_the_fingerprint_only_when_on():
 # -- a negative question Whisper closed with "." ---------------------------------------------
 
 NEGATIVE = "ru.negative.question"
+EN_NEGATIVE = "en.negative.question"
 
 
 def test_an_offer_but_for_its_question_mark_asks_the_audio_with_both_endings(ru):
@@ -431,3 +432,50 @@ def test_a_diminutive_garbled_inside_its_stem_is_found_where_the_audio_says_it(c
     other, seconds = clip_verifier(coach, "coupon.wav")
     assert not [e for e in ru.check_utterance(clip_utterance(text, seconds), ru.new_state(), verify=other)
                 if e.rule == DIMINUTIVE]
+
+
+def test_whispers_welcome_to_is_asked_as_wouldnt_you_past_the_opening(en):
+    """Whisper base writes "Wouldn't you" as "Welcome to" (three held-out English calls): past the
+    call's first seconds, the line is asked of the audio with the opener in place; the greeting,
+    and "you're welcome to call back", ask nothing."""
+    def asked_at(text: str, start: float) -> list:
+        asked = []
+        utt = utterance_from_text(text, AGENT, start)
+        en.check_utterance(utt, en.new_state(),
+                           verify=lambda u, cands: asked.extend(cands) or [Verdict(False, 0.0, 0.0)] * len(cands))
+        return [c for c in asked if c.rule == EN_NEGATIVE]
+
+    [cand] = asked_at("Welcome to a preferred evening flight tomorrow.", 28.6)
+    assert cand.kind == NEAR and cand.said == "Wouldn't you" and [t.text for t in cand.tokens] == ["Welcome", "to"]
+    assert cand.hit.details["fallback"]
+    assert asked_at("Welcome to Northgate Bank, this is Sam.", 0.3) == []
+    assert asked_at("You're welcome to call back any time.", 40.0) == []
+
+
+def en_clip_verifier(coach, name: str, at: float) -> tuple[Verifier, float]:
+    """A verifier on an English clip placed `at` seconds into a call."""
+    clip = load_call(QUESTIONS / name)
+    return Verifier(coach.transcriber.ops, "en", lambda s, a, b: clip.samples(AGENT, a - at, b - at)), \
+        clip.duration_s
+
+
+@pytest.mark.slow
+def test_a_misheard_negative_opener_is_found_where_the_audio_says_it(coach, en):
+    """The clip says "Wouldn't you like a savings pot with that as well?" (espeak-ng, as a corpus
+    call decoded it: "Welcome to Lika Savings part…"): the audio takes "Wouldn't you" and the rule
+    fires with its general suggestion. A clip that says "Welcome to the loyalty club…" keeps its
+    welcome."""
+    at = 20.0
+    verifier, seconds = en_clip_verifier(coach, "wouldnt_you_like.wav", at)
+    utt = shifted(clip_utterance("Welcome to Lika Savings part with that as well.", seconds), at)
+    [event] = [e for e in en.check_utterance(utt, en.new_state(), verify=verifier) if e.rule == EN_NEGATIVE]
+    assert event.details["verified"] == "audio" and event.text.lower() == "welcome to"
+    assert event.suggestion == "Would you like to hear about our offer?"
+    verifier, seconds = en_clip_verifier(coach, "welcome_to_club.wav", at)
+    utt = shifted(clip_utterance("Welcome to the loyalty club, your card is now active.", seconds), at)
+    assert not [e for e in en.check_utterance(utt, en.new_state(), verify=verifier) if e.rule == EN_NEGATIVE]
+
+
+def shifted(utt: Utterance, by: float) -> Utterance:
+    return Utterance(utt.speaker, utt.start + by, utt.end + by, utt.text,
+                     [Word(w.text, w.start + by, w.end + by, w.probability) for w in utt.words])
