@@ -382,6 +382,9 @@ class NegativeRule(Rule):
         j = self._target(words, i)
         if j is None:
             return None
+        if (words[j].lemma == "быть" and j + 1 < len(words)
+                and words[j + 1].pos in ("COMP", "PRED", "ADJS")):
+            j += 1  # "вам не будет удобнее…?": the comparative is the offer, "будет" its tense
         target = words[j]
         split = "impr" in target.tags and _is(target, self.offer) and self._split_plural(words, j)
         if ("impr" in target.tags and not split) or "1per" in target.tags:
@@ -394,7 +397,8 @@ class NegativeRule(Rule):
         addressed_near = not self.address or any(_is(w, self.address) for w in near)
         offer_word = _is(target, self.offer)
         if self.morph and target.pos == "VERB":
-            addressed = "2per" in target.tags or split or (
+            # "вы"-forms only: a "ты"-form is said of anyone ("всех не упомнишь"), not to the customer
+            addressed = ("2per" in target.tags and "sing" not in target.tags) or split or (
                 addressed_near and ("past" in target.tags and "plur" in target.tags or offer_word)
             )
         else:
