@@ -85,8 +85,8 @@ QUESTION_MARGIN = 3.5  # nats: "?" this far below "." on the audio still reads a
 MISHEARD_FROM_S = 10.0
 MISHEARD_NOT_AFTER = frozenset({"'re", "re", "are", "were", "was", "you're", "be", "is", "very", "most"})
 # How much worse the opener may read than the decoded words, on the line's audio. Whisper base
-# prefers its "Welcome to" by far even where "Wouldn't you" was said: on 11 such lines (3 held-out
-# calls and 3 made for this, festival and espeak-ng voices, 16 kHz and 8 kHz) the opener read
+# prefers its "Welcome to" by far even where "Wouldn't you" was said: on 11 such lines (4 of
+# held-out calls, 7 voiced with espeak-ng for this, 16 kHz and 8 kHz) the opener read
 # 0.0-20.7 nats below it; on 10 lines of a real "Welcome to the loyalty club / the family" it read
 # 24.1-31.5 below. A tight gap on synthetic voices only: the mean per token (-0.8 to -3.8 said,
 # -2.6 to -4.8 welcomed) is a second guard.
