@@ -37,7 +37,8 @@ from coach.rules.lexicon import known_word, parses
 
 PUNCT = ",.!?;:…—–-"
 SENTENCE_END = ".!?…"
-PATRONYMIC_ENDINGS = ("ович", "евич", "ьич", "овна", "евна", "ична")
+# A patronymic's ending, garbled or not: "-ич" keeps "Викторомич" (Whisper's "Викторович").
+PATRONYMIC_ENDINGS = ("ич", "овна", "евна", "ична")
 SpotKind = Literal["intro", "intro_strong", "answer_head"]
 
 
@@ -222,7 +223,9 @@ class NameBook:
         if found is not None:
             key, ambiguous = found
             alone = spot.kind == "answer_head" and set_off_after(text, tok)
-            if ambiguous and not (capitalised(tok) or alone):
+            nxt = words[i + 1] if i + 1 < len(words) else None
+            patronymic = nxt is not None and self.patronymic_shaped(nxt)  # "роман, викторомич гусев"
+            if ambiguous and not (capitalised(tok) or alone or patronymic):
                 return None  # "это вера в лучшее", "it's will"
             near = self.nearest(key) if self.names and key not in self.names else None
             if near is not None:  # a rare name one slip from a common one: likely that one
@@ -253,10 +256,15 @@ class NameBook:
                     said=surname.lower)
 
     def anywhere(self, text: str, words: list[Token]) -> Name | None:
-        """The first unmistakable name in an answer ("Да, конечно, Николай Петрович меня зовут")."""
+        """The first unmistakable name in an answer ("Да, конечно, Николай Петрович меня зовут"): a
+        capitalised dictionary name that is no common word, or any dictionary name with a
+        patronymic after it ("…не повышаете, роман викторович гусев": Whisper wrote it small)."""
         for i, tok in enumerate(words):
             found = self.dictionary(tok.lower) if tok.text.isalpha() else None
-            if found is None or found[1] or not capitalised(tok):
+            if found is None:
+                continue
+            nxt = words[i + 1] if i + 1 < len(words) else None
+            if not (nxt is not None and self.patronymic_shaped(nxt)) and (found[1] or not capitalised(tok)):
                 continue
             return self._name(found[0], words, i, text, confirmed=True, ambiguous=False, said=tok)
         return None
