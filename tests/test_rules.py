@@ -106,6 +106,9 @@ def test_a_squashed_window_says_the_phrases_negation():
     assert not find_phrase(cant_see, en.tokens("I can see it from here on your account.").words, 1, True)
     nothing = compile_phrase("nothing i can do", en.analyzer)  # "not" is in "nothing"'s letters
     assert find_phrase(nothing, en.tokens("There's not thing I can do.").words, 1, True)
+    new_here = compile_phrase("i'm new", en.analyzer)  # a word `max_gap` lets in may not be "not"
+    assert find_phrase(new_here, en.tokens("Sorry, I'm quite new here.").words, 1, True)
+    assert not find_phrase(new_here, en.tokens("Okay, I'm not new to you, I'm in your inbox.").words, 1, True)
     dont_shout = compile_phrase("не кричите", ru.analyzer)
     assert find_phrase(dont_shout, ru.tokens("Некричите, пожалуйста.").words, 1, True)
 

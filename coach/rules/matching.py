@@ -293,6 +293,9 @@ def find_phrase(
                 i = span[1] + 1
             else:
                 i += 1
+    if spans:  # a word let in by `max_gap` must not negate the phrase: "i'm not new" is no "i'm new"
+        allowed = sum(1 for w in phrase.lowers if w in NEGATIONS)
+        spans = [span for span in spans if _negations(words[span[0] : span[1] + 1]) <= allowed]
     if spans or not fuzzy or len(phrase.squashed) < 6:
         return spans
     if doc is not None:
@@ -323,6 +326,10 @@ def find_phrase(
     if best:
         spans.append((best[1], best[2]))
     return spans
+
+
+def _negations(words: list[Token]) -> int:
+    return sum(1 for w in words if w.lower in NEGATIONS)
 
 
 def _same_negation(phrase: Phrase, window_words: list[Token], window: str) -> bool:
