@@ -200,6 +200,7 @@ def _is(tok: Token, names: frozenset[str]) -> bool:
 # question ("why don't you", "so won't you…" keep theirs within five; "…because…" further back does not).
 UNTAGGED_CANCEL_REACH = 5
 
+
 class NegativeRule(Rule):
     """Fires on a negative-particle offer or question; see the module docstring for the logic."""
 
