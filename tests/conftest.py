@@ -12,6 +12,13 @@ from pathlib import Path
 
 import pytest
 
+# Before any test module imports numpy: importing coach pins the numerical path (coach.numerics:
+# OpenBLAS's AVX2 kernel and numpy's loops are chosen when numpy loads). A test module that
+# imports numpy first left the test process on the CPU's AVX-512 path, so `coach.score` here
+# read a fixture call otherwise than a Ray actor or a `--jobs` worker did ("Сдравствуете" /
+# "Сдравствуйте" on an AVX-512 machine, in the full suite only).
+from coach import numerics as _pinned  # noqa: E402,F401  isort: skip (coach/__init__.py pins)
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 CALLS = FIXTURES / "calls"
