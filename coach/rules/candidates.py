@@ -24,7 +24,7 @@ from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import partial_ratio
 
 from coach.nlp import Token
-from coach.rules.matching import NEGATIONS, Phrase
+from coach.rules.matching import Phrase, negations
 
 NEAR, FUZZY = "near", "fuzzy"
 
@@ -50,10 +50,6 @@ NEAR_WORD_MIN_MEAN = -2.5
 NEAR_WORD_MARGIN = 5.0
 
 
-def _negations(words: list[str]) -> int:
-    return sum(1 for w in words if w in NEGATIONS)
-
-
 def near_miss(
     phrase: Phrase, words: list[Token], max_gap: int, floor: float = NEAR_MISS_FLOOR,
     utter_squashed: str | None = None,
@@ -73,16 +69,16 @@ def near_miss(
     if partial_ratio(phrase.squashed, squashed) < floor * 100 - 5:
         return None
     target = phrase.squashed
-    polarity = _negations(phrase.lemmas)
+    polarity = negations(phrase.lemmas)
     best: tuple[float, int, int] | None = None
     smallest = max(1, n - 1)
     for start in range(len(words)):
         window = ""
-        negations = 0
+        negated = 0
         for end in range(start, min(len(words), start + n + max_gap + 1)):
             window += words[end].lower
-            negations += _negations([words[end].lower, words[end].lemma]) > 0
-            if end - start + 1 < smallest or negations < polarity:
+            negated += negations([words[end].lower, words[end].lemma]) > 0
+            if end - start + 1 < smallest or negated < polarity:
                 # "I can help you" is not a slip of "I can't help you": one letter, the opposite, and
                 # "can"/"can't" sound alike, so the audio cannot tell either. (A negation heard where
                 # the phrase has none, "Good luck with not", is left to the audio.)

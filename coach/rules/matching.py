@@ -30,6 +30,7 @@ one line (a phrase's spans, its sentences, the name reads) is kept on the Doc.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -120,6 +121,13 @@ def word_matches(token: Token, lemma: str, lower: str, fuzzy: bool) -> bool:
 # opposite things, however close their letters (and the audio of "can"/"can't" is close too).
 NEGATIONS = frozenset({"не", "ни", "нет", "not", "n't", "nt", "no", "never", "cannot", "nu", "ikke", "ei",
                        "pole", "mitte"})
+
+
+
+def negations(words: Iterable[str]) -> int:
+    """How many of these (lower-cased) words are negative particles."""
+    return sum(1 for w in words if w in NEGATIONS)
+
 
 # Vowels ASR confuses in short unstressed words: "нэ"/"ни" for "не", but "на" is another word.
 _LIKE_VOWELS = {c: group[0] for group in ("еэиёы", "аоя", "ую", "ei", "ao") for c in group}
@@ -294,8 +302,8 @@ def find_phrase(
             else:
                 i += 1
     if spans:  # a word let in by `max_gap` must not negate the phrase: "i'm not new" is no "i'm new"
-        allowed = sum(1 for w in phrase.lowers if w in NEGATIONS)
-        spans = [span for span in spans if _negations(words[span[0] : span[1] + 1]) <= allowed]
+        allowed = negations(phrase.lowers)
+        spans = [(a, b) for a, b in spans if negations(w.lower for w in words[a : b + 1]) <= allowed]
     if spans or not fuzzy or len(phrase.squashed) < 6:
         return spans
     if doc is not None:
@@ -326,10 +334,6 @@ def find_phrase(
     if best:
         spans.append((best[1], best[2]))
     return spans
-
-
-def _negations(words: list[Token]) -> int:
-    return sum(1 for w in words if w.lower in NEGATIONS)
 
 
 def _same_negation(phrase: Phrase, window_words: list[Token], window: str) -> bool:
