@@ -25,22 +25,46 @@ name with a patronymic is the customer being addressed ("Добрый день, 
 The opening is decided as soon as the agent speaks past it, so live shows
 `no_greeting` early; the closing can only be judged when the call ends.
 Either way it is the same finding, so live and batch agree.
+
+A phrase may also hold `{company}`: a word written capitalised inside a
+sentence (not its first word) that is no first name, no surname or
+patronymic after a name or title, no "I", and no word of the rule's own
+phrases. Whisper capitalises the proper nouns it hears, and an opening's
+proper noun that is not a person is who answers: "Good morning, Atlas
+Logistics, how can I help?", "Добрый день, Энергосбыт, слушаю вас" name a
+company no list of company words can hold. An outbound opening's "Hello, is
+that Mr Harris?" or "Добрый день, Ирина Петровна" stays a greeting without
+an introduction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from coach.contract import AGENT, Utterance
+from coach.errors import RuleError
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import Doc, Phrase, compile_phrase
 from coach.rules.names import NameBook, capitalised
 from coach.rules.spec import SpecError, spec_field
+from coach.rules.text import read_text
 
 NAME = "{name}"
 NAME_WORD = "xfirstnamex"  # what a first name becomes for the `{name}` phrases (no word of any language)
+COMPANY = "{company}"
+COMPANY_WORD = "xcompanyx"  # what a proper noun that is no person becomes for `{company}` phrases
+PLACEHOLDERS = {NAME: NAME_WORD, COMPANY: COMPANY_WORD}
+PERSON_TAGS = frozenset({"Name", "Surn", "Patr"})  # pymorphy3: a person, not who answers the phone
+# Words Whisper capitalises after a comma that name nobody: "Да, Алло, слушаю", "Yes, Hello?"
+NOT_PROPER = frozenset({"i", "алло", "ало", "алле", "да", "нет", "ну", "вот", "так", "пожалуйста", "спасибо",
+                        "извините", "hello", "hi", "hey", "yes", "yeah", "yep", "no", "okay", "ok", "oh",
+                        "well", "so", "right", "sorry", "please", "sure"})
+FUNCTION_POS = frozenset({"INTJ", "PRCL", "CONJ", "PREP", "NPRO", "PRED"})  # pymorphy3: no proper noun
+TITLES = frozenset({"mr", "mrs", "ms", "miss", "mister", "dr", "sir", "madam", "господин", "госпожа"})
+SENTENCE_END = ".!?…"
 
 
 @dataclass(kw_only=True)
@@ -51,7 +75,8 @@ class RequiredSpec(RuleSpec):
 
     part: Literal["opening", "closing"] = spec_field("the part of the call")
     require: dict[str, list[str]] = spec_field(
-        "label -> phrases; labels appear in `{missing}`; `{name}` in a phrase stands for a first name",
+        "label -> phrases; labels appear in `{missing}`; `{name}` in a phrase stands for a first name, "
+        "`{company}` for a proper noun that names no person (see below)",
         hint="map a label to a list of phrases, e.g. {greeting: [здравствуйте, добрый день]}")
     match: Literal["all", "any"] = spec_field("`all`: every label needs a phrase; `any`: one label is "
                                               "enough", default="all")
@@ -64,6 +89,10 @@ class RequiredSpec(RuleSpec):
     max_utterances: int = spec_field("at most this many utterances of them", default=3, minimum=1)
     max_gap: int = spec_field("as for phrase", default=1, minimum=0)
     fuzzy: bool = spec_field("as for phrase", default=True)
+    names_file: str | None = spec_field(
+        "first names for `{name}` and for telling a person from a company in `{company}` (a UTF-8 file, "
+        "one name a line, path relative to the rule); Russian has pymorphy3's names besides",
+        default=None, default_doc="none")
 
 
 @dataclass
@@ -125,14 +154,27 @@ class RequiredRule(Rule):
         self.fuzzy = spec.fuzzy
         analyzer = analyzer_for(self.language)
         self.require: dict[str, list[Phrase]] = {
-            label: [compile_phrase(p, analyzer) for p in phrases if NAME not in p]
+            label: [compile_phrase(p, analyzer) for p in phrases if not _placeholder(p)]
             for label, phrases in spec.require.items()
         }
-        # `{name}` phrases: matched on a copy of the line whose first names read NAME_WORD
+        # `{name}` / `{company}` phrases: matched on a copy of the line whose first names read
+        # NAME_WORD and whose other proper nouns read COMPANY_WORD
         self.named: list[tuple[str, Phrase]] = [
-            (label, compile_phrase(p.replace(NAME, NAME_WORD), analyzer))
-            for label, phrases in spec.require.items() for p in phrases if NAME in p]
-        self.book = NameBook.build(self.language, [], analyzer) if self.named else None
+            (label, compile_phrase(_filled(p), analyzer))
+            for label, phrases in spec.require.items() for p in phrases if _placeholder(p)]
+        self.names_path: Path | None = None
+        names: list[str] = []
+        if spec.names_file is not None:
+            self.names_path = (ctx.file.parent / spec.names_file).resolve()
+            try:
+                lines = read_text(self.names_path).splitlines()
+            except RuleError as exc:
+                raise SpecError("names_file", str(exc)) from None
+            names = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+        self.book = NameBook.build(self.language, names, analyzer) if self.named else None
+        self.own_words = frozenset(  # a capitalised "Thank" or "Добрый" is no company
+            w.lower for phrases in spec.require.values() for p in phrases
+            for w in analyzer.tokens(_filled(p)) if not w.is_punct)
         self._labels_of: dict[Phrase, list[str]] = {}
         for label, phrases in self.require.items():
             for phrase in phrases:
@@ -268,24 +310,45 @@ class RequiredRule(Rule):
         return labels
 
     def _named_labels(self, doc: Doc) -> set[str]:
-        """The labels of the `{name}` phrases: on the line's words with each first name (a
-        dictionary name, capitalised if it is also a common word, no patronymic after it) read
-        as NAME_WORD."""
+        """The labels of the `{name}` and `{company}` phrases: on the line's words with each first
+        name (a dictionary name, capitalised if it is also a common word, no patronymic after it)
+        read as NAME_WORD, and each other proper noun (see the module docstring) as COMPANY_WORD."""
         book = self.book
         assert book is not None
         words, named = doc.words, False
-        tokens = []
+        starts = _sentence_starts(doc)
+        tokens: list[Token] = []
+        person = False  # the word before was a first name or a title: a surname follows
         for i, tok in enumerate(words):
             found = book.dictionary(tok.lower) if tok.text.isalpha() else None
             nxt = words[i + 1] if i + 1 < len(words) else None
-            if (found is not None and (capitalised(tok) or not found[1])
-                    and not (nxt is not None and book.patronymic_shaped(nxt))):
-                tok, named = replace(tok, lower=NAME_WORD, lemma=NAME_WORD), True
-            tokens.append(tok)
+            patronymic_next = nxt is not None and book.patronymic_shaped(nxt)
+            if found is not None and (capitalised(tok) or not found[1]) and not patronymic_next:
+                tokens.append(replace(tok, lower=NAME_WORD, lemma=NAME_WORD))
+                named, person = True, True
+                continue
+            if self._proper(tok, id(tok) in starts, person or found is not None or patronymic_next):
+                tokens.append(replace(tok, lower=COMPANY_WORD, lemma=COMPANY_WORD))
+                named = True
+            else:
+                tokens.append(tok)
+            person = found is not None or tok.lower.rstrip(".") in TITLES
         if not named:
             return set()
         copy = Doc(tokens)
         return {label for label, p in self.named if copy.find(p, self.max_gap, self.fuzzy)}
+
+    def extra_files(self) -> list[Path]:
+        return [self.names_path] if self.names_path else []
+
+    def _proper(self, tok: Token, sentence_start: bool, person: bool) -> bool:
+        """A proper noun that may name who answers: capitalised inside a sentence, alphabetic,
+        no person's name or title, no word of the rule's own phrases."""
+        return (not sentence_start and not person and capitalised(tok) and tok.text.isalpha()
+                and len(tok.text) > 1 and tok.lower not in NOT_PROPER and tok.lower not in TITLES
+                and tok.lower not in self.own_words
+                and tok.lemma not in self.own_words and tok.pos not in FUNCTION_POS
+                and not (tok.tags & PERSON_TAGS))
 
     def _may_change(self, part: _Part, doc: Doc) -> bool:
         """Whether this agent line can change the checklist step. A part not yet satisfied
@@ -317,3 +380,27 @@ class RequiredRule(Rule):
 
     def values(self, hit: Hit) -> dict[str, str]:
         return {"missing": ", ".join(hit.details.get("missing", []))}
+
+
+def _placeholder(phrase: str) -> bool:
+    return any(p in phrase for p in PLACEHOLDERS)
+
+
+def _filled(phrase: str) -> str:
+    for placeholder, word in PLACEHOLDERS.items():
+        phrase = phrase.replace(placeholder, word)
+    return phrase
+
+
+def _sentence_starts(doc: Doc) -> set[int]:
+    """ids of the words that open a sentence: the line's first word, and any after . ! ? …"""
+    starts: set[int] = set()
+    opening = True
+    for tok in doc:
+        if tok.is_punct:
+            opening = opening or any(c in SENTENCE_END for c in tok.text)
+            continue
+        if opening:
+            starts.add(id(tok))
+        opening = False
+    return starts
