@@ -173,6 +173,12 @@ def test_an_outbound_call_addresses_the_customer_by_name(ru, en):
     assert not of(events, "name_not_asked") and not of(events, "name_not_used")
 
 
+def test_a_title_and_surname_the_agent_uses_is_the_name_whole(en):
+    state, events = play(en, ["agent: Hello, Brightline, this is Megan. May I have your name?",
+                              "customer: Mark Bell.", "pause: 40", "agent: Thanks, Mr Bell, it's fixed."])
+    assert state.customer_name == "Mr Bell" and not of(events, "name_not_used")  # was cut to "Mr"
+
+
 def test_set_customer_name_confirms_and_is_kept(ru):
     state, _ = play(ru, [ASK, "customer: Меня зовут Патари."], finish=False)
     assert ru.set_customer_name(state, "николай") == "Николай"

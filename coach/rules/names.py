@@ -63,6 +63,7 @@ class Name:
     width: int = 1  # words it took in the line ("Ольга Петровна": 2)
     likely: bool = False  # not confirmed, but surely a name was given ("Томора" -> Тамара)
     said: str = ""  # the words as said, lower case ("розы линично"), for echoes of a garbled name
+    titled: bool = False  # a title and a surname ("Mr Bell"): written whole, never cut to a first word
 
     @property
     def sure(self) -> bool:
@@ -75,6 +76,9 @@ class Name:
 
     def confirmed_by(self, agent: Name) -> Name:
         """Confirmed by the agent's use; the agent's spelling wins when it is a dictionary name."""
+        if agent.titled:  # "Mr Bell" for "Mark Bell": the agent's form of address, whole
+            return replace(self, text=agent.text, forms=self.forms | agent.forms, confirmed=True,
+                           source="agent")
         if agent.confirmed and agent.key != self.key:
             first = agent.text.split()[0]
             rest = self.text.split()[1:]
@@ -253,7 +257,7 @@ class NameBook:
         title, surname = words[i], words[i + 1]
         shown = f"{title.text.rstrip('.').capitalize()} {surname.text}"
         return Name(shown, surname.lower, frozenset({surname.lower}), True, "customer", False, 2,
-                    said=surname.lower)
+                    said=surname.lower, titled=True)
 
     def anywhere(self, text: str, words: list[Token]) -> Name | None:
         """The first unmistakable name in an answer ("Да, конечно, Николай Петрович меня зовут"): a
