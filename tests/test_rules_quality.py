@@ -179,6 +179,21 @@ def test_a_title_and_surname_the_agent_uses_is_the_name_whole(en):
     assert state.customer_name == "Mr Bell" and not of(events, "name_not_used")  # was cut to "Mr"
 
 
+@pytest.mark.parametrize("line, asked", [
+    ("But again, you are also welcome to come in anytime before then.", False),  # a real PBX call
+    ("You're more than welcome to call back.", False),
+    ("It was late because of the holiday, welcome to set up a direct debit?", True),
+])
+def test_a_misheard_opener_is_asked_of_the_audio_only_where_no_welcome_is_meant(en, line, asked):
+    from coach.nlp import analyzer_for
+    from coach.rules.matching import as_doc
+
+    rule = next(r for r in en.rules if r.id == "en.negative.question")
+    utt = utterance_from_text(line, "agent", start=60)
+    words = as_doc(analyzer_for("en").tokens(line)).words
+    assert bool(rule._misheard(utt, words)) is asked
+
+
 def test_set_customer_name_confirms_and_is_kept(ru):
     state, _ = play(ru, [ASK, "customer: Меня зовут Патари."], finish=False)
     assert ru.set_customer_name(state, "николай") == "Николай"

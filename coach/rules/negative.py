@@ -84,6 +84,11 @@ QUESTION_MARGIN = 3.5  # nats: "?" this far below "." on the audio still reads a
 # "Welcome to …" greets, and not after these words ("you're welcome to call back").
 MISHEARD_FROM_S = 10.0
 MISHEARD_NOT_AFTER = frozenset({"'re", "re", "are", "were", "was", "you're", "be", "is", "very", "most"})
+# Adverbs between those words and "welcome": "you are also welcome to come in anytime" (a real
+# PBX call, aws-samples Auto_Repairs_40, where the opener read within the margin).
+MISHEARD_SKIP_BACK = frozenset({"also", "always", "more", "than", "really", "certainly", "still", "totally",
+                                "absolutely", "quite", "so", "just", "of", "course", "of course", "equally",
+                                "definitely", "very", "most", "all", "both", "too"})
 # How much worse the opener may read than the decoded words, on the line's audio. Whisper base
 # prefers its "Welcome to" by far even where "Wouldn't you" was said: on 11 such lines (4 of
 # held-out calls, 7 voiced with espeak-ng for this, 16 kHz and 8 kHz) the opener read
@@ -149,7 +154,8 @@ class NegativeSpec(RuleSpec):
     misheard: dict[str, str] = spec_field(
         "what ASR writes for a negated opener it heard badly, and the opener (Whisper base: "
         "\"Welcome to\" for \"Wouldn't you\"): with audio verification on, a line that has those "
-        "words past its call's first seconds, not after \"you're\" (\"you're welcome to call\"), is "
+        "words past its call's first seconds, not after \"you're\" or \"you are\" (\"you're (more than) "
+        "welcome to call\"), is "
         "read with the opener in their place, and is a finding (the fallback suggestion) when the "
         "audio fits that reading about as well", default={}, default_doc="none",
         hint="map decoded words to the opener, e.g. {welcome to: wouldn't you}")
@@ -315,7 +321,7 @@ class NegativeRule(Rule):
         for heard, opener in self.misheard:
             n = len(heard)
             for at in range(len(words) - n):  # (a "Welcome to" ending the line offers nothing)
-                if lowers[at : at + n] != heard or (at > 0 and lowers[at - 1] in MISHEARD_NOT_AFTER):
+                if lowers[at : at + n] != heard or _welcomed(lowers, at):
                     continue
                 out.append(self._misheard_at(words[at : at + n], heard, opener))
         return out
@@ -494,3 +500,13 @@ class NegativeRule(Rule):
 
     def values(self, hit: Hit) -> dict[str, str]:
         return {"positive": hit.details.get("positive", ""), "object": hit.details.get("object", "")}
+
+
+def _welcomed(lowers: list[str], at: int) -> bool:
+    """The words before `at` make it the adjective: "you're welcome to", "you are also welcome to"."""
+    before = at - 1
+    while before >= 0 and lowers[before] in MISHEARD_SKIP_BACK and at - before <= 3:
+        if lowers[before] in MISHEARD_NOT_AFTER:
+            return True
+        before -= 1
+    return before >= 0 and lowers[before] in MISHEARD_NOT_AFTER
