@@ -43,9 +43,9 @@ lint: $(STAMP)
 test: setup system-deps a11y-deps lint
 	$(BIN)/python -m pytest -q
 
-# the edit loop: everything not marked slow (under a minute on 2 cores)
+# the edit loop: everything not marked slow, on two workers (pytest-xdist; under a minute on 2 cores)
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n 2
 
 bench: setup
 	$(BIN)/python bench/batch_throughput.py
