@@ -48,6 +48,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+try:  # coach's pins first, as everywhere numpy loads with coach (its analyzers check the pace below)
+    from coach import numerics as _pinned  # noqa: F401
+except ImportError:  # `--check` with a Python that has only PyYAML
+    pass
+
+# isort: split
 import numpy as np
 import yaml
 
