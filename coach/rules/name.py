@@ -54,15 +54,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from coach.contract import AGENT, CUSTOMER, Utterance
-from coach.errors import RuleError
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import Doc, Phrase, as_doc, compile_phrase
 from coach.rules.name_reads import Line, Names, memo, setup_key
 from coach.rules.name_reread import REREAD_S, NameRereads
-from coach.rules.names import Name, NameBook, Spot, set_off_after
-from coach.rules.spec import SpecError, spec_field
-from coach.rules.text import read_text
+from coach.rules.names import Name, NameBook, Spot, read_names_file, set_off_after
+from coach.rules.spec import spec_field
 
 ANSWER_UTTERANCES = 2  # the customer's utterances after a name question read as the answer
 
@@ -150,16 +148,8 @@ class NameRule(NameRereads, Rule):
         self.intros: tuple[Phrase, ...] = tuple(sorted(intros, key=lambda p: -len(p.lemmas)))
         self.agent_intros = self.intros + tuple(compile_phrase(p, analyzer) for p in spec.agent_intro_phrases)
         self.skip = frozenset(t.lemma for w in spec.skip_words for t in analyzer.tokens(w) if not t.is_punct)
-        self.names_path: Path | None = None
-        names = list(spec.names)
-        if spec.names_file is not None:
-            self.names_path = (ctx.file.parent / spec.names_file).resolve()
-            try:
-                lines = read_text(self.names_path).splitlines()
-            except RuleError as exc:
-                raise SpecError("names_file", str(exc)) from None
-            names += [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
-        self.book = NameBook.build(self.language, names, analyzer, spec.titles)
+        self.names_path, listed = read_names_file(ctx.file, spec.names_file)
+        self.book = NameBook.build(self.language, [*spec.names, *listed], analyzer, spec.titles)
         self.name_speaker = spec.name_speaker
         self.min_call_s = spec.min_call_s
         self.after_s = spec.after_s

@@ -28,12 +28,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from rapidfuzz.distance import Levenshtein
 
+from coach.errors import RuleError
 from coach.nlp import TextAnalyzer, Token, _morph_analyzer
 from coach.rules.lexicon import known_word, parses
+from coach.rules.spec import SpecError
+from coach.rules.text import read_text
 
 PUNCT = ",.!?;:…—–-"
 SENTENCE_END = ".!?…"
@@ -386,3 +390,17 @@ class NameBook:
                 if Levenshtein.normalized_similarity(window, target) >= 0.8:
                     return True
         return False
+
+
+def read_names_file(rule_file: Path, names_file: str | None) -> tuple[Path | None, list[str]]:
+    """A rule's `names_file` (next to the rule file, one name a line, `#` comments): its resolved
+    path (part of the rules' fingerprint) and the names; a file that cannot be read is the field's
+    error."""
+    if names_file is None:
+        return None, []
+    path = (rule_file.parent / names_file).resolve()
+    try:
+        lines = read_text(path).splitlines()
+    except RuleError as exc:
+        raise SpecError("names_file", str(exc)) from None
+    return path, [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]

@@ -44,13 +44,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from coach.contract import AGENT, Utterance
-from coach.errors import RuleError
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import Doc, Phrase, compile_phrase
-from coach.rules.names import NameBook, capitalised
+from coach.rules.names import NameBook, capitalised, read_names_file
 from coach.rules.spec import SpecError, spec_field
-from coach.rules.text import read_text
 
 NAME = "{name}"
 NAME_WORD = "xfirstnamex"  # what a first name becomes for the `{name}` phrases (no word of any language)
@@ -162,15 +160,7 @@ class RequiredRule(Rule):
         self.named: list[tuple[str, Phrase]] = [
             (label, compile_phrase(_filled(p), analyzer))
             for label, phrases in spec.require.items() for p in phrases if _placeholder(p)]
-        self.names_path: Path | None = None
-        names: list[str] = []
-        if spec.names_file is not None:
-            self.names_path = (ctx.file.parent / spec.names_file).resolve()
-            try:
-                lines = read_text(self.names_path).splitlines()
-            except RuleError as exc:
-                raise SpecError("names_file", str(exc)) from None
-            names = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+        self.names_path, names = read_names_file(ctx.file, spec.names_file)
         self.book = NameBook.build(self.language, names, analyzer) if self.named else None
         self.own_words = frozenset(  # a capitalised "Thank" or "Добрый" is no company
             w.lower for phrases in spec.require.values() for p in phrases
