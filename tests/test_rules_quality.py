@@ -173,6 +173,21 @@ def test_an_outbound_call_addresses_the_customer_by_name(ru, en):
     assert not of(events, "name_not_asked") and not of(events, "name_not_used")
 
 
+def test_a_bare_first_name_by_the_greeting_in_the_opening_is_the_agents_own(ru, en):
+    """The guidelines' own greeting is "Компания, Имя, добрый день": a first name by a greeting
+    word inside the opening, with nobody else introduced, is the agent's (two held-out calls took
+    it for the customer's, which then counted as asked and used). With a patronymic or title, or
+    beside the agent's own introduction, it still greets the customer."""
+    for opening in ("Управляющая компания Наш дом, диспетчер Наталья, добрый вечер.",
+                    "Турагентство Компас, добрый день, Алина, слушаю вас."):
+        state, events = play(ru, [f"agent: {opening}", "customer: У меня третий день течёт потолок.",
+                                  "pause: 40", "agent: Сантехник приедет завтра."])
+        assert state.customer_name is None and of(events, "name_not_asked"), opening
+    state, events = play(en, ["agent: Hi, Sarah, this is Mike from Northbank.", "customer: Oh, hello.",
+                              "pause: 40", "agent: I'm calling about your payment."])
+    assert state.customer_name == "Sarah" and not of(events, "name_not_asked")
+
+
 def test_a_title_and_surname_the_agent_uses_is_the_name_whole(en):
     state, events = play(en, ["agent: Hello, Brightline, this is Megan. May I have your name?",
                               "customer: Mark Bell.", "pause: 40", "agent: Thanks, Mr Bell, it's fixed."])

@@ -483,3 +483,48 @@ def test_a_misheard_negative_opener_is_found_where_the_audio_says_it(coach, en):
 def shifted(utt: Utterance, by: float) -> Utterance:
     return Utterance(utt.speaker, utt.start + by, utt.end + by, utt.text,
                      [Word(w.text, w.start + by, w.end + by, w.probability) for w in utt.words])
+
+
+# -- the customer's name and its use, asked of the audio (coach.rules.name_heard) ----------------
+
+USED = "en.name.not-used"
+
+
+def clip_line(book: Rulebook, name: str, text: str, speaker: str):
+    """A clip of `questions/` as one line of `speaker` decoded as `text` (a garble Whisper base
+    wrote for the same words in a held-out call), with a verifier that reads the clip."""
+    from types import SimpleNamespace
+
+    clip = load_call(QUESTIONS / name)
+    utt = replace(clip_utterance(text, clip.duration_s), speaker=speaker)
+    rule = next(r for r in book.rules if r.id == USED)
+    return rule, SimpleNamespace(utterances=[utt]), utt, clip
+
+
+@pytest.mark.slow
+def test_a_garbled_name_in_the_answer_is_the_listed_name_the_audio_says(coach, en):
+    """"Grace Holloway." came out "Brace hog away." on a held-out call (no name was caught, so
+    name_not_used was never judged), and "Race hard the way." on this clip. Asked of the audio,
+    "Grace" in place of "Race" reads about as well as the garble; an answer that holds no name
+    ("That's the one, thanks.") gives none."""
+    rule, state, utt, clip = clip_line(en, "name_grace.wav", "Race hard the way.", CUSTOMER)
+    verifier = Verifier(coach.transcriber.ops, "en", lambda s, a, b: clip.samples(AGENT, a, b))
+    name = rule.answer_heard([(utt.start, utt.end)], state, verifier)
+    assert name is not None and name.text == "Grace" and name.likely and not name.confirmed
+    assert "race" in name.forms  # the agent echoing the garble counts as a use
+    rule, state, utt, clip = clip_line(en, "name_not_given.wav", "That's the one, thanks.", CUSTOMER)
+    verifier = Verifier(coach.transcriber.ops, "en", lambda s, a, b: clip.samples(AGENT, a, b))
+    assert rule.answer_heard([(utt.start, utt.end)], state, verifier) is None
+    assert verifier.stats.near >= 1 and verifier.stats.near_accepted == 0  # asked, and turned down
+
+
+@pytest.mark.slow
+def test_a_garbled_address_is_the_name_when_the_audio_says_it(coach, en):
+    """The agent's "Stacey, …" came out "Maisie, …" in every use on a held-out call (a false
+    name_not_used). The address read with the call's name in place scores about as well; with
+    another name it does not."""
+    rule, state, utt, clip = clip_line(en, "name_stacey_used.wav", "Maisie, your order is ready.", AGENT)
+    verifier = Verifier(coach.transcriber.ops, "en", lambda s, a, b: clip.samples(AGENT, a, b))
+    stacey = rule.book.from_text("Stacey", "customer")
+    assert rule.use_heard([utt], stacey, verifier) is utt
+    assert rule.use_heard([utt], rule.book.from_text("Gwendolyn", "customer"), verifier) is None

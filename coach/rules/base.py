@@ -296,8 +296,9 @@ class Rule:
         own, could settle this finding (coach.verify.Verifier.reread); None: the text decides."""
         return None
 
-    def after_reread(self, hit: Hit, text: str, state: Any) -> bool:
-        """Whether the finding stands now that its spans read as `text` the second time."""
+    def after_reread(self, hit: Hit, text: str, state: Any, verify: Any = None) -> bool:
+        """Whether the finding stands now that its spans read as `text` the second time; `verify`
+        (`(utterance, candidates) -> verdicts`, coach.verify) lets a rule ask the audio too."""
         return True
 
     def hit_for(self, candidate: Any) -> Hit:

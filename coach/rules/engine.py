@@ -343,9 +343,17 @@ class Rulebook:
     def check_call(self, state: CallState, verify: Verify | None = None) -> list[Event]:
         """Call-level findings once the call is over (with `verify`, a missing part is read again
         on the audio first, as in `check_utterance`)."""
-        found = [(rule, hit) for rule in self._closing for hit in rule.check_call(state)]
-        if verify is not None:
-            found = _reread(found, verify, state)
+        if verify is None:
+            found = [(rule, hit) for rule in self._closing for hit in rule.check_call(state)]
+        else:  # phase by phase: a name question found on the opening's second reading (phase 1) is
+            # the question whose answer the `used` rule (phase 2) then reads for the name
+            found = []
+            for phase in sorted({rule.phase() for rule in self._closing}):
+                ready = [(rule, hit) for rule in self._closing if rule.phase() == phase
+                         for hit in rule.check_call(state)]
+                found += _reread(ready, verify, state)
+            order = {id(rule): i for i, rule in enumerate(self._closing)}
+            found.sort(key=lambda item: order[id(item[0])])  # stable: each rule's own order kept
         found = [(rule, hit) for rule, hit in found if not hit.tentative]
         return [_event(rule, hit, None, state) for rule, hit in found]
 
@@ -413,7 +421,7 @@ def _reread(found: list[tuple[Rule, Hit]], verify: Verify, state: CallState,
         if ask is not None and until is not None and until < verify.reread_end(ask[1]):
             waiting.append((rule, hit, ask))
             continue
-        if _stands(rule, hit, ask, reread, state):
+        if _stands(rule, hit, ask, reread, state, verify):
             kept.append((rule, hit))
     return kept
 
@@ -429,14 +437,15 @@ def _keep_audio(verify: Verify, state: CallState) -> None:
 
 
 def _stands(rule: Rule, hit: Hit, ask: tuple[str, list[tuple[float, float]]] | None,
-            reread: Callable[..., str | None], state: CallState) -> bool:
+            reread: Callable[..., str | None], state: CallState, verify: Verify) -> bool:
     """Whether a finding stands once read again; a rule may ask for a next reading after the first
-    (the name: the customer's answer, then the agent's lines that should have used it)."""
+    (the name: the customer's answer, then the agent's lines that should have used it), and may
+    put its own candidates to the audio (`verify`) when the second reading still says nothing."""
     for _ in range(MAX_READINGS):
         text = reread(*ask) if ask is not None else None
         if text is None:
             break
-        if not rule.after_reread(hit, text, state):
+        if not rule.after_reread(hit, text, state, verify):
             return False
         hit.details["reread"] = text
         following = rule.reread_spans(hit)

@@ -59,7 +59,7 @@ from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
 from coach.rules.matching import Doc, Phrase, as_doc, compile_phrase
 from coach.rules.name_reads import Line, Names, memo, setup_key
 from coach.rules.name_reread import REREAD_S, NameRereads
-from coach.rules.names import Name, NameBook, Spot, read_names_file, set_off_after
+from coach.rules.names import Name, NameBook, Spot, capitalised, read_names_file, set_off_after
 from coach.rules.spec import spec_field
 
 ANSWER_UTTERANCES = 2  # the customer's utterances after a name question read as the answer
@@ -248,12 +248,26 @@ class NameRule(NameRereads, Rule):
         for i, name in read[seen.name]:
             if i in own or name.key in seen.agent_names or words[i].lower in seen.agent_names:
                 continue
-            if not seen.customer_spoke and i > 0:
-                if not self.next_to_skip_word(words, i, name.width):
-                    seen.agent_names.add(words[i].lower)  # the agent's own name, said in the opening
-                    continue
+            if not seen.customer_spoke and i > 0 and not self.greets_customer(words, i, name, own):
+                seen.agent_names.add(words[i].lower)  # the agent's own name, said in the opening
+                continue
             out.append(name)
         return out
+
+    def greets_customer(self, words: list[Token], i: int, name: Name, own: set[int]) -> bool:
+        """In the opening, whether a name inside the line (not its first word) greets the customer:
+        next to a greeting word and either with a patronymic or title ("Добрый день, Игорь
+        Викторович", "Good morning, Ms Grant") or, capitalised, in a line whose agent names
+        themselves elsewhere ("Hi, Sarah, this is Mike"). A bare first name by a greeting in a line
+        that introduces nobody else is the agent's own: the guidelines' own greeting is "Компания,
+        Имя, добрый день" ("…диспетчер, Наталья, добрый вечер", "…Компас, добрый день, Алина,
+        слушаю вас" on held-out calls were taken for the customer's name, which then counted as
+        used)."""
+        if not self.next_to_skip_word(words, i, name.width):
+            return False
+        if name.width == 2 or name.titled:
+            return True
+        return capitalised(words[i]) and any(j not in (i, i + 1) for j in own)
 
     def next_to_skip_word(self, words: list[Token], i: int, width: int) -> bool:
         """Whether the name at words[i:i + width] has a `skip_words` word ("здравствуйте",

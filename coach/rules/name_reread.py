@@ -21,9 +21,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from rapidfuzz.fuzz import partial_ratio
+
 from coach.contract import AGENT, Utterance
 from coach.rules.base import Hit
 from coach.rules.matching import Doc, as_doc
+from coach.rules.name_heard import NameHeard
 
 if TYPE_CHECKING:
     from coach.rules.name import _Seen
@@ -33,9 +36,9 @@ ANSWER_READ_S = 4.0  # ... and these first seconds after it, read again when no 
 REREAD_S = 30.0  # asked: the agent's lines this far from their first word are read again (one window)
 
 
-class NameRereads:
+class NameRereads(NameHeard):
     """The second-reading half of `NameRule` (a mixin: it reads the rule's phrases, name book
-    and follow-up record)."""
+    and follow-up record); where both readings lose the name, the audio is asked (NameHeard)."""
 
     def _answer_spans(self, state: Any, seen: _Seen) -> list[tuple[float, float]]:
         """used: where the customer's answer to the name question is, when no name was caught from
@@ -77,17 +80,27 @@ class NameRereads:
             return None
         return AGENT, [(u.start, u.end) for u in hit.judged_on]
 
-    def after_reread(self, hit: Hit, text: str, state: Any) -> bool:
+    def after_reread(self, hit: Hit, text: str, state: Any, verify: Any = None) -> bool:
         seen = self._seen(state)
         if hit.tentative:
-            return self._answer_read_again(hit, text, state, seen)
+            return self._answer_read_again(hit, text, state, seen, verify)
         doc = Doc(self.analyzer.tokens(text))
         if self.check == "used":
-            return not self._used_in(text, doc, seen, state, hit)
-        if not self._found(self.ask, doc, 2):
-            return not self._greets_by_name(text, doc)
+            if self._used_in(text, doc, seen, state, hit):
+                return False
+            return not self._use_heard(hit, seen, verify)
+        found = self._found(self.ask, doc, 2)
+        if not found:
+            if self._greets_by_name(text, doc):
+                return False
+            heard = self.intro_heard(state, verify)  # the customer gave it unasked, garbled
+            if heard is not None:
+                self._set(seen, state, *heard)
+                hit.details["intro_heard"] = heard[0].text
+                return False
+            return True
         if seen.asked_at is None and hit.judged_on:
-            seen.asked, seen.asked_at = True, hit.judged_on[-1].end
+            seen.asked, seen.asked_at = True, _asked_in(hit.judged_on, found[0][0].text).end
         return False
 
     def _greets_by_name(self, text: str, doc: Doc) -> bool:
@@ -100,20 +113,24 @@ class NameRereads:
         for i, name in self.book.addresses(text, words, None):
             if i in own:
                 continue
-            if self.next_to_skip_word(words, i, name.width):
+            if self.greets_customer(words, i, name, own):
                 return True
         return False
 
-    def _answer_read_again(self, hit: Hit, text: str, state: Any, seen: _Seen) -> bool:
-        """The customer's answer read again: a name caught in its first sentence becomes the call's
-        name; the finding then stands as a plain `used` one (its agent lines read next) unless the
-        agent's lines as first read already say it."""
+    def _answer_read_again(self, hit: Hit, text: str, state: Any, seen: _Seen, verify: Any) -> bool:
+        """The customer's answer read again: a name caught in its first sentence (or, failing
+        that, one its first words say on the audio: `answer_heard`) becomes the call's name; the
+        finding then stands as a plain `used` one (its agent lines read next) unless the agent's
+        lines as first read already say it."""
         answer = hit.details.pop("answer")
         said = _first_sentences(text, self.skip)
         tokens = self.analyzer.tokens(said)
         name = self.capture(Utterance(self.name_speaker, answer[0][0], answer[-1][1], said), tokens, True)
         if name is None or not name.sure:
-            return False
+            name = self.answer_heard(answer, state, verify)
+            if name is None:
+                return False
+            hit.details["answer_heard"] = name.text
         self._set(seen, state, name, answer[0][0])
         for utt in state.utterances:
             if utt.speaker == AGENT and utt.final and utt.start > answer[0][0]:
@@ -124,6 +141,20 @@ class NameRereads:
         hit.details["answer_reread"] = said
         hit.judged_on = self._since_known(state, seen)
         return bool(hit.judged_on)
+
+    def _use_heard(self, hit: Hit, seen: _Seen, verify: Any) -> bool:
+        """Whether the agent's lines, asked of the audio with the name in an address's place, use
+        it (`use_heard`): Whisper base wrote "Stacey," as "Maisie," in every use on a held-out call."""
+        sure = seen.sure
+        if sure is None or not hit.judged_on:
+            return False
+        line = self.use_heard(hit.judged_on, sure, verify)
+        if line is None:
+            return False
+        seen.uses += 1
+        seen.first_use = seen.last_use = line.end
+        hit.details["use_heard"] = line.text
+        return True
 
     def _used_in(self, text: str, doc: Doc, seen: _Seen, state: Any, hit: Hit) -> bool:
         """Whether the agent's second reading uses the customer's name: addresses them by it or by
@@ -141,6 +172,14 @@ class NameRereads:
             at = hit.judged_on[0].end if hit.judged_on else None
             seen.first_use = seen.last_use = at
         return used
+
+
+def _asked_in(lines: list[Utterance], question: str) -> Utterance:
+    """The line of the first reading where the second reading's question was asked: the one whose
+    letters come closest to it (the customer's answer follows that line, not the window's last:
+    "Can I have the name of the working one under?" for "Could I have the name the booking was
+    under?" on a held-out call)."""
+    return max(reversed(lines), key=lambda u: partial_ratio(question, u.text.lower()))
 
 
 def _first_sentences(text: str, skip: frozenset[str]) -> str:

@@ -255,7 +255,7 @@ class RequiredRule(Rule):
         speaker = AGENT if self.speaker == "any" else self.speaker
         return speaker, [(u.start, u.end) for u in hit.judged_on]
 
-    def after_reread(self, hit: Hit, text: str, state: Any) -> bool:
+    def after_reread(self, hit: Hit, text: str, state: Any, verify: Any = None) -> bool:
         """A label counts when either reading says it: the part may still miss some (the message
         then lists fewer), or none, and the finding goes (the checklist ticks the step)."""
         found = set(self.require) - set(hit.details.get("missing", []))
