@@ -180,6 +180,16 @@ def test_no_suggestion_fires_a_rule_of_its_pack(language):
     assert not fired, "\n".join(fired)
 
 
+@pytest.mark.parametrize("rule", [r for r in all_rules() if "{name}" in f"{r.message} {r.suggestion}"],
+                         ids=lambda r: r.id)
+def test_a_message_or_suggestion_without_a_known_name_reads_whole(rule):
+    """A name heard but not confirmed is left out of what coach says: no "()" or dangling comma
+    ("The customer gave their name (), but ..." on held-out calls)."""
+    for template in (rule.message, rule.suggestion):
+        text = fill_name(template or "", None)
+        assert "{name}" not in text and "()" not in text and " ," not in text and ",," not in text, text
+
+
 @pytest.mark.parametrize("rule", [r for r in all_rules() if r.kind == "required"], ids=lambda r: r.id)
 def test_a_required_rules_suggestion_satisfies_it(rule):
     """Said where the rule looks (the opening or the closing), the suggestion is what it wants."""

@@ -377,12 +377,14 @@ def _is_seconds(text: str) -> bool:
 
 
 def fill_name(template: str, name: str | None) -> str:
-    """{name} -> the customer's name; without a known name '{name}, я помогу' -> 'Я помогу'."""
+    """{name} -> the customer's name; without a known (confirmed) name '{name}, я помогу' -> 'Я
+    помогу' and 'gave their name ({name}), but' -> 'gave their name, but' (no empty brackets)."""
     if "{name}" not in template:
         return template
     if name:
         return template.replace("{name}", name)
-    text = template.replace(", {name}", "").replace("{name}, ", "").replace("{name}", "")
+    text = template.replace(" ({name})", "").replace("({name})", "")
+    text = text.replace(", {name}", "").replace("{name}, ", "").replace("{name}", "")
     text = " ".join(text.split())
     return text[:1].upper() + text[1:]
 
