@@ -480,6 +480,34 @@ def test_a_misheard_negative_opener_is_found_where_the_audio_says_it(coach, en):
     assert not [e for e in en.check_utterance(utt, en.new_state(), verify=verifier) if e.rule == EN_NEGATIVE]
 
 
+def test_a_skip_word_in_the_place_of_you_is_asked_as_you_unless_a_subject_says_otherwise(en):
+    """Whisper base bends the unstressed "you" of "wouldn't you rather" into "be" (held-out sets 6
+    and 7): the line is asked of the audio with "you" in its place. A statement about someone
+    else ("They wouldn't be interested") asks nothing, nor does an offer the text already finds."""
+    asked, events = candidates(en, "I'm done and like wouldn't be rather moved to the yearly plan.")
+    [cand] = [c for c in asked if c.rule == EN_NEGATIVE]
+    assert events == [] and cand.kind == NEAR and cand.said == "you"
+    assert [t.text for t in cand.tokens] == ["n't", "be", "rather"]
+    assert cand.margin == NEAR_WORD_MARGIN
+    for text in ("They wouldn't be interested in that.", "It doesn't be like that.",
+                 "Wouldn't you rather switch to the yearly plan?", "We don't just send paper bills."):
+        assert [c for c in candidates(en, text)[0] if c.rule == EN_NEGATIVE] == [], text
+
+
+@pytest.mark.slow
+def test_a_you_bent_into_be_is_found_where_the_audio_says_you(coach, en):
+    """The clip says "Wouldn't you rather switch to the yearly plan?" (espeak-ng); decoded with
+    "be" for "you", the audio takes "you" and the rule fires. A clip that says "The manager
+    wouldn't be interested in a refund." keeps its "be" (it read 12-15 nats below, five voices)."""
+    verifier, seconds = en_clip_verifier(coach, "wouldnt_you_rather.wav", 0.0)
+    utt = clip_utterance("Wouldn't be rather switch to the yearly plan.", seconds)
+    [event] = [e for e in en.check_utterance(utt, en.new_state(), verify=verifier) if e.rule == EN_NEGATIVE]
+    assert event.details["verified"] == "audio" and event.text.lower() == "wouldn't be rather"
+    verifier, seconds = en_clip_verifier(coach, "manager_not_interested.wav", 0.0)
+    utt = clip_utterance("The manager wouldn't be interested in a refund.", seconds)
+    assert not [e for e in en.check_utterance(utt, en.new_state(), verify=verifier) if e.rule == EN_NEGATIVE]
+
+
 def shifted(utt: Utterance, by: float) -> Utterance:
     return Utterance(utt.speaker, utt.start + by, utt.end + by, utt.text,
                      [Word(w.text, w.start + by, w.end + by, w.probability) for w in utt.words])

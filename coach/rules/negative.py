@@ -67,7 +67,7 @@ from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
 from coach.rules.candidates import NEAR, Candidate
 from coach.rules.lexicon import parses
 from coach.rules.matching import Doc, as_doc
-from coach.rules.negative_near import OfferForms, near_offer
+from coach.rules.negative_near import OfferForms, near_address, near_offer
 from coach.rules.spec import SpecError, spec_field
 from coach.rules.suggest import fits, known_words, sentence_text
 
@@ -128,6 +128,11 @@ class NegativeSpec(RuleSpec):
                                           "addressed", default=[], default_doc="none")
     self_words: list[str] = spec_field("the speaker about themselves, in the 2 words before the "
                                        "particle", default=[], default_doc="none")
+    subject_words: list[str] = spec_field(
+        "subjects of a statement about someone else just before the particle's word (\"they "
+        "wouldn't be…\"): with audio verification on, a skip word after the particle is read as the "
+        "first `address_words` word (\"wouldn't be rather\" as \"wouldn't you rather\") only "
+        "without one", default=[], default_doc="none")
     cancel_words: list[str] = spec_field("before the particle in the sentence: a statement, not an "
                                          "offer", default=[], default_doc="none")
     clause_cancel_words: list[str] = spec_field(
@@ -232,6 +237,8 @@ class NegativeRule(Rule):
         self.offer = words("offer_words")
         self.address = words("address_words")
         self.self_words = words("self_words")
+        self.subjects = words("subject_words")
+        self.address_first = spec.address_words[0].lower() if spec.address_words else ""
         self.cancel = words("cancel_words")
         self.clause_cancel = words("clause_cancel_words")
         self.question = words("question_words")
@@ -283,7 +290,7 @@ class NegativeRule(Rule):
         for words, asked in sentences(doc):
             if any(id(w) in taken for w in words):
                 continue
-            near = near_offer(self, utt, words, asked)
+            near = near_offer(self, utt, words, asked) or near_address(self, utt, words, asked)
             if near is not None:
                 out.append(near)
                 continue

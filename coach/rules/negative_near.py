@@ -1,4 +1,5 @@
-"""A negative offer whose offer word ASR garbled: "Вы не противо ответить…", "Не желай ети подключить…".
+"""A negative offer whose offer word ASR garbled: "Вы не противо ответить…", "Не желай ети подключить…";
+or whose address it garbled: "wouldn't be rather move…" for "wouldn't you rather move…".
 
 The negative rule (coach.rules.negative) reads grammar, so a garbled negated word is no offer to
 it: "противо" is no word, "желай" is an imperative. Here a word after the particle that no
@@ -8,6 +9,14 @@ punctuation) is compared with every form of the rule's offer words; the closest 
 place, and if the sentence is then an offer by every test of the rule (addressed, not
 cancelled, not about the speaker), it becomes a near-miss candidate: the audio decides whether
 that form was said (coach.verify, at the single-word margin of coach.rules.candidates).
+
+In languages that address the customer with a word (`address_words`: "wouldn't *you* like"),
+Whisper base drops or bends that short unstressed word: "wouldn't be rather moved to the yearly
+plan" (held-out set 7), "don't be want to just collect it" (set 6). A `skip_words` word right after
+the particle that is not itself an address word ("be", "just") is then read as the first address
+word; when the sentence is an offer that way (and no `subject_words` word before the particle's
+host makes it a statement about someone else: "they wouldn't be interested"), the audio decides
+(`near_address`).
 """
 
 from __future__ import annotations
@@ -79,6 +88,29 @@ def near_offer(rule: NegativeRule, utt: Utterance, words: list[Token], asked: bo
             return Candidate(rule.id, NEAR, form, hit.tokens, words[first].start_char, words[last].end_char,
                              said=said, score=score, hit=hit, margin=NEAR_WORD_MARGIN,
                              min_mean=NEAR_WORD_MIN_MEAN)
+    return None
+
+
+def near_address(rule: NegativeRule, utt: Utterance, words: list[Token], asked: bool) -> Candidate | None:
+    """The candidate for the first particle followed by a skip word in the address word's place
+    (see the module docstring), or None."""
+    if rule.morph or not rule.address_first or rule.direction == "before":
+        return None  # (a language with morphology addresses by the verb's person too)
+    for i, word in enumerate(words[:-2]):
+        if not (word.lower in rule.particles or word.lemma in rule.particles):
+            continue
+        swapped = words[i + 1]
+        if swapped.lower not in rule.skip or swapped.lower in rule.address:
+            continue
+        host = i - 1 if i > 0 and words[i - 1].end_char == word.start_char else i
+        if host > 0 and words[host - 1].lower in rule.subjects:
+            continue
+        hit = _offer_with(rule, utt, words, i, i + 1, rule.address_first, asked)
+        if hit is None:
+            continue
+        said = rule.address_first
+        return Candidate(rule.id, NEAR, said, hit.tokens, swapped.start_char, swapped.end_char,
+                         said=said, score=1.0, hit=hit, margin=NEAR_WORD_MARGIN, min_mean=NEAR_WORD_MIN_MEAN)
     return None
 
 
