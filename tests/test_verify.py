@@ -323,6 +323,17 @@ def test_a_garbled_word_that_would_be_no_offer_asks_nothing(ru):
         assert not [c for c in asked if c.rule == NEGATIVE and c.phrase != "?"], text
 
 
+def test_an_offer_verb_in_the_third_person_at_a_clause_start_is_asked_in_the_you_form(ru):
+    """"…, не желают заодно заменить…" (Whisper base, held-out set 7, for "не желаете"): asked of
+    the audio as "желаете". Someone else's wish ("Клиенты не желают ждать") asks nothing."""
+    text = "Хорошо, записываю на четверг, не желают заодно заменить тормозную жидкость."
+    asked, events = candidates(ru, text)
+    [cand] = [c for c in asked if c.rule == NEGATIVE]
+    assert events == [] and cand.said == "желаете" and [t.text for t in cand.tokens][:2] == ["не", "желают"]
+    for other in ("Клиенты не желают ждать так долго.", "Они не хотят ждать, поэтому звонят."):
+        assert not [c for c in candidates(ru, other)[0] if c.rule == NEGATIVE], other
+
+
 def test_a_garbled_word_that_reads_like_a_dictionary_diminutive_is_asked_as_it(ru):
     asked, events = candidates(ru, "Записовала, талончет придет вам смс.")
     assert not [e for e in events if e.rule.startswith("ru.diminutive")]

@@ -79,6 +79,10 @@ DANGLING = frozenset({  # words a sentence cut short by ASR ends on (languages w
     "ja", "ning", "või",
 })
 DEFAULT_TARGETS = ["VERB", "INFN", "PRED", "ADJS", "Prdx"]
+# Question words that make "Не подскажите, сколько…" a question (`_asked_as_indicative`); not "что",
+# which is "that" as often. pymorphy3 tags few of them "Ques".
+INTERROGATIVES = frozenset({"сколько", "как", "где", "когда", "куда", "откуда", "почему", "зачем", "какой",
+                            "который", "кто", "чей", "каков"})
 QUESTION_MARGIN = 3.5  # nats: "?" this far below "." on the audio still reads as a question
 # A misheard opener (`misheard`) is asked of the audio only past the call's opening, where a real
 # "Welcome to …" greets, and not after these words ("you're welcome to call back").
@@ -401,6 +405,10 @@ class NegativeRule(Rule):
             j += 1  # "вам не будет удобнее…?": the comparative is the offer, "будет" its tense
         target = words[j]
         split = "impr" in target.tags and _is(target, self.offer) and self._split_plural(words, j)
+        asks_after = self.morph and "perf" in target.tags and _asks_after(words, j, text)
+        if "impr" in target.tags and not split and (question or asks_after) and _indicative_spelt(target):
+            target = words[j] = _as_indicative(target)
+        question = question or (asks_after and {"2per", "plur"} <= target.tags)  # "Не уточните, как…"
         if ("impr" in target.tags and not split) or "1per" in target.tags:
             return None  # "Не волнуйтесь" asks nothing; "я не хочу" is about the speaker
         if self._cancelled(words, i, text):
@@ -408,7 +416,10 @@ class NegativeRule(Rule):
         if any(_is(w, self.self_words) for w in words[max(0, i - 2) : i]):
             return None
         near = words[max(0, min(i, j) - self.window) : max(i, j) + self.window + 1]
-        addressed_near = not self.address or any(_is(w, self.address) for w in near)
+        # "от вас не поступили показания": a pronoun after a preposition is no addressee
+        addressed_near = not self.address or any(
+            _is(w, self.address) and not (self.morph and k > 0 and near[k - 1].pos == "PREP")
+            for k, w in enumerate(near))
         offer_word = _is(target, self.offer)
         if self.morph and target.pos == "VERB":
             # "вы"-forms only: a "ты"-form is said of anyone ("всех не упомнишь"), not to the customer
@@ -507,6 +518,33 @@ class NegativeRule(Rule):
 
     def values(self, hit: Hit) -> dict[str, str]:
         return {"positive": hit.details.get("positive", ""), "object": hit.details.get("object", "")}
+
+
+def _asks_after(words: list[Token], j: int, text: str) -> bool:
+    """A comma and a question word right after the verb: "Не подскажете, сколько…", "Не уточните,
+    как…" ask even when ASR closed them with "." (a polite perfective question)."""
+    if j + 1 >= len(words) or "," not in text[words[j].end_char : words[j + 1].start_char]:
+        return False
+    return words[j + 1].lemma in INTERROGATIVES or words[j + 1].lower in INTERROGATIVES
+
+
+def _indicative_spelt(tok: Token) -> bool:
+    """Whether an imperative in "-ите" is the question's "-ете" spelt as ASR hears it ("Не
+    подскажите, сколько лет ребёнку" for "Не подскажете…": unstressed, the endings sound alike):
+    the "-ете" form is a real 2nd-person verb. Asked only of a perfective verb in a sentence that
+    asks (the polite question "не подскажете", "не уточните"; a warning with a perfective
+    imperative is rare): "Не волнуйтесь, …" and "Не пишите, где попало" stay imperatives."""
+    word = tok.lower
+    return word.endswith("ите") and any(
+        {"indc", "2per", "plur"} <= set(p.tag.grammemes) for p in parses(word[:-3] + "ете"))
+
+
+def _as_indicative(tok: Token) -> Token:
+    """The token as its "-ете" indicative (`NegativeRule._asked_as_indicative`): same place in the
+    text, the verb's 2nd-person plural tags."""
+    from dataclasses import replace as with_fields
+
+    return with_fields(tok, tags=(tok.tags - {"impr", "excl", "incl"}) | {"indc", "2per", "plur"}, pos="VERB")
 
 
 def _welcomed(lowers: list[str], at: int) -> bool:

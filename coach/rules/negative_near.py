@@ -1,4 +1,5 @@
-"""A negative offer whose offer word ASR garbled: "Вы не противо ответить…", "Не желай ети подключить…";
+"""A negative offer whose offer word ASR garbled: "Вы не противо ответить…", "Не желай ети подключить…",
+"…, не желают заодно заменить…" (the 3rd person for "желаете");
 or whose address it garbled: "wouldn't be rather move…" for "wouldn't you rather move…".
 
 The negative rule (coach.rules.negative) reads grammar, so a garbled negated word is no offer to
@@ -71,6 +72,8 @@ def near_offer(rule: NegativeRule, utt: Utterance, words: list[Token], asked: bo
                 break  # a word split by ASR is split by a space, not by punctuation
             heard = "".join(w.lower for w in words[i + 1 : last + 1])
             if known_word(heard):
+                if last == i + 1 and _clause_start(text, words, i):
+                    reads += [(0.9, False, form, last) for form in _addressing_of(rule, heard)]
                 continue
             for form in offer.forms:
                 if form[0] != heard[0]:
@@ -89,6 +92,26 @@ def near_offer(rule: NegativeRule, utt: Utterance, words: list[Token], asked: bo
                              said=said, score=score, hit=hit, margin=NEAR_WORD_MARGIN,
                              min_mean=NEAR_WORD_MIN_MEAN)
     return None
+
+
+def _clause_start(text: str, words: list[Token], i: int) -> bool:
+    """The particle opens its sentence or a clause after a comma: no subject stands before it."""
+    return i == 0 or "," in text[words[i - 1].end_char : words[i].start_char]
+
+
+def _addressing_of(rule: NegativeRule, heard: str) -> list[str]:
+    """The "вы" form of an offer verb ASR wrote in the 3rd person at a clause's start: "…, не
+    желают заодно заменить…", "…, не желает…" for "не желаете" (held-out sets 6 and 7; the
+    endings differ by a letter or two and nobody else is there to "желают"). The audio decides
+    which was said."""
+    out = []
+    for parse in parses(heard):
+        if parse.normal_form in rule.offer and "3per" in parse.tag:
+            tense = "futr" if "futr" in parse.tag else "pres"
+            form = parse.inflect({"indc", tense, "plur", "2per"})
+            if form is not None and form.word not in out:
+                out.append(form.word)
+    return out
 
 
 def near_address(rule: NegativeRule, utt: Utterance, words: list[Token], asked: bool) -> Candidate | None:
