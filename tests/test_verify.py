@@ -44,7 +44,7 @@ def candidates(book: Rulebook, text: str):
         asked.extend(cands)
         return [Verdict(c.kind == FUZZY, 0.0, 0.0) for c in cands]
 
-    utt = utterance_from_text(text, AGENT)
+    utt = utterance_from_text(text, AGENT, 30.0)  # past the opening (`_before_the_customer`)
     events = book.check_utterance(utt, book.new_state(), verify=keep_text_decision)
     return asked, events
 
@@ -77,6 +77,30 @@ def test_a_find_made_only_with_slips_is_flagged_with_the_exact_words(ru):
     assert cand.texts("Нэ кричите на меня!")[1] == "Не кричите на меня!"
 
 
+def test_a_reply_is_not_asked_of_the_audio_in_the_opening_before_the_customer_speaks(en):
+    """"Good afternoon, thank you for calling…" came out "You're not the news." on a telephone
+    copy (held-out set 7), and the audio let it pass as "you're not listening". In the call's
+    first 10 s, before the customer's first words, a reply rule's near miss is not asked; the
+    same line after the customer has spoken is."""
+    def asked(customer_first: bool) -> list:
+        out = []
+
+        def keep(u, cands):
+            out.extend(cands)
+            return [Verdict(False, 0.0, 0.0)] * len(cands)
+
+        state = en.new_state()
+        if customer_first:
+            en.check_utterance(utterance_from_text("Hi, I never got my tickets.", CUSTOMER, 0.3), state)
+        en.check_utterance(utterance_from_text("You're not the news.", AGENT, 3.0 if customer_first else 0.3),
+                           state, verify=keep)
+        return [c for c in out if c.rule == "en.forbidden.blame-customer"]
+
+    assert asked(customer_first=False) == []
+    [cand] = asked(customer_first=True)
+    assert cand.kind == NEAR and cand.phrase == "you're not listening"
+
+
 def test_exact_finds_and_plain_lines_ask_nothing(ru):
     assert candidates(ru, "Не кричите на меня!")[0] == []
     assert candidates(ru, "Я проверю линию и отправлю мастера завтра утром.")[0] == []
@@ -84,7 +108,7 @@ def test_exact_finds_and_plain_lines_ask_nothing(ru):
 
 def test_without_verification_the_findings_are_the_texts(ru):
     for text in ("Нэ кричите на меня!", "Не крите на меня!", "Понятие, они имеют, где он сейчас."):
-        utt = utterance_from_text(text, AGENT)
+        utt = utterance_from_text(text, AGENT, 30.0)
         off = ru.check_utterance(utt, ru.new_state())
         asked, kept = candidates(ru, text)
         assert [(e.rule, e.text, e.start) for e in off] == [(e.rule, e.text, e.start) for e in kept]

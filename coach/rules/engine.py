@@ -152,7 +152,8 @@ class Rulebook:
                     if rule.rereads_lines:
                         rereaders.append(rule)
                         read_again = read_again or rule.wants_line_reread(utt, doc, hits)
-        candidates = [(r, c) for r, c in candidates if c.kind == FUZZY or not _covered(c, r, found)]
+        candidates = [(r, c) for r, c in candidates
+                      if c.kind == FUZZY or not (_covered(c, r, found) or _before_the_customer(r, utt, state))]
         if candidates:
             found = self._settle(utt, found, candidates, verify)
         if read_again:  # the first reading's findings, not to be added twice
@@ -244,7 +245,8 @@ class Rulebook:
             candidates = [(rule, c) for rule, _ in self._plan("early", utt.speaker)
                           for c in rule.verification_candidates(utt, doc, hits_of.get(id(rule), []),
                                                                 NEAR_MISS_FLOOR)]
-            candidates = [(r, c) for r, c in candidates if c.kind == FUZZY or not _covered(c, r, found)]
+            candidates = [(r, c) for r, c in candidates
+                          if c.kind == FUZZY or not (_covered(c, r, found) or _before_the_customer(r, utt, state))]
             if candidates:
                 found = self._settle(utt, found, candidates, _PreviewVerdicts(verify, state, utt))
         return [_event(rule, hit, utt, state) for rule, hit in found]
@@ -478,6 +480,20 @@ class _PreviewVerdicts:
                 stats.__dict__.update(before.__dict__)
             self.verdicts.update(zip([k for k, _ in asked], verdicts))
         return [self.verdicts[k] for k in keys]
+
+
+# The call's opening: a reply to the customer (`reply: true`) cannot come before they have spoken.
+OPENING_S = 10.0
+
+
+def _before_the_customer(rule: Rule, utt: Utterance, state: CallState) -> bool:
+    """Whether a near miss of `rule` on `utt` is a reply said before there was anything to reply
+    to: a `reply` rule, in the call's first `OPENING_S` seconds, before the other side's first
+    words. A garbled greeting reads like anything: "Good afternoon, thank you for calling…" on
+    the telephone copy of a held-out call came out "You're not the news.", which the audio let
+    pass as "you're not listening" (5.3 nats below the decoded words)."""
+    return (getattr(rule, "reply", False) and utt.start < OPENING_S
+            and not any(u.speaker != utt.speaker and u.start < utt.start for u in state.utterances))
 
 
 def _covered(cand: Candidate, rule: Rule, found: list[tuple[Rule, Hit]]) -> bool:

@@ -119,6 +119,10 @@ class PhraseSpec(RuleSpec):
                               "кричать\" needs 2)", default=1, minimum=0)
     fuzzy: bool = spec_field("tolerate ASR slips (see [How matching works](#how-matching-works)); "
                              "`false` for fixed forms like diminutives", default=True)
+    reply: bool = spec_field("the phrase answers the customer (\"calm down\", \"you're not "
+                             "listening\"): in the call's first 10 s, before the customer has said a "
+                             "word, a near miss is not asked of the audio (the agent is greeting, and "
+                             "a garbled greeting reads like anything)", default=False)
     ideas: list[str] = spec_field("the idea in other words: groups of words joined by `+`, a group's "
                                   "alternatives by a vertical bar (see [Ideas](#ideas)); one word of each "
                                   "group, any order, within `idea_window` words of one sentence; by lemma, "
@@ -145,6 +149,7 @@ class PhraseRule(Rule):
         self.exceptions = [compile_phrase(p, analyzer) for p in spec.exceptions]
         self.max_gap = spec.max_gap
         self.fuzzy = spec.fuzzy
+        self.reply = spec.reply
         self._phrase_set = frozenset(self.phrases)
         self.ideas = [compile_idea(text, analyzer) for text in spec.ideas]
         self.idea_window = spec.idea_window
