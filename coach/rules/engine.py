@@ -152,8 +152,7 @@ class Rulebook:
                     if rule.rereads_lines:
                         rereaders.append(rule)
                         read_again = read_again or rule.wants_line_reread(utt, doc, hits)
-        candidates = [(r, c) for r, c in candidates
-                      if c.kind == FUZZY or not (_covered(c, r, found) or _before_the_customer(r, utt, state))]
+        candidates = [(r, c) for r, c in candidates if _askable(r, c, found, utt, state)]
         if candidates:
             found = self._settle(utt, found, candidates, verify)
         if read_again:  # the first reading's findings, not to be added twice
@@ -245,8 +244,7 @@ class Rulebook:
             candidates = [(rule, c) for rule, _ in self._plan("early", utt.speaker)
                           for c in rule.verification_candidates(utt, doc, hits_of.get(id(rule), []),
                                                                 NEAR_MISS_FLOOR)]
-            candidates = [(r, c) for r, c in candidates
-                          if c.kind == FUZZY or not (_covered(c, r, found) or _before_the_customer(r, utt, state))]
+            candidates = [(r, c) for r, c in candidates if _askable(r, c, found, utt, state)]
             if candidates:
                 found = self._settle(utt, found, candidates, _PreviewVerdicts(verify, state, utt))
         return [_event(rule, hit, utt, state) for rule, hit in found]
@@ -480,6 +478,13 @@ class _PreviewVerdicts:
                 stats.__dict__.update(before.__dict__)
             self.verdicts.update(zip([k for k, _ in asked], verdicts))
         return [self.verdicts[k] for k in keys]
+
+
+def _askable(rule: Rule, cand: Candidate, found: list[tuple[Rule, Hit]], utt: Utterance,
+             state: CallState) -> bool:
+    """A candidate worth the audio's time: a fuzzy find always; a near miss unless a find already
+    covers it or it is a reply said before there was anything to reply to."""
+    return cand.kind == FUZZY or not (_covered(cand, rule, found) or _before_the_customer(rule, utt, state))
 
 
 # The call's opening: a reply to the customer (`reply: true`) cannot come before they have spoken.
