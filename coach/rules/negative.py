@@ -56,7 +56,7 @@ preposition) gets its positive from `positive_words` ("Вы согласны о�
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 from rapidfuzz.distance import Levenshtein
@@ -79,7 +79,7 @@ DANGLING = frozenset({  # words a sentence cut short by ASR ends on (languages w
     "ja", "ning", "või",
 })
 DEFAULT_TARGETS = ["VERB", "INFN", "PRED", "ADJS", "Prdx"]
-# Question words that make "Не подскажите, сколько…" a question (`_asked_as_indicative`); not "что",
+# Question words that make "Не подскажите, сколько…" a question (`_asks_after`); not "что",
 # which is "that" as often. pymorphy3 tags few of them "Ques".
 INTERROGATIVES = frozenset({"сколько", "как", "где", "когда", "куда", "откуда", "почему", "зачем", "какой",
                             "который", "кто", "чей", "каков"})
@@ -407,7 +407,7 @@ class NegativeRule(Rule):
         split = "impr" in target.tags and _is(target, self.offer) and self._split_plural(words, j)
         asks_after = self.morph and "perf" in target.tags and _asks_after(words, j, text)
         if "impr" in target.tags and not split and (question or asks_after) and _indicative_spelt(target):
-            target = words[j] = _as_indicative(target)
+            target = words[j] = _as_indicative(target)  # in the sentence too: `_hit` reads its tags
         question = question or (asks_after and {"2per", "plur"} <= target.tags)  # "Не уточните, как…"
         if ("impr" in target.tags and not split) or "1per" in target.tags:
             return None  # "Не волнуйтесь" asks nothing; "я не хочу" is about the speaker
@@ -540,11 +540,9 @@ def _indicative_spelt(tok: Token) -> bool:
 
 
 def _as_indicative(tok: Token) -> Token:
-    """The token as its "-ете" indicative (`NegativeRule._asked_as_indicative`): same place in the
-    text, the verb's 2nd-person plural tags."""
-    from dataclasses import replace as with_fields
-
-    return with_fields(tok, tags=(tok.tags - {"impr", "excl", "incl"}) | {"indc", "2per", "plur"}, pos="VERB")
+    """The token as its "-ете" indicative (`_indicative_spelt`): same place in the text, the verb's
+    2nd-person plural tags."""
+    return replace(tok, tags=(tok.tags - {"impr", "excl", "incl"}) | {"indc", "2per", "plur"}, pos="VERB")
 
 
 def _welcomed(lowers: list[str], at: int) -> bool:
