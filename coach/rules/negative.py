@@ -83,6 +83,8 @@ DEFAULT_TARGETS = ["VERB", "INFN", "PRED", "ADJS", "Prdx"]
 # which is "that" as often. pymorphy3 tags few of them "Ques".
 INTERROGATIVES = frozenset({"сколько", "как", "где", "когда", "куда", "откуда", "почему", "зачем", "какой",
                             "который", "кто", "чей", "каков"})
+# An address word in these cases is the one a 3rd-person verb happens to (`_experiencer_near`).
+CUSTOMER_CASES = frozenset({"datv", "accs"})
 QUESTION_MARGIN = 3.5  # nats: "?" this far below "." on the audio still reads as a question
 # A misheard opener (`misheard`) is asked of the audio only past the call's opening, where a real
 # "Welcome to …" greets, and not after these words ("you're welcome to call back").
@@ -231,6 +233,8 @@ class NegativeRule(Rule):
 
         self.particles = words("particles")
         self.morph = has_morphology(self.language)
+        # a particle ASR may write onto the next word ("неинтересно"): `_unfused`; tagged languages
+        self.fused = tuple(sorted(self.particles)) if self.morph else ()
         self.targets = frozenset(spec.targets)
         self.words = words("words")
         if not self.morph and not self.words:
@@ -268,10 +272,11 @@ class NegativeRule(Rule):
     # --- matching ---------------------------------------------------------------------
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
         doc = as_doc(tokens)
-        if not any(_is(w, self.particles) for w in doc.words):
+        if not any(_is(w, self.particles) or w.lower.startswith(self.fused) for w in doc.words):
             return []
         hits = []
         for words, asked in sentences(doc):
+            words = self._unfused(words)
             question = asked or any(_is(w, self.question) for w in words)
             for i, word in enumerate(words):
                 if _is(word, self.particles):
@@ -287,12 +292,13 @@ class NegativeRule(Rule):
         per sentence, for the audio to read as a question or not."""
         doc = as_doc(tokens)
         out = self._misheard(utt, doc.words) if self.misheard and utt.start >= MISHEARD_FROM_S else []
-        if not any(_is(w, self.particles) for w in doc.words):
+        if not any(_is(w, self.particles) or w.lower.startswith(self.fused) for w in doc.words):
             return out
-        taken = {id(t) for hit in hits for t in hit.tokens}
+        taken = {(t.start_char, t.end_char) for hit in hits for t in hit.tokens}
         text = utt.text
         for words, asked in sentences(doc):
-            if any(id(w) in taken for w in words):
+            words = self._unfused(words)
+            if any((w.start_char, w.end_char) in taken for w in words):
                 continue
             near = near_offer(self, utt, words, asked) or near_address(self, utt, words, asked)
             if near is not None:
@@ -400,20 +406,24 @@ class NegativeRule(Rule):
         j = self._target(words, i)
         if j is None:
             return None
-        if (words[j].lemma == "быть" and j + 1 < len(words)
+        if (words[j].lemma == "быть" and j + 1 < len(words) and not words[j].tags & {"1per", "2per"}
                 and words[j + 1].pos in ("COMP", "PRED", "ADJS")):
-            j += 1  # "вам не будет удобнее…?": the comparative is the offer, "будет" its tense
+            j += 1  # "вам не будет удобнее…?": the comparative is the offer, "будет" its tense (not in
+            # "не будем больше ждать", where "больше" goes with the verb)
         target = words[j]
         split = "impr" in target.tags and _is(target, self.offer) and self._split_plural(words, j)
         asks_after = self.morph and "perf" in target.tags and _asks_after(words, j, text)
         if "impr" in target.tags and not split and (question or asks_after) and _indicative_spelt(target):
             target = words[j] = _as_indicative(target)  # in the sentence too: `_hit` reads its tags
         question = question or (asks_after and {"2per", "plur"} <= target.tags)  # "Не уточните, как…"
-        if ("impr" in target.tags and not split) or "1per" in target.tags:
+        # "Может, не будем больше ждать?": "может" before the particle makes a plural verb a suggestion
+        maybe = self.morph and _maybe_before(words, i) and target.pos == "VERB" and "plur" in target.tags
+        question = question or maybe
+        if ("impr" in target.tags and not split) or ("1per" in target.tags and not maybe):
             return None  # "Не волнуйтесь" asks nothing; "я не хочу" is about the speaker
         if self._cancelled(words, i, text):
             return None
-        if any(_is(w, self.self_words) for w in words[max(0, i - 2) : i]):
+        if not maybe and any(_is(w, self.self_words) for w in words[max(0, i - 2) : i]):
             return None
         near = words[max(0, min(i, j) - self.window) : max(i, j) + self.window + 1]
         # "от вас не поступили показания": a pronoun after a preposition is no addressee
@@ -423,9 +433,9 @@ class NegativeRule(Rule):
         offer_word = _is(target, self.offer)
         if self.morph and target.pos == "VERB":
             # "вы"-forms only: a "ты"-form is said of anyone ("всех не упомнишь"), not to the customer
-            addressed = ("2per" in target.tags and "sing" not in target.tags) or split or (
+            addressed = ("2per" in target.tags and "sing" not in target.tags) or split or maybe or (
                 addressed_near and ("past" in target.tags and "plur" in target.tags or offer_word)
-            )
+            ) or (question and "3per" in target.tags and self._experiencer_near(near))
         else:
             addressed = addressed_near
         if not addressed or not (question or offer_word):
@@ -434,6 +444,40 @@ class NegativeRule(Rule):
         if lo > 0 and _is(words[lo - 1], self.address):
             lo -= 1  # "вы не хотите", "вам не нужна": the whole offer, as QA quotes it
         return (lo, hi), j
+
+    def _experiencer_near(self, near: list[Token]) -> bool:
+        """An address word in the dative or accusative, not after a preposition: the customer is who
+        the 3rd-person verb happens to ("Вам не подойдёт такой интервал?", "Вас не устроит
+        суббота?"), so its question is put to them; "у вас не работает интернет?" asks about the
+        world."""
+        return any(_is(w, self.address) and w.tags & CUSTOMER_CASES and "nomn" not in w.tags
+                   and not (k > 0 and near[k - 1].pos == "PREP") for k, w in enumerate(near))
+
+    def _unfused(self, words: list[Token]) -> list[Token]:
+        """The sentence with a particle ASR wrote onto an offer word split off: "а вам неинтересно
+        подключить…" reads as "вам не интересно…" (Whisper joins "не" to adjectives and adverbs it
+        knows as one word: "неинтересно", "неудобно"). Only where the rest is an offer word or an
+        unmarked question word, so "невозможно" or "ненадолго" stay as they are."""
+        if not any(w.lower.startswith(self.fused) for w in words):
+            return words
+        out = []
+        for w in words:
+            parts = self._unfuse(w) if w.lower.startswith(self.fused) else None
+            out.extend(parts or (w,))
+        return out
+
+    def _unfuse(self, word: Token) -> tuple[Token, Token] | None:
+        particle = next((p for p in self.particles if word.lower.startswith(p)), None)
+        if particle is None or len(word.lower) - len(particle) < 4:
+            return None
+        cut = len(particle)
+        rest = analyzer_for(self.language).tokens(word.text[cut:])
+        if len(rest) != 1 or not rest[0].pos or not (_is(rest[0], self.offer) or _is(rest[0], self.unmarked_words)):
+            return None
+        at = word.start_char
+        return (replace(word, text=word.text[:cut], lower=particle, lemma=particle, pos="PRCL",
+                        tags=frozenset({"PRCL"}), end_char=at + cut),
+                replace(rest[0], start_char=at + cut, end_char=word.end_char))
 
     @staticmethod
     def _split_plural(words: list[Token], j: int) -> bool:
@@ -464,11 +508,12 @@ class NegativeRule(Rule):
             start -= 1  # the word the particle is written onto: "Do" of "Don't", "Would" of "Wouldn't"
         positive, obj = "", ""
         instead = self.positive_words.get(words[target].lemma)
-        if words[target].lemma in self.no_positive or "impr" in words[target].tags:
-            pass  # dropping the particle says the opposite, or the verb came split: the fallback
+        if (words[target].lemma in self.no_positive or "impr" in words[target].tags
+                or (self.morph and _maybe_before(words, particle))):
+            pass  # dropping the particle says the opposite ("Может, будем ждать?"), or the verb came split
         elif instead is not None:
             positive, obj = self._rewrite(utt.text, words, start, particle, target, {target: instead})
-        elif not self.morph or self.words or self._by_form(words[target]):
+        elif not self.morph or self.words or self._by_form(words[target]) or _tensed(words, target):
             host = CONTRACTED_HOSTS.get(words[start].lower) if start != particle else None
             positive, obj = self._rewrite(utt.text, words, start, particle, target,
                                           {start: host} if host else None)
@@ -518,6 +563,22 @@ class NegativeRule(Rule):
 
     def values(self, hit: Hit) -> dict[str, str]:
         return {"positive": hit.details.get("positive", ""), "object": hit.details.get("object", "")}
+
+
+def _tensed(words: list[Token], target: int) -> bool:
+    """A comparative after "быть" ("вам не будет удобнее…"): the two are the predicate, so the
+    sentence without the particle is the positive offer."""
+    return words[target].pos == "COMP" and target > 0 and words[target - 1].lemma == "быть"
+
+
+def _maybe_before(words: list[Token], i: int) -> bool:
+    """"Может" (or "может быть") as the particle "maybe" right before the negative particle: "Может,
+    не будем больше ждать курьера?" is a suggestion, however ASR punctuates it. "Курьер может не
+    успеть" negates an infinitive, which `_offer_at` does not take as a plural verb."""
+    k = i - 1
+    if k >= 1 and words[k].lower == "быть" and words[k - 1].lower == "может":
+        k -= 1
+    return k >= 0 and words[k].lower == "может"
 
 
 def _asks_after(words: list[Token], j: int, text: str) -> bool:

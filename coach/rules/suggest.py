@@ -50,13 +50,15 @@ def sentence_text(text: str, words: list[Token], question: bool, replace: dict[i
     drop = drop or set()
     if start >= len(words):
         return ""
-    out, pos = [], words[start].start_char
+    out, pos, carried = [], words[start].start_char, ""
     for i in range(start, len(words)):
         tok = words[i]
-        between = text[pos : tok.start_char]
+        between = carried + text[pos : tok.start_char]
         pos = tok.end_char
         if i in drop:
+            carried = between  # the space before a dropped word stays: "вам не|интересно" -> "вам интересно"
             continue
+        carried = ""
         piece = replace.get(i, tok.text)
         out.append((between if out else "") + piece)
     body = " ".join("".join(out).split()).strip(" ,;:—–-")
