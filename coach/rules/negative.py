@@ -472,7 +472,8 @@ class NegativeRule(Rule):
             return None
         cut = len(particle)
         rest = analyzer_for(self.language).tokens(word.text[cut:])
-        if len(rest) != 1 or not rest[0].pos or not (_is(rest[0], self.offer) or _is(rest[0], self.unmarked_words)):
+        if len(rest) != 1 or not rest[0].pos or not (
+                _is(rest[0], self.offer) or _is(rest[0], self.unmarked_words)):
             return None
         at = word.start_char
         return (replace(word, text=word.text[:cut], lower=particle, lemma=particle, pos="PRCL",
