@@ -147,6 +147,11 @@ class NegativeSpec(RuleSpec):
         "ends \"see\"'s clause)", default=[], default_doc="none")
     question_words: list[str] = spec_field("make a sentence a question without \"?\"", default=[],
                                            default_doc="none")
+    request_words: list[str] = spec_field(
+        "polite-request verbs whose negated imperative nobody says to a customer: ASR's \"не "
+        "подскажите\", \"не желайте\" is the question \"не подскажете\", \"не желаете\" (read as that "
+        "form where it exists); they make an offer without \"?\" like `offer_words`", default=[],
+        default_doc="none")
     unmarked_question_tags: list[str] = spec_field(
         "pymorphy3 grammemes of a negated word that asks even without \"?\" (\"вы не меняли пароль\"): "
         "with audio verification on, such a sentence is read on the audio closed with \"?\" and fires "
@@ -250,6 +255,7 @@ class NegativeRule(Rule):
         self.cancel = words("cancel_words")
         self.clause_cancel = words("clause_cancel_words")
         self.question = words("question_words")
+        self.request = words("request_words")
         self.unmarked_tags = frozenset(spec.unmarked_question_tags)
         self.unmarked_words = words("unmarked_question_words")
         self.window = spec.window
@@ -395,7 +401,9 @@ class NegativeRule(Rule):
             untagged = words[j].pos == ""
             if asks and untagged and i - j > UNTAGGED_CANCEL_REACH:
                 continue
-            if _is(words[j], self.cancel) and (clause or words[j].pos == "CONJ" or untagged):
+            after_preposition = j > 0 and words[j - 1].pos == "PREP"  # "Не за что, не желаете…": a pronoun
+            if (_is(words[j], self.cancel) and not after_preposition
+                    and (clause or words[j].pos == "CONJ" or untagged)):
                 return True
             if clause and _is(words[j], self.clause_cancel):
                 return True
@@ -413,7 +421,9 @@ class NegativeRule(Rule):
         target = words[j]
         split = "impr" in target.tags and _is(target, self.offer) and self._split_plural(words, j)
         asks_after = self.morph and "perf" in target.tags and _asks_after(words, j, text)
-        if "impr" in target.tags and not split and (question or asks_after) and _indicative_spelt(target):
+        requested = _is(target, self.request)
+        if ("impr" in target.tags and not split and (question or asks_after or requested)
+                and _indicative_spelt(target)):
             target = words[j] = _as_indicative(target)  # in the sentence too: `_hit` reads its tags
         question = question or (asks_after and {"2per", "plur"} <= target.tags)  # "Не уточните, как…"
         # "Может, не будем больше ждать?": "может" before the particle makes a plural verb a suggestion
@@ -430,7 +440,7 @@ class NegativeRule(Rule):
         addressed_near = not self.address or any(
             _is(w, self.address) and not (self.morph and k > 0 and near[k - 1].pos == "PREP")
             for k, w in enumerate(near))
-        offer_word = _is(target, self.offer)
+        offer_word = _is(target, self.offer) or requested
         if self.morph and target.pos == "VERB":
             # "вы"-forms only: a "ты"-form is said of anyone ("всех не упомнишь"), not to the customer
             addressed = ("2per" in target.tags and "sing" not in target.tags) or split or maybe or (
@@ -591,20 +601,24 @@ def _asks_after(words: list[Token], j: int, text: str) -> bool:
 
 
 def _indicative_spelt(tok: Token) -> bool:
-    """Whether an imperative in "-ите" is the question's "-ете" spelt as ASR hears it ("Не
-    подскажите, сколько лет ребёнку" for "Не подскажете…": unstressed, the endings sound alike):
-    the "-ете" form is a real 2nd-person verb. Asked only of a perfective verb in a sentence that
-    asks (the polite question "не подскажете", "не уточните"; a warning with a perfective
-    imperative is rare): "Не волнуйтесь, …" and "Не пишите, где попало" stay imperatives."""
+    """Whether an imperative in "-ите" or "-йте" is the question's "-ете" spelt as ASR hears it ("Не
+    подскажите, сколько лет ребёнку" for "Не подскажете…", "не желайте" for "не желаете":
+    unstressed, the endings sound alike): the "-ете" form is a real 2nd-person verb. Asked only of
+    a perfective verb in a sentence that asks (the polite question "не подскажете", "не
+    уточните"; a warning with a perfective imperative is rare), or of a `request_words` verb:
+    "Не волнуйтесь, …" and "Не пишите, где попало" stay imperatives."""
     word = tok.lower
-    return word.endswith("ите") and any(
+    return word.endswith(("ите", "йте")) and any(
         {"indc", "2per", "plur"} <= set(p.tag.grammemes) for p in parses(word[:-3] + "ете"))
 
 
 def _as_indicative(tok: Token) -> Token:
-    """The token as its "-ете" indicative (`_indicative_spelt`): same place in the text, the verb's
-    2nd-person plural tags."""
-    return replace(tok, tags=(tok.tags - {"impr", "excl", "incl"}) | {"indc", "2per", "plur"}, pos="VERB")
+    """The token as its "-ете" indicative (`_indicative_spelt`): same place in the text (the ending
+    is as long), spelt and tagged as the verb's 2nd-person plural, so a suggestion made from it
+    says "Желаете…?", not "Желайте…?"."""
+    text = tok.text[:-3] + ("ЕТЕ" if tok.text[-3:].isupper() else "ете")
+    return replace(tok, text=text, lower=text.lower(), pos="VERB",
+                   tags=(tok.tags - {"impr", "excl", "incl"}) | {"indc", "2per", "plur"})
 
 
 def _welcomed(lowers: list[str], at: int) -> bool:
