@@ -120,3 +120,22 @@ def test_pace_check_flags_speech_rate_labels_that_disagree_with_the_norm(mc):
     short = {"language": "ru", "lines": [line], "events": [{**line, "category": "speech_rate"}]}
     [burst] = mc.pace_problems(short)
     assert "burst" in burst
+
+
+def test_every_held_out_set_loads(mc):
+    """The blind sets (bench/corpus/holdout*) stay valid scripts as the generator changes."""
+    folders = sorted((ROOT / "bench" / "corpus").glob("holdout*"))
+    assert len(folders) >= 8
+    for folder in folders:
+        loaded = mc.load_scripts(folder)
+        assert loaded and all(s.path.parent == folder for s in loaded), folder
+
+
+@pytest.mark.parametrize("written, said", [
+    ("Да — сейчас проверю", "Да, сейчас проверю"),  # a dash standing alone stopped festival's Russian voice
+    ("Минуту… уточню", "Минуту. уточню"),
+    ("Так , хорошо", "Так, хорошо"),
+    ("Добрый день, банк Ока.", "Добрый день, банк Ока."),
+])
+def test_festival_is_fed_no_punctuation_standing_alone(mc, written, said):
+    assert mc.festival_text(mc.tts_text(written)) == said

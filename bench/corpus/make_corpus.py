@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -452,6 +453,19 @@ def scheme_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# Punctuation festival's Russian letter-to-sound rules have no rule for, standing alone (it stops the
+# whole batch): said as the pause a comma after the word before makes.
+FESTIVAL_PAUSES = re.compile(r"\s*[—–…;()]+\s*")
+
+
+def festival_text(text: str) -> str:
+    """The chunk as festival can read it: "Да — сейчас" and "Да , сейчас" -> "Да, сейчас"."""
+    text = FESTIVAL_PAUSES.sub(", ", text)
+    text = re.sub(r"\s+([,.!?:])", r"\1", text)
+    text = re.sub(r"([,.!?:])[,]+", r"\1", text)
+    return text.strip(" ,") or text
+
+
 def festival_batch(voice_fn: str, items: list[tuple[str, Path]]) -> None:
     """Render many chunks in one festival process (loading a voice once takes seconds)."""
     with tempfile.NamedTemporaryFile("w", suffix=".scm", encoding="utf-8", delete=False) as fh:
@@ -459,7 +473,8 @@ def festival_batch(voice_fn: str, items: list[tuple[str, Path]]) -> None:
         fh.write("(define (say text fname) (utt.save.wave (utt.synth (eval (list 'Utterance 'Text text)))"
                  " fname 'riff))\n")
         for text, out in items:
-            fh.write(f"(say {scheme_string(text)} {scheme_string(str(out) + '.part')})\n")
+            said = scheme_string(festival_text(text))
+            fh.write(f"(say {said} {scheme_string(str(out) + '.part')})\n")
         script = fh.name
     try:
         run(["festival", "-b", script])
