@@ -445,7 +445,8 @@ class NegativeRule(Rule):
             # "вы"-forms only: a "ты"-form is said of anyone ("всех не упомнишь"), not to the customer
             addressed = ("2per" in target.tags and "sing" not in target.tags) or split or maybe or (
                 addressed_near and ("past" in target.tags and "plur" in target.tags or offer_word)
-            ) or (question and "3per" in target.tags and self._experiencer_near(near))
+            ) or (question and "3per" in target.tags and self._experiencer_near(near)
+                  ) or _polite_conditional(words, i, j)
         else:
             addressed = addressed_near
         if not addressed or not (question or offer_word):
@@ -574,6 +575,19 @@ class NegativeRule(Rule):
 
     def values(self, hit: Hit) -> dict[str, str]:
         return {"positive": hit.details.get("positive", ""), "object": hit.details.get("object", "")}
+
+
+def _polite_conditional(words: list[Token], i: int, j: int) -> bool:
+    """"Не могли бы прислать фото?": a plural past verb and "бы" right after it, with no subject
+    before the particle in its clause, is the polite request to the listener, whose "вы" ASR
+    dropped or ran into the next word ("не могли бы вызагрузить…"). "Они не могли бы…" and
+    "курьеры не могли бы…" have one (a nominative before the particle)."""
+    target = words[j]
+    if not ("past" in target.tags and "plur" in target.tags and j == i + 1):
+        return False
+    if j + 1 >= len(words) or words[j + 1].lower != "бы":
+        return False
+    return not any("nomn" in w.tags and w.pos in ("NOUN", "NPRO") for w in words[max(0, i - 3) : i])
 
 
 def _tensed(words: list[Token], target: int) -> bool:
