@@ -240,6 +240,7 @@ class NegativeRule(Rule):
         self.morph = has_morphology(self.language)
         # a particle ASR may write onto the next word ("неинтересно"): `_unfused`; tagged languages
         self.fused = tuple(sorted(self.particles)) if self.morph else ()
+        self._fused_rest: dict[str, Token | None] = {}  # a fused word's lower -> its offer word
         self.targets = frozenset(spec.targets)
         self.words = words("words")
         if not self.morph and not self.words:
@@ -478,18 +479,24 @@ class NegativeRule(Rule):
         return out
 
     def _unfuse(self, word: Token) -> tuple[Token, Token] | None:
-        particle = next((p for p in self.particles if word.lower.startswith(p)), None)
+        particle = next((p for p in self.fused if word.lower.startswith(p)), None)
         if particle is None or len(word.lower) - len(particle) < 4:
             return None
         cut = len(particle)
-        rest = analyzer_for(self.language).tokens(word.text[cut:])
-        if len(rest) != 1 or not rest[0].pos or not (
-                _is(rest[0], self.offer) or _is(rest[0], self.unmarked_words)):
+        if word.lower not in self._fused_rest:  # looked up once per word: lines reuse their words
+            if len(self._fused_rest) > 10_000:
+                self._fused_rest.clear()
+            rest = analyzer_for(self.language).tokens(word.lower[cut:])
+            offer = (len(rest) == 1 and bool(rest[0].pos)
+                     and (_is(rest[0], self.offer) or _is(rest[0], self.unmarked_words)))
+            self._fused_rest[word.lower] = rest[0] if offer else None
+        rest_token = self._fused_rest[word.lower]
+        if rest_token is None:
             return None
         at = word.start_char
         return (replace(word, text=word.text[:cut], lower=particle, lemma=particle, pos="PRCL",
                         tags=frozenset({"PRCL"}), end_char=at + cut),
-                replace(rest[0], start_char=at + cut, end_char=word.end_char))
+                replace(rest_token, text=word.text[cut:], start_char=at + cut, end_char=word.end_char))
 
     @staticmethod
     def _split_plural(words: list[Token], j: int) -> bool:
