@@ -116,6 +116,7 @@ class _Seen:
     agent_after: int = 0  # agent utterances after the name was confirmed
     agent_since_use: int = 0  # ... since it was last used (or confirmed)
     hinted_at: dict[str, float] = field(default_factory=dict)  # remind: the last hint, by rule id
+    open_question: str | None = None  # the agent's last line when it stopped mid-sentence (no ".?!")
     line: Utterance | None = None  # the utterance followed last ...
     took: set[str] = field(default_factory=set)  # ... and the rules that have had it
 
@@ -302,6 +303,7 @@ class NameRule(NameRereads, Rule):
                         seen.name.confirmed, seen.name.likely)):
                     self._set(seen, state, caught, utt.end)
             seen.answering = max(0, seen.answering - 1)
+            seen.open_question = None
         elif utt.speaker == AGENT:
             self._agent_line(utt, tokens, seen, state, locked)
         return []
@@ -311,7 +313,8 @@ class NameRule(NameRereads, Rule):
         line = self._line(doc)
         if line.asks is None:
             line.asks = bool(self.ask) and bool(self._found(self.ask, doc, 2))
-        asks = line.asks
+        asks = line.asks or self._asks_across(seen.open_question, utt.text)
+        seen.open_question = utt.text if utt.text.rstrip()[-1:] not in ".?!…" else None
         if asks and not seen.asked:
             seen.asked, seen.asked_at = True, utt.end
         seen.answering = ANSWER_UTTERANCES if asks else 0
@@ -344,6 +347,15 @@ class NameRule(NameRereads, Rule):
             seen.agent_since_use = 0
         elif was_known:
             seen.agent_since_use += 1
+
+    def _asks_across(self, before: str | None, text: str) -> bool:
+        """The question split over two agent lines: Whisper ended a segment mid-sentence ("…как я
+        могу к вам" / "Обращаться.", held-out set 9), so neither line holds the phrase. Only when
+        the first line stopped without ".?!" and the customer said nothing in between."""
+        if not before or not self.ask:
+            return False
+        tokens = analyzer_for(self.language).tokens(f"{before} {text[:1].lower()}{text[1:]}")
+        return bool(self._found(self.ask, as_doc(tokens), 2))
 
     def _take_address(self, seen: _Seen, state: Any, name: Name, locked: bool, at: float) -> bool:
         """Whether the agent addressing the customer by `name` uses the call's name: the same name

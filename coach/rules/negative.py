@@ -166,6 +166,13 @@ class NegativeSpec(RuleSpec):
     no_positive_words: list[str] = spec_field(
         "negated offer words that say the opposite without the particle (\"не откажетесь от…\" -> "
         "\"откажетесь…\"): their findings suggest the fallback", default=[], default_doc="none")
+    merged_particles: dict[str, str] = spec_field(
+        "what ASR writes for the particle when it ran it into the address word before it, and the "
+        "particle: Russian \"вам не\" is said [vamnʲe], and Whisper writes \"вам мне подойдёт\" "
+        "(held-out sets 7 and 8). Such a word right after an address word ending in its extra "
+        "letters (\"вам\" + \"мне\" = \"вам\" + \"не\") is read as the particle; the sentence must "
+        "still be an offer by every other test", default={}, default_doc="none",
+        hint="map the heard word to the particle, e.g. {мне: не}")
     window: int = spec_field("how near (in words) an address word must be", default=3, minimum=0)
     misheard: dict[str, str] = spec_field(
         "what ASR writes for a negated opener it heard badly, and the opener (Whisper base: "
@@ -241,6 +248,8 @@ class NegativeRule(Rule):
         # a particle ASR may write onto the next word ("неинтересно"): `_unfused`; tagged languages
         self.fused = tuple(sorted(self.particles)) if self.morph else ()
         self._fused_rest: dict[str, Token | None] = {}  # a fused word's lower -> its offer word
+        self.merged = {heard.lower(): self._norm(particle, "merged_particles")
+                       for heard, particle in spec.merged_particles.items()}
         self.targets = frozenset(spec.targets)
         self.words = words("words")
         if not self.morph and not self.words:
@@ -279,7 +288,7 @@ class NegativeRule(Rule):
     # --- matching ---------------------------------------------------------------------
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
         doc = as_doc(tokens)
-        if not any(_is(w, self.particles) or w.lower.startswith(self.fused) for w in doc.words):
+        if not any(self._may_hold_particle(w) for w in doc.words):
             return []
         hits = []
         for words, asked in sentences(doc):
@@ -299,7 +308,7 @@ class NegativeRule(Rule):
         per sentence, for the audio to read as a question or not."""
         doc = as_doc(tokens)
         out = self._misheard(utt, doc.words) if self.misheard and utt.start >= MISHEARD_FROM_S else []
-        if not any(_is(w, self.particles) or w.lower.startswith(self.fused) for w in doc.words):
+        if not any(self._may_hold_particle(w) for w in doc.words):
             return out
         taken = {(t.start_char, t.end_char) for hit in hits for t in hit.tokens}
         text = utt.text
@@ -393,15 +402,16 @@ class NegativeRule(Rule):
         only `UNTAGGED_CANCEL_REACH` words: ASR drops the punctuation of run-on speech, and
         "…because I'm the baby wouldn't you rather set up a direct debit?" is an offer whose
         "because" belongs to the sentence before ("if for any reason you don't want to wait" keeps
-        its "if")."""
+        its "if"), and never across a comma: "So, wouldn't you like…", "If so, wouldn't you…" (held-out
+        set 9: "I think so um, wouldn't you like to…"); "why don't you…" keeps its "why"."""
         clause = True
         asks = i + 1 < len(words) and _is(words[i + 1], self.address)  # "wouldn't you…": inverted
         for j in range(i - 1, -1, -1):
             if "," in text[words[j].end_char : words[j + 1].start_char]:
                 clause = False
             untagged = words[j].pos == ""
-            if asks and untagged and i - j > UNTAGGED_CANCEL_REACH:
-                continue
+            if asks and untagged and (i - j > UNTAGGED_CANCEL_REACH or not clause):
+                continue  # "So, wouldn't you…", "I think so, wouldn't you…": its clause ended
             after_preposition = j > 0 and words[j - 1].pos == "PREP"  # "Не за что, не желаете…": a pronoun
             if (_is(words[j], self.cancel) and not after_preposition
                     and (clause or words[j].pos == "CONJ" or untagged)):
@@ -465,17 +475,40 @@ class NegativeRule(Rule):
         return any(_is(w, self.address) and w.tags & CUSTOMER_CASES and "nomn" not in w.tags
                    and not (k > 0 and near[k - 1].pos == "PREP") for k, w in enumerate(near))
 
+    def _may_hold_particle(self, word: Token) -> bool:
+        return _is(word, self.particles) or word.lower.startswith(self.fused) or word.lower in self.merged
+
     def _unfused(self, words: list[Token]) -> list[Token]:
         """The sentence with a particle ASR wrote onto an offer word split off: "а вам неинтересно
         подключить…" reads as "вам не интересно…" (Whisper joins "не" to adjectives and adverbs it
         knows as one word: "неинтересно", "неудобно"). Only where the rest is an offer word or an
-        unmarked question word, so "невозможно" or "ненадолго" stay as they are."""
+        unmarked question word, so "невозможно" or "ненадолго" stay as they are. Also a particle
+        ASR ran into the address word before it (`merged_particles`, "вам мне подойдёт")."""
+        if self.merged:
+            words = self._unmerged(words)
         if not any(w.lower.startswith(self.fused) for w in words):
             return words
         out = []
         for w in words:
             parts = self._unfuse(w) if w.lower.startswith(self.fused) else None
             out.extend(parts or (w,))
+        return out
+
+    def _unmerged(self, words: list[Token]) -> list[Token]:
+        """"вам мне подойдёт" read as "вам не подойдёт": the heard word right after an address
+        word (nothing but a space between) that ends in the heard word's letters before the
+        particle; the token keeps its text (the quote is what was decoded)."""
+        out = list(words)
+        for k in range(1, len(words)):
+            particle = self.merged.get(words[k].lower)
+            before = words[k - 1]
+            if (particle is None or before.end_char + 1 != words[k].start_char
+                    or not _is(before, self.address)):
+                continue
+            carried = words[k].lower[: len(words[k].lower) - len(particle)]
+            if carried and before.lower.endswith(carried) and words[k].lower.endswith(particle):
+                out[k] = replace(words[k], lower=particle, lemma=particle, pos="PRCL",
+                                 tags=frozenset({"PRCL"}))
         return out
 
     def _unfuse(self, word: Token) -> tuple[Token, Token] | None:

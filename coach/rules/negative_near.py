@@ -49,12 +49,16 @@ class OfferForms:
 
     forms: tuple[str, ...]
     addressing: frozenset[str]
+    participles: frozenset[str] = frozenset()  # "затруднена": no reading after "вас не"
+    third: frozenset[str] = frozenset()  # of the 3rd person: "вас не затруднит"
 
     @classmethod
     def of(cls, lemmas: frozenset[str]) -> OfferForms:
         forms = {p.word for lemma in lemmas for parse in parses(lemma)[:1] for p in parse.lexeme}
         ordered = tuple(sorted(forms | set(lemmas)))
-        return cls(ordered, frozenset(f for f in ordered if "2per" in parses(f)[0].tag))
+        return cls(ordered, frozenset(f for f in ordered if "2per" in parses(f)[0].tag),
+                   frozenset(f for f in ordered if parses(f)[0].tag.POS in ("PRTF", "PRTS", "GRND")),
+                   frozenset(f for f in ordered if "3per" in parses(f)[0].tag))
 
 
 def near_offer(rule: NegativeRule, utt: Utterance, words: list[Token], asked: bool) -> Candidate | None:
@@ -67,6 +71,10 @@ def near_offer(rule: NegativeRule, utt: Utterance, words: list[Token], asked: bo
         if not (word.lower in rule.particles or word.lemma in rule.particles):
             continue
         reads: list[tuple[float, bool, str, int]] = []
+        # "Вас не затрудн…": after an address word in the dative or accusative the verb is in the
+        # 3rd person ("затруднит"); a "вы" form there would need "вы" (held-out set 9)
+        experiencer = i > 0 and rule._experiencer_near(words[i - 1 : i])
+        excluded = offer.addressing | offer.participles if experiencer else frozenset()
         for last in (i + 1, i + 2):
             if last >= len(words) or text[words[last - 1].end_char : words[last].start_char].strip():
                 break  # a word split by ASR is split by a space, not by punctuation
@@ -76,12 +84,14 @@ def near_offer(rule: NegativeRule, utt: Utterance, words: list[Token], asked: bo
                     reads += [(0.9, False, form, last) for form in _addressing_of(rule, heard)]
                 continue
             for form in offer.forms:
-                if form[0] != heard[0]:
+                if form[0] != heard[0] or form in excluded:
                     continue
                 score = Levenshtein.normalized_similarity(heard, form, score_cutoff=NEAR_OFFER_SIMILARITY)
                 if score:
-                    reads.append((score, form not in offer.addressing, form, last))
-        # the closest form first; of equally close ones, one that addresses the customer
+                    preferred = offer.third if experiencer else offer.addressing
+                    reads.append((score, form not in preferred, form, last))
+        # the closest form first; of equally close ones, one that addresses the customer (after
+        # "вас/вам", one in the 3rd person)
         for score, _, form, last in sorted(reads, key=lambda r: (-r[0], r[1], r[2])):
             hit = _offer_with(rule, utt, words, i, last, form, asked)
             if hit is None:
