@@ -348,9 +348,10 @@ class NameBook:
         word, and — for a name that is also a word — only where it looks like a name."""
         long_forms = [f for f in name.forms if len(f) >= 4]
         for tok in words:
-            exact = tok.lemma in name.forms or tok.lower in name.forms
-            if not exact and not (len(tok.lower) >= 4 and any(similar(tok.lower, f) for f in long_forms)
-                                  and not _common_word(tok)):
+            hit = tok.lemma in name.forms or tok.lower in name.forms or (
+                len(tok.lower) >= 4 and any(similar(tok.lower, f) for f in long_forms)
+            )
+            if not hit:
                 continue
             before = _before(text, tok)
             set_off = (not before or before[-1] in PUNCT) and set_off_after(text, tok)
@@ -403,10 +404,3 @@ def read_names_file(rule_file: Path, names_file: str | None) -> tuple[Path | Non
     except RuleError as exc:
         raise SpecError("names_file", str(exc)) from None
     return path, [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
-
-
-def _common_word(tok: Token) -> bool:
-    """A dictionary word that is no name, one slip from the name: "машина" is not "Марина" (held-out
-    set 9: the agent's "машину" counted as using the customer's name). Only where the language is
-    tagged; ASR's slips of a name ("Миколай") are guessed as names or are no word at all."""
-    return bool(tok.pos) and "Name" not in tok.tags and "Surn" not in tok.tags and known_word(tok.lower)
