@@ -498,6 +498,8 @@ class NegativeRule(Rule):
         """"вам мне подойдёт" read as "вам не подойдёт": the heard word right after an address
         word (nothing but a space between) that ends in the heard word's letters before the
         particle; the token keeps its text (the quote is what was decoded)."""
+        if not any(w.lower in self.merged for w in words):
+            return words  # (every sentence with a particle comes here: no copy without one)
         out = list(words)
         for k in range(1, len(words)):
             particle = self.merged.get(words[k].lower)

@@ -75,6 +75,7 @@ def near_offer(rule: NegativeRule, utt: Utterance, words: list[Token], asked: bo
         # 3rd person ("затруднит"); a "вы" form there would need "вы" (held-out set 9)
         experiencer = i > 0 and rule._experiencer_near(words[i - 1 : i])
         excluded = offer.addressing | offer.participles if experiencer else frozenset()
+        preferred = offer.third if experiencer else offer.addressing  # of equally close forms
         for last in (i + 1, i + 2):
             if last >= len(words) or text[words[last - 1].end_char : words[last].start_char].strip():
                 break  # a word split by ASR is split by a space, not by punctuation
@@ -88,7 +89,6 @@ def near_offer(rule: NegativeRule, utt: Utterance, words: list[Token], asked: bo
                     continue
                 score = Levenshtein.normalized_similarity(heard, form, score_cutoff=NEAR_OFFER_SIMILARITY)
                 if score:
-                    preferred = offer.third if experiencer else offer.addressing
                     reads.append((score, form not in preferred, form, last))
         # the closest form first; of equally close ones, one that addresses the customer (after
         # "вас/вам", one in the 3rd person)
