@@ -601,3 +601,22 @@ def test_a_garbled_address_is_the_name_when_the_audio_says_it(coach, en):
     stacey = rule.book.from_text("Stacey", "customer")
     assert rule.use_heard([utt], stacey, verifier) is utt
     assert rule.use_heard([utt], rule.book.from_text("Gwendolyn", "customer"), verifier) is None
+
+
+def test_near_misses_of_one_category_on_the_same_words_make_one_finding(en):
+    """Two rules of one category may both read a garble as theirs ("Wouldn't be rather have…":
+    the question's "wouldn't you rather" and the suggestion's "wouldn't it be", held-out set 10);
+    when the audio accepts both, the call has one finding there, the better supported one."""
+    asked = []
+
+    def accept_all(utt, cands):
+        asked.extend(cands)
+        lead = {"en.negative.question": 0.5}  # the question's reading is the better supported
+        return [Verdict(True, -17.0, -17.0 - lead.get(c.rule, 4.0)) for c in cands]
+
+    text = "Wouldn't be rather have a full refund than a redelivery, since it's getting late."
+    utt = utterance_from_text(text, AGENT, 70.0)
+    events = [e for e in en.check_utterance(utt, en.new_state(), verify=accept_all)
+              if e.category == "negative_phrasing"]
+    assert {c.rule for c in asked} >= {"en.negative.question", "en.negative.suggestion"}
+    assert [e.rule for e in events] == ["en.negative.question"]

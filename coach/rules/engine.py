@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from coach.contract import Event, Utterance, Word
 from coach.nlp import analyzer_for
@@ -202,6 +203,7 @@ class Rulebook:
                 verify: Verify) -> list[tuple[Rule, Hit]]:
         verdicts = verify(utt, [c for _, c in candidates])
         dropped: set[int] = set()
+        near: list[tuple[Rule, Candidate, Verdict, dict[str, Any]]] = []
         for (rule, cand), verdict in zip(candidates, verdicts):
             scores = {"verified": "audio", "verify_scores": {"heard": round(verdict.heard, 2),
                                                              "phrase": round(verdict.phrase, 2)}}
@@ -211,10 +213,19 @@ class Rulebook:
                 else:
                     dropped.add(id(cand.hit))
             elif verdict.accepted:
-                hit = rule.hit_for(cand)
-                hit.details.update(scores, near_miss=cand.score)
-                found.append((rule, hit))
-        return [(rule, hit) for rule, hit in found if id(hit) not in dropped]
+                near.append((rule, cand, verdict, scores))
+        found = [(rule, hit) for rule, hit in found if id(hit) not in dropped]
+        # Near misses of one category on the same words are one finding: the one the audio
+        # supports best ("Wouldn't be rather have…" was accepted both as "wouldn't you rather" and
+        # as "wouldn't it be", two rules of negative_phrasing, on held-out set 10).
+        near.sort(key=lambda n: n[2].heard - n[2].phrase)
+        for rule, cand, _, scores in near:
+            if _covered(cand, rule, found):
+                continue
+            hit = rule.hit_for(cand)
+            hit.details.update(scores, near_miss=cand.score)
+            found.append((rule, hit))
+        return found
 
     def preview(self, utt: Utterance, state: CallState, verify: Verify | None = None) -> list[Event]:
         """Findings of the early rules on an utterance still being spoken; the state is not changed.

@@ -39,6 +39,11 @@ from coach.rules.lexicon import known_word, parses
 from coach.rules.spec import SpecError
 from coach.rules.text import read_text
 
+# Parts of speech whose words are never an address even when pymorphy also lists a name reading
+# for them ("ай": an interjection first, a plural genitive of "Ая" after; an agent's "Ай, ну я
+# вообще…" replaced the customer's "Марина" on held-out set 9).
+FUNCTION_WORDS = frozenset({"INTJ", "PRCL", "CONJ", "PREP"})
+
 PUNCT = ",.!?;:…—–-"
 SENTENCE_END = ".!?…"
 # A patronymic's ending, garbled or not: "-ич" keeps "Викторомич" (Whisper's "Викторович").
@@ -181,6 +186,8 @@ class NameBook:
         if self.morph is not None:
             found = parses(lower)
             named = [p for p in found if "Name" in p.tag]
+            if named and found[0].tag.POS in FUNCTION_WORDS:
+                return None  # "Ай, ну я…" is not "Ая": the name is pymorphy's rarest reading
             if named and known_word(lower):
                 other = any("Name" not in p.tag and p.score >= 0.05 for p in found)
                 return named[0].normal_form.replace("ё", "е"), other

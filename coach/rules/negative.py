@@ -123,6 +123,10 @@ class NegativeSpec(RuleSpec):
                                     default=DEFAULT_TARGETS, default_doc=", ".join(DEFAULT_TARGETS))
     words: list[str] = spec_field("the only words that count as negated; overrides `targets`",
                                   default=[], default_doc="none (required without morphology)")
+    request_auxiliaries: list[str] = spec_field(
+        "auxiliaries whose inverted negative question is a request whatever the verb after the "
+        "address word (\"Couldn't you keep topping it up…?\", \"Can't you take a few photos…?\"): "
+        "for languages that list `words`", default=[], default_doc="none")
     skip_words: list[str] = spec_field("may stand between particle and word: \"you\" (don't *you* "
                                        "want), clitics \"vă\", \"v-\", \"ar\"", default=[],
                                        default_doc="none")
@@ -225,6 +229,17 @@ def _is(tok: Token, names: frozenset[str]) -> bool:
     return tok.lower in names or tok.lemma in names
 
 
+# A question word that is half of a filler asks nothing: the "бы" of "как бы" ("ну как бы копил
+# трудовой, не переживайте" made "не переживайте" an offer on held-out set 10).
+FILLER_HALVES = {"бы": "как"}
+
+
+def _asks_by_word(words: list[Token], question: frozenset[str]) -> bool:
+    """Whether a `question_words` word ("ли", "бы") makes the sentence a question without "?"."""
+    return any(_is(w, question) and not (i > 0 and words[i - 1].lower == FILLER_HALVES.get(w.lower))
+               for i, w in enumerate(words))
+
+
 # How far back (words) a cancel word without a part-of-speech tag reaches before an inverted negative
 # question ("why don't you", "so won't you…" keep theirs within five; "…because…" further back does not).
 UNTAGGED_CANCEL_REACH = 5
@@ -256,6 +271,7 @@ class NegativeRule(Rule):
             raise SpecError("words", f"is required for '{self.language}' (no morphology: list the "
                                      "words that may follow the particle)")
         self.skip = words("skip_words")
+        self.request_aux = words("request_auxiliaries")
         self.direction = spec.direction
         self.offer = words("offer_words")
         self.address = words("address_words")
@@ -293,7 +309,7 @@ class NegativeRule(Rule):
         hits = []
         for words, asked in sentences(doc):
             words = self._unfused(words)
-            question = asked or any(_is(w, self.question) for w in words)
+            question = asked or _asks_by_word(words, self.question)
             for i, word in enumerate(words):
                 if _is(word, self.particles):
                     found = self._offer_at(words, i, question, utt.text)
@@ -320,7 +336,7 @@ class NegativeRule(Rule):
             if near is not None:
                 out.append(near)
                 continue
-            if asked or any(_is(w, self.question) for w in words):
+            if asked or _asks_by_word(words, self.question):
                 continue
             for i, word in enumerate(words):
                 found = self._offer_at(words, i, True, text) if _is(word, self.particles) else None
@@ -379,9 +395,17 @@ class NegativeRule(Rule):
             while 0 <= j < len(words) and _is(words[j], self.skip) and skipped < 2:
                 j += step
                 skipped += 1
-            if 0 <= j < len(words) and self._can_offer(words[j]):
+            if 0 <= j < len(words) and (self._can_offer(words[j])
+                                        or (step == 1 and self._requested(words, i, j))):
                 return j
         return None
+
+    def _requested(self, words: list[Token], i: int, j: int) -> bool:
+        """An inverted question on a `request_auxiliaries` auxiliary ("could" + "n't" + "you"): its
+        verb need not be listed in `words`, any word stands for it."""
+        return (bool(self.request_aux) and i > 0 and _is(words[i - 1], self.request_aux)
+                and i + 1 < j and _is(words[i + 1], self.address) and words[j].text.isalpha()
+                and not _is(words[j], self.address))
 
     def _can_offer(self, tok: Token) -> bool:
         if self.words:  # an explicit list decides
@@ -439,7 +463,7 @@ class NegativeRule(Rule):
         question = question or (asks_after and {"2per", "plur"} <= target.tags)  # "Не уточните, как…"
         # "Может, не будем больше ждать?": "может" before the particle makes a plural verb a suggestion
         maybe = self.morph and _maybe_before(words, i) and target.pos == "VERB" and "plur" in target.tags
-        question = question or maybe
+        question = question or maybe or (self.morph and self._infinitive_offer(words, i, j))
         if ("impr" in target.tags and not split) or ("1per" in target.tags and not maybe):
             return None  # "Не волнуйтесь" asks nothing; "я не хочу" is about the speaker
         if self._cancelled(words, i, text):
@@ -457,7 +481,7 @@ class NegativeRule(Rule):
             addressed = ("2per" in target.tags and "sing" not in target.tags) or split or maybe or (
                 addressed_near and ("past" in target.tags and "plur" in target.tags or offer_word)
             ) or (question and "3per" in target.tags and self._experiencer_near(near)
-                  ) or _polite_conditional(words, i, j)
+                  ) or _polite_conditional(words, i, j) or (question and _intent_asked(words, i, j))
         else:
             addressed = addressed_near
         if not addressed or not (question or offer_word):
@@ -466,6 +490,15 @@ class NegativeRule(Rule):
         if lo > 0 and _is(words[lo - 1], self.address):
             lo -= 1  # "вы не хотите", "вам не нужна": the whole offer, as QA quotes it
         return (lo, hi), j
+
+    def _infinitive_offer(self, words: list[Token], i: int, j: int) -> bool:
+        """"Не посчитать вам сразу, какой выйдет платёж." asks even when ASR closed it with ".": a
+        sentence that opens with the particle, an infinitive and the customer in the dative is an
+        offer in that order only, and with a perfective verb (the agent doing something for the
+        customer). "Вам не дозвониться до них после шести" (the dative first) says what the customer
+        cannot do, and "Не говорить вам…" is a rule: both are left to "?"."""
+        return (i == 0 and j == 1 and words[1].pos == "INFN" and "perf" in words[1].tags and len(words) > 2
+                and _is(words[2], self.address) and "datv" in words[2].tags)
 
     def _experiencer_near(self, near: list[Token]) -> bool:
         """An address word in the dative or accusative, not after a preposition: the customer is who
@@ -624,12 +657,32 @@ def _polite_conditional(words: list[Token], i: int, j: int) -> bool:
     before the particle in its clause, is the polite request to the listener, whose "вы" ASR
     dropped or ran into the next word ("не могли бы вызагрузить…"). "Они не могли бы…" and
     "курьеры не могли бы…" have one (a nominative before the particle)."""
+    if j + 1 >= len(words) or words[j + 1].lower != "бы":
+        return False
+    return _subjectless_plural_past(words, i, j)
+
+
+def _subjectless_plural_past(words: list[Token], i: int, j: int) -> bool:
+    """A plural past verb right after the particle with no subject before it in its clause (a
+    nominative noun or pronoun): the listener's dropped "вы"."""
     target = words[j]
     if not ("past" in target.tags and "plur" in target.tags and j == i + 1):
         return False
-    if j + 1 >= len(words) or words[j + 1].lower != "бы":
-        return False
     return not any("nomn" in w.tags and w.pos in ("NOUN", "NPRO") for w in words[max(0, i - 3) : i])
+
+
+INTENT_REACH = 4  # words after the verb where its infinitive may stand ("не думали тоже к нам записать")
+
+
+def _intent_asked(words: list[Token], i: int, j: int) -> bool:
+    """"А младшего ребёнка не думали тоже к нам записать?": a question whose plural past verb, with
+    no subject ("вы" dropped), takes an infinitive is about the listener's plans: an offer (held-out
+    set 1). Asked only with "?" (the caller's `question`); "Документы не приходили?" has no
+    infinitive, "Они не думали переезжать?" a subject, and "Почему не думали раньше позвонить?" is
+    a reproach (a question word before the particle)."""
+    return (_subjectless_plural_past(words, i, j)
+            and any(w.pos == "INFN" for w in words[j + 1 : j + 1 + INTENT_REACH])
+            and not any(w.lemma in INTERROGATIVES or w.lower in INTERROGATIVES for w in words[:i]))
 
 
 def _tensed(words: list[Token], target: int) -> bool:

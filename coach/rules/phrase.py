@@ -28,6 +28,7 @@ from coach.rules.candidates import (
     whole_span,
 )
 from coach.rules.matching import (
+    Doc,
     Phrase,
     as_doc,
     compile_phrase,
@@ -113,7 +114,9 @@ class PhraseSpec(RuleSpec):
     is reported."""
 
     phrases: list[str] = spec_field("the phrases, written naturally (\"не надо кричать\")", min_items=1)
-    exceptions: list[str] = spec_field("phrases that cancel an overlapping find (\"никто не кричит\")",
+    exceptions: list[str] = spec_field("phrases that cancel an overlapping find (\"никто не кричит\") "
+                                       "when they match at least as exactly: an exception read with an "
+                                       "ASR slip cancels only a find also read with one",
                                        default=[], default_doc="none")
     max_gap: int = spec_field("extra words allowed between the phrase's words (\"не надо **на меня** "
                               "кричать\" needs 2)", default=1, minimum=0)
@@ -182,14 +185,14 @@ class PhraseRule(Rule):
             found += [(span, idea.text, True) for span in find_idea(idea, words, sentence, self.idea_window)]
         if not found:
             return []
-        blocked = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, self.fuzzy)]
+        blocked = self._blocked(doc, found)
         # Overlapping finds: keep the longest phrase ("не надо на меня кричать" over a part of it),
         # then the tightest idea; an idea only where no find of the rule is in its sentence yet:
         # one thought in other words ("я вообще сижу в Екатеринбурге, мне отсюда не видно") is one.
         found.sort(key=lambda f: (f[2], (f[0][1] - f[0][0]) * (1 if f[2] else -1), f[0][0]))
         taken: list[tuple[tuple[int, int], str, bool]] = []
         for span, text, is_idea in found:
-            if any(overlaps(span, b) for b in blocked) or any(overlaps(span, t[0]) for t in taken):
+            if any(overlaps(span, b) for b in blocked[span]) or any(overlaps(span, t[0]) for t in taken):
                 continue
             if is_idea and any(sentence[t[0][0]] == sentence[span[0]] for t in taken):
                 continue
@@ -202,6 +205,22 @@ class PhraseRule(Rule):
                 details["idea"] = True
             hits.append(Hit(tokens=matched, details=details))
         return hits
+
+    def _blocked(self, doc: Doc, found: list[tuple[tuple[int, int], str, bool]]
+                 ) -> dict[tuple[int, int], list[tuple[int, int]]]:
+        """Per find, the exception spans that may cancel it: an exception cancels a find it matches
+        at least as exactly. "Это не ваша вина" is one slip from the phrase "не наша вина" and
+        exactly the exception "не ваша вина"; "Это не наша вина" is exactly the phrase and only one
+        slip from the exception, so it stands."""
+        if not self.exceptions:
+            return {span: [] for span, _, _ in found}
+        exact = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, False)]
+        if not self.fuzzy:
+            return {span: exact for span, _, _ in found}
+        loose = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, True)]
+        by_text = {p.text: p for p in self.phrases}
+        return {span: exact if is_idea or self._exact_at(by_text[text], doc.words, *span) else loose
+                for span, text, is_idea in found}
 
     # --- for checking against the audio (coach.verify) ------------------------------------
     def verification_candidates(self, utt: Utterance, tokens: list[Token], hits: list[Hit],
