@@ -192,7 +192,8 @@ class PhraseRule(Rule):
         found.sort(key=lambda f: (f[2], (f[0][1] - f[0][0]) * (1 if f[2] else -1), f[0][0]))
         taken: list[tuple[tuple[int, int], str, bool]] = []
         for span, text, is_idea in found:
-            if any(overlaps(span, b) for b in blocked[span]) or any(overlaps(span, t[0]) for t in taken):
+            if (any(overlaps(span, b) for b in blocked[span, text, is_idea])
+                    or any(overlaps(span, t[0]) for t in taken)):
                 continue
             if is_idea and any(sentence[t[0][0]] == sentence[span[0]] for t in taken):
                 continue
@@ -207,20 +208,20 @@ class PhraseRule(Rule):
         return hits
 
     def _blocked(self, doc: Doc, found: list[tuple[tuple[int, int], str, bool]]
-                 ) -> dict[tuple[int, int], list[tuple[int, int]]]:
+                 ) -> dict[tuple[tuple[int, int], str, bool], list[tuple[int, int]]]:
         """Per find, the exception spans that may cancel it: an exception cancels a find it matches
         at least as exactly. "Это не ваша вина" is one slip from the phrase "не наша вина" and
         exactly the exception "не ваша вина"; "Это не наша вина" is exactly the phrase and only one
         slip from the exception, so it stands."""
         if not self.exceptions:
-            return {span: [] for span, _, _ in found}
+            return {f: [] for f in found}
         exact = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, False)]
         if not self.fuzzy:
-            return {span: exact for span, _, _ in found}
+            return {f: exact for f in found}
         loose = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, True)]
         by_text = {p.text: p for p in self.phrases}
-        return {span: exact if is_idea or self._exact_at(by_text[text], doc.words, *span) else loose
-                for span, text, is_idea in found}
+        return {(span, text, is_idea): exact if is_idea or self._exact_at(by_text[text], doc.words, *span)
+                else loose for span, text, is_idea in found}
 
     # --- for checking against the audio (coach.verify) ------------------------------------
     def verification_candidates(self, utt: Utterance, tokens: list[Token], hits: list[Hit],
