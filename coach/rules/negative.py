@@ -151,6 +151,10 @@ class NegativeSpec(RuleSpec):
         "ends \"see\"'s clause)", default=[], default_doc="none")
     question_words: list[str] = spec_field("make a sentence a question without \"?\"", default=[],
                                            default_doc="none")
+    filler_question_words: list[str] = spec_field(
+        "two-word fillers that end in a `question_words` word, which asks nothing there: the \"бы\" "
+        "of \"как бы\" (\"ну как бы копию трудовой, не переживайте\" was read as an offer)",
+        default=[], default_doc="none")
     request_words: list[str] = spec_field(
         "polite-request verbs whose negated imperative nobody says to a customer: ASR's \"не "
         "подскажите\", \"не желайте\" is the question \"не подскажете\", \"не желаете\" (read as that "
@@ -229,17 +233,6 @@ def _is(tok: Token, names: frozenset[str]) -> bool:
     return tok.lower in names or tok.lemma in names
 
 
-# A question word that is half of a filler asks nothing: the "бы" of "как бы" ("ну как бы копил
-# трудовой, не переживайте" made "не переживайте" an offer on held-out set 10).
-FILLER_HALVES = {"бы": "как"}
-
-
-def _asks_by_word(words: list[Token], question: frozenset[str]) -> bool:
-    """Whether a `question_words` word ("ли", "бы") makes the sentence a question without "?"."""
-    return any(_is(w, question) and not (i > 0 and words[i - 1].lower == FILLER_HALVES.get(w.lower))
-               for i, w in enumerate(words))
-
-
 # How far back (words) a cancel word without a part-of-speech tag reaches before an inverted negative
 # question ("why don't you", "so won't you…" keep theirs within five; "…because…" further back does not).
 UNTAGGED_CANCEL_REACH = 5
@@ -281,6 +274,7 @@ class NegativeRule(Rule):
         self.cancel = words("cancel_words")
         self.clause_cancel = words("clause_cancel_words")
         self.question = words("question_words")
+        self.filler_pairs = frozenset(self._pair(w) for w in spec.filler_question_words)
         self.request = words("request_words")
         self.unmarked_tags = frozenset(spec.unmarked_question_tags)
         self.unmarked_words = words("unmarked_question_words")
@@ -292,6 +286,21 @@ class NegativeRule(Rule):
         analyzer = analyzer_for(self.language)
         self.misheard = [([t.lower for t in analyzer.tokens(heard) if not t.is_punct], opener)
                          for heard, opener in spec.misheard.items()]
+
+    def _pair(self, filler: str) -> tuple[str, str]:
+        """A `filler_question_words` entry as the lower-case forms of its two words."""
+        toks = [t for t in analyzer_for(self.language).tokens(filler) if not t.is_punct]
+        if len(toks) != 2 or not _is(toks[1], self.question):
+            raise SpecError("filler_question_words", f"'{filler}' must be two words, the second one of "
+                                                     "`question_words`")
+        return toks[0].lower, toks[1].lower
+
+    def _asks_by_word(self, words: list[Token]) -> bool:
+        """Whether a `question_words` word ("ли", "бы") makes the sentence a question without "?";
+        not when it ends a filler (`filler_question_words`: "как бы")."""
+        fillers = self.filler_pairs
+        return any(_is(w, self.question) and (i == 0 or (words[i - 1].lower, w.lower) not in fillers)
+                   for i, w in enumerate(words))
 
     def _norm(self, word: str, field: str) -> str:
         """A listed word as tokens will show it: lower-cased, lemmatised where we can."""
@@ -309,7 +318,7 @@ class NegativeRule(Rule):
         hits = []
         for words, asked in sentences(doc):
             words = self._unfused(words)
-            question = asked or _asks_by_word(words, self.question)
+            question = asked or self._asks_by_word(words)
             for i, word in enumerate(words):
                 if _is(word, self.particles):
                     found = self._offer_at(words, i, question, utt.text)
@@ -336,7 +345,7 @@ class NegativeRule(Rule):
             if near is not None:
                 out.append(near)
                 continue
-            if asked or _asks_by_word(words, self.question):
+            if asked or self._asks_by_word(words):
                 continue
             for i, word in enumerate(words):
                 found = self._offer_at(words, i, True, text) if _is(word, self.particles) else None
