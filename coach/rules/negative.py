@@ -127,6 +127,13 @@ class NegativeSpec(RuleSpec):
         "auxiliaries whose inverted negative question is a request whatever the verb after the "
         "address word (\"Couldn't you keep topping it up…?\", \"Can't you take a few photos…?\"): "
         "for languages that list `words`", default=[], default_doc="none")
+    question_auxiliaries: list[str] = spec_field(
+        "auxiliaries whose inverted negative question asks whatever the verb when the sentence ends "
+        "in \"?\" (\"Hasn't anyone been in touch…?\", \"Have you not got anything new…?\", \"Would you "
+        "not prefer…?\"): for languages that list `words`", default=[], default_doc="none")
+    question_subjects: list[str] = spec_field(
+        "besides `address_words`, subjects such a question may be put with (\"anyone\", \"anybody\")",
+        default=[], default_doc="none")
     skip_words: list[str] = spec_field("may stand between particle and word: \"you\" (don't *you* "
                                        "want), clitics \"vă\", \"v-\", \"ar\"", default=[],
                                        default_doc="none")
@@ -265,6 +272,8 @@ class NegativeRule(Rule):
                                      "words that may follow the particle)")
         self.skip = words("skip_words")
         self.request_aux = words("request_auxiliaries")
+        self.question_aux = words("question_auxiliaries")
+        self.question_subjects = words("question_subjects")
         self.direction = spec.direction
         self.offer = words("offer_words")
         self.address = words("address_words")
@@ -391,7 +400,7 @@ class NegativeRule(Rule):
         return Candidate(self.id, NEAR, opener, span, span[0].start_char, span[-1].end_char, said=said,
                          score=1.0, hit=hit, margin=MISHEARD_MARGIN, min_mean=MISHEARD_MIN_MEAN)
 
-    def _target(self, words: list[Token], i: int) -> int | None:
+    def _target(self, words: list[Token], i: int, question: bool = False) -> int | None:
         """Index of the word the particle negates, or None."""
         steps = []
         if self.direction in ("after", "both"):
@@ -407,6 +416,8 @@ class NegativeRule(Rule):
             if 0 <= j < len(words) and (self._can_offer(words[j])
                                         or (step == 1 and self._requested(words, i, j))):
                 return j
+        if question and self._inverted(words, i):  # "Hasn't anyone…?", "Have you not brought…?"
+            return i + 2 if _is(words[i + 1], self.address) and i + 2 < len(words) else i + 1
         return None
 
     def _requested(self, words: list[Token], i: int, j: int) -> bool:
@@ -415,6 +426,25 @@ class NegativeRule(Rule):
         return (bool(self.request_aux) and i > 0 and _is(words[i - 1], self.request_aux)
                 and i + 1 < j and _is(words[i + 1], self.address) and words[j].text.isalpha()
                 and not _is(words[j], self.address))
+
+    def _inverted(self, words: list[Token], i: int) -> bool:
+        """An inverted negative question on a `question_auxiliaries` auxiliary: "Hasn't anyone…",
+        "Didn't you…" (auxiliary, particle, subject, a word: not the tag of "You did, didn't
+        you?"), "Doesn't Thursday suit you?" (the sentence's first words, the customer addressed
+        after them) or "Have you not…" (auxiliary, subject, particle, a word). Such a question asks
+        whatever its verb; the caller has seen its "?"."""
+        aux = self.question_aux | self.request_aux
+        if not aux or i + 2 >= len(words) or not words[i + 1].text.isalpha():
+            return False
+        subjects = self.address | self.question_subjects
+        if i > 0 and _is(words[i - 1], aux) and words[i + 2].text.isalpha():
+            if _is(words[i + 1], subjects):
+                return True
+            if (i == 1 and not _is(words[i + 1], self.subjects)  # "Wouldn't it be…": the suggestion rule's
+                    and any(_is(w, self.address) for w in words[i + 2:])):
+                return True
+        return (i > 1 and _is(words[i - 2], aux) and _is(words[i - 1], subjects)
+                and not _is(words[i + 1], self.address))
 
     def _can_offer(self, tok: Token) -> bool:
         if self.words:  # an explicit list decides
@@ -455,9 +485,10 @@ class NegativeRule(Rule):
 
     def _offer_at(self, words: list[Token], i: int, question: bool, text: str
                   ) -> tuple[tuple[int, int], int] | None:
-        j = self._target(words, i)
+        j = self._target(words, i, question and not self.morph)
         if j is None:
             return None
+        inverted = question and not self.morph and self._inverted(words, i)
         if (words[j].lemma == "быть" and j + 1 < len(words) and not words[j].tags & {"1per", "2per"}
                 and words[j + 1].pos in ("COMP", "PRED", "ADJS")):
             j += 1  # "вам не будет удобнее…?": the comparative is the offer, "будет" its tense (not in
@@ -492,12 +523,14 @@ class NegativeRule(Rule):
             ) or (question and "3per" in target.tags and self._experiencer_near(near)
                   ) or _polite_conditional(words, i, j) or (question and _intent_asked(words, i, j))
         else:
-            addressed = addressed_near
+            addressed = addressed_near or inverted  # "Hasn't anyone … been in touch with you?": asked of them
         if not addressed or not (question or offer_word):
             return None
         lo, hi = min(i, j), max(i, j) + split
         if lo > 0 and _is(words[lo - 1], self.address):
             lo -= 1  # "вы не хотите", "вам не нужна": the whole offer, as QA quotes it
+        if inverted and lo == i - 1 and lo > 0:
+            lo -= 1  # "have you not brought": its auxiliary too
         return (lo, hi), j
 
     def _infinitive_offer(self, words: list[Token], i: int, j: int) -> bool:
