@@ -426,16 +426,25 @@ def _split_kind(prev: Token, tok: Token) -> int:
 
 def _words_to_check(doc: Doc) -> list[tuple[list[Token], bool, list[tuple[int, int]]]]:
     """Per sentence (`sentences`): its words, whether it asks, and the words worth a look (4+
-    letters), each with how the word before may be the first half of a diminutive ASR split in
-    two (`_split_kind`). Once per line for all the diminutive rules (a pack has several: money,
+    letters, or a 3-letter tail no dictionary word after a word: "фото чку" is "фоточку"), each
+    with how the word before may be the first half of a diminutive ASR split in two
+    (`_split_kind`). Once per line for all the diminutive rules (a pack has several: money,
     waiting, the rest)."""
     looks = doc.memo.get(_words_to_check)
     if looks is None:
         looks = doc.memo[_words_to_check] = [
             (words, asked, [(i, _split_kind(words[i - 1], tok) if i > 0 else NO_SPLIT)
-                            for i, tok in enumerate(words) if len(tok.lower) >= 4 and tok.text.isalpha()])
+                            for i, tok in enumerate(words) if tok.text.isalpha() and (
+                                len(tok.lower) >= 4 or _garbled_tail(words, i))])
             for words, asked in sentences(doc)]
     return looks
+
+
+def _garbled_tail(words: list[Token], i: int) -> bool:
+    """A 3-letter word no dictionary knows, after a word: the end of a diminutive ASR cut off
+    ("Пришлите фото чку новых прав", held-out set 11)."""
+    return (len(words[i].lower) == 3 and i > 0 and words[i - 1].text.isalpha()
+            and not known_word(words[i].lower))
 
 
 @lru_cache(maxsize=20_000)
