@@ -166,6 +166,50 @@ def test_an_outbound_opening_that_greets_the_customer_by_name_read_again_is_no_m
     assert not_asked(SecondReading("Банк Волга кредит. Игорь Викторович задержал платёж."))
 
 
+def test_a_name_by_a_skip_word_deep_in_the_second_reading_is_no_greeting():
+    """Held-out set 11: the second reading of an English opening wrote "…um, yes, Max, you know…"
+    twenty words in, and "yes, Max" next to the agent's own "this is Caleb" was taken for a greeting
+    by name, which undid a true "name not asked". A greeting by name is the opening's first words."""
+    en = Rulebook.load("en")
+    lines = [spoken("Hi, thanks for calling Dreambox support, this is Caleb, how can I help?", 0.3, 4.5),
+             spoken("I've been charged twice this month.", 5.0, 7.5, CUSTOMER),
+             spoken("Okay, so two charges on the same day, that's definitely not supposed to happen.",
+                    8.0, 13.0),
+             spoken("Your refund is on its way, anything else?", 40.0, 44.0)]
+
+    def not_asked(verify=None):
+        state = en.new_state()
+        events = [e for u in lines for e in en.check_utterance(u, state, verify=verify)]
+        state.duration_s = 50.0
+        return [e for e in events + en.check_call(state, verify=verify) if e.rule == NOT_ASKED]
+
+    assert not_asked()
+    assert not_asked(SecondReading(
+        "Hi, thanks for calling Dreambox support, this is Caleb, how can I help? Okay, so two charges "
+        "on the same day, um, yes, Max, you know, definitely not supposed to happen."))
+    assert not_asked(SecondReading("Hi, Sarah, thanks for calling Dreambox support, this is Caleb.")) == []
+
+
+def test_a_one_word_reply_only_like_a_name_is_no_name_without_a_question(ru):
+    """A customer's one-word reply with no name question heard before it is their name only when
+    spelt as one: "Рамас." (the code word "Ромашка" at 8 kHz, held-out set 11) had been read as
+    "Роман", and the call then had a name the agent "never used" and no missing question."""
+    def findings(reply: str):
+        lines = [spoken("Добрый день, банк Меридиан, меня зовут Олег, слушаю вас.", 0.3, 5.0),
+                 spoken("Здравствуйте, у меня карту заблокировали.", 5.5, 8.0, CUSTOMER),
+                 spoken("Назовите кодовое слово, пожалуйста.", 25.0, 27.5),
+                 spoken(reply, 28.0, 29.0, CUSTOMER),
+                 spoken("Спасибо, вижу, карта не заблокирована, стоит суточный лимит.", 30.0, 35.0),
+                 spoken("Всего доброго, до свидания.", 60.0, 62.0)]
+        state = ru.new_state()
+        events = [e for u in lines for e in ru.check_utterance(u, state)]
+        state.duration_s = 65.0
+        return sorted(e.rule for e in events + ru.check_call(state) if e.rule.startswith("ru.name."))
+
+    assert findings("Рамас.") == ["ru.name.not-asked"]
+    assert findings("Зоя Михайловна.") == ["ru.name.not-used"]  # a name said alone, its question lost
+
+
 @pytest.mark.slow
 def test_the_real_model_reads_the_greeting_the_first_reading_garbled(coach, ru):
     """clean_call.wav's agent says "Здравствуйте! Компания Телеком, меня зовут Алексей." and then
