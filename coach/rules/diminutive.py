@@ -263,7 +263,9 @@ class DiminutiveRule(Rule):
                     tokens_hit = [words[i - 1], tok]
                 if not self.wanted(found) or (len(tokens_hit) == 1 and _split_off_letter(words, i)):
                     continue
-                hits.append(self._hit(utt.text, words, asked, i, tokens_hit, found, tok.lower))
+                # a word ASR split in two is named whole ("фоточка", not its tail "чку")
+                word = tok.lower if len(tokens_hit) == 1 else found.lemma
+                hits.append(self._hit(utt.text, words, asked, i, tokens_hit, found, word))
         return hits
 
     def _joined(self, prev: Token, tok: Token, split: int) -> Found | None:
