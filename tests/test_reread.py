@@ -62,6 +62,15 @@ def greeting_findings(book: Rulebook, lines: list[Utterance], verify=None):
     return [e for e in events if e.rule == GREETING], state
 
 
+def call_findings(book: Rulebook, lines: list[Utterance], duration_s: float, rule: str, verify=None):
+    """The findings over a call's lines and its end (the call `duration_s` long) of the rules whose
+    id starts with `rule` (one rule's id, or a family's: "ru.name.")."""
+    state = book.new_state()
+    events = [e for u in lines for e in book.check_utterance(u, state, verify=verify)]
+    state.duration_s = duration_s
+    return [e for e in events + book.check_call(state, verify=verify) if e.rule.startswith(rule)]
+
+
 GARBLED = [spoken("Сдрав в ствлете компании Телеком, меня зовут Алексей.", 0.3, 4.54),
            spoken("Здравствуйте, у меня не работает интернет.", 5.0, 8.0, CUSTOMER),
            spoken("Как я могу к вам обращаться?", 8.5, 10.5)]
@@ -125,10 +134,7 @@ def test_a_name_question_the_first_reading_garbled_is_found_in_the_agents_first_
              spoken("Your new ticket is in your email.", 33.0, 36.0)]
 
     def not_asked(verify=None):
-        state = en.new_state()
-        events = [e for u in lines for e in en.check_utterance(u, state, verify=verify)]
-        state.duration_s = 40.0
-        return [e for e in events + en.check_call(state, verify=verify) if e.rule == NOT_ASKED]
+        return call_findings(en, lines, 40.0, NOT_ASKED, verify)
 
     assert not_asked()  # the text alone: never asked
     again = SecondReading("Hello, Skyway Airlines, my name is Kevin. Can I have your name, please?")
@@ -153,10 +159,7 @@ def test_an_outbound_opening_that_greets_the_customer_by_name_read_again_is_no_m
              spoken("Спасибо, до свидания.", 40.0, 42.0)]
 
     def not_asked(verify=None):
-        state = ru.new_state()
-        events = [e for u in lines for e in ru.check_utterance(u, state, verify=verify)]
-        state.duration_s = 45.0
-        return [e for e in events + ru.check_call(state, verify=verify) if e.rule == "ru.name.not-asked"]
+        return call_findings(ru, lines, 45.0, "ru.name.not-asked", verify)
 
     assert not_asked()  # the text alone: never asked, never known
     assert not_asked(SecondReading("Добрый день, Игорь Викторович. Банк Волга кредит, меня зовут "
@@ -178,10 +181,7 @@ def test_a_name_by_a_skip_word_deep_in_the_second_reading_is_no_greeting():
              spoken("Your refund is on its way, anything else?", 40.0, 44.0)]
 
     def not_asked(verify=None):
-        state = en.new_state()
-        events = [e for u in lines for e in en.check_utterance(u, state, verify=verify)]
-        state.duration_s = 50.0
-        return [e for e in events + en.check_call(state, verify=verify) if e.rule == NOT_ASKED]
+        return call_findings(en, lines, 50.0, NOT_ASKED, verify)
 
     assert not_asked()
     assert not_asked(SecondReading(
@@ -201,10 +201,7 @@ def test_a_one_word_reply_only_like_a_name_is_no_name_without_a_question(ru):
                  spoken(reply, 28.0, 29.0, CUSTOMER),
                  spoken("Спасибо, вижу, карта не заблокирована, стоит суточный лимит.", 30.0, 35.0),
                  spoken("Всего доброго, до свидания.", 60.0, 62.0)]
-        state = ru.new_state()
-        events = [e for u in lines for e in ru.check_utterance(u, state)]
-        state.duration_s = 65.0
-        return sorted(e.rule for e in events + ru.check_call(state) if e.rule.startswith("ru.name."))
+        return sorted(e.rule for e in call_findings(ru, lines, 65.0, "ru.name."))
 
     assert findings("Рамас.") == ["ru.name.not-asked"]
     assert findings("Зоя Михайловна.") == ["ru.name.not-used"]  # a name said alone, its question lost

@@ -110,9 +110,9 @@ class NameRereads(NameHeard):
     def _greets_by_name(self, text: str, doc: Doc) -> bool:
         """asked: whether the agent's opening, read again, greets the customer by a dictionary name
         next to a greeting word in its first words (`GREETING_WITHIN_WORDS`: "Добрый день, Игорь
-        Викторович"): an outbound call whose agent
-        knows the name, which the first reading also accepts (`addresses`) when it reads the
-        name. Whisper split it there ("Добрый день и горь Викторович" on a corpus call)."""
+        Викторович"): an outbound call whose agent knows the name, which the first reading also
+        accepts (`addresses`) when it reads the name. Whisper split it there ("Добрый день и горь
+        Викторович" on a corpus call)."""
         words = doc.words
         own = self._own_name_spots(doc)
         for i, name in self.book.addresses(text, words, None):

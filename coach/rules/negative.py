@@ -400,8 +400,9 @@ class NegativeRule(Rule):
         return Candidate(self.id, NEAR, opener, span, span[0].start_char, span[-1].end_char, said=said,
                          score=1.0, hit=hit, margin=MISHEARD_MARGIN, min_mean=MISHEARD_MIN_MEAN)
 
-    def _target(self, words: list[Token], i: int, question: bool = False) -> int | None:
-        """Index of the word the particle negates, or None."""
+    def _target(self, words: list[Token], i: int, inverted: bool = False) -> int | None:
+        """Index of the word the particle negates, or None; `inverted`: the particle is in an
+        inverted question (`_inverted`), whose word after the subject stands for its verb."""
         steps = []
         if self.direction in ("after", "both"):
             steps.append(1)
@@ -416,7 +417,7 @@ class NegativeRule(Rule):
             if 0 <= j < len(words) and (self._can_offer(words[j])
                                         or (step == 1 and self._requested(words, i, j))):
                 return j
-        if question and self._inverted(words, i):  # "Hasn't anyone…?", "Have you not brought…?"
+        if inverted:  # "Hasn't anyone…?", "Have you not brought…?"
             return i + 2 if _is(words[i + 1], self.address) and i + 2 < len(words) else i + 1
         return None
 
@@ -485,10 +486,10 @@ class NegativeRule(Rule):
 
     def _offer_at(self, words: list[Token], i: int, question: bool, text: str
                   ) -> tuple[tuple[int, int], int] | None:
-        j = self._target(words, i, question and not self.morph)
+        inverted = question and not self.morph and self._inverted(words, i)
+        j = self._target(words, i, inverted)
         if j is None:
             return None
-        inverted = question and not self.morph and self._inverted(words, i)
         if (words[j].lemma == "быть" and j + 1 < len(words) and not words[j].tags & {"1per", "2per"}
                 and words[j + 1].pos in ("COMP", "PRED", "ADJS")):
             j += 1  # "вам не будет удобнее…?": the comparative is the offer, "будет" its tense (not in
