@@ -263,8 +263,8 @@ def test_fillers_same_findings_however_speech_is_split(ru):
 def test_english_like_counts_only_as_a_filler():
     en = Rulebook.load("en")
     assert not filler_events(en, [_timed("agent", "Would you like a new card? I'd like to help.", 0.0)])
-    events = filler_events(en, [_timed("agent", "It's, like, you know, broken.", 0.0)])
-    assert [e.text for e in events] == ["like, you know"]
+    events = filler_events(en, [_timed("agent", "It's, like, you know, basically broken.", 0.0)])
+    assert [e.text for e in events] == ["like, you know, basically"]
 
 
 # --- greeting and closing -------------------------------------------------------------------
@@ -471,6 +471,23 @@ def test_company_can_tune_and_disable_conversation_rules(tmp_path):
     assert "ru.name.not-asked" not in ids and "ru.name.not-used" in ids
     assert "ru.fillers.words" in fired(book, "Ну, сейчас посмотрю вашу заявку.")
     assert "ru.fillers.words" not in fired(Rulebook.load("ru"), "Ну, сейчас посмотрю вашу заявку.")
+
+
+def test_two_rules_on_the_same_words_give_one_finding(tmp_path):
+    """A company list that repeats a pack word ("документик") reports it once, as the company's rule."""
+    write(tmp_path / "ru" / "extra.yaml", "id: acme.diminutive.extra\nkind: diminutive\n"
+          "category: diminutive\nspeaker: agent\nseverity: minor\nmessage: m\nsuggestion: s\n"
+          "source: s\nbases: []\nwords: {документик: документ}\n"
+          "examples:\n  match: [Пришлите документик.]\n  no_match: [Пришлите документ.]\n")
+    line = "Пришлите документик на почту."
+    both = Rulebook.load("ru", [tmp_path])
+    explained = {x.rule.id for x in both.explain(line, "agent")[1]}
+    assert {"ru.diminutive.words", "acme.diminutive.extra"} <= explained  # both rules fire on it
+    events = both.check_utterance(utterance_from_text(line, "agent"), both.new_state())
+    assert [(e.rule, e.text) for e in events] == [("acme.diminutive.extra", "документик")]
+    alone = Rulebook.load("ru")
+    events = alone.check_utterance(utterance_from_text(line, "agent"), alone.new_state())
+    assert [(e.rule, e.text) for e in events] == [("ru.diminutive.words", "документик")]
 
 
 BASE = """id: acme.x

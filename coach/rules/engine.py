@@ -165,7 +165,7 @@ class Rulebook:
         if verify is not None:
             found = _reread(found, verify, state, until=-math.inf if rereads_at_end else utt.end)
             _keep_audio(verify, state)
-        return [_event(rule, hit, utt, state) for rule, hit in found]
+        return [_event(rule, hit, utt, state) for rule, hit in _once_per_words(found)]
 
     def read_lines_again(self, state: CallState, verify: Verify | None) -> list[Event]:
         """The findings the lines kept by `check_utterance(..., lines_later=True)` add when read again."""
@@ -384,6 +384,19 @@ class Rulebook:
                 lemmas = [t.lemma for t in hit.tokens or []]
                 out.append(Explanation(rule, _event(rule, hit, utt, state), lemmas))
         return tokens, out
+
+
+def _once_per_words(found: list[tuple[Rule, Hit]]) -> list[tuple[Rule, Hit]]:
+    """One finding per category for the same words: two rules may both hold a word, and QA counts
+    the word once. The last rule in load order keeps it: a company's own rule on the pack's words
+    speaks for the company (its message, its suggestion)."""
+    last: dict[tuple[str, int, tuple[tuple[int, int], ...]], int] = {}
+    for k, (rule, hit) in enumerate(found):
+        if hit.tokens and not hit.call_level:
+            last[(rule.category, id(hit.utterance), tuple((t.start_char, t.end_char) for t in hit.tokens))] = k
+    keep = set(last.values())
+    return [(rule, hit) for k, (rule, hit) in enumerate(found)
+            if k in keep or not hit.tokens or hit.call_level]
 
 
 def _event(rule: Rule, hit: Hit, utt: Utterance | None, state: CallState) -> Event:
