@@ -467,12 +467,16 @@ class NegativeRule(Rule):
         "…because I'm the baby wouldn't you rather set up a direct debit?" is an offer whose
         "because" belongs to the sentence before ("if for any reason you don't want to wait" keeps
         its "if"), and never across a comma: "So, wouldn't you like…", "If so, wouldn't you…" (held-out
-        set 9: "I think so um, wouldn't you like to…"); "why don't you…" keeps its "why"."""
+        set 9: "I think so um, wouldn't you like to…"); "why don't you…" keeps its "why". A cancel
+        word never reaches past a comma and another particle: that clause was its own."""
         clause = True
         asks = i + 1 < len(words) and _is(words[i + 1], self.address)  # "wouldn't you…": inverted
         for j in range(i - 1, -1, -1):
             if "," in text[words[j].end_char : words[j + 1].start_char]:
                 clause = False
+            if not clause and _is(words[j], self.particles):
+                return False  # the conjunction before it has its own negation: "если вечер вам не
+                # вариант, вам не подойдёт суббота?" (held-out set 12) asks in its second clause
             untagged = words[j].pos == ""
             if asks and untagged and (i - j > UNTAGGED_CANCEL_REACH or not clause):
                 continue  # "So, wouldn't you…", "I think so, wouldn't you…": its clause ended
@@ -491,9 +495,10 @@ class NegativeRule(Rule):
         if j is None:
             return None
         if (words[j].lemma == "быть" and j + 1 < len(words) and not words[j].tags & {"1per", "2per"}
-                and words[j + 1].pos in ("COMP", "PRED", "ADJS")):
+                and (words[j + 1].pos in ("COMP", "PRED", "ADJS") or _is(words[j + 1], self.offer))):
             j += 1  # "вам не будет удобнее…?": the comparative is the offer, "будет" its tense (not in
-            # "не будем больше ждать", where "больше" goes with the verb)
+            # "не будем больше ждать", where "больше" goes with the verb); so is an offer word however
+            # tagged ("вам не будет удобно подойти": pymorphy3 reads "удобно" as an adverb, set 12)
         target = words[j]
         split = "impr" in target.tags and _is(target, self.offer) and self._split_plural(words, j)
         asks_after = self.morph and "perf" in target.tags and _asks_after(words, j, text)
