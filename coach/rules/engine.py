@@ -393,7 +393,8 @@ def _once_per_words(found: list[tuple[Rule, Hit]]) -> list[tuple[Rule, Hit]]:
     last: dict[tuple[str, int, tuple[tuple[int, int], ...]], int] = {}
     for k, (rule, hit) in enumerate(found):
         if hit.tokens and not hit.call_level:
-            last[(rule.category, id(hit.utterance), tuple((t.start_char, t.end_char) for t in hit.tokens))] = k
+            words = tuple((t.start_char, t.end_char) for t in hit.tokens)
+            last[(rule.category, id(hit.utterance), words)] = k
     keep = set(last.values())
     return [(rule, hit) for k, (rule, hit) in enumerate(found)
             if k in keep or not hit.tokens or hit.call_level]
