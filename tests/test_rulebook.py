@@ -485,6 +485,8 @@ def test_two_rules_on_the_same_words_give_one_finding(tmp_path):
     assert {"ru.diminutive.words", "acme.diminutive.extra"} <= explained  # both rules fire on it
     events = both.check_utterance(utterance_from_text(line, "agent"), both.new_state())
     assert [(e.rule, e.text) for e in events] == [("acme.diminutive.extra", "документик")]
+    preview = both.preview(utterance_from_text(line, "agent"), both.new_state())  # live: the same one
+    assert [(e.rule, e.text) for e in preview] == [("acme.diminutive.extra", "документик")]
     alone = Rulebook.load("ru")
     events = alone.check_utterance(utterance_from_text(line, "agent"), alone.new_state())
     assert [(e.rule, e.text) for e in events] == [("ru.diminutive.words", "документик")]

@@ -258,7 +258,7 @@ class Rulebook:
             candidates = [(r, c) for r, c in candidates if _askable(r, c, found, utt, state)]
             if candidates:
                 found = self._settle(utt, found, candidates, _PreviewVerdicts(verify, state, utt))
-        return [_event(rule, hit, utt, state) for rule, hit in found]
+        return [_event(rule, hit, utt, state) for rule, hit in _once_per_words(found)]
 
     def cues(self, utt: Utterance, state: CallState) -> list[Event]:
         """Cues in one final utterance: not findings, advice for the agent's screen.
