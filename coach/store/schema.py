@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 from coach.errors import CoachError
-from coach.store.db import SCHEMA_VERSION, _transaction
+from coach.store.db import BUSY_TIMEOUT_S, SCHEMA_VERSION, _transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -168,10 +169,22 @@ def _create(conn: sqlite3.Connection) -> None:
     _rebuild_v_calls(conn, [])
 
 
-def _use_wal(conn: sqlite3.Connection) -> None:
-    """WAL is a property of the file: set once, it stays for every later connection."""
-    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
+def _use_wal(conn: sqlite3.Connection, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+    """WAL is a property of the file: set once, it stays for every later connection.
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once rather
+    than waiting out the busy timeout: two batches creating one database together (the second sees
+    the first's schema before the first has switched) failed there, rarely (once in a fresh-clone
+    `make test`, 1 run in 40 of its test on a loaded 2-core machine, 0 in 156 of another try). So the
+    switch is tried again until the other one is done (or has switched it)."""
+    deadline = time.monotonic() + timeout_s
+    while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     # With WAL, NORMAL can lose the last commits on power loss but never corrupts;
     # the JSON files hold them and `sync` puts them back.
     conn.execute("PRAGMA synchronous = NORMAL")
