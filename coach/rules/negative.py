@@ -149,7 +149,8 @@ class NegativeSpec(RuleSpec):
         "subjects of a statement about someone else just before the particle's word (\"they "
         "wouldn't be…\"): with audio verification on, a skip word after the particle is read as the "
         "first `address_words` word (\"wouldn't be rather\" as \"wouldn't you rather\") only "
-        "without one", default=[], default_doc="none")
+        "without one; two words before the particle (\"they don't want you to wait\") they make the "
+        "nearby \"you\" an object, and the sentence no offer", default=[], default_doc="none")
     cancel_words: list[str] = spec_field("before the particle in the sentence: a statement, not an "
                                          "offer", default=[], default_doc="none")
     clause_cancel_words: list[str] = spec_field(
@@ -532,7 +533,8 @@ class NegativeRule(Rule):
             ) or (question and "3per" in target.tags and self._experiencer_near(near)
                   ) or _polite_conditional(words, i, j) or (question and _intent_asked(words, i, j))
         else:
-            addressed = addressed_near or inverted  # "Hasn't anyone … been in touch with you?": asked of them
+            # "Hasn't anyone … been in touch with you?": asked of them
+            addressed = inverted or (addressed_near and not self._subject_before(words, i))
         if not addressed or not (question or offer_word):
             return None
         lo, hi = min(i, j), max(i, j) + split
@@ -541,6 +543,12 @@ class NegativeRule(Rule):
         if inverted and lo == i - 1 and lo > 0:
             lo -= 1  # "have you not brought": its auxiliary too
         return (lo, hi), j
+
+    def _subject_before(self, words: list[Token], i: int) -> bool:
+        """Someone else is the subject before the auxiliary: "They don't want you to wait", "That
+        wouldn't happen to you again" tell what they want or what happens, and the "you" nearby is
+        its object, not the one asked."""
+        return bool(self.subjects) and i >= 2 and _is(words[i - 2], self.subjects)
 
     def _comparative_asked(self, words: list[Token], i: int, j: int) -> bool:
         """A negated comparative suggests something to the customer only with them in the dative
