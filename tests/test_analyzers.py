@@ -391,6 +391,18 @@ def test_a_level_that_stays_up_is_a_gain_change_not_a_raised_voice(cfg):
     assert event.start == pytest.approx(16.5, abs=0.1) and event.details["confidence"] > 0.5
 
 
+def test_a_shout_that_dips_under_the_loud_line_is_still_one_raised_voice(cfg):
+    """A shout's level swings around the threshold: +14, +8, +8, +12 dB, then the agent's usual
+    level. The +8 blocks are neither loud nor back down; they used to count as "stayed up" and the
+    shout went for a gain change (held-out set 14: a +12 dB line read +8 to +14 per block)."""
+    before = [(0.5 + 4 * i, 3, -24) for i in range(4)]
+    swing = [(16.5, 1, -10), (17.5, 1, -16), (18.5, 1, -16), (19.5, 1, -12)]
+    after = [(20.5 + 4 * i, 3, -24) for i in range(7)]
+    (event,) = of(analyze_call({"agent": track(49, before + swing + after)}, spoken(before + swing + after),
+                               cfg)[0], "raised_voice")
+    assert event.start == pytest.approx(16.5, abs=0.1) and event.end == pytest.approx(20.5, abs=0.1)
+
+
 def test_leading_and_trailing_silence_are_not_dead_air(cfg):
     agent = track(30, [(8, 2, -24), (12, 2, -24)])
     events, metrics = analyze_call({"agent": agent, "customer": np.zeros_like(agent)}, [], cfg)
