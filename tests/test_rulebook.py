@@ -342,6 +342,22 @@ def test_name_not_used(ru):
     assert event.start is None and "Ольга" in event.message
 
 
+def test_the_answer_to_the_name_question_replaces_the_agents_guess(ru):
+    """The agent's first word "Алла." (Whisper's spelling of "Алло.", or an outbound guess) was
+    taken for the customer's name, used once; then the agent asked and the customer said
+    "Артём": Артём is the name, and the call never used it."""
+    lines = ["agent: Алла.", "agent: Говорите, слушаю.", "customer: Здравствуйте, я заказывал книги.",
+             "agent: Так, с кем я разговариваю?", "customer: Меня зовут Артём, номер заказа пять восемь.",
+             "agent: Вижу, заказ пока не собран, книгу довезли только вчера.",
+             "agent: Отправим завтра. Спасибо за звонок, всего доброго!"]
+    state, events = play_dialogue(ru, lines)
+    assert state.customer_name == "Артём"
+    [event] = [e for e in events if e.category == "name_not_used"]
+    assert "Артём" in event.message
+    used = run_dialogue(ru, [*lines[:-1], "agent: Артём, отправим завтра. Спасибо за звонок, всего доброго!"])
+    assert "name_not_used" not in categories(used)
+
+
 def test_name_with_patronymic_and_without_intro_word(ru):
     state = ru.new_state()
     ru.check_utterance(utterance_from_text("Как вас зовут?", "agent"), state)

@@ -321,6 +321,11 @@ class NameRule(NameRereads, Rule):
                 if caught is not None and (seen.name is None or (caught.confirmed, caught.likely) > (
                         seen.name.confirmed, seen.name.likely)):
                     self._set(seen, state, caught, utt.end)
+            elif not locked and self._asked_after_guess(seen):
+                caught = self.capture(utt, tokens, True)
+                if caught is not None and caught.confirmed and not caught.same(seen.name):
+                    seen.uses, seen.first_use, seen.last_use = 0, None, None  # those were another name's
+                    self._set(seen, state, caught, utt.end)
             seen.answering = max(0, seen.answering - 1)
             seen.open_question = None
         elif utt.speaker == AGENT:
@@ -366,6 +371,14 @@ class NameRule(NameRereads, Rule):
             seen.agent_since_use = 0
         elif was_known:
             seen.agent_since_use += 1
+
+    @staticmethod
+    def _asked_after_guess(seen: _Seen) -> bool:
+        """The agent asked the name after calling the customer by one of their own, and this line
+        answers: the answer wins. An outbound "Алла?" (or Whisper's "Алла." for "Алло.", held-out
+        set 14) is the agent's guess; "Меня зовут Артём" after "с кем я разговариваю?" is the name."""
+        return (seen.answering > 0 and seen.name is not None and seen.name.source == "agent"
+                and seen.asked_at is not None and seen.known_at is not None and seen.asked_at > seen.known_at)
 
     def _asks_across(self, before: str | None, text: str) -> bool:
         """The question split over two agent lines: Whisper ended a segment mid-sentence ("…как я
