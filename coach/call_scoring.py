@@ -87,6 +87,8 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
             utterances.sort(key=lambda u: (u.start, u.speaker))
             session = coach.new_session(_speakers(pieces), language, layout, audio=_audio_of(call))
             session.rereads_at_end = True  # the whole call is here: its second readings go together
+            if doubted is not None:  # filler episodes end where the doubted split heard the other voice
+                session.state.elsewhere = list(doubted[0])
             _feed(session, pieces)
             for utt in utterances:
                 session.add_utterance(utt)

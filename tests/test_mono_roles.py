@@ -104,3 +104,25 @@ def test_a_doubted_split_withholds_the_phrases_the_other_voice_said(coach, roles
     left = [e for e in session.events if e.category == "forbidden_phrase"]
     assert left and all(8.0 <= e.start < 14.0 for e in left)  # "Понятия не имею": the agent's
     assert not [e for e in gone if e.call_level]
+
+
+def test_filler_episodes_end_where_a_doubted_split_heard_the_other_voice(coach):
+    """Scored as the agent alone, the customer's lines come as the agent's, and with no turn
+    between them the agent's filler episodes ran together (held-out set 14's filler call, judged
+    one voice: 4 episodes for 12). With the doubted split's other-voice stretches in the state
+    (coach.call_scoring sets them), each of the agent's answers is its own episode."""
+    voiced = [line(0, 0.5, "Ну, короче, служба доставки, слушаю вас.")]
+    for _ in range(5):  # back to back, 0.3 s apart: only the change of voice ends an episode
+        voiced.append(line(1, voiced[-1][1].end + 0.3, "А где мой заказ, я жду с утра?"))
+        voiced.append(line(0, voiced[-1][1].end + 0.3, "Ну, это, короче, типа курьер едет, как бы скоро."))
+
+    def episodes(elsewhere: list[tuple[float, float]]) -> int:
+        session = coach.new_session((AGENT,), "ru")  # one voice: every line is the agent's
+        session.state.elsewhere = elsewhere
+        for _, utt in voiced:
+            session.add_utterance(utt)
+        session.finish(60.0)
+        return len([e for e in session.events if e.category == "filler_words"])
+
+    other = [(u.start, u.end) for v, u in voiced if v == 1]
+    assert episodes([]) < 6 == episodes(other)

@@ -31,3 +31,7 @@ class CallState:
     # (speaker, start, end) -> seconds of that speaker's voice activity on their own channel, or None
     # where it cannot tell (one channel, a diarized mix, audio not analysed yet); set by the Session
     voice_s: Callable[[str, float, float], float | None] | None = None
+    # a mono call judged one voice, whose doubted two-way split the words still lean on
+    # (coach.call_scoring): the stretches that split gave the other voice. Scored as the agent's
+    # lines, but a filler episode ends there and their fillers are not the agent's habit.
+    elsewhere: list[tuple[float, float]] = field(default_factory=list)
