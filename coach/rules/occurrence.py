@@ -141,7 +141,7 @@ def compile_regexes(patterns: list[str]) -> Any:
 
 
 def _mostly_in(utt: Utterance, spans: list[tuple[float, float]] | None) -> bool:
-    """Most of the utterance lies in these stretches (`RuleState.elsewhere`: where a doubted
+    """Most of the utterance lies in these stretches (`CallState.elsewhere`: where a doubted
     mono split heard the other voice). On a mono call scored as the agent alone, the customer's
     lines come as the agent's, and without a turn between them the agent's filler episodes ran
     together: held-out set 14's filler call, judged one voice, gave 4 episodes for 12."""
