@@ -46,10 +46,9 @@ import bisect
 import copy
 import dataclasses
 import math
-import statistics
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from coach.analyzers.base import Analyzer, Context, Finding, FindingOptions, Frame, Needs, opt, ramp
@@ -124,8 +123,7 @@ class Episode:
     last: int  # index of the latest loud block
     loud: int = 1
     peak: float = 0.0
-    confirm: list[float] = field(default_factory=list)  # levels of blocks after `last` that came down
-    confirm_s: float = 0.0
+    confirm_s: float = 0.0  # speech after `last` that came back under the return line
     raised_s: float = 0.0  # speech after `last` still over the return line, though not loud
 
 
@@ -237,7 +235,7 @@ class RaisedVoice(Analyzer):
         probe.baseline = self.baseline.copy()
         probe._loudest = self._loudest.copy()
         if self._episode is not None:
-            probe._episode = dataclasses.replace(self._episode, confirm=list(self._episode.confirm))
+            probe._episode = dataclasses.replace(self._episode)
         probe.blocks = list(self.blocks)
         if len(self._powers) >= self._min_block:  # the speech being heard now can confirm too
             probe._powers = list(self._powers)
@@ -247,8 +245,7 @@ class RaisedVoice(Analyzer):
         ep = probe._episode
         turn_over = self._quiet_s(probe) >= self.options.preview_pause_s
         if ep is not None and probe._next >= len(probe.blocks) and turn_over:
-            if not ep.confirm or statistics.median(ep.confirm) - ep.base < self.options.return_db:
-                probe._close_episode(ep, confirmed=bool(ep.confirm))
+            probe._close_episode(ep, confirmed=ep.confirm_s > 0)
         return probe._found
 
     def _quiet_s(self, probe: RaisedVoice) -> float:
@@ -330,7 +327,7 @@ class RaisedVoice(Analyzer):
                 self._next += 1
                 if self._own(b):
                     ep.last, ep.loud, ep.peak = self._next - 1, ep.loud + 1, max(ep.peak, b.level)
-                    ep.confirm, ep.confirm_s, ep.raised_s = [], 0.0, 0.0
+                    ep.confirm_s, ep.raised_s = 0.0, 0.0
             else:
                 self._next += 1
                 rise = b.level - ep.base
@@ -341,7 +338,6 @@ class RaisedVoice(Analyzer):
                     # confirms nor ends the episode; a level that stays there meets level_change_s.
                     ep.raised_s += self._seconds(b)
                 elif rise >= -opts.echo_db:
-                    ep.confirm.append(b.level)
                     ep.confirm_s += self._seconds(b)
             span = sum(self._seconds(x) for x in self.blocks[ep.first : self._next])
             if span >= opts.level_change_s:
@@ -350,20 +346,14 @@ class RaisedVoice(Analyzer):
                 self._close_episode(ep, confirmed=True)
 
     def _came_down_early(self, ep: Episode) -> bool:
-        """Preview only: `preview_confirm_s` of speech already sits under the return line. A
-        first block that still holds the loud tail does not end the preview; it waits on, as
-        the full confirmation would."""
-        if self._early_confirm_s is None or ep.confirm_s < self._early_confirm_s:
-            return False
-        return statistics.median(ep.confirm) - ep.base < self.options.return_db
+        """Preview only: `preview_confirm_s` of speech already came back under the return line
+        (a block that still holds the loud tail counts for nothing, as in the full confirmation)."""
+        return self._early_confirm_s is not None and ep.confirm_s >= self._early_confirm_s
 
     def _close_episode(self, ep: Episode, confirmed: bool) -> None:
         """The level came down (or the call ended): a raised voice, unless it stayed up."""
         opts = self.options
-        if ep.confirm and statistics.median(ep.confirm) - ep.base >= opts.return_db:
-            self._rebase(ep)  # it stayed up: the line's level changed
-            return
-        if not confirmed and not ep.confirm and ep.raised_s >= opts.confirm_s:
+        if not confirmed and not ep.confirm_s and ep.raised_s >= opts.confirm_s:
             self._rebase(ep)  # the call ended with the level still up: a level change as far as known
             return
         self._episode = None
@@ -377,7 +367,7 @@ class RaisedVoice(Analyzer):
         # Sure in proportion to how far above the threshold the loudest block was; less when
         # the call ended before the level could be seen to come back down, or on diarized mono.
         confidence = ramp(db_above, opts.threshold_db, opts.confident_db)
-        if not (confirmed or ep.confirm):
+        if not (confirmed or ep.confirm_s):
             confidence *= opts.unconfirmed_confidence
         if self.ctx.layout == "diarized":
             confidence *= opts.diarized_confidence
