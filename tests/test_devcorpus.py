@@ -78,6 +78,23 @@ def test_truth_derived_from_placement_is_valid_eval_input(mc, specs, tmp_path):
     assert event.end - event.start == pytest.approx(spec.lines[i].overlap)
 
 
+def test_a_scripts_folder_outside_the_repository_renders(mc, specs, tmp_path):
+    """A QA lead's own scripts live anywhere: the truth records where, instead of failing."""
+    source = specs[0].path
+    outside = tmp_path / source.name
+    outside.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    spec = mc.load_script(outside)
+
+    class FakeRenderer(mc.Renderer):
+        def render_line(self, voice, chunks, tempo, target, gain_db):
+            return np.ones(2 * mc.SR) * 0.01
+
+    placed = FakeRenderer(tmp_path / "render").place(spec)
+    truth = mc.truth_doc(spec, placed, placed[-1].end + spec.tail)
+    assert truth["script"] == outside.resolve().as_posix()
+    assert mc.truth_doc(specs[0], placed, 1.0)["script"].startswith("bench/corpus/")
+
+
 def test_bad_script_is_a_clear_error_naming_file_and_field(mc, tmp_path):
     bad = tmp_path / "ru-bad.yaml"
     bad.write_text(

@@ -722,9 +722,19 @@ def truth_doc(spec: CallSpec, placed: list[Placed], duration: float) -> dict[str
         "call": spec.call,
         "events": truth_events(spec, placed),
         "duration_s": round(duration, 3),
-        "script": spec.path.relative_to(REPO).as_posix(),
+        "script": script_label(spec.path),
         "lines": lines,
     }
+
+
+def script_label(path: Path) -> str:
+    """The script's path as the truth file records it: repository-relative when
+    the script is in the repository (stable across checkouts), else absolute, so
+    that a QA lead's own scripts folder anywhere on disk renders too."""
+    resolved = path.resolve()
+    if resolved.is_relative_to(REPO.resolve()):
+        return resolved.relative_to(REPO.resolve()).as_posix()
+    return resolved.as_posix()
 
 
 def write_variants(stereo: Path, out: Path, call_id: str, variants: tuple[str, ...]) -> None:
