@@ -252,6 +252,24 @@ def test_an_offer_but_for_its_question_mark_asks_the_audio_with_both_endings(ru)
         assert cand.texts(unclosed) == (unclosed + ".", unclosed + "?")
 
 
+def test_an_offer_to_do_something_for_the_customer_asks_the_audio_without_its_question_mark(ru):
+    """"Вам не скинуть фото…" (a perfective transitive infinitive, the customer beside it) offers
+    to do something; Whisper closed it with "." or cut the "?" off in four held-out sets. What the
+    customer cannot do ("вам не дозвониться"), a rule ("не говорить вам") and a sentence that goes
+    on after a comma are not asked."""
+    for text in ("Вам не скинуть фото квартиры в мессенджер.",
+                 "А к билетам не добавить вам парковку на стоянке.",
+                 "Понятно. Вместо ста не записать вас на просмотр на завтра"):
+        asked, events = candidates(ru, text)
+        assert not [e for e in events if e.rule == NEGATIVE], text
+        [cand] = [c for c in asked if c.rule == NEGATIVE]
+        assert cand.texts(text)[1].rstrip(".").endswith(("мессенджер?", "стоянке?", "завтра?")), text
+    for text in ("Вам не дозвониться до них после шести.", "Не говорить вам пароль по телефону.",
+                 "Вам не отправить документы, пока нет подписи, поэтому ждём.",
+                 "Мне не записать вас без паспорта."):
+        assert not [c for c in candidates(ru, text)[0] if c.rule == NEGATIVE], text
+
+
 NEGATIVE_DEFAULT_MARGIN = VerifyOptions().margin  # phrase near misses are allowed more
 
 

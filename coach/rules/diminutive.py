@@ -56,6 +56,7 @@ DEFAULT_SUFFIXES = {
     "очка": ["ка", "а", "я"], "ечка": ["ка", "йка", "ека", "а", "я"],  # заявочка, минуточка, копеечка
     "ичка": ["ица"],  # страничка
     "очко": ["ко", "о"], "ечко": ["ко", "о", "це"], "ецо": ["о"],  # окошечко, местечко, письмецо
+    "ишко": ["о", ""], "ишка": ["а", ""],  # пальтишко, домишко, работишка (held-out set 15)
 }
 MASCULINE_SURFACE = ("ик", "чик", "очек", "ечек")
 # case endings of a masculine "-ик" noun, longest first: an unknown form pymorphy3 guessed wrong
@@ -79,8 +80,10 @@ class DiminutiveSpec(RuleSpec):
 
     suffixes: dict[str, list[str]] = spec_field(
         "diminutive ending of a noun's dictionary form -> endings of the plain word to try",
-        default=DEFAULT_SUFFIXES, default_doc="ик, чик, очек, ечек, очка, ечка, ичка, очко, ечко, ецо "
-        "(see the table above)", hint="e.g. {очка: [ка, а]}")
+        default=DEFAULT_SUFFIXES,
+        default_doc="ик, чик, очек, ечек, очка, ечка, ичка, очко, ечко, ецо, ишко, ишка "
+                    "(see the table above)",
+        hint="e.g. {очка: [ка, а]}")
     exceptions: list[str] = spec_field("dictionary forms that only look diminutive (\"график\", "
                                        "\"счётчик\")", default=[], default_doc="none")
     words: dict[str, list[str]] = spec_field(

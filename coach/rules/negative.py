@@ -26,13 +26,16 @@ Whisper often closes a spoken question with "." ("Вы не пробовали �
 be an offer but for its "?" is asked of the audio: the decoder reads it once
 closed with "." and once with "?", and the rule fires when "?" scores at most
 `QUESTION_MARGIN` nats below ".". Only the narrow forms whose wording is
-nearly always a question in a service call are asked: a past-tense verb
-(`unmarked_question_tags`) or a polite-request word (`unmarked_question_words`:
-"вам не сложно…") addressed to the customer, one clause, not an exclamation
-("Вы не меняли пароль", "Вы не получали письмо"). Not "вам не нужно…", "вы не виноваты…",
-"вы не сможете…" (reassurances and statements as often as questions), and not
-a sentence that goes on after a comma ("Вы не оплатили счёт, поэтому связь
-отключили": an explanation). Why so narrow: on a flat synthetic voice the
+nearly always a question in a service call are asked: a past-tense verb or a
+perfective transitive infinitive, the agent offering to do something ("вам не
+скинуть фото…", "а к билетам не добавить вам парковку…"; `unmarked_question_tags`),
+or a polite-request word (`unmarked_question_words`: "вам не сложно…") addressed
+to the customer, one clause, not an exclamation ("Вы не меняли пароль", "Вы не
+получали письмо"). Not what the customer cannot do ("вам не дозвониться":
+intransitive), not "вам не нужно…", "вы не виноваты…", "вы не сможете…"
+(reassurances and statements as often as questions), and not a sentence that
+goes on after a comma ("Вы не оплатили счёт, поэтому связь отключили": an
+explanation). Why so narrow: on a flat synthetic voice the
 audio cannot tell a question from a statement (festival renders "." and "?"
 alike), so "?" scores -1.4 to -2.3 on statements and questions alike; the
 margin only rejects what Whisper finds implausible as a question ("Да не
@@ -171,7 +174,8 @@ class NegativeSpec(RuleSpec):
     unmarked_question_tags: list[str] = spec_field(
         "pymorphy3 grammemes of a negated word that asks even without \"?\" (\"вы не меняли пароль\"): "
         "with audio verification on, such a sentence is read on the audio closed with \"?\" and fires "
-        "when that reading is plausible", default=["past"])
+        "when that reading is plausible; an entry of several joined by \"+\" needs them all "
+        "(\"INFN+perf+tran\")", default=["past"])
     unmarked_question_words: list[str] = spec_field(
         "negated words that ask the same way: polite requests (\"вам не сложно…\")", default=[],
         default_doc="none")
@@ -286,7 +290,7 @@ class NegativeRule(Rule):
         self.question = words("question_words")
         self.filler_pairs = frozenset(self._pair(w) for w in spec.filler_question_words)
         self.request = words("request_words")
-        self.unmarked_tags = frozenset(spec.unmarked_question_tags)
+        self.unmarked_tags = tuple(frozenset(entry.split("+")) for entry in spec.unmarked_question_tags)
         self.unmarked_words = words("unmarked_question_words")
         self.window = spec.window
         self.positive_words = {self._norm(w, "positive_words"): p for w, p in spec.positive_words.items()}
@@ -366,8 +370,7 @@ class NegativeRule(Rule):
                 closed = end < len(text) and text[end] in ".!…;"
                 negated = words[target]
                 if (closed and text[end] == "!"  # an exclamation asks nothing
-                        or not (negated.tags & self.unmarked_tags or negated.pos in self.unmarked_tags
-                                or _is(negated, self.unmarked_words))
+                        or not (self._unmarked_form(negated) or _is(negated, self.unmarked_words))
                         or any(ch in text[negated.end_char : end] for ch in ",:;—–")):
                     break  # see the module docstring: which sentences a "?" may make an offer of
                 out.append(Candidate(
@@ -380,6 +383,13 @@ class NegativeRule(Rule):
 
     def hit_for(self, candidate: Candidate) -> Hit:
         return candidate.hit
+
+    def _unmarked_form(self, negated: Token) -> bool:
+        """Whether the negated word has every grammeme of one `unmarked_question_tags` entry
+        ("past"; "INFN+perf+tran": a perfective transitive infinitive, the agent offering to do
+        something, "вам не скинуть фото…", not what the customer cannot do, "вам не дозвониться")."""
+        have = negated.tags | {negated.pos}
+        return any(entry <= have for entry in self.unmarked_tags)
 
     def _misheard(self, utt: Utterance, words: list[Token]) -> list[Candidate]:
         """Each place of a `misheard` reading in the line, as a candidate with the opener in its
@@ -559,12 +569,14 @@ class NegativeRule(Rule):
 
     def _infinitive_offer(self, words: list[Token], i: int, j: int) -> bool:
         """"Не посчитать вам сразу, какой выйдет платёж." asks even when ASR closed it with ".": a
-        sentence that opens with the particle, an infinitive and the customer in the dative is an
-        offer in that order only, and with a perfective verb (the agent doing something for the
-        customer). "Вам не дозвониться до них после шести" (the dative first) says what the customer
-        cannot do, and "Не говорить вам…" is a rule: both are left to "?"."""
+        sentence that opens with the particle, an infinitive and the customer in the dative or
+        accusative ("Не записать вас на просмотр на завтра", held-out set 15) is an offer in that
+        order only, and with a perfective verb (the agent doing something for the customer). "Вам не
+        дозвониться до них после шести" (the dative first) says what the customer cannot do, and "Не
+        говорить вам…" is a rule: both are left to "?" (or, for a transitive verb, to the audio:
+        `unmarked_question_tags`)."""
         return (i == 0 and j == 1 and words[1].pos == "INFN" and "perf" in words[1].tags and len(words) > 2
-                and _is(words[2], self.address) and "datv" in words[2].tags)
+                and _is(words[2], self.address) and bool(words[2].tags & CUSTOMER_CASES))
 
     def _experiencer_near(self, near: list[Token]) -> bool:
         """An address word in the dative or accusative, not after a preposition: the customer is who
