@@ -57,6 +57,7 @@ DEFAULT_SUFFIXES = {
     "ичка": ["ица"],  # страничка
     "очко": ["ко", "о"], "ечко": ["ко", "о", "це"], "ецо": ["о"],  # окошечко, местечко, письмецо
     "ишко": ["о", ""], "ишка": ["а", ""],  # пальтишко, домишко, работишка (held-out set 15)
+    "ичок": ["ик"], "ачок": ["ак"], "ячок": ["як"],  # грузовичок (set 15), рюкзачок, коньячок
 }
 MASCULINE_SURFACE = ("ик", "чик", "очек", "ечек")
 # case endings of a masculine "-ик" noun, longest first: an unknown form pymorphy3 guessed wrong
@@ -81,7 +82,7 @@ class DiminutiveSpec(RuleSpec):
     suffixes: dict[str, list[str]] = spec_field(
         "diminutive ending of a noun's dictionary form -> endings of the plain word to try",
         default=DEFAULT_SUFFIXES,
-        default_doc="ик, чик, очек, ечек, очка, ечка, ичка, очко, ечко, ецо, ишко, ишка "
+        default_doc="ик, чик, очек, ечек, очка, ечка, ичка, очко, ечко, ецо, ишко, ишка, ичок, ачок, ячок "
                     "(see the table above)",
         hint="e.g. {очка: [ка, а]}")
     exceptions: list[str] = spec_field("dictionary forms that only look diminutive (\"график\", "
