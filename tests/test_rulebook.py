@@ -365,6 +365,23 @@ def test_name_with_patronymic_and_without_intro_word(ru):
     assert state.customer_name == "Наталья Петровна"
 
 
+def test_a_name_that_is_also_a_word_counts_before_a_surname(ru):
+    """Whisper writes "надежда" small (it is also "hope"); the capitalised surname after it makes
+    it the name the customer volunteered, so the agent need not ask and should use it."""
+    lines = ["agent: Добрый день, «Родник на дом», меня зовут Глеб, чем могу помочь?",
+             "customer: Здравствуйте, это надежда Крылова с Лесной, я заказывала пять бутылей на утро.",
+             "agent: Сейчас посмотрю. Курьер был у вас в одиннадцать сорок, никто не открыл.",
+             "agent: Могу поставить повторную доставку на сегодня. Спасибо за звонок, всего доброго!"]
+    state, events = play_dialogue(ru, lines)
+    assert state.customer_name == "Надежда"
+    assert "name_not_asked" not in categories(events) and "name_not_used" in categories(events)
+    hope = ["agent: Добрый день, «Родник на дом», меня зовут Глеб, чем могу помочь?",
+            "customer: Здравствуйте, это надежда на вас, Крылова улица, дом пять.",
+            *lines[2:]]
+    state, events = play_dialogue(ru, hope)
+    assert state.customer_name is None and "name_not_used" not in categories(events)
+
+
 def test_name_not_asked_only_in_calls_long_enough(ru):
     lines = ["agent: Здравствуйте! Компания Телеком, меня зовут Алексей.", "customer: Какой у меня баланс?",
              "agent: Триста рублей. Спасибо за звонок, всего доброго!"]

@@ -12,8 +12,10 @@ becomes the customer's name only with evidence:
   "it's"), at the head of the answer to "как я могу к вам обращаться?", or set
   off as an address in the agent's line ("Ольга, ...", "..., Ольга!").
 * **a name that is also an ordinary word** ("Надежда", "Вера", "Will") counts
-  only where it looks like a name: capitalised, or set off by punctuation —
-  "есть надежда, что…" and "I will check" are not the name.
+  only where it looks like a name: capitalised, set off by punctuation, or
+  followed by a patronymic or a capitalised surname ("это надежда Крылова":
+  Whisper writes the word small) — "есть надежда, что…" and "I will check"
+  are not the name.
 
 Two spellings are **the same name** when their dictionary forms match or are
 one ASR slip apart (two from 8 letters): "Миколай"/"Николай", "Рина"/"Ирина",
@@ -202,6 +204,14 @@ class NameBook:
     def _patronymic(self, lower: str) -> bool:
         return known_word(lower) and any("Patr" in p.tag for p in parses(lower))
 
+    def surname(self, tok: Token) -> bool:
+        """A dictionary surname ("Крылова"), which makes the word before it a first name."""
+        return self.morph is not None and self._surname(tok.lower)
+
+    @lru_cache(maxsize=20_000)  # noqa: B019 (one NameBook per rule, for the process's life)
+    def _surname(self, lower: str) -> bool:
+        return known_word(lower) and any("Surn" in p.tag for p in parses(lower))
+
     def patronymic_shaped(self, tok: Token) -> bool:
         """A patronymic, or a word no dictionary knows with a patronymic's ending: ASR garbles the
         middle ("Борисович" heard as "Губорисович" on an 8 kHz corpus call), and a name followed
@@ -240,7 +250,10 @@ class NameBook:
             alone = spot.kind == "answer_head" and set_off_after(text, tok)
             nxt = words[i + 1] if i + 1 < len(words) else None
             patronymic = nxt is not None and self.patronymic_shaped(nxt)  # "роман, викторомич гусев"
-            if ambiguous and not (capitalised(tok) or alone or patronymic):
+            # "это надежда Крылова": Whisper writes a name that is also a word small, the surname not
+            surname = (nxt is not None and capitalised(nxt) and not sentence_start(text, nxt)
+                       and self.surname(nxt))
+            if ambiguous and not (capitalised(tok) or alone or patronymic or surname):
                 return None  # "это вера в лучшее", "it's will"
             near = self.nearest(key) if self.names and key not in self.names else None
             if near is not None:  # a rare name one slip from a common one: likely that one
