@@ -8,6 +8,8 @@ speech, and the result does not depend on how the audio was chunked.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -153,7 +155,11 @@ def test_an_english_call_streams_in_english(whisper):
     audio = load_call(CALLS / "en" / "en_support.flac").channels[AGENT]
     _, out = stream(whisper, audio, options=StreamingOptions(language="en"))
     spoken = " ".join(u.text.lower() for _, u in out if u.final)
-    assert "thank you for calling" in spoken and "account number" in spoken
+    # English words, not a Russian transliteration; the exact wording of the opening is
+    # Whisper base's ("thank you for call until they come" on the CPUs of 2026-12: the
+    # numerics are pinned, but a CPU with other cache sizes may still round otherwise)
+    assert not re.search("[а-яё]", spoken)
+    assert "thank you" in spoken and "my name is alex" in spoken and "account number" in spoken
 
 
 @pytest.mark.slow
