@@ -619,3 +619,20 @@ def test_word_times_come_from_the_words_not_the_text(ru):
     utt = Utterance("agent", 1.0, 4.1, "Так, не кричите на меня!", words)
     [event] = [e for e in ru.check_utterance(utt, ru.new_state()) if e.category == "forbidden_phrase"]
     assert (event.start, event.end) == (3.0, 4.1)
+
+
+def test_a_filler_inside_a_phrase_does_not_hide_it(ru):
+    """"я тут, как бы, новенькая" is "я тут новенькая" said with a filler in it (held-out set 15:
+    "я тут, как бы, только вторую неделю"): the phrase is read on the line without its fillers,
+    exactly (so the audio is not asked about it), and a negation still counts."""
+    rule = next(r for r in ru.rules if r.id == "ru.forbidden.i-am-new")
+    text = "Я тут, как бы, новенькая, извините."
+    utt = utterance_from_text(text, "agent", 30.0)
+    doc = ru.tokens(text)
+    hits = rule.check_utterance(utt, doc, ru.new_state())
+    assert [" ".join(t.lower for t in h.tokens) for h in hits] == ["я тут как бы новенькая"]
+    assert hits[0].details["fillers_skipped"] == ["как", "бы"]
+    assert not rule.verification_candidates(utt, doc, hits)
+    assert "ru.forbidden.i-am-new" in fired(ru, "Ну, я тут, типа, новенький.")
+    assert "ru.forbidden.i-am-new" not in fired(ru, "Я тут, ну, не новенькая.")
+    assert "ru.forbidden.i-am-new" not in fired(ru, "Я тут, как бы, работаю давно.")

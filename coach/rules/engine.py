@@ -49,6 +49,8 @@ class Rulebook:
         self.index = PhraseIndex()
         for rule in rules:
             self.index.register_rule(rule, rule.indexed_phrases())
+        # A phrase said with a filler in it is the phrase (`Doc.without_fillers`).
+        self.index.fillers = [r for r in rules if r.kind == "occurrence" and r.category == "filler_words"]
         self.finding_rules = [r for r in rules if not r.cue]
         self.cue_rules = [r for r in rules if r.cue]
         self.early_rules = [r for r in self.finding_rules if r.early]

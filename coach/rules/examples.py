@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from coach.contract import AGENT, SPEAKERS, Event, Utterance
+from coach.errors import RuleError
 from coach.rules.base import PAUSE, Example, Rule, clean_text
 from coach.rules.engine import Rulebook, utterance_from_text
+from coach.rules.loader import load_rules
 
 
 @dataclass
@@ -101,11 +104,29 @@ def timeline(lines: list[tuple[str, str]]) -> Iterator[tuple[Utterance | None, f
         yield utt, t
 
 
+@cache
+def _pack_fillers(language: str) -> tuple[Rule, ...]:
+    """The built-in pack's filler rules (none for a language coach has no pack for)."""
+    try:
+        loaded = load_rules(language)
+    except (OSError, RuleError):
+        return ()
+    return tuple(r for r in loaded.rules if r.kind == "occurrence" and r.category == "filler_words")
+
+
+def example_book(rule: Rule) -> Rulebook:
+    """A rulebook of this rule and its pack's filler rules: an example is read as the pack reads
+    it, a filler inside a phrase taken out (`Doc.without_fillers`); only the rule's own findings
+    are compared."""
+    fillers = [r for r in _pack_fillers(rule.language) if r.id != rule.id]
+    return Rulebook([rule, *fillers], rule.language)
+
+
 def run_example(
     rule: Rule, example: Example, expectation: str, book: Rulebook | None = None
 ) -> ExampleResult:
-    """Play one example as a call through a rulebook of this rule alone."""
-    book = book or Rulebook([rule], rule.language)
+    """Play one example as a call through `example_book`."""
+    book = book or example_book(rule)
     state = book.new_state()
     speaker = AGENT if rule.speaker == "any" else rule.speaker
     t = 0.0
@@ -123,7 +144,7 @@ def run_example(
 
 
 def run_rule_examples(rule: Rule) -> list[ExampleResult]:
-    book = Rulebook([rule], rule.language)
+    book = example_book(rule)
     return [
         run_example(rule, example, expectation, book)
         for expectation in ("match", "no_match")

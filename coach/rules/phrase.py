@@ -166,11 +166,39 @@ class PhraseRule(Rule):
         return None if self.ideas else (self._phrase_set, self.fuzzy)
 
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
+        """The rule's finds on the line as said, and on the line without its filler words
+        (`Doc.without_fillers`): "я тут, как бы, только вторую неделю" is the phrase with a filler
+        in it, not a gap the phrase allows. The second reading takes exact words only (a slip
+        across a filler is too far from what was said to fire or to ask the audio about) and
+        never cancels or overlaps a find of the first."""
         doc = as_doc(tokens)
+        hits = self._hits(doc, self.fuzzy)
+        shorter = doc.without_fillers()
+        if shorter is None:
+            return hits
+        short, where = shorter
+        index = {id(w): i for i, w in enumerate(short.words)}
+        spans = [(doc.words.index(h.tokens[0]), doc.words.index(h.tokens[-1])) for h in hits]
+        blocked = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, self.fuzzy)]
+        for hit in self._hits(short, False):
+            span = (where[index[id(hit.tokens[0])]], where[index[id(hit.tokens[-1])]])
+            if any(overlaps(span, s) for s in spans + blocked):
+                continue
+            said = doc.words[span[0] : span[1] + 1]
+            kept = {id(t) for t in hit.tokens}
+            hit.tokens = said
+            hit.details["lemmas"] = [t.lemma for t in said]
+            hit.details["fillers_skipped"] = [t.lower for t in said if id(t) not in kept]
+            hits.append(hit)
+            spans.append(span)
+        return sorted(hits, key=lambda h: doc.words.index(h.tokens[0]))
+
+    def _hits(self, doc: Doc, fuzzy: bool) -> list[Hit]:
+        """The rule's finds on one reading of the line (`fuzzy`: with ASR slips)."""
         words = doc.words
         phrases = self.phrases
         if doc.index is not None and self in doc.index.rules:
-            cands = doc.candidates(self.fuzzy)
+            cands = doc.candidates(fuzzy)
             if self._phrase_set.isdisjoint(cands):
                 phrases = []  # the common case: decided from the shared index, no matching at all
             else:
@@ -178,14 +206,14 @@ class PhraseRule(Rule):
         found: list[tuple[tuple[int, int], str, bool]] = [
             (span, phrase.text, False)
             for phrase in phrases
-            for span in doc.find(phrase, self.max_gap, self.fuzzy)
+            for span in doc.find(phrase, self.max_gap, fuzzy)
         ]
         sentence = sentence_of_words(doc) if self.ideas else []
         for idea in self.ideas:
             found += [(span, idea.text, True) for span in find_idea(idea, words, sentence, self.idea_window)]
         if not found:
             return []
-        blocked = self._blocked(doc, found)
+        blocked = self._blocked(doc, found, fuzzy)
         # Overlapping finds: keep the longest phrase ("не надо на меня кричать" over a part of it),
         # then the tightest idea; an idea only where no find of the rule is in its sentence yet:
         # one thought in other words ("я вообще сижу в Екатеринбурге, мне отсюда не видно") is one.
@@ -207,7 +235,7 @@ class PhraseRule(Rule):
             hits.append(Hit(tokens=matched, details=details))
         return hits
 
-    def _blocked(self, doc: Doc, found: list[tuple[tuple[int, int], str, bool]]
+    def _blocked(self, doc: Doc, found: list[tuple[tuple[int, int], str, bool]], fuzzy: bool
                  ) -> dict[tuple[tuple[int, int], str, bool], list[tuple[int, int]]]:
         """Per find, the exception spans that may cancel it: an exception cancels a find it matches
         at least as exactly. "Это не ваша вина" is one slip from the phrase "не наша вина" and
@@ -216,7 +244,7 @@ class PhraseRule(Rule):
         if not self.exceptions:
             return {f: [] for f in found}
         exact = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, False)]
-        if not self.fuzzy:
+        if not fuzzy:
             return {f: exact for f in found}
         loose = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, True)]
         by_text = {p.text: p for p in self.phrases}
@@ -239,7 +267,7 @@ class PhraseRule(Rule):
         for hit in hits:
             first, last = index[id(hit.tokens[0])], index[id(hit.tokens[-1])]
             taken.append((first, last))
-            if hit.details.get("idea"):
+            if hit.details.get("idea") or "fillers_skipped" in hit.details:
                 continue  # matched exactly, word by word: nothing for the audio to settle
             phrase = next(p for p in self.phrases if p.text == hit.details.get("phrase"))
             if self.fuzzy and not self._exact_at(phrase, words, first, last):
