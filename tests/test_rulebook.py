@@ -636,3 +636,4 @@ def test_a_filler_inside_a_phrase_does_not_hide_it(ru):
     assert "ru.forbidden.i-am-new" in fired(ru, "Ну, я тут, типа, новенький.")
     assert "ru.forbidden.i-am-new" not in fired(ru, "Я тут, ну, не новенькая.")
     assert "ru.forbidden.i-am-new" not in fired(ru, "Я тут, как бы, работаю давно.")
+    assert "ru.forbidden.dont-know" not in fired(ru, "Не, ну, знаю, конечно, этот тариф.")  # "no, well"

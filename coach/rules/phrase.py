@@ -34,6 +34,7 @@ from coach.rules.matching import (
     compile_phrase,
     find_phrase,
     match_positions,
+    negations,
     overlaps,
     word_matches,
 )
@@ -186,6 +187,8 @@ class PhraseRule(Rule):
                 continue
             said = doc.words[span[0] : span[1] + 1]
             kept = {id(t) for t in hit.tokens}
+            if any(negations([a.lower]) and id(b) not in kept for a, b in zip(said, said[1:])):
+                continue  # "Не, ну, знаю" is "no, well, I know": a negation stands by what it negates
             hit.tokens = said
             hit.details["lemmas"] = [t.lemma for t in said]
             hit.details["fillers_skipped"] = [t.lower for t in said if id(t) not in kept]
