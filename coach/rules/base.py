@@ -251,6 +251,10 @@ class Rule:
     def applies_to(self, speaker: str) -> bool:
         return self.speaker == "any" or self.speaker == speaker
 
+    def use_fillers(self, fillers: tuple[Rule, ...]) -> None:
+        """The rulebook's filler rules, given to every rule once the rulebook is built; kinds that
+        match phrases read a line without its fillers too (`Doc.without_fillers`)."""
+
     # --- checks: override one or both -------------------------------------------------
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
         return []

@@ -50,7 +50,9 @@ class Rulebook:
         for rule in rules:
             self.index.register_rule(rule, rule.indexed_phrases())
         # A phrase said with a filler in it is the phrase (`Doc.without_fillers`).
-        self.index.fillers = [r for r in rules if r.kind == "occurrence" and r.category == "filler_words"]
+        fillers = tuple(r for r in rules if r.kind == "occurrence" and r.category == "filler_words")
+        for rule in rules:
+            rule.use_fillers(fillers)
         self.finding_rules = [r for r in rules if not r.cue]
         self.cue_rules = [r for r in rules if r.cue]
         self.early_rules = [r for r in self.finding_rules if r.early]

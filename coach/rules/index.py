@@ -8,7 +8,6 @@ every answer it gives is one the matcher would give word by word (see `PhraseInd
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -40,7 +39,6 @@ class PhraseIndex:
         self._by_gram: dict[str, list[Phrase]] | None = None  # see `phrases_by_gram`
         self.gram_hits: dict[Phrase, int] = {}  # ... and the signature trigrams a candidate holds
         self.unfiltered: list[Phrase] = []  # squashed pass possible, trigram test says nothing
-        self.fillers: list[Any] = []  # the rulebook's filler rules (`Doc.without_fillers`)
 
     def register_rule(self, rule: object, phrases: list[Phrase]) -> None:
         for phrase in phrases:

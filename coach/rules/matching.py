@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import partial_ratio
@@ -176,17 +176,17 @@ class Doc(list):
         self._found: dict[tuple[Phrase, int, bool], tuple[tuple[int, int], ...]] = {}
         self.memo: dict[object, object] = {}  # other per-utterance results rules share (name reads...)
 
-    def without_fillers(self) -> tuple[Doc, list[int]] | None:
-        """This line with the filler words its rulebook's filler rules find taken out (`PhraseIndex.
-        fillers`), and each remaining word's index among `words`; None when it has none.
+    def without_fillers(self, fillers: tuple[Any, ...]) -> tuple[Doc, list[int]] | None:
+        """This line with the filler words the `fillers` rules find taken out (their
+        `occurrences`), and each remaining word's index among `words`; None when it has none.
 
         "я тут, как бы, только вторую неделю" is "я тут только вторую неделю" said with a filler in
         it: a phrase rule reads this copy too, so a filler does not use up its `max_gap`. Computed
-        once per line, for every phrase rule."""
-        if "without_fillers" in self.memo:
-            return self.memo["without_fillers"]  # type: ignore[return-value]
+        once per line for every phrase rule of the rulebook (they share its filler rules)."""
+        key = ("without_fillers", *map(id, fillers))
+        if key in self.memo:
+            return self.memo[key]  # type: ignore[return-value]
         out: tuple[Doc, list[int]] | None = None
-        fillers = self.index.fillers if self.index is not None else ()
         drop: set[int] = set()
         for rule in fillers:
             runs, _ = rule.occurrences(self)
@@ -195,7 +195,7 @@ class Doc(list):
             shorter = Doc([t for t in self if id(t) not in drop], self.index)
             where = {id(w): i for i, w in enumerate(self.words)}
             out = (shorter, [where[id(w)] for w in shorter.words])
-        self.memo["without_fillers"] = out
+        self.memo[key] = out
         return out
 
     def find(self, phrase: Phrase, max_gap: int, fuzzy: bool) -> tuple[tuple[int, int], ...]:

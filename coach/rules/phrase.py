@@ -157,6 +157,10 @@ class PhraseRule(Rule):
         self._phrase_set = frozenset(self.phrases)
         self.ideas = [compile_idea(text, analyzer) for text in spec.ideas]
         self.idea_window = spec.idea_window
+        self.fillers: tuple[Rule, ...] = ()  # the rulebook's (`use_fillers`)
+
+    def use_fillers(self, fillers: tuple[Rule, ...]) -> None:
+        self.fillers = fillers
 
     def indexed_phrases(self) -> list[Phrase]:
         return self.phrases + self.exceptions
@@ -174,7 +178,7 @@ class PhraseRule(Rule):
         never cancels or overlaps a find of the first."""
         doc = as_doc(tokens)
         hits = self._hits(doc, self.fuzzy)
-        shorter = doc.without_fillers()
+        shorter = doc.without_fillers(self.fillers) if self.fillers else None
         if shorter is None:
             return hits
         short, where = shorter
