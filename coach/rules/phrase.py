@@ -183,7 +183,8 @@ class PhraseRule(Rule):
             return hits
         short, where = shorter
         index = {id(w): i for i, w in enumerate(short.words)}
-        spans = [(doc.words.index(h.tokens[0]), doc.words.index(h.tokens[-1])) for h in hits]
+        at = {id(w): i for i, w in enumerate(doc.words)}
+        spans = [(at[id(h.tokens[0])], at[id(h.tokens[-1])]) for h in hits]
         blocked = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, self.fuzzy)]
         for hit in self._hits(short, False):
             span = (where[index[id(hit.tokens[0])]], where[index[id(hit.tokens[-1])]])
@@ -198,7 +199,7 @@ class PhraseRule(Rule):
             hit.details["fillers_skipped"] = [t.lower for t in said if id(t) not in kept]
             hits.append(hit)
             spans.append(span)
-        return sorted(hits, key=lambda h: doc.words.index(h.tokens[0]))
+        return sorted(hits, key=lambda h: at[id(h.tokens[0])])
 
     def _hits(self, doc: Doc, fuzzy: bool) -> list[Hit]:
         """The rule's finds on one reading of the line (`fuzzy`: with ASR slips)."""
