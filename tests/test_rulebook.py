@@ -637,3 +637,19 @@ def test_a_filler_inside_a_phrase_does_not_hide_it(ru):
     assert "ru.forbidden.i-am-new" not in fired(ru, "Я тут, ну, не новенькая.")
     assert "ru.forbidden.i-am-new" not in fired(ru, "Я тут, как бы, работаю давно.")
     assert "ru.forbidden.dont-know" not in fired(ru, "Не, ну, знаю, конечно, этот тариф.")  # "no, well"
+
+
+def test_of_two_phrases_on_the_same_words_the_exact_one_is_kept():
+    """"What I do in your position" is the phrase "what i do in your position" said exactly, and one
+    slip from "what i'd do in your position" listed before it: the slipped one, kept, went to the
+    audio, which rejected the "'d" and the find with it (held-out set 15, 16 kHz)."""
+    en = Rulebook.load("en")
+    rule = next(r for r in en.rules if r.id == "en.forbidden.personal-advice")
+    assert [p.text for p in rule.phrases].index("what i'd do in your position") < \
+        [p.text for p in rule.phrases].index("what i do in your position")
+    text = "What I do in your position is pick up a sixth seat."
+    utt = utterance_from_text(text, "agent", 30.0)
+    doc = en.tokens(text)
+    hits = rule.check_utterance(utt, doc, en.new_state())
+    assert [h.details["phrase"] for h in hits] == ["what i do in your position"]
+    assert not rule.verification_candidates(utt, doc, hits)

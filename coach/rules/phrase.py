@@ -225,7 +225,15 @@ class PhraseRule(Rule):
         # Overlapping finds: keep the longest phrase ("не надо на меня кричать" over a part of it),
         # then the tightest idea; an idea only where no find of the rule is in its sentence yet:
         # one thought in other words ("я вообще сижу в Екатеринбурге, мне отсюда не видно") is one.
-        found.sort(key=lambda f: (f[2], (f[0][1] - f[0][0]) * (1 if f[2] else -1), f[0][0]))
+        # Of two phrases on the same words, the one said exactly: "What I do in your position" is
+        # "what i do in your position", not "what i'd do…" with a slip, which the audio would then
+        # reject ("'d" is not there), taking the find with it (held-out set 15, 16 kHz).
+        by_text = {p.text: p for p in phrases}
+
+        def slipped(f: tuple[tuple[int, int], str, bool]) -> bool:
+            return fuzzy and not f[2] and f[0] not in doc.find(by_text[f[1]], self.max_gap, False)
+
+        found.sort(key=lambda f: (f[2], (f[0][1] - f[0][0]) * (1 if f[2] else -1), slipped(f), f[0][0]))
         taken: list[tuple[tuple[int, int], str, bool]] = []
         for span, text, is_idea in found:
             if (any(overlaps(span, b) for b in blocked[span, text, is_idea])
