@@ -653,3 +653,21 @@ def test_of_two_phrases_on_the_same_words_the_exact_one_is_kept():
     hits = rule.check_utterance(utt, doc, en.new_state())
     assert [h.details["phrase"] for h in hits] == ["what i do in your position"]
     assert not rule.verification_candidates(utt, doc, hits)
+
+
+def test_a_phrase_read_past_its_filler_is_the_thought_of_its_sentence():
+    """The filler reading adds a find only to a sentence without one, and no near miss joins it
+    there: "I'm kind of new here like this in my second week" is one find (held-out set 14)."""
+    en = Rulebook.load("en")
+    rule = next(r for r in en.rules if r.id == "en.forbidden.i-am-new")
+
+    def read(text: str) -> tuple[list[str], list[str]]:
+        utt, doc = utterance_from_text(text, "agent", 30.0), en.tokens(text)
+        hits = rule.check_utterance(utt, doc, en.new_state())
+        candidates = rule.verification_candidates(utt, doc, hits)
+        return [h.details["phrase"] for h in hits], [c.phrase for c in candidates]
+
+    said = "Right, so I mean I'm kind of new here like this in my second week."
+    assert read(said) == (["i'm new here"], [])
+    assert read("I'm kind of new here like this is my second week.")[0] == ["it's my second week"]
+    assert read("I'm new here. This is my sekond week.")[1]  # another sentence: the near miss stands

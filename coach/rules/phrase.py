@@ -174,8 +174,8 @@ class PhraseRule(Rule):
         """The rule's finds on the line as said, and on the line without its filler words
         (`Doc.without_fillers`): "я тут, как бы, только вторую неделю" is the phrase with a filler
         in it, not a gap the phrase allows. The second reading takes exact words only (a slip
-        across a filler is too far from what was said to fire or to ask the audio about) and
-        never cancels or overlaps a find of the first."""
+        across a filler is too far from what was said to fire or to ask the audio about), and
+        adds a find only to a sentence the first left without one, as an idea does."""
         doc = as_doc(tokens)
         hits = self._hits(doc, self.fuzzy)
         shorter = doc.without_fillers(self.fillers) if self.fillers else None
@@ -186,10 +186,13 @@ class PhraseRule(Rule):
         at = {id(w): i for i, w in enumerate(doc.words)}
         spans = [(at[id(h.tokens[0])], at[id(h.tokens[-1])]) for h in hits]
         blocked = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, self.fuzzy)]
+        sentence = sentence_of_words(doc)
         for hit in self._hits(short, False):
             span = (where[index[id(hit.tokens[0])]], where[index[id(hit.tokens[-1])]])
             if any(overlaps(span, s) for s in spans + blocked):
                 continue
+            if any(sentence[s[0]] == sentence[span[0]] for s in spans):
+                continue  # as for an idea: one thought a sentence ("I'm, like, new, it's my second week")
             said = doc.words[span[0] : span[1] + 1]
             kept = {id(t) for t in hit.tokens}
             if any(negations([a.lower]) and id(b) not in kept for a, b in zip(said, said[1:])):
@@ -300,10 +303,17 @@ class PhraseRule(Rule):
         if not near:
             return out
         blocked = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, self.fuzzy)]
+        # A sentence the filler reading found the rule in has its thought: no near miss beside it
+        # ("I'm kind of new here like this in my second week" is one find, not two).
+        said_with_fillers = [index[id(h.tokens[0])] for h in hits if "fillers_skipped" in h.details]
+        sentence = sentence_of_words(doc) if said_with_fillers else []
+        thought = {sentence[i] for i in said_with_fillers}
         near.sort(key=lambda f: (-f[0][0], f[0][2] - f[0][1]))
         for (score, first, last), phrase in near:
             span = (first, last)
             if any(overlaps(span, b) for b in blocked) or any(overlaps(span, t) for t in taken):
+                continue
+            if thought and sentence[first] in thought:
                 continue
             taken.append(span)
             said = self._said(utt.text, phrase, words, first, last)
