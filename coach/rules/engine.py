@@ -33,6 +33,11 @@ class Explanation:
     lemmas: list[str]
 
 
+def filler_rules(rules: list[Rule]) -> tuple[Rule, ...]:
+    """The filler-word rules among `rules` (what `Doc.without_fillers` takes out of a line)."""
+    return tuple(r for r in rules if r.kind == "occurrence" and r.category == "filler_words")
+
+
 class Rulebook:
     """Rules for one language; stateless itself, all call state lives in CallState.
 
@@ -50,7 +55,7 @@ class Rulebook:
         for rule in rules:
             self.index.register_rule(rule, rule.indexed_phrases())
         # A phrase said with a filler in it is the phrase (`Doc.without_fillers`).
-        fillers = tuple(r for r in rules if r.kind == "occurrence" and r.category == "filler_words")
+        fillers = filler_rules(rules)
         for rule in rules:
             rule.use_fillers(fillers)
         self.finding_rules = [r for r in rules if not r.cue]

@@ -21,7 +21,7 @@ from functools import cache
 from coach.contract import AGENT, SPEAKERS, Event, Utterance
 from coach.errors import RuleError
 from coach.rules.base import PAUSE, Example, Rule, clean_text
-from coach.rules.engine import Rulebook, utterance_from_text
+from coach.rules.engine import Rulebook, filler_rules, utterance_from_text
 from coach.rules.loader import load_rules
 
 
@@ -111,7 +111,7 @@ def _pack_fillers(language: str) -> tuple[Rule, ...]:
         loaded = load_rules(language)
     except (OSError, RuleError):
         return ()
-    return tuple(r for r in loaded.rules if r.kind == "occurrence" and r.category == "filler_words")
+    return filler_rules(loaded.rules)
 
 
 def example_book(rule: Rule) -> Rulebook:

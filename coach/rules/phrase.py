@@ -182,12 +182,15 @@ class PhraseRule(Rule):
         if shorter is None:
             return hits
         short, where = shorter
+        extra = self._hits(short, False)
+        if not extra:
+            return hits  # most lines with a filler: the rule's phrases are not there either
         index = {id(w): i for i, w in enumerate(short.words)}
         at = {id(w): i for i, w in enumerate(doc.words)}
         spans = [(at[id(h.tokens[0])], at[id(h.tokens[-1])]) for h in hits]
         blocked = [b for exc in self.exceptions for b in doc.find(exc, self.max_gap, self.fuzzy)]
         sentence = sentence_of_words(doc)
-        for hit in self._hits(short, False):
+        for hit in extra:
             span = (where[index[id(hit.tokens[0])]], where[index[id(hit.tokens[-1])]])
             if any(overlaps(span, s) for s in spans + blocked):
                 continue
