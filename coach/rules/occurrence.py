@@ -46,7 +46,7 @@ from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec, words_for_tokens
 from coach.rules.forms import FormSet
-from coach.rules.matching import as_doc
+from coach.rules.matching import Doc, as_doc
 from coach.rules.spec import SpecError, spec_field
 
 
@@ -184,9 +184,16 @@ class OccurrenceRule(Rule):
     def occurrences(self, tokens: list[Token]) -> tuple[list[_Run], int]:
         """Runs of adjacent fillers in one utterance and how many fillers they hold.
 
-        Exceptions and standalone words not set off by punctuation are left out.
+        Exceptions and standalone words not set off by punctuation are left out. Kept on the Doc:
+        the phrase rules read the line without these words (`Doc.without_fillers`).
         """
         doc = as_doc(tokens)
+        key = ("occurrences", id(self))
+        if key not in doc.memo:
+            doc.memo[key] = self._occurrences(doc)
+        return doc.memo[key]  # type: ignore[return-value]
+
+    def _occurrences(self, doc: Doc) -> tuple[list[_Run], int]:
         words = doc.words
         found = [(a, b) for a, b, _ in self.forms.find(words)]
         if self.regex is not None:
