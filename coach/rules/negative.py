@@ -494,9 +494,23 @@ class NegativeRule(Rule):
                 continue  # "So, wouldn't you…", "I think so, wouldn't you…": its clause ended
             after_preposition = j > 0 and words[j - 1].pos == "PREP"  # "Не за что, не желаете…": a pronoun
             if (_is(words[j], self.cancel) and not after_preposition
-                    and (clause or words[j].pos == "CONJ" or untagged)):
+                    and (clause or words[j].pos == "CONJ" or untagged)
+                    and not (not clause and self._clause_closed(words, j, text))):
                 return True
             if clause and _is(words[j], self.clause_cancel):
+                return True
+        return False
+
+    def _clause_closed(self, words: list[Token], j: int, text: str) -> bool:
+        """Whether the conjunction at `j` has its own finite verb before the next comma: "Если вдруг
+        освободится время, вы не против, если мы позвоним?" (held-out set 16) asks in the clause
+        after the comma, whose "если" clause was complete, while in "если вы, конечно, не хотите"
+        the comma only sets off an aside, and in "что если заказ пришёл, вы не хотите…" the "что"
+        holds the rest (another conjunction comes first)."""
+        for k in range(j + 1, len(words)):
+            if "," in text[words[k - 1].end_char : words[k].start_char] or words[k].pos == "CONJ":
+                return False  # "что если заказ пришёл, вы не хотите…": "что" holds the whole rest
+            if words[k].pos in ("VERB", "INFN"):  # "Если вдруг освободиться время": ASR's infinitive
                 return True
         return False
 
@@ -755,11 +769,12 @@ INTENT_REACH = 4  # words after the verb where its infinitive may stand ("не �
 def _intent_asked(words: list[Token], i: int, j: int) -> bool:
     """"А младшего ребёнка не думали тоже к нам записать?": a question whose plural past verb, with
     no subject ("вы" dropped), takes an infinitive is about the listener's plans: an offer (held-out
-    set 1). Asked only with "?" (the caller's `question`); "Документы не приходили?" has no
+    set 1), or right before the particle ("…через историю покупок написать не пробовали?", held-out
+    set 16). Asked only with "?" (the caller's `question`); "Документы не приходили?" has no
     infinitive, "Они не думали переезжать?" a subject, and "Почему не думали раньше позвонить?" is
     a reproach (a question word before the particle)."""
     return (_subjectless_plural_past(words, i, j)
-            and any(w.pos == "INFN" for w in words[j + 1 : j + 1 + INTENT_REACH])
+            and any(w.pos == "INFN" for w in words[j + 1 : j + 1 + INTENT_REACH] + words[i - 1 : i])
             and not any(w.lemma in INTERROGATIVES or w.lower in INTERROGATIVES for w in words[:i]))
 
 
