@@ -121,6 +121,64 @@ def test_plain_verify_callables_are_not_asked_to_read_again(ru):
     assert "reread" not in event.details
 
 
+class Asked:
+    """A verifier that accepts every near miss and keeps what it was asked (the rule side only)."""
+
+    def __init__(self, second_reading: str):
+        self.text = second_reading
+        self.asked: list[str] = []
+
+    def __call__(self, utt, cands):
+        self.asked += [c.texts(utt.text)[1] for c in cands]
+        return [Verdict(True, 0.0, 0.0) for _ in cands]
+
+    def reread_end(self, spans):
+        return spans[0][0] + 30.0
+
+    def reread(self, speaker, spans):
+        return self.text
+
+
+def test_a_greeting_garbled_on_both_readings_is_asked_of_the_audio_in_the_first_sentence(ru):
+    """8 kHz copies wrote "Сдрабствмите", "из драпствования" for "Здравствуйте" on both readings
+    (held-out set 16), and the call was reported as opening without a greeting."""
+    verify = Asked("Сдрав в ствлете, меня зовут Алексей.")
+    events, _ = greeting_findings(ru, GARBLED, verify)
+    assert events == []
+    assert verify.asked == ["Здравствуйте компании Телеком, меня зовут Алексей."]
+    # the garble may stand after the company ("Банк «Северный», избравствовывайте", set 12)
+    lines = [spoken("Банк в северной избравствовывайте меня зовут Денис.", 0.3, 4.0), *GARBLED[1:]]
+    verify = Asked("Банк в северной избравствовывайте меня зовут Денис.")
+    assert greeting_findings(ru, lines, verify)[0] == []
+
+
+def test_an_opening_with_no_garble_like_a_greeting_asks_the_audio_nothing(ru):
+    """"Да, слушаю" says no greeting on any audio; nor does a greeting in a later sentence count
+    (a diarized mono line may hold the customer's "Алло, здравствуйте" after the agent's words)."""
+    for first in ("Да, слушаю, компания Телеком.", "Да, слушаю. Алло, с графствамите, мне привезли заказ."):
+        lines = [spoken(first, 0.3, 4.0), *GARBLED[1:]]
+        verify = Asked(first)
+        [event], _ = greeting_findings(ru, lines, verify)
+        assert event.details["missing"][0] == "приветствие" and verify.asked == []
+
+
+@pytest.mark.slow
+def test_a_garbled_greeting_is_heard_where_the_audio_says_it(coach, ru):
+    """The clip says "Здравствуйте, страховая компания «Надёжный дом», меня зовут Олег."; the
+    line as the 8 kHz copies decoded it reads the greeting back on the audio."""
+    from coach.rules.opening_heard import greeting_heard
+
+    clip = load_call(CALLS.parent / "questions" / "greeting_insurance.wav")
+    verifier = Verifier(coach.transcriber.ops, "ru", lambda s, a, b: clip.samples(AGENT, a, b))
+    rule = next(r for r in ru.rules if r.id == GREETING)
+    for garble in ("Сдрабствмите", "из драпствования"):
+        text = f"{garble} страховая компания, надежный дом, меня зовут Олег."
+        line = Utterance(AGENT, 0.0, clip.duration_s, text)
+        heard = greeting_heard(rule.id, "ru", line, rule.require["приветствие"], verifier)
+        assert heard is not None and heard.lower().startswith("здравствуйте страховая")
+    assert verifier.stats.near_accepted == 2
+
+
 NOT_ASKED = "en.name.not-asked"
 
 
