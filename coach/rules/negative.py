@@ -335,7 +335,8 @@ class NegativeRule(Rule):
             question = asked or self._asks_by_word(words)
             for i, word in enumerate(words):
                 if _is(word, self.particles):
-                    found = self._offer_at(words, i, question, utt.text)
+                    found = self._offer_at(words, i, question, utt.text,
+                                           asked_elsewhere=not asked and not self._asks_in_clause(words, i, utt.text))
                     if found:
                         span, target = found
                         hits.append(self._hit(utt, words, span, target))
@@ -514,8 +515,18 @@ class NegativeRule(Rule):
                 return True
         return False
 
-    def _offer_at(self, words: list[Token], i: int, question: bool, text: str
-                  ) -> tuple[tuple[int, int], int] | None:
+    def _asks_in_clause(self, words: list[Token], i: int, text: str) -> bool:
+        """Whether a question word stands in the particle's own clause (no comma between them)."""
+        lo = i
+        while lo > 0 and "," not in text[words[lo - 1].end_char : words[lo].start_char]:
+            lo -= 1
+        hi = i
+        while hi + 1 < len(words) and "," not in text[words[hi].end_char : words[hi + 1].start_char]:
+            hi += 1
+        return self._asks_by_word(words[lo : hi + 1])
+
+    def _offer_at(self, words: list[Token], i: int, question: bool, text: str,
+                  asked_elsewhere: bool = False) -> tuple[tuple[int, int], int] | None:
         inverted = question and not self.morph and self._inverted(words, i)
         j = self._target(words, i, inverted)
         if j is None:
@@ -529,7 +540,10 @@ class NegativeRule(Rule):
         split = "impr" in target.tags and _is(target, self.offer) and self._split_plural(words, j)
         asks_after = self.morph and "perf" in target.tags and _asks_after(words, j, text)
         requested = _is(target, self.request)
-        if ("impr" in target.tags and not split and (question or asks_after or requested)
+        # an imperative stays one when only another clause's "ли" asks: "Пожалуйста, не выбрасывайте,
+        # вам удобнее в будни ли выходные" (ASR's "ли" for "или", held-out set 16)
+        if ("impr" in target.tags and not split
+                and ((question and not asked_elsewhere) or asks_after or requested)
                 and _indicative_spelt(target)):
             target = words[j] = _as_indicative(target)  # in the sentence too: `_hit` reads its tags
         question = question or (asks_after and {"2per", "plur"} <= target.tags)  # "Не уточните, как…"
