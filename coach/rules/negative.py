@@ -335,8 +335,8 @@ class NegativeRule(Rule):
             question = asked or self._asks_by_word(words)
             for i, word in enumerate(words):
                 if _is(word, self.particles):
-                    found = self._offer_at(words, i, question, utt.text,
-                                           asked_elsewhere=not asked and not self._asks_in_clause(words, i, utt.text))
+                    elsewhere = question and not asked and not self._asks_in_clause(words, i, utt.text)
+                    found = self._offer_at(words, i, question, utt.text, asked_elsewhere=elsewhere)
                     if found:
                         span, target = found
                         hits.append(self._hit(utt, words, span, target))
