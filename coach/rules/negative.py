@@ -485,7 +485,7 @@ class NegativeRule(Rule):
         clause = True
         asks = i + 1 < len(words) and _is(words[i + 1], self.address)  # "wouldn't you…": inverted
         for j in range(i - 1, -1, -1):
-            if "," in text[words[j].end_char : words[j + 1].start_char]:
+            if _comma_before(text, words, j + 1):
                 clause = False
             if not clause and _is(words[j], self.particles):
                 return False  # the conjunction before it has its own negation: "если вечер вам не
@@ -496,32 +496,19 @@ class NegativeRule(Rule):
             after_preposition = j > 0 and words[j - 1].pos == "PREP"  # "Не за что, не желаете…": a pronoun
             if (_is(words[j], self.cancel) and not after_preposition
                     and (clause or words[j].pos == "CONJ" or untagged)
-                    and not (not clause and self._clause_closed(words, j, text))):
+                    and not (not clause and _clause_closed(words, j, text))):
                 return True
             if clause and _is(words[j], self.clause_cancel):
-                return True
-        return False
-
-    def _clause_closed(self, words: list[Token], j: int, text: str) -> bool:
-        """Whether the conjunction at `j` has its own finite verb before the next comma: "Если вдруг
-        освободится время, вы не против, если мы позвоним?" (held-out set 16) asks in the clause
-        after the comma, whose "если" clause was complete, while in "если вы, конечно, не хотите"
-        the comma only sets off an aside, and in "что если заказ пришёл, вы не хотите…" the "что"
-        holds the rest (another conjunction comes first)."""
-        for k in range(j + 1, len(words)):
-            if "," in text[words[k - 1].end_char : words[k].start_char] or words[k].pos == "CONJ":
-                return False  # "что если заказ пришёл, вы не хотите…": "что" holds the whole rest
-            if words[k].pos in ("VERB", "INFN"):  # "Если вдруг освободиться время": ASR's infinitive
                 return True
         return False
 
     def _asks_in_clause(self, words: list[Token], i: int, text: str) -> bool:
         """Whether a question word stands in the particle's own clause (no comma between them)."""
         lo = i
-        while lo > 0 and "," not in text[words[lo - 1].end_char : words[lo].start_char]:
+        while lo > 0 and not _comma_before(text, words, lo):
             lo -= 1
         hi = i
-        while hi + 1 < len(words) and "," not in text[words[hi].end_char : words[hi + 1].start_char]:
+        while hi + 1 < len(words) and not _comma_before(text, words, hi + 1):
             hi += 1
         return self._asks_by_word(words[lo : hi + 1])
 
@@ -734,8 +721,7 @@ class NegativeRule(Rule):
             return "", ""  # no object ("Вы хотите"), or cut off by ASR ("…узнать о наших")
         positive = sentence_text(text, words, True, replace, drop={particle}, start=start)
         if not fits(positive):
-            comma = next((i for i in range(after + 1, end)
-                          if "," in text[words[i - 1].end_char : words[i].start_char]), None)
+            comma = next((i for i in range(after + 1, end) if _comma_before(text, words, i)), None)
             if comma is None:
                 return "", ""
             words = words[:comma]
@@ -756,6 +742,25 @@ class NegativeRule(Rule):
 
     def values(self, hit: Hit) -> dict[str, str]:
         return {"positive": hit.details.get("positive", ""), "object": hit.details.get("object", "")}
+
+
+def _comma_before(text: str, words: list[Token], k: int) -> bool:
+    """Whether a comma stands between words[k - 1] and words[k] (k >= 1): where clauses meet."""
+    return "," in text[words[k - 1].end_char : words[k].start_char]
+
+
+def _clause_closed(words: list[Token], j: int, text: str) -> bool:
+    """Whether the conjunction at `j` has its own finite verb before the next comma: "Если вдруг
+    освободится время, вы не против, если мы позвоним?" (held-out set 16) asks in the clause after
+    the comma, whose "если" clause was complete, while in "если вы, конечно, не хотите" the comma
+    only sets off an aside, and in "что если заказ пришёл, вы не хотите…" the "что" holds the rest
+    (another conjunction comes first)."""
+    for k in range(j + 1, len(words)):
+        if _comma_before(text, words, k) or words[k].pos == "CONJ":
+            return False
+        if words[k].pos in ("VERB", "INFN"):  # "Если вдруг освободиться время": ASR's infinitive
+            return True
+    return False
 
 
 def _polite_conditional(words: list[Token], i: int, j: int) -> bool:
