@@ -173,6 +173,29 @@ def test_an_outbound_call_addresses_the_customer_by_name(ru, en):
     assert not of(events, "name_not_asked") and not of(events, "name_not_used")
 
 
+def test_a_name_in_the_agents_question_is_the_customers_and_the_yes_is_no_name(en):
+    """"Am I speaking with Grace Whitfield?" names the customer and asks only for a yes; Whisper
+    read the answer "Yes, that's me" as "Yes, Max -Me" (held-out set 17), which became the name,
+    and the agent's "Grace" then counted for nothing."""
+    state, events = play(en, ["agent: Good afternoon, this is Daniel from Cloud Note. Am I speaking with "
+                              "Grace Whitfield?", "customer: Yes, Max -Me, is this about the cancellation?",
+                              "pause: 40", "agent: It is, Grace, I see you cancelled your plan yesterday."])
+    assert state.customer_name == "Grace" and not of(events, "name_not_used")
+    assert not of(events, "name_not_asked")
+
+
+def test_a_name_given_in_full_is_not_replaced_by_a_later_address(ru):
+    """"Надежда Павловна Орлова" is the name for certain; the agent's "Даная, СНИЛС…" a minute later
+    (ASR's "Данные") is no correction of it, and the agent never used the name (held-out set 17).
+    A bare name ASR may have misheard is still corrected by the agent's address."""
+    state, events = play(ru, [ASK, "customer: Надежда Павловна Орлова.", "pause: 40",
+                              "agent: Даная, СНИЛС, это вообще в другое ведомство.",
+                              "agent: Всего доброго."])
+    assert state.customer_name == "Надежда Павловна" and of(events, "name_not_used")
+    state, events = play(ru, [ASK, "customer: Меня зовут Марина.", "agent: Ирина, сейчас всё проверю."])
+    assert state.customer_name == "Ирина"
+
+
 def test_a_bare_first_name_by_the_greeting_in_the_opening_is_the_agents_own(ru, en):
     """The guidelines' own greeting is "Компания, Имя, добрый день": a first name by a greeting
     word inside the opening, with nobody else introduced, is the agent's (two held-out calls took

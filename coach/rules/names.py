@@ -297,6 +297,15 @@ class NameBook:
             return self._name(found[0], words, i, text, confirmed=True, ambiguous=False, said=tok)
         return None
 
+    def named(self, text: str, words: list[Token]) -> Name | None:
+        """The first capitalised dictionary name among `words`, a common word or not ("Grace"): for
+        a place where only a name stands, such as the rest of "Am I speaking with …?"."""
+        for i, tok in enumerate(words):
+            found = self.dictionary(tok.lower) if tok.text.isalpha() and capitalised(tok) else None
+            if found is not None:
+                return self._name(found[0], words, i, text, confirmed=True, ambiguous=found[1], said=tok)
+        return None
+
     def _name(self, key: str, words: list[Token], i: int, text: str, *, confirmed: bool, ambiguous: bool,
               said: Token) -> Name:
         parts, forms = [self.spelling(key)], {key, said.lower, said.lemma}
