@@ -71,6 +71,10 @@ class OccurrenceSpec(RuleSpec):
                                        "хотели\", \"would you like\")", default=[], default_doc="none")
     standalone: list[str] = spec_field("words that count only when set off by punctuation "
                                        "(\", like,\")", default=[], default_doc="none")
+    standalone_next_to: list[str] = spec_field(
+        "two-word phrases in which a `standalone` word counts without punctuation: \"so like\" "
+        "(\"So like we can do that\"), \"like #\" (\"with like 10 minutes\"; `#` is a number)",
+        default=[], default_doc="none")
     per_minute: float = spec_field("the rate that makes it a finding", default=4, minimum=0)
     min_count: int = spec_field("never fewer occurrences than this", default=2, minimum=1)
     min_speech_s: float = spec_field("the first seconds of speech count as this long", default=20,
@@ -167,6 +171,8 @@ class OccurrenceRule(Rule):
         self.forms = FormSet.build(spec.words, analyzer)
         self.exceptions = FormSet.build(spec.exceptions, analyzer)
         self.standalone = frozenset(t.lower for w in spec.standalone for t in analyzer.tokens(w))
+        self.standalone_pairs = frozenset(tuple(p.lower().split()) for p in spec.standalone_next_to
+                                          if len(p.split()) == 2)
         self.per_minute = spec.per_minute
         self.min_count = spec.min_count
         self.min_speech_s = spec.min_speech_s
@@ -213,7 +219,8 @@ class OccurrenceRule(Rule):
         for a, b in sorted(found):
             if any(a <= y and x <= b for x, y in blocked):
                 continue
-            if a == b and words[a].lower in self.standalone and a not in set_off:
+            if (a == b and words[a].lower in self.standalone and a not in set_off
+                    and not self._in_pair(words, a)):
                 continue
             kept.append((a, b))
         runs: list[_Run] = []
@@ -227,6 +234,21 @@ class OccurrenceRule(Rule):
                 runs.append(_Run(list(words[a : b + 1]), [said]))
             last = b
         return runs, len(kept)
+
+    def _in_pair(self, words: list[Token], i: int) -> bool:
+        """Whether the standalone word at i stands in one of `standalone_next_to` with its neighbour:
+        Whisper writes "So like we…" and "with like 10 minutes" without the commas of ", like,"."""
+        if not self.standalone_pairs:
+            return False
+        me = words[i].lower
+
+        def shape(k: int) -> str | None:
+            if not 0 <= k < len(words):
+                return None
+            w = words[k].lower
+            return "#" if w.isdigit() or w in NUMBER_WORDS else w
+
+        return (shape(i - 1), me) in self.standalone_pairs or (me, shape(i + 1)) in self.standalone_pairs
 
     def check_utterance(self, utt: Utterance, tokens: list[Token], state: Any) -> list[Hit]:
         """Every speaker's utterance ends or extends the open episode; the speaker's own add fillers."""
@@ -315,6 +337,11 @@ class OccurrenceRule(Rule):
         return {"per_minute": f"{self.per_minute:g}", "rate": f"{hit.details.get('rate_per_minute', 0):g}",
                 "count": str(hit.details.get("count", 0)),
                 "words": ", ".join(f"«{w}»" for w in dict.fromkeys(hit.details.get("words", [])))}
+
+
+# Number words a "#" in `standalone_next_to` stands for besides digits ("like two days").
+NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve fifteen twenty
+thirty forty fifty hundred""".split())
 
 
 def _set_off(tokens: list[Token]) -> set[int]:
