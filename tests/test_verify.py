@@ -336,6 +336,16 @@ def test_a_question_whisper_closed_with_a_full_stop_is_heard_as_one(coach, ru, m
 DIMINUTIVE = "ru.diminutive.words"
 
 
+def test_a_garbled_request_word_after_the_particle_is_asked_as_the_word_it_reads_like(ru):
+    """"не продиктоете", "не предиктуете" (held-out set 17, 8 and 16 kHz): a request word garbled
+    reads like "продиктуете", as a garbled offer word does."""
+    for text in ("Номер заявления с экрана не продиктоете.", "Номер договора не предиктуете."):
+        asked, events = candidates(ru, text)
+        assert not [e for e in events if e.rule == NEGATIVE], text
+        [cand] = [c for c in asked if c.rule == NEGATIVE]
+        assert cand.said == "продиктуете", text
+
+
 def test_a_garbled_offer_word_after_the_particle_is_asked_as_the_word_it_reads_like(ru):
     """"противо" is no word; "против" is an offer word one letter away. The candidate is the rule's
     own hit on the corrected sentence, quoting the words as decoded. (A word ASR split in two,

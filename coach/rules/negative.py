@@ -301,7 +301,9 @@ class NegativeRule(Rule):
         self.positive_words = {self._norm(w, "positive_words"): p for w, p in spec.positive_words.items()}
         self.no_positive = frozenset(self._norm(w, "no_positive_words") for w in spec.no_positive_words)
         self.require_fallback("positive", "object")
-        self.offer_forms = OfferForms.of(self.offer) if self.morph else OfferForms((), frozenset())
+        # a garbled request word reads like one as an offer word does ("не продиктоете", set 17)
+        self.offer_forms = (OfferForms.of(self.offer | self.request) if self.morph
+                            else OfferForms((), frozenset()))
         analyzer = analyzer_for(self.language)
         self.misheard = [([t.lower for t in analyzer.tokens(heard) if not t.is_punct], opener)
                          for heard, opener in spec.misheard.items()]
