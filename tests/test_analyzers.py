@@ -267,6 +267,22 @@ def test_a_short_pause_does_not_end_a_turn(cfg):
     assert metrics["interruptions"] == 0 and metrics["interruptions_by_customer"] == 1
 
 
+def test_a_shout_does_not_hide_the_agents_ordinary_voice_when_they_cut_in_later(cfg):
+    """The agent raised their voice 12 dB (9-12 s), then cut in on the customer at 17 s in their
+    ordinary voice: the loudest speech of the last 30 s is the shout, and that voice is more than
+    `background_db` under it, so the turn gate took it for the room until `shout_db` capped the
+    reference above the voice's lower quartile (held-out sets 16 and 17)."""
+    agent_parts = [(1, 5, -30), (9, 3, -18), (17, 3, -30)]
+    customer_parts = [(13, 7.5, -26)]
+    channels = {"agent": track(24, agent_parts), "customer": track(24, customer_parts)}
+    said = spoken(agent_parts) + spoken(customer_parts, "customer")
+    (event,) = of(analyze_call(channels, said, cfg)[0], "interruption")
+    assert event.start == pytest.approx(17.0, abs=0.1)
+    uncapped = dataclasses.replace(cfg, analyzers={
+        **cfg.analyzers, "interruption": dataclasses.replace(cfg.interruption, shout_db=0.0)})
+    assert not of(analyze_call(channels, said, uncapped)[0], "interruption")
+
+
 def test_echo_on_the_agent_channel_is_not_an_interruption(cfg):
     """The customer's voice leaking onto the agent channel 20 dB down looks like the agent talking
     over them; it sits far under the agent's own speech (inside the agent's words) and is dropped."""

@@ -61,7 +61,8 @@ BACKCHANNELS = (
     "угу", "ага", "да", "ну", "так", "мм", "ммм", "м", "хм", "ясно", "понятно", "хорошо", "конечно",
     "ок", "окей", "согласен", "согласна", "верно", "точно", "ладно",
     # en
-    "mm", "hmm", "mhm", "mm-hm", "uh-huh", "yeah", "yes", "right", "okay", "ok", "sure",
+    "mm", "hmm", "mhm", "mm-hm", "mmhm", "mhmm", "mm-hmm", "uh-huh", "uhhuh", "yeah", "yes", "right", "okay",
+    "ok", "sure",  # "MMHM": Whisper's spelling of "mm-hm" on a corpus call
     # ro
     "aha", "da", "bine", "sigur", "înțeleg", "desigur",
     # nb
@@ -78,7 +79,7 @@ DIARIZED_REASON = (
 @dataclass(frozen=True)
 class InterruptionOptions(FindingOptions):
     max_per_call: int = opt(3, "list at most this many findings per call (0: no cap); the rest are counted")
-    min_overlap_s: float = opt(1.0, "both talk at once at least this long (a 0.3 s 'угу' is not)")
+    min_overlap_s: float = opt(0.8, "both talk at once at least this long (a 0.3 s 'угу' is not)")
     simultaneous_start_s: float = opt(0.3, "the other's turn must have lasted this long already")
     turn_pause_s: float = opt(0.5, "a pause this short does not end a turn (a breath, a sentence break)")
     word_tolerance_s: float = opt(0.3, "words from this far before the overlap still belong to it")
@@ -90,6 +91,8 @@ class InterruptionOptions(FindingOptions):
         "`reference_s`: quieter is the room behind the speaker (colleagues' calls), not their voice")
     reference_s: float = opt(30.0, "how far back the loudest speech of a channel is looked for", gt=0)
     smooth_s: float = opt(0.5, "a frame is judged by the mean power of this much audio up to it", gt=0)
+    shout_db: float = opt(8.0, "turns: the loudest speech counts at most this far above the speaker's "
+                          "typical level: a shout does not make their ordinary speech the room (0: no cap)")
     own_reference_s: float = opt(1.0, "own speech (inside words) needed before the echo check applies")
 
     def problems(self) -> list[str]:
@@ -164,7 +167,8 @@ class Interruption(Analyzer):
         # loudest speech of the channel lately.
         smooth = round(options.smooth_s / frame_s)
         reference = round(options.reference_s / frame_s)
-        self._gate = {s: VoiceGate(smooth, reference, options.background_db) for s in ctx.speakers}
+        self._gate = {s: VoiceGate(smooth, reference, options.background_db, options.shout_db)
+                      for s in ctx.speakers}
         self._smooth = self._gate[ctx.speakers[0]].smooth
         self._words: dict[str, list[TimedWord]] = {s: [] for s in ctx.speakers}
         self._counted = dict.fromkeys(ctx.speakers, 0)

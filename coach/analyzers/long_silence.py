@@ -63,6 +63,8 @@ class LongSilenceOptions(FindingOptions):
         "with nobody's words in it is dead air")
     reference_s: float = opt(30.0, "how far back the loudest speech of a channel is looked for", gt=0)
     smooth_s: float = opt(0.5, "a frame is judged by the mean power of this much audio up to it", gt=0)
+    shout_db: float = opt(8.0, "the loudest speech counts at most this far above the speaker's typical "
+                          "level, so a shout does not make their ordinary speech the room (0: no cap)")
     word_margin_s: float = opt(0.3, "words whose middle lies this close to its ends do not break a silence")
     longest_word_s: float = opt(1.5, "a longer word does not break one: Whisper smears the word after a "
                                      "pause back over it", gt=0)
@@ -97,7 +99,8 @@ class LongSilence(Analyzer):
         # the same, with the room's sound not counted as speech (two separate channels only)
         frame_s = ctx.frame_s
         self._gates = ({s: VoiceGate(round(options.smooth_s / frame_s), round(options.reference_s / frame_s),
-                                     options.background_db) for s in ctx.speakers}
+                                     options.background_db, options.shout_db)
+                        for s in ctx.speakers}
                        if ctx.layout == "separate" and len(ctx.speakers) == 2 else None)
         self._voice = _SilenceRun()  # silence under the gate: no channel's own speaker
         self._reported_until = -1.0  # end of the last silence reported on the sound
