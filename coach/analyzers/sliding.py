@@ -44,8 +44,8 @@ class SlidingMax:
         return out
 
 
-# The voice's typical level (`VoiceGate`): a histogram of its frames' levels, whose median is
-# renewed every TYPICAL_EVERY frames (the same frames live and batch: the same answer).
+# The voice's typical level (`VoiceGate`): a histogram of its frames' levels, whose lower quartile
+# is renewed every TYPICAL_EVERY frames (the same frames live and batch: the same answer).
 LEVEL_FLOOR_DB = -100.0
 LEVEL_STEP_DB = 0.5
 LEVEL_BINS = 200
@@ -69,8 +69,7 @@ class VoiceGate:
     reference is at most that far above the speaker's typical level: the lower quartile of the
     levels of every frame judged their voice so far (not a mean or median: a shout was half of one
     agent's speech before the interruption); ordinary speech peaks 5-7 dB above it, a shout 12 dB
-    and more.
-    Causal and per frame: live equals batch.
+    and more. Causal and per frame: live equals batch.
     """
 
     def __init__(self, smooth: int, reference: int, background_db: float, shout_db: float = 0.0) -> None:

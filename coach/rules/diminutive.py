@@ -381,7 +381,8 @@ class DiminutiveRule(Rule):
     def _near_by_stem(self, word: str) -> tuple[float, str, Found] | None:
         """The diminutive a garbled one was, when its plain word is garbled too: the word split
         as stem + one of this rule's suffixes + up to 3 letters of ending ("пасморт|ик|"), and a
-        dictionary noun that starts like it (3 letters) and, less one of the suffix's base
+        dictionary noun that starts like it (3 letters, or with one unstressed vowel of them read
+        the other way: "чимодан|чик|ов" is "чемодан") and, less one of the suffix's base
         endings, differs from the stem in one letter inside it ("паспорт"; not the last, where
         suffixes alternate consonants and drop vowels) gives the form to ask the audio about
         ("паспортик"), if `analyse` takes it as this rule's diminutive. Closest first, then in

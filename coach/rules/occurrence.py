@@ -171,8 +171,10 @@ class OccurrenceRule(Rule):
         self.forms = FormSet.build(spec.words, analyzer)
         self.exceptions = FormSet.build(spec.exceptions, analyzer)
         self.standalone = frozenset(t.lower for w in spec.standalone for t in analyzer.tokens(w))
-        self.standalone_pairs = frozenset(tuple(p.lower().split()) for p in spec.standalone_next_to
-                                          if len(p.split()) == 2)
+        bad = [p for p in spec.standalone_next_to if len(p.split()) != 2]
+        if bad:
+            raise SpecError("standalone_next_to", f"each entry is two words, got {bad[0]!r}")
+        self.standalone_pairs = frozenset(tuple(p.lower().split()) for p in spec.standalone_next_to)
         self.per_minute = spec.per_minute
         self.min_count = spec.min_count
         self.min_speech_s = spec.min_speech_s
