@@ -196,6 +196,15 @@ def test_a_name_given_in_full_is_not_replaced_by_a_later_address(ru):
     assert state.customer_name == "Ирина"
 
 
+def test_a_title_and_surname_still_correct_a_full_name_the_customer_gave(en):
+    """"Peter Wolves." heard on the customer's side, "Thank you, Mr. Walsh." said by the agent (held-out
+    set 11, mono): a title and surname are how the agent addresses this customer, so they win."""
+    state, events = play(en, ["agent: Hello, Homeshield, this is Iona. Can I take your name, please?",
+                              "customer: Peter Wolves.", "pause: 40",
+                              "agent: Thank you, Mr. Walsh. Just bear with me while I pull that up."])
+    assert state.customer_name == "Mr Walsh" and not of(events, "name_not_used")
+
+
 def test_a_bare_first_name_by_the_greeting_in_the_opening_is_the_agents_own(ru, en):
     """The guidelines' own greeting is "Компания, Имя, добрый день": a first name by a greeting
     word inside the opening, with nobody else introduced, is the agent's (two held-out calls took

