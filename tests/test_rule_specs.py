@@ -179,6 +179,45 @@ def test_field_errors_name_file_rule_and_field(tmp_path, mutation, expected):
     assert message.startswith(f"{path}: ") and expected in message, message
 
 
+NEGATIVE = """id: acme.negative
+kind: negative
+category: negative_phrasing
+speaker: agent
+severity: minor
+message: m
+suggestion: s
+particles: [не]
+cancel_words: [что]
+question_words: [ли]
+examples: {match: ["Не хотите узнать об акциях?"], no_match: ["Понимаю, что вы не хотите ждать."]}
+"""
+
+
+@pytest.mark.parametrize("field, entry, of", [
+    ("consequence_words", "так", "cancel_words"),
+    ("consequence_words", "так ли", "cancel_words"),
+    ("filler_question_words", "как что", "question_words"),
+])
+def test_two_word_entries_must_end_in_the_word_they_qualify(tmp_path, field, entry, of):
+    path = write(tmp_path / "ru" / "neg.yaml", NEGATIVE + f"{field}: [{entry}]\n")
+    message = load_error(tmp_path)
+    assert message.startswith(f"{path}: ") and f"field '{field}'" in message, message
+    assert f"'{entry}' must be two words, the second one of `{of}`" in message, message
+
+
+def test_a_consequence_pair_does_not_cancel_the_offer_after_it(tmp_path):
+    """"так что" is "so": the offer in the clause after it stands; without the field, "что" cancels."""
+    utt = utterance_from_text("Документы хранятся у нас, так что не хотите получить копию?", "agent")
+    found = {}
+    for extra in ("", "consequence_words: [так что]\n"):
+        folder = tmp_path / ("with" if extra else "without")
+        write(folder / "ru" / "neg.yaml", NEGATIVE + extra)
+        book = Rulebook.load("ru", [folder])
+        events = book.check_utterance(utt, book.new_state())
+        found[bool(extra)] = [e.rule for e in events if e.rule == "acme.negative"]
+    assert not found[False] and found[True], found
+
+
 def test_kind_placeholders_are_allowed_where_the_kind_fills_them(tmp_path):
     write(tmp_path / "ru" / "fillers.yaml", FILLERS)
     [rule] = [r for r in load_rules("ru", [tmp_path]).rules if r.id == "acme.fillers"]

@@ -51,8 +51,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from coach.analyzers.base import Analyzer, Context, Finding, FindingOptions, Frame, Needs, opt, ramp
-from coach.analyzers.sliding import VoiceGate
+from coach.analyzers.base import Analyzer, Context, Finding, Frame, Needs, opt, ramp
+from coach.analyzers.sliding import GateOptions
 from coach.analyzers.words import TimedWord, is_backchannel, normalize, text_of
 from coach.contract import AGENT, CUSTOMER
 
@@ -77,7 +77,7 @@ DIARIZED_REASON = (
 
 
 @dataclass(frozen=True)
-class InterruptionOptions(FindingOptions):
+class InterruptionOptions(GateOptions):
     max_per_call: int = opt(3, "list at most this many findings per call (0: no cap); the rest are counted")
     min_overlap_s: float = opt(0.8, "both talk at once at least this long (a 0.3 s 'угу' is not)")
     simultaneous_start_s: float = opt(0.3, "the other's turn must have lasted this long already")
@@ -86,13 +86,6 @@ class InterruptionOptions(FindingOptions):
     backchannels: tuple[str, ...] = opt(BACKCHANNELS, "an overlap of only these listener tokens is listening")
     confident_overlap_s: float = opt(2.0, "confidence reaches 1.0 at this overlap (0.5 at min_overlap_s)")
     echo_db: float = opt(12.0, "a channel this far under its speaker's own speech carries echo, not them")
-    background_db: float = opt(
-        10.0, "a turn is the channel's speech at most this far under the loudest of its last "
-        "`reference_s`: quieter is the room behind the speaker (colleagues' calls), not their voice")
-    reference_s: float = opt(30.0, "how far back the loudest speech of a channel is looked for", gt=0)
-    smooth_s: float = opt(0.5, "a frame is judged by the mean power of this much audio up to it", gt=0)
-    shout_db: float = opt(8.0, "turns: the loudest speech counts at most this far above the speaker's "
-                          "typical level: a shout does not make their ordinary speech the room (0: no cap)")
     own_reference_s: float = opt(1.0, "own speech (inside words) needed before the echo check applies")
 
     def problems(self) -> list[str]:
@@ -165,10 +158,7 @@ class Interruption(Analyzer):
         self._powers = {s: array("d") for s in ctx.speakers}
         # Background gate (`VoiceGate`): a channel's sound counts as its speaker only near the
         # loudest speech of the channel lately.
-        smooth = round(options.smooth_s / frame_s)
-        reference = round(options.reference_s / frame_s)
-        self._gate = {s: VoiceGate(smooth, reference, options.background_db, options.shout_db)
-                      for s in ctx.speakers}
+        self._gate = {s: options.voice_gate(frame_s) for s in ctx.speakers}
         self._smooth = self._gate[ctx.speakers[0]].smooth
         self._words: dict[str, list[TimedWord]] = {s: [] for s in ctx.speakers}
         self._counted = dict.fromkeys(ctx.speakers, 0)

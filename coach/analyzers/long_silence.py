@@ -24,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from coach.analyzers.base import Analyzer, Context, Finding, FindingOptions, Frame, Needs, opt, ramp
-from coach.analyzers.sliding import VoiceGate
+from coach.analyzers.base import Analyzer, Context, Finding, Frame, Needs, opt, ramp
+from coach.analyzers.sliding import GateOptions
 from coach.contract import AGENT, CUSTOMER
 
 
@@ -54,17 +54,9 @@ class _SilenceRun:
 
 
 @dataclass(frozen=True)
-class LongSilenceOptions(FindingOptions):
+class LongSilenceOptions(GateOptions):
     min_silence_s: float = opt(6.0, "a silence this long is reported")
     confident_silence_s: float = opt(10.0, "confidence reaches 1.0 at this length (0.5 at min_silence_s)")
-    background_db: float = opt(
-        10.0, "two channels: sound this far under the channel's loudest speech of the last "
-        "`reference_s` is the room (colleagues' calls), not its speaker; a silence of such sound "
-        "with nobody's words in it is dead air")
-    reference_s: float = opt(30.0, "how far back the loudest speech of a channel is looked for", gt=0)
-    smooth_s: float = opt(0.5, "a frame is judged by the mean power of this much audio up to it", gt=0)
-    shout_db: float = opt(8.0, "the loudest speech counts at most this far above the speaker's typical "
-                          "level, so a shout does not make their ordinary speech the room (0: no cap)")
     word_margin_s: float = opt(0.3, "words whose middle lies this close to its ends do not break a silence")
     longest_word_s: float = opt(1.5, "a longer word does not break one: Whisper smears the word after a "
                                      "pause back over it", gt=0)
@@ -98,9 +90,7 @@ class LongSilence(Analyzer):
         self.longest_s = 0.0
         # the same, with the room's sound not counted as speech (two separate channels only)
         frame_s = ctx.frame_s
-        self._gates = ({s: VoiceGate(round(options.smooth_s / frame_s), round(options.reference_s / frame_s),
-                                     options.background_db, options.shout_db)
-                        for s in ctx.speakers}
+        self._gates = ({s: options.voice_gate(frame_s) for s in ctx.speakers}
                        if ctx.layout == "separate" and len(ctx.speakers) == 2 else None)
         self._voice = _SilenceRun()  # silence under the gate: no channel's own speaker
         self._reported_until = -1.0  # end of the last silence reported on the sound

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
+
+from coach.analyzers.base import FindingOptions, opt
 
 
 class SlidingMax:
@@ -117,3 +120,24 @@ class VoiceGate:
                 if seen >= quarter:
                     self._typical = LEVEL_FLOOR_DB + (b + 0.5) * LEVEL_STEP_DB
                     break
+
+
+@dataclass(frozen=True)
+class GateOptions(FindingOptions):
+    """The options of a `VoiceGate`: interruption (whose turn is it?) and long_silence (is this dead
+    air or the room?) read each channel through one, and a user who sets the room's level for one
+    should find the same field, meaning the same thing, in the other."""
+
+    background_db: float = opt(
+        10.0, "sound this far under the channel's loudest speech of the last `reference_s` is the room "
+        "behind its speaker (colleagues' calls), not their voice: no turn, and, with nobody's words "
+        "in it, dead air")
+    reference_s: float = opt(30.0, "how far back the loudest speech of a channel is looked for", gt=0)
+    smooth_s: float = opt(0.5, "a frame is judged by the mean power of this much audio up to it", gt=0)
+    shout_db: float = opt(8.0, "the loudest speech counts at most this far above the speaker's typical "
+                          "level, so a shout does not make their ordinary speech the room (0: no cap)")
+
+    def voice_gate(self, frame_s: float) -> VoiceGate:
+        """A fresh gate for one channel, its windows in frames of `frame_s`."""
+        return VoiceGate(round(self.smooth_s / frame_s), round(self.reference_s / frame_s),
+                         self.background_db, self.shout_db)

@@ -88,15 +88,8 @@ DANGLING = frozenset({  # words a sentence cut short by ASR ends on (languages w
     "ja", "ning", "või",
 })
 DEFAULT_TARGETS = ["VERB", "INFN", "PRED", "ADJS", "Prdx"]
-# Question words that make "Не подскажите, сколько…" a question (`_asks_after`); not "что",
-# which is "that" as often. pymorphy3 tags few of them "Ques".
-INTERROGATIVES = frozenset({"сколько", "как", "где", "когда", "куда", "откуда", "почему", "зачем", "какой",
-                            "который", "кто", "чей", "каков"})
 # An address word in these cases is the one a 3rd-person verb happens to (`_experiencer_near`).
 CUSTOMER_CASES = frozenset({"datv", "accs"})
-# "так что" is "so": what follows is a main clause of its own, which may offer ("…хранятся, так что
-# не переживайте, вам не прислать копию?", held-out set 17), not the "что" of "понимаю, что вы не…"
-CONSEQUENCE_PAIRS = frozenset({("так", "что")})
 QUESTION_MARGIN = 5.5  # nats: "?" this far below "." on the audio still reads as a question
 # A misheard opener (`misheard`) is asked of the audio only past the call's opening, where a real
 # "Welcome to …" greets, and not after these words ("you're welcome to call back").
@@ -171,6 +164,15 @@ class NegativeSpec(RuleSpec):
         "ends \"see\"'s clause)", default=[], default_doc="none")
     question_words: list[str] = spec_field("make a sentence a question without \"?\"", default=[],
                                            default_doc="none")
+    interrogatives: list[str] = spec_field(
+        "question words (\"сколько\", \"как\", \"почему\"; not \"что\", which is \"that\" as often): after a "
+        "comma right after a perfective verb they make \"Не подскажете, сколько…\" ask though ASR closed "
+        "it with \".\"; before the particle they make \"Почему не думали раньше позвонить?\" a reproach, "
+        "not a question about the customer's plans", default=[], default_doc="none")
+    consequence_words: list[str] = spec_field(
+        "two-word connectives ending in a `cancel_words` word that start a main clause of their own, "
+        "which may offer: \"так что\" is \"so\" (\"…хранятся, так что не переживайте, вам не прислать "
+        "копию?\"), not the \"что\" of \"понимаю, что вы не…\"", default=[], default_doc="none")
     filler_question_words: list[str] = spec_field(
         "two-word fillers that end in a `question_words` word, which asks nothing there: the \"бы\" "
         "of \"как бы\" (\"ну как бы копию трудовой, не переживайте\" was read as an offer)",
@@ -297,7 +299,11 @@ class NegativeRule(Rule):
         self.cancel = words("cancel_words")
         self.clause_cancel = words("clause_cancel_words")
         self.question = words("question_words")
-        self.filler_pairs = frozenset(self._pair(w) for w in spec.filler_question_words)
+        self.filler_pairs = frozenset(self._pair(w, "filler_question_words", self.question)
+                                      for w in spec.filler_question_words)
+        self.interrogatives = words("interrogatives")
+        self.consequences = frozenset(self._pair(w, "consequence_words", self.cancel)
+                                      for w in spec.consequence_words)
         self.request = words("request_words")
         self.unmarked_tags = tuple(frozenset(entry.split("+")) for entry in spec.unmarked_question_tags)
         self.unmarked_words = words("unmarked_question_words")
@@ -312,12 +318,13 @@ class NegativeRule(Rule):
         self.misheard = [([t.lower for t in analyzer.tokens(heard) if not t.is_punct], opener)
                          for heard, opener in spec.misheard.items()]
 
-    def _pair(self, filler: str) -> tuple[str, str]:
-        """A `filler_question_words` entry as the lower-case forms of its two words."""
-        toks = [t for t in analyzer_for(self.language).tokens(filler) if not t.is_punct]
-        if len(toks) != 2 or not _is(toks[1], self.question):
-            raise SpecError("filler_question_words", f"'{filler}' must be two words, the second one of "
-                                                     "`question_words`")
+    def _pair(self, entry: str, field: str, second: frozenset[str]) -> tuple[str, str]:
+        """A two-word entry (`filler_question_words`, `consequence_words`) as the lower-case forms of
+        its words; the second must be one of `second` (the field it qualifies)."""
+        toks = [t for t in analyzer_for(self.language).tokens(entry) if not t.is_punct]
+        if len(toks) != 2 or not _is(toks[1], second):
+            of = "question_words" if field == "filler_question_words" else "cancel_words"
+            raise SpecError(field, f"'{entry}' must be two words, the second one of `{of}`")
         return toks[0].lower, toks[1].lower
 
     def _asks_by_word(self, words: list[Token]) -> bool:
@@ -525,7 +532,7 @@ class NegativeRule(Rule):
             if asks and untagged and (i - j > UNTAGGED_CANCEL_REACH or not clause):
                 continue  # "So, wouldn't you…", "I think so, wouldn't you…": its clause ended
             after_preposition = j > 0 and words[j - 1].pos == "PREP"  # "Не за что, не желаете…": a pronoun
-            consequence = j > 0 and (words[j - 1].lower, words[j].lower) in CONSEQUENCE_PAIRS
+            consequence = j > 0 and (words[j - 1].lower, words[j].lower) in self.consequences
             if (_is(words[j], self.cancel) and not after_preposition and not consequence
                     and (clause or words[j].pos == "CONJ" or untagged)
                     and not (not clause and _clause_closed(words, j, text))):
@@ -557,7 +564,7 @@ class NegativeRule(Rule):
             # tagged ("вам не будет удобно подойти": pymorphy3 reads "удобно" as an adverb, set 12)
         target = words[j]
         split = "impr" in target.tags and _is(target, self.offer) and self._split_plural(words, j)
-        asks_after = self.morph and "perf" in target.tags and _asks_after(words, j, text)
+        asks_after = self.morph and "perf" in target.tags and _asks_after(words, j, text, self.interrogatives)
         requested = _is(target, self.request)
         # an imperative stays one when only another clause's "ли" asks: "Пожалуйста, не выбрасывайте,
         # вам удобнее в будни ли выходные" (ASR's "ли" for "или", held-out set 16)
@@ -592,7 +599,8 @@ class NegativeRule(Rule):
             addressed = ("2per" in target.tags and "sing" not in target.tags) or split or maybe or (
                 addressed_near and ("past" in target.tags and "plur" in target.tags or offer_word)
             ) or (question and "3per" in target.tags and self._experiencer_near(near)
-                  ) or _polite_conditional(words, i, j) or (question and _intent_asked(words, i, j))
+                  ) or _polite_conditional(words, i, j) or (
+                question and _intent_asked(words, i, j, self.interrogatives))
         else:
             # "Hasn't anyone … been in touch with you?": asked of them
             addressed = inverted or (addressed_near and not self._subject_before(words, i))
@@ -828,7 +836,7 @@ def _subjectless_plural_past(words: list[Token], i: int, j: int) -> bool:
 INTENT_REACH = 4  # words after the verb where its infinitive may stand ("не думали тоже к нам записать")
 
 
-def _intent_asked(words: list[Token], i: int, j: int) -> bool:
+def _intent_asked(words: list[Token], i: int, j: int, interrogatives: frozenset[str]) -> bool:
     """"А младшего ребёнка не думали тоже к нам записать?": a question whose plural past verb, with
     no subject ("вы" dropped), takes an infinitive is about the listener's plans: an offer (held-out
     set 1), or right before the particle ("…через историю покупок написать не пробовали?", held-out
@@ -837,7 +845,7 @@ def _intent_asked(words: list[Token], i: int, j: int) -> bool:
     a reproach (a question word before the particle)."""
     return (_subjectless_plural_past(words, i, j)
             and any(w.pos == "INFN" for w in words[j + 1 : j + 1 + INTENT_REACH] + words[i - 1 : i])
-            and not any(w.lemma in INTERROGATIVES or w.lower in INTERROGATIVES for w in words[:i]))
+            and not any(_is(w, interrogatives) for w in words[:i]))
 
 
 def _tensed(words: list[Token], target: int) -> bool:
@@ -856,12 +864,12 @@ def _maybe_before(words: list[Token], i: int) -> bool:
     return k >= 0 and words[k].lower == "может"
 
 
-def _asks_after(words: list[Token], j: int, text: str) -> bool:
+def _asks_after(words: list[Token], j: int, text: str, interrogatives: frozenset[str]) -> bool:
     """A comma and a question word right after the verb: "Не подскажете, сколько…", "Не уточните,
     как…" ask even when ASR closed them with "." (a polite perfective question)."""
     if j + 1 >= len(words) or "," not in text[words[j].end_char : words[j + 1].start_char]:
         return False
-    return words[j + 1].lemma in INTERROGATIVES or words[j + 1].lower in INTERROGATIVES
+    return _is(words[j + 1], interrogatives)
 
 
 def _indicative_spelt(tok: Token) -> bool:
