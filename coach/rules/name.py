@@ -339,13 +339,13 @@ class NameRule(NameRereads, Rule):
         doc = as_doc(tokens)
         line = self._line(doc)
         if line.asks is None:
-            line.asks = bool(self.ask) and bool(self._found(self.ask, doc, 2))
-        asks = line.asks or self._asks_across(seen.open_question, utt.text)
+            line.asks = self._found(self.ask, doc, 2) if self.ask else []
+        asks = bool(line.asks) or self._asks_across(seen.open_question, utt.text)
         seen.open_question = utt.text if utt.text.rstrip()[-1:] not in ".?!…" else None
         if asks and not seen.asked:
             seen.asked, seen.asked_at = True, utt.end
         seen.answering = ANSWER_UTTERANCES if asks else 0
-        named = self._named_in_question(utt, doc) if asks and line.asks and not locked else None
+        named = self._named_in_question(utt, doc, line.asks) if line.asks and not locked else None
         if named is not None and (seen.name is None or seen.name.source == "customer"):
             # "Am I speaking with Grace Whitfield?": the agent names the customer and asks only for a
             # yes; the answer ("Yes, that's me", read "Yes, Max -Me") is no name (held-out set 17)
@@ -381,13 +381,11 @@ class NameRule(NameRereads, Rule):
         elif was_known:
             seen.agent_since_use += 1
 
-    def _named_in_question(self, utt: Utterance, doc: Doc) -> Name | None:
-        """The customer's name inside the agent's question, after its ask phrase ("Am I speaking
-        with Grace Whitfield?"): a capitalised dictionary name (`NameBook.named`) in the rest of the
-        sentence, which ends with "?"; only a name stands there."""
-        found = self._found(self.ask, doc, 2)
-        if not found:
-            return None
+    def _named_in_question(self, utt: Utterance, doc: Doc,
+                           found: list[tuple[Phrase, int, int]]) -> Name | None:
+        """The customer's name inside the agent's question, after its ask phrase (`found`: "Am I
+        speaking with Grace Whitfield?"): a capitalised dictionary name (`NameBook.named`) in the rest
+        of the sentence, which ends with "?"; only a name stands there."""
         end = max(b for _, _, b in found)
         words = doc.words
         rest = words[end + 1 :]

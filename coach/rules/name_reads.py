@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import count
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from coach.rules.matching import Doc
 from coach.rules.names import Name, NameBook
@@ -23,7 +23,7 @@ class Line:
     """One line as the name rules set up alike read it, each read made once for all of them (the
     packs' three name rules would otherwise match the same phrases and names three times)."""
 
-    asks: bool | None = None  # the agent asks for the name
+    asks: list[tuple[Any, int, int]] | None = None  # where the agent asks the name: (phrase, first, last)
     own: set[int] | None = None  # where the agent's own name stands
     capture: dict[bool, Name | None] = field(default_factory=dict)  # the customer's name, by `answering`
 
