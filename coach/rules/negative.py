@@ -204,6 +204,12 @@ class NegativeSpec(RuleSpec):
         "letters (\"вам\" + \"мне\" = \"вам\" + \"не\") is read as the particle; the sentence must "
         "still be an offer by every other test", default={}, default_doc="none",
         hint="map the heard word to the particle, e.g. {мне: не}")
+    run_in_particles: dict[str, str] = spec_field(
+        "what ASR writes for a conjunction run into the particle, and the particle: Whisper writes "
+        "\"Они хотите подключить…\" for \"А не хотите подключить…\" (held-out sets 12 and 18). Read as the "
+        "particle only right before a 2nd-person plural verb, which that word cannot be the subject "
+        "of (\"они хотят\" stays)", default={}, default_doc="none",
+        hint="map the heard word to the particle, e.g. {они: не}")
     window: int = spec_field("how near (in words) an address word must be", default=3, minimum=0)
     misheard: dict[str, str] = spec_field(
         "what ASR writes for a negated opener it heard badly, and the opener (Whisper base: "
@@ -281,6 +287,8 @@ class NegativeRule(Rule):
         self._fused_rest: dict[str, Token | None] = {}  # a fused word's lower -> its offer word
         self.merged = {heard.lower(): self._norm(particle, "merged_particles")
                        for heard, particle in spec.merged_particles.items()}
+        self.run_in = {heard.lower(): self._norm(particle, "run_in_particles")
+                       for heard, particle in spec.run_in_particles.items()} if self.morph else {}
         self.targets = frozenset(spec.targets)
         self.words = words("words")
         if not self.morph and not self.words:
@@ -646,7 +654,8 @@ class NegativeRule(Rule):
                    and not (k > 0 and near[k - 1].pos == "PREP") for k, w in enumerate(near))
 
     def _may_hold_particle(self, word: Token) -> bool:
-        return _is(word, self.particles) or word.lower.startswith(self.fused) or word.lower in self.merged
+        return (_is(word, self.particles) or word.lower.startswith(self.fused) or word.lower in self.merged
+                or word.lower in self.run_in)
 
     def _unfused(self, words: list[Token]) -> list[Token]:
         """The sentence with a particle ASR wrote onto an offer word split off: "а вам неинтересно
@@ -656,6 +665,8 @@ class NegativeRule(Rule):
         ASR ran into the address word before it (`merged_particles`, "вам мне подойдёт")."""
         if self.merged:
             words = self._unmerged(words)
+        if self.run_in:
+            words = self._run_in(words)
         if not any(w.lower.startswith(self.fused) for w in words):
             return words
         out = []
@@ -681,6 +692,19 @@ class NegativeRule(Rule):
             if carried and before.lower.endswith(carried) and words[k].lower.endswith(particle):
                 out[k] = replace(words[k], lower=particle, lemma=particle, pos="PRCL",
                                  tags=frozenset({"PRCL"}))
+        return out
+
+    def _run_in(self, words: list[Token]) -> list[Token]:
+        """"Они хотите…" read as "(а) не хотите…": a `run_in_particles` word right before a
+        2nd-person plural verb, which it cannot be the subject of; the token keeps its text."""
+        if not any(w.lower in self.run_in for w in words[:-1]):
+            return words
+        out = list(words)
+        for k in range(len(words) - 1):
+            particle = self.run_in.get(words[k].lower)
+            verb = words[k + 1]
+            if particle is not None and verb.pos == "VERB" and {"2per", "plur"} <= verb.tags:
+                out[k] = replace(words[k], lower=particle, lemma=particle, pos="PRCL", tags=frozenset({"PRCL"}))
         return out
 
     def _unfuse(self, word: Token) -> tuple[Token, Token] | None:
