@@ -704,7 +704,8 @@ class NegativeRule(Rule):
             particle = self.run_in.get(words[k].lower)
             verb = words[k + 1]
             if particle is not None and verb.pos == "VERB" and {"2per", "plur"} <= verb.tags:
-                out[k] = replace(words[k], lower=particle, lemma=particle, pos="PRCL", tags=frozenset({"PRCL"}))
+                out[k] = replace(words[k], lower=particle, lemma=particle, pos="PRCL",
+                                 tags=frozenset({"PRCL"}))
         return out
 
     def _unfuse(self, word: Token) -> tuple[Token, Token] | None:
