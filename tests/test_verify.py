@@ -395,7 +395,12 @@ def test_an_offer_verb_in_the_third_person_at_a_clause_start_is_asked_in_the_you
     asked, events = candidates(ru, text)
     [cand] = [c for c in asked if c.rule == NEGATIVE]
     assert events == [] and cand.said == "желаете" and [t.text for t in cand.tokens][:2] == ["не", "желают"]
-    for other in ("Клиенты не желают ждать так долго.", "Они не хотят ждать, поэтому звонят."):
+    # the comma ASR dropped, after a word that cannot be the subject (held-out set 18)
+    [cand] = [c for c in candidates(ru, "Решение примет доктор на осмотре не желают заодно записаться?")[0]
+              if c.rule == NEGATIVE]
+    assert cand.said == "желаете"
+    for other in ("Клиенты не желают ждать так долго.", "Они не хотят ждать, поэтому звонят.",
+                  "Соседи сверху не желают платить за ремонт."):
         assert not [c for c in candidates(ru, other)[0] if c.rule == NEGATIVE], other
 
 

@@ -105,8 +105,15 @@ def near_offer(rule: NegativeRule, utt: Utterance, words: list[Token], asked: bo
 
 
 def _clause_start(text: str, words: list[Token], i: int) -> bool:
-    """The particle opens its sentence or a clause after a comma: no subject stands before it."""
-    return i == 0 or "," in text[words[i - 1].end_char : words[i].start_char]
+    """The particle opens its sentence or a clause after a comma, or ASR dropped that comma after
+    a word no nominative reading of which could be the verb's subject: "…решение примет доктор на
+    осмотре не желают заодно записаться…" (held-out set 18); "Они не желают", "Клиенты не желают"
+    have theirs."""
+    if i == 0 or "," in text[words[i - 1].end_char : words[i].start_char]:
+        return True
+    before = words[i - 1].lower
+    return known_word(before) and not any("nomn" in p.tag or p.tag.POS not in ("NOUN", "ADJF", "PRTF")
+                                          for p in parses(before))
 
 
 def _addressing_of(rule: NegativeRule, heard: str) -> list[str]:
