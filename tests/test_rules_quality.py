@@ -203,6 +203,16 @@ def test_a_title_and_surname_still_correct_a_full_name_the_customer_gave(en):
                               "customer: Peter Wolves.", "pause: 40",
                               "agent: Thank you, Mr. Walsh. Just bear with me while I pull that up."])
     assert state.customer_name == "Mr Walsh" and not of(events, "name_not_used")
+    # someone the agent speaks of, not to: the dentist (held-out set 13)
+    state, events = play(en, ["agent: Good morning, Bright Smile Dental. Who am I speaking with?",
+                              "customer: My name's Rose Fletcher, I'm already registered with you.",
+                              "agent: Lovely, I found your record.", "pause: 40",
+                              "agent: Right, so that's Wednesday at four forty with Dr. Nair."])
+    assert state.customer_name == "Rose" and of(events, "name_not_used")
+    state, events = play(en, ["agent: Hello, Sunward Holidays, how can I help?",
+                              "customer: Morning, this is Tom Barrett.", "pause: 40",
+                              "agent: You're welcome Mr. Barrett. Thanks for calling."])
+    assert state.customer_name == "Mr Barrett" and not of(events, "name_not_used")  # no comma: still to them
 
 
 def test_a_bare_first_name_by_the_greeting_in_the_opening_is_the_agents_own(ru, en):

@@ -90,6 +90,9 @@ class NameSpec(RuleSpec):
         default=[], default_doc="none")
     titles: list[str] = spec_field("titles before a surname (\"Mr\", \"Ms\"): \"Mr Dawson\" is a name "
                                    "for certain", default=[], default_doc="none")
+    title_mention_words: list[str] = spec_field(
+        "words before a title that make the titled name someone the agent speaks of, not to: "
+        "\"…with Dr. Nair\" (the dentist) names no customer", default=[], default_doc="none")
     names: list[str] = spec_field("known first names", default=[], default_doc="none")
     names_file: str | None = spec_field("a UTF-8 text file next to the rule, one name a line "
                                         "(`#` comments)", default=None, default_doc="none")
@@ -154,7 +157,8 @@ class NameRule(NameRereads, Rule):
         self.agent_intros = self.intros + tuple(compile_phrase(p, analyzer) for p in spec.agent_intro_phrases)
         self.skip = frozenset(t.lemma for w in spec.skip_words for t in analyzer.tokens(w) if not t.is_punct)
         self.names_path, listed = read_names_file(ctx.file, spec.names_file)
-        self.book = NameBook.build(self.language, [*spec.names, *listed], analyzer, spec.titles)
+        self.book = NameBook.build(self.language, [*spec.names, *listed], analyzer, spec.titles,
+                                   spec.title_mention_words)
         self.name_speaker = spec.name_speaker
         self.min_call_s = spec.min_call_s
         self.after_s = spec.after_s
