@@ -258,6 +258,12 @@ def _sentences(tokens: list[Token]) -> list[tuple[list[Token], bool]]:
     return out
 
 
+def _read_as_particle(tok: Token, particle: str) -> Token:
+    """A heard word read as the particle ASR merged into it (`merged_particles`, `run_in_particles`);
+    it keeps its text and place, so the quote is what was decoded."""
+    return replace(tok, lower=particle, lemma=particle, pos="PRCL", tags=frozenset({"PRCL"}))
+
+
 def _is(tok: Token, names: frozenset[str]) -> bool:
     return tok.lower in names or tok.lemma in names
 
@@ -307,10 +313,10 @@ class NegativeRule(Rule):
         self.cancel = words("cancel_words")
         self.clause_cancel = words("clause_cancel_words")
         self.question = words("question_words")
-        self.filler_pairs = frozenset(self._pair(w, "filler_question_words", self.question)
+        self.filler_pairs = frozenset(self._pair(w, "filler_question_words", "question_words")
                                       for w in spec.filler_question_words)
         self.interrogatives = words("interrogatives")
-        self.consequences = frozenset(self._pair(w, "consequence_words", self.cancel)
+        self.consequences = frozenset(self._pair(w, "consequence_words", "cancel_words")
                                       for w in spec.consequence_words)
         self.request = words("request_words")
         self.unmarked_tags = tuple(frozenset(entry.split("+")) for entry in spec.unmarked_question_tags)
@@ -326,12 +332,12 @@ class NegativeRule(Rule):
         self.misheard = [([t.lower for t in analyzer.tokens(heard) if not t.is_punct], opener)
                          for heard, opener in spec.misheard.items()]
 
-    def _pair(self, entry: str, field: str, second: frozenset[str]) -> tuple[str, str]:
+    def _pair(self, entry: str, field: str, of: str) -> tuple[str, str]:
         """A two-word entry (`filler_question_words`, `consequence_words`) as the lower-case forms of
-        its words; the second must be one of `second` (the field it qualifies)."""
+        its words; the second must be a word of the field `of` it qualifies."""
         toks = [t for t in analyzer_for(self.language).tokens(entry) if not t.is_punct]
+        second = {"question_words": self.question, "cancel_words": self.cancel}[of]
         if len(toks) != 2 or not _is(toks[1], second):
-            of = "question_words" if field == "filler_question_words" else "cancel_words"
             raise SpecError(field, f"'{entry}' must be two words, the second one of `{of}`")
         return toks[0].lower, toks[1].lower
 
@@ -690,8 +696,7 @@ class NegativeRule(Rule):
                 continue
             carried = words[k].lower[: len(words[k].lower) - len(particle)]
             if carried and before.lower.endswith(carried) and words[k].lower.endswith(particle):
-                out[k] = replace(words[k], lower=particle, lemma=particle, pos="PRCL",
-                                 tags=frozenset({"PRCL"}))
+                out[k] = _read_as_particle(words[k], particle)
         return out
 
     def _run_in(self, words: list[Token]) -> list[Token]:
@@ -704,8 +709,7 @@ class NegativeRule(Rule):
             particle = self.run_in.get(words[k].lower)
             verb = words[k + 1]
             if particle is not None and verb.pos == "VERB" and {"2per", "plur"} <= verb.tags:
-                out[k] = replace(words[k], lower=particle, lemma=particle, pos="PRCL",
-                                 tags=frozenset({"PRCL"}))
+                out[k] = _read_as_particle(words[k], particle)
         return out
 
     def _unfuse(self, word: Token) -> tuple[Token, Token] | None:
