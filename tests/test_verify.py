@@ -281,6 +281,11 @@ def test_an_offer_after_a_reassurance_in_one_unpunctuated_line_is_asked_of_the_a
     for text in ("Не переживайте, вы не опоздали.", "Не переживайте, вам не прислали код.",
                  "Понимаю, что вам не прислать копию без паспорта."):
         assert not [c for c in candidates(ru, text)[0] if c.rule == NEGATIVE], text
+    # an instruction, then a clause opened by "а" asks anew (held-out set 19, every copy: "мне" is
+    # ASR's "не" run into "вам", `merged_particles`)
+    text = "Коробку не выбрасывайте, а вам мне подойдёт вместо замены вернуть часть суммы."
+    [cand] = [c for c in candidates(ru, text)[0] if c.rule == NEGATIVE]
+    assert cand.texts(text)[1].endswith("суммы?")
 
 
 NEGATIVE_DEFAULT_MARGIN = VerifyOptions().margin  # phrase near misses are allowed more
