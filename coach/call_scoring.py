@@ -46,6 +46,8 @@ TAIL_CATEGORIES = ("no_closing", "name_not_used", "name_not_asked")
 # So where the words still lean one way (role confidence 0.5: the opener, or one script step
 # ahead), the phrase findings said in the split's other voice are withheld, with a note: a
 # finding missed on an agent-only file costs less than a customer's words blamed on the agent.
+# However clear the words, a voice judged alone whose pauses show the far side missing
+# (coach.mono.far_side_missing) is the agent alone: split, its pauses became dead air.
 KEEP_SPLIT_ROLE_CONFIDENCE = 0.75
 DOUBT_SPLIT_ROLE_CONFIDENCE = 0.5
 WITHHELD_CATEGORIES = ("forbidden_phrase", "negative_phrasing", "diminutive", "filler_words")
@@ -167,12 +169,15 @@ def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeec
         roles = mono.pick_agent(voiced, lambda: coach.new_session((AGENT, CUSTOMER), language),
                                 call.duration_s)
     call.notes[:] = [n for n in call.notes if not n.startswith("mono recording")]
-    if not found.two_speakers and roles.confidence < KEEP_SPLIT_ROLE_CONFIDENCE:
+    alone = not found.two_speakers and mono.far_side_missing(found)
+    if alone or not found.two_speakers and roles.confidence < KEEP_SPLIT_ROLE_CONFIDENCE:
         info = {"diarized": False, "diarization": {**found.to_dict(), "agent_voice": None,
                                                    "role_confidence": None}}
-        call.notes.append("mono recording: one voice heard; treated as the agent only")
+        pauses = ", with long pauses where the other side would speak" if alone else ""
+        call.notes.append(f"mono recording: one voice heard{pauses}; treated as the agent only")
         doubted = None
-        if roles.confidence >= DOUBT_SPLIT_ROLE_CONFIDENCE:  # the words lean one way: see WITHHELD_CATEGORIES
+        # the words lean one way (see WITHHELD_CATEGORIES), unless no other side is there to say them
+        if roles.confidence >= DOUBT_SPLIT_ROLE_CONFIDENCE and not alone:
             doubted = ([(u.start, u.end) for v, u in voiced if v != roles.agent],
                        [(u.start, u.end) for v, u in voiced if v == roles.agent])
         return {AGENT: _array_chunks(samples)}, heard, info, doubted

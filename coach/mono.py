@@ -16,6 +16,18 @@ a lead of one step went to the customer in 3 of the development corpus's 52
 split mono calls and in a real shop dialogue, each opened by the agent. A bare
 answer does not open a call ("Алло?", "Да, слушаю", "Здравствуйте": an outbound
 call's customer picks up first).
+
+A recording of one side alone (the agent's headset channel exported as a file) is
+also judged one voice, but its best two-way split can still read as an agent and a
+customer: the agent greets, and asks the name, in one half and closes in the
+other. Its pauses give it away: where the customer spoke, the file is silent, so
+long pauses between the voice's turns fill a large share of it. Real agent-only
+and caller-only recordings (aws-samples' live-call-analytics demo and PBX files)
+spend 35-60 % of their length in pauses of 2 s or more, as do 37 of the 48
+agent channels of held-out sets 15-18 played alone (the other 11 have office
+noise or babble in their pauses); two people in one channel, real or synthetic,
+spend 0-9 % (the scripted calls with long holds and searches, up to 33 %).
+`far_side_missing` is that test.
 """
 
 from __future__ import annotations
@@ -33,6 +45,10 @@ SCRIPT_GAPS = ("no_greeting", "no_closing", "name_not_asked")
 # How many more script steps the other voice needs to be the agent instead of the one that opened
 # the call (see the module docstring).
 STEPS_OVER_OPENER = 2
+# A voice judged alone whose turns leave this share of the recording in pauses of at least
+# `FAR_SIDE_PAUSE_S` is one side of a call recorded alone (see the module docstring).
+FAR_SIDE_PAUSE_SHARE = 0.3
+FAR_SIDE_PAUSE_S = 2.0
 # Words either side opens a call with, which say nothing about who answered it: picking up
 # ("алло", "да, слушаю") and bare greetings, in the languages coach has packs for.
 ANSWER_WORDS = frozenset({
@@ -102,6 +118,15 @@ def pick_agent(voiced: list[tuple[int, Utterance]], new_session: Callable[[], Se
     agent = max(steps, key=steps.__getitem__)
     margin = abs(steps[0] - steps[1]) / len(SCRIPT_GAPS)
     return Roles(agent, round(0.5 + 0.5 * margin, 3), steps)
+
+
+def far_side_missing(diarization: Diarization) -> bool:
+    """Whether the recording is one side of a call alone: long pauses between its turns (the
+    other side's speech, not recorded) fill at least `FAR_SIDE_PAUSE_SHARE` of it."""
+    turns = sorted(diarization.split_turns, key=lambda t: t.start)
+    paused = sum(later.start - earlier.end for earlier, later in zip(turns, turns[1:])
+                 if later.start - earlier.end >= FAR_SIDE_PAUSE_S)
+    return diarization.duration_s > 0 and paused / diarization.duration_s >= FAR_SIDE_PAUSE_SHARE
 
 
 def opener(voiced: list[tuple[int, Utterance]]) -> int:

@@ -81,3 +81,25 @@ def test_a_diarized_result_says_how_it_was_split(mono_results):
     assert any("split into two voices" in n for n in result["notes"])
     first = min(result["transcript"], key=lambda u: u["start"])
     assert first["speaker"] == "agent" and "здравств" in first["text"].lower()
+
+
+@pytest.mark.slow
+def test_one_side_recorded_alone_is_not_split_into_two(coach, tmp_path):
+    """The agent's channel of a call exported alone: one voice, silent wherever the customer
+    spoke. Its best two-way split still reads as an agent and a customer (greeting and name
+    question in one half, closing in the other: role confidence 0.83), and split, those silences
+    were the customer's turns and dead air. The long pauses say the far side is missing
+    (coach.mono.far_side_missing), so it is scored as the agent alone."""
+    from coach.mono import FAR_SIDE_PAUSE_SHARE
+
+    alone = tmp_path / "agent_alone.wav"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(CALLS / "customer_prompt.wav"),
+                    "-af", "pan=mono|c0=c0", "-ar", "8000", "-acodec", "pcm_mulaw", str(alone)], check=True)
+    result = coach.score(alone).to_dict()
+    assert result["mono"] and not result["diarized"]
+    assert {u["speaker"] for u in result["transcript"]} == {"agent"}
+    turns = sorted(result["diarization"]["split_turns"], key=lambda t: t["start"])
+    paused = sum(b["start"] - a["end"] for a, b in zip(turns, turns[1:]) if b["start"] - a["end"] >= 2.0)
+    assert paused / result["duration_s"] >= FAR_SIDE_PAUSE_SHARE
+    assert any("long pauses where the other side would speak" in n for n in result["notes"])
+    assert not [e for e in result["events"] if e["category"] == "long_silence"]
