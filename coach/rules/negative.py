@@ -576,11 +576,11 @@ class NegativeRule(Rule):
             return None
         # "Не будете против, если…?" (held-out set 19): "будете" is the offer word's tense and
         # addresses the customer
-        tensed_for_you = (self.morph and words[j].lemma == "быть" and {"2per", "plur"} <= words[j].tags
-                          and j + 1 < len(words) and _is(words[j + 1], self.offer))
-        if tensed_for_you or (
-                words[j].lemma == "быть" and j + 1 < len(words) and not words[j].tags & {"1per", "2per"}
-                and (words[j + 1].pos in ("COMP", "PRED", "ADJS") or _is(words[j + 1], self.offer))):
+        tensed = words[j].lemma == "быть" and j + 1 < len(words)
+        tensed_for_you = (tensed and self.morph and {"2per", "plur"} <= words[j].tags
+                          and _is(words[j + 1], self.offer))
+        if tensed_for_you or (tensed and not words[j].tags & {"1per", "2per"} and (
+                words[j + 1].pos in ("COMP", "PRED", "ADJS") or _is(words[j + 1], self.offer))):
             j += 1  # "вам не будет удобнее…?": the comparative is the offer, "будет" its tense (not in
             # "не будем больше ждать", where "больше" goes with the verb); so is an offer word however
             # tagged ("вам не будет удобно подойти": pymorphy3 reads "удобно" as an adverb, set 12)
