@@ -35,6 +35,7 @@ from coach.session import Session
 
 if TYPE_CHECKING:
     from coach.core import Coach
+    from coach.diarization import Diarization
 
 # Call-level findings that a missing end of the recording could contradict.
 TAIL_CATEGORIES = ("no_closing", "name_not_used", "name_not_asked")
@@ -150,6 +151,16 @@ def _array_chunks(samples: np.ndarray, seconds: float = FEED_SECONDS) -> Chunks:
         yield lo / SAMPLE_RATE, samples[lo:lo + step]
 
 
+def _agent_alone(call: CallAudio, found: Diarization, samples: np.ndarray, heard: list[Utterance],
+                 why: str, doubted: Doubted | None = None
+                 ) -> tuple[dict[str, Chunks], list[Utterance], dict[str, Any], Doubted | None]:
+    """A mono call judged one voice, scored as the agent alone (`_diarized`)."""
+    info = {"diarized": False,
+            "diarization": {**found.to_dict(), "agent_voice": None, "role_confidence": None}}
+    call.notes.append(f"mono recording: one voice heard{why}; treated as the agent only")
+    return {AGENT: _array_chunks(samples)}, heard, info, doubted
+
+
 def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeech
               ) -> tuple[dict[str, Chunks], list[Utterance], dict[str, Any], Doubted | None]:
     """A mono call split into agent and customer (coach.mono): virtual channels for the
@@ -164,23 +175,21 @@ def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeec
     # clearly show an agent and a customer (similar voices on a phone line).
     diarization = found if found.two_speakers else replace(found, turns=found.split_turns)
     heard = coach.transcriber.transcribe(call.pcm[AGENT], AGENT, language, speech=speech)
+    call.notes[:] = [n for n in call.notes if not n.startswith("mono recording")]
+    if not found.two_speakers and mono.far_side_missing(found):
+        # one side recorded alone: no other voice for the roles to find or the words to lean on
+        return _agent_alone(call, found, samples, heard,
+                            ", with long pauses where the other side would speak")
     voiced = mono.split_words(heard, diarization)
     with coach.rules_lock:  # the roles are read with the rules (coach.core.Coach.rules_lock)
         roles = mono.pick_agent(voiced, lambda: coach.new_session((AGENT, CUSTOMER), language),
                                 call.duration_s)
-    call.notes[:] = [n for n in call.notes if not n.startswith("mono recording")]
-    alone = not found.two_speakers and mono.far_side_missing(found)
-    if alone or not found.two_speakers and roles.confidence < KEEP_SPLIT_ROLE_CONFIDENCE:
-        info = {"diarized": False, "diarization": {**found.to_dict(), "agent_voice": None,
-                                                   "role_confidence": None}}
-        pauses = ", with long pauses where the other side would speak" if alone else ""
-        call.notes.append(f"mono recording: one voice heard{pauses}; treated as the agent only")
+    if not found.two_speakers and roles.confidence < KEEP_SPLIT_ROLE_CONFIDENCE:
         doubted = None
-        # the words lean one way (see WITHHELD_CATEGORIES), unless no other side is there to say them
-        if roles.confidence >= DOUBT_SPLIT_ROLE_CONFIDENCE and not alone:
+        if roles.confidence >= DOUBT_SPLIT_ROLE_CONFIDENCE:  # the words lean one way: see WITHHELD_CATEGORIES
             doubted = ([(u.start, u.end) for v, u in voiced if v != roles.agent],
                        [(u.start, u.end) for v, u in voiced if v == roles.agent])
-        return {AGENT: _array_chunks(samples)}, heard, info, doubted
+        return _agent_alone(call, found, samples, heard, "", doubted)
     # The agent's turns, and everything else as the customer: the diarizer's own VAD drops
     # quiet far-side speech and hold music, which as "nobody" would read as dead air.
     agent = diarization.sample_mask(roles.agent, len(samples))
