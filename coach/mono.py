@@ -33,7 +33,7 @@ spend 0-9 % (the scripted calls with long holds and searches, up to 33 %).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from coach.analyzers.words import normalize
 from coach.contract import AGENT, CUSTOMER, Utterance, Word
@@ -68,6 +68,8 @@ class Roles:
     agent: int
     confidence: float
     evidence: dict[int, int]  # voice -> script steps it performed as the agent
+    call_findings: dict[int, frozenset[str]] = field(default_factory=dict)  # voice -> call-level
+    # categories the call gave with that voice as the agent (coach.call_scoring.AGREED_CATEGORIES)
 
     def speaker_of(self, voice: int) -> str:
         return AGENT if voice == self.agent else CUSTOMER
@@ -101,23 +103,24 @@ def pick_agent(voiced: list[tuple[int, Utterance]], new_session: Callable[[], Se
                duration_s: float) -> Roles:
     """The voice that does the agent's script steps is the agent (see the module docstring)."""
     steps: dict[int, int] = {}
+    found: dict[int, frozenset[str]] = {}
     for candidate in (0, 1):
         session = new_session()
         for voice, utt in voiced:
             speaker = AGENT if voice == candidate else CUSTOMER
             session.add_utterance(Utterance(speaker, utt.start, utt.end, utt.text, utt.words))
         session.finish(duration_s)
-        gaps = {e.category for e in session.events if e.category in SCRIPT_GAPS}
-        steps[candidate] = len(SCRIPT_GAPS) - len(gaps)
+        found[candidate] = frozenset(e.category for e in session.events if e.call_level)
+        steps[candidate] = len(SCRIPT_GAPS) - len(found[candidate] & set(SCRIPT_GAPS))
     first = opener(voiced)
     other = 1 - first
     if steps[0] == steps[1]:
-        return Roles(first, 0.5 if any(steps.values()) else 0.3, steps)
+        return Roles(first, 0.5 if any(steps.values()) else 0.3, steps, found)
     if 0 < steps[other] - steps[first] < STEPS_OVER_OPENER:
-        return Roles(first, 0.5, steps)  # the opener, a step behind: the words and the order disagree
+        return Roles(first, 0.5, steps, found)  # the opener, a step behind: the words and the order disagree
     agent = max(steps, key=steps.__getitem__)
     margin = abs(steps[0] - steps[1]) / len(SCRIPT_GAPS)
-    return Roles(agent, round(0.5 + 0.5 * margin, 3), steps)
+    return Roles(agent, round(0.5 + 0.5 * margin, 3), steps, found)
 
 
 def far_side_missing(diarization: Diarization) -> bool:

@@ -126,3 +126,51 @@ def test_filler_episodes_end_where_a_doubted_split_heard_the_other_voice(coach):
 
     other = [(u.start, u.end) for v, u in voiced if v == 1]
     assert episodes([]) < 6 == episodes(other)
+
+
+def _alone_then_withheld(coach, roles, voiced):
+    """The call scored as the agent alone, then what the doubted split takes back
+    (coach.call_scoring); returns (call-level categories before, after, notes)."""
+    from coach.call_scoring import DoubtedSplit, _withhold_doubted
+
+    found = roles(voiced)
+    assert found.agent == 0 and 0.5 <= found.confidence < 0.75  # a doubted split
+    session = coach.new_session((AGENT,), "ru")  # one voice: every word is the agent's
+    for _, utt in voiced:
+        session.add_utterance(utt)
+    session.finish(voiced[-1][1].end + 2.0)
+    before = {e.category for e in session.events if e.call_level}
+    notes: list[str] = []
+    _withhold_doubted(session, DoubtedSplit([(u.start, u.end) for v, u in voiced if v != 0],
+                                            [(u.start, u.end) for v, u in voiced if v == 0],
+                                            found.call_findings[0]), notes)
+    return before, {e.category for e in session.events if e.call_level}, notes
+
+
+def test_a_name_the_customer_volunteered_is_not_called_never_asked_on_a_doubted_split(coach, roles):
+    """Read as the agent alone, the customer's "Это Надежда вам звонит" is the agent's own line,
+    and the call "never asked the name" (held-out set 14's boat-trip mono copy). The doubted
+    split hears the customer give it: the two readings disagree, and the finding goes, with a
+    note. (The lines span 40 s: calls under 30 s are never judged on the name.)"""
+    before, after, notes = _alone_then_withheld(coach, roles, [
+        line(0, 0.5, "Добрый день, компания Речные прогулки, меня зовут Олег. Чем могу помочь?"),
+        line(1, 8.0, "Здравствуйте, Олег. Это Надежда вам звонит, хочу забронировать прогулку."),
+        line(0, 18.0, "Надежда, с удовольствием помогу. Сколько вас будет человек?"),
+        line(1, 26.0, "Двое взрослых и внук."),
+        line(0, 32.0, "Отлично, бронь оформлена. Спасибо за звонок, до свидания."),
+        line(1, 40.0, "Спасибо, до свидания."),
+    ])
+    assert "name_not_asked" in before and "name_not_asked" not in after
+    assert any("name_not_asked" in note for note in notes)
+
+
+def test_a_name_never_asked_in_either_reading_stays(coach, roles):
+    before, after, notes = _alone_then_withheld(coach, roles, [
+        line(0, 0.5, "Добрый день, компания Речные прогулки, меня зовут Олег. Чем могу помочь?"),
+        line(1, 8.0, "Здравствуйте, хочу забронировать прогулку на субботу."),
+        line(0, 18.0, "С удовольствием помогу. Сколько вас будет человек?"),
+        line(1, 26.0, "Двое взрослых и внук."),
+        line(0, 32.0, "Отлично, бронь оформлена. Спасибо за звонок, до свидания."),
+        line(1, 40.0, "Спасибо, до свидания."),
+    ])
+    assert "name_not_asked" in before and "name_not_asked" in after and not notes
