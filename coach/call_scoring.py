@@ -60,6 +60,10 @@ WITHHELD_CATEGORIES = ("forbidden_phrase", "negative_phrasing", "diminutive", "f
 # (name_not_used was kept as read: taken from the split it lost one of 3 and gained 3 false.)
 AGREED_CATEGORIES = ("name_not_asked",)
 
+FEED_SECONDS = 60.0
+
+Chunks = Iterator[tuple[float, np.ndarray]]
+
 
 @dataclass(frozen=True)
 class DoubtedSplit:
@@ -68,9 +72,6 @@ class DoubtedSplit:
     other: list[tuple[float, float]]  # the stretches the split gave the other voice
     agent: list[tuple[float, float]]  # ... and the agent
     call_findings: frozenset[str]  # call-level categories the split's own reading found
-FEED_SECONDS = 60.0
-
-Chunks = Iterator[tuple[float, np.ndarray]]
 
 
 def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
@@ -189,8 +190,8 @@ def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeec
               ) -> tuple[dict[str, Chunks], list[Utterance], dict[str, Any], DoubtedSplit | None]:
     """A mono call split into agent and customer (coach.mono): virtual channels for the
     analyzers, utterances per speaker for the rules, what the split rests on, and, for a call
-    judged one voice whose split the words still lean on, (the other voice's stretches, the
-    agent's) for withholding the other voice's phrases."""
+    judged one voice whose split the words still lean on, that split (`DoubtedSplit`) for
+    withholding what the one-voice reading cannot vouch for."""
     from coach.diarization import Diarizer
 
     samples = call.samples(AGENT)

@@ -68,8 +68,9 @@ class Roles:
     agent: int
     confidence: float
     evidence: dict[int, int]  # voice -> script steps it performed as the agent
-    call_findings: dict[int, frozenset[str]] = field(default_factory=dict)  # voice -> call-level
-    # categories the call gave with that voice as the agent (coach.call_scoring.AGREED_CATEGORIES)
+    # voice -> the call-level categories found with that voice as the agent
+    # (coach.call_scoring.AGREED_CATEGORIES)
+    call_findings: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def speaker_of(self, voice: int) -> str:
         return AGENT if voice == self.agent else CUSTOMER
