@@ -147,30 +147,33 @@ def _alone_then_withheld(coach, roles, voiced):
     return before, {e.category for e in session.events if e.call_level}, notes
 
 
+def _boat_trip(customer_opens: str, agent_answers: str) -> list[tuple[int, Utterance]]:
+    """A booking call whose customer opens with `customer_opens` (40 s: calls under 30 s are
+    never judged on the name)."""
+    return [
+        line(0, 0.5, "Добрый день, компания Речные прогулки, меня зовут Олег. Чем могу помочь?"),
+        line(1, 8.0, customer_opens),
+        line(0, 18.0, agent_answers),
+        line(1, 26.0, "Двое взрослых и внук."),
+        line(0, 32.0, "Отлично, бронь оформлена. Спасибо за звонок, до свидания."),
+        line(1, 40.0, "Спасибо, до свидания."),
+    ]
+
+
 def test_a_name_the_customer_volunteered_is_not_called_never_asked_on_a_doubted_split(coach, roles):
     """Read as the agent alone, the customer's "Это Надежда вам звонит" is the agent's own line,
     and the call "never asked the name" (held-out set 14's boat-trip mono copy). The doubted
     split hears the customer give it: the two readings disagree, and the finding goes, with a
-    note. (The lines span 40 s: calls under 30 s are never judged on the name.)"""
-    before, after, notes = _alone_then_withheld(coach, roles, [
-        line(0, 0.5, "Добрый день, компания Речные прогулки, меня зовут Олег. Чем могу помочь?"),
-        line(1, 8.0, "Здравствуйте, Олег. Это Надежда вам звонит, хочу забронировать прогулку."),
-        line(0, 18.0, "Надежда, с удовольствием помогу. Сколько вас будет человек?"),
-        line(1, 26.0, "Двое взрослых и внук."),
-        line(0, 32.0, "Отлично, бронь оформлена. Спасибо за звонок, до свидания."),
-        line(1, 40.0, "Спасибо, до свидания."),
-    ])
+    note."""
+    before, after, notes = _alone_then_withheld(coach, roles, _boat_trip(
+        "Здравствуйте, Олег. Это Надежда вам звонит, хочу забронировать прогулку.",
+        "Надежда, с удовольствием помогу. Сколько вас будет человек?"))
     assert "name_not_asked" in before and "name_not_asked" not in after
     assert any("name_not_asked" in note for note in notes)
 
 
 def test_a_name_never_asked_in_either_reading_stays(coach, roles):
-    before, after, notes = _alone_then_withheld(coach, roles, [
-        line(0, 0.5, "Добрый день, компания Речные прогулки, меня зовут Олег. Чем могу помочь?"),
-        line(1, 8.0, "Здравствуйте, хочу забронировать прогулку на субботу."),
-        line(0, 18.0, "С удовольствием помогу. Сколько вас будет человек?"),
-        line(1, 26.0, "Двое взрослых и внук."),
-        line(0, 32.0, "Отлично, бронь оформлена. Спасибо за звонок, до свидания."),
-        line(1, 40.0, "Спасибо, до свидания."),
-    ])
+    before, after, notes = _alone_then_withheld(coach, roles, _boat_trip(
+        "Здравствуйте, хочу забронировать прогулку на субботу.",
+        "С удовольствием помогу. Сколько вас будет человек?"))
     assert "name_not_asked" in before and "name_not_asked" in after and not notes
