@@ -83,8 +83,7 @@ class DiminutiveSpec(RuleSpec):
     suffixes: dict[str, list[str]] = spec_field(
         "diminutive ending of a noun's dictionary form -> endings of the plain word to try",
         default=DEFAULT_SUFFIXES,
-        default_doc="ик, чик, очек, ечек, очка, ечка, ичка, очко, ечко, ецо, ишко, ишка, ичок, ачок, ячок "
-                    "(see the table above)",
+        default_doc=", ".join(DEFAULT_SUFFIXES) + " (see the table above)",  # never drifts from the code
         hint="e.g. {очка: [ка, а]}")
     exceptions: list[str] = spec_field("dictionary forms that only look diminutive (\"график\", "
                                        "\"счётчик\")", default=[], default_doc="none")
