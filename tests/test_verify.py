@@ -115,6 +115,42 @@ def test_without_verification_the_findings_are_the_texts(ru):
         assert all("verified" not in e.details for e in off)
 
 
+RELAX_RULE = """id: acme.relax
+kind: phrase
+category: forbidden_phrase
+speaker: agent
+severity: minor
+message: m
+suggestion: s
+phrases: [just relax, needs to relax]
+examples: {match: [Just relax], no_match: [I can help]}
+"""
+
+
+def test_an_exact_phrase_under_a_longer_slip_the_audio_rejects_stands(tmp_path):
+    """"I need you to just relax" reads as a slip of "needs to relax", which covers the exact
+    "just relax": kept as the longer find, it went with the slip when the audio rejected it
+    (held-out set 14). Now the exact find is asked in its place, and stands if the audio says it.
+    The audio's verdicts are played by the text here: the slip's words, then the exact ones."""
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "relax.yaml").write_text(RELAX_RULE, encoding="utf-8")
+    book = Rulebook.load("en", [tmp_path])
+    line = "I need you to just relax."
+    slip, exact = "needs to relax", "just relax"
+    for says, asked_about, found in (({"need you to just relax"}, [slip], ["need you to just relax"]),
+                                     ({"just relax"}, [slip, exact], ["just relax"]),
+                                     (set(), [slip, exact], [])):
+        asked = []
+
+        def audio(utt, cands, asked=asked, says=says):
+            asked.extend(cands)
+            return [Verdict(utt.text[c.start_char : c.end_char] in says, 0.0, 0.0) for c in cands]
+
+        events = book.check_utterance(utterance_from_text(line, AGENT, 30.0), book.new_state(), verify=audio)
+        assert [c.phrase for c in asked if c.rule == "acme.relax"] == asked_about
+        assert [e.text for e in events if e.rule == "acme.relax"] == found
+
+
 def test_recent_audio_keeps_what_was_fed_and_forgets_the_old():
     tape = RecentAudio(keep_s=2.0, sample_rate=10)
     for k in range(5):  # five 1-second chunks of value k

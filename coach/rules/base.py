@@ -177,6 +177,9 @@ class Hit:
     at: float | None = None
     judged_on: list[Utterance] | None = None  # a call-level finding's utterances (the opening)
     tentative: bool = False  # stands only if a second reading makes it (never made from text alone)
+    # exact finds of the same rule this find displaced (it is longer, read with a slip): they stand
+    # in its place if the audio rejects it ("just relax" under a slipped "needs to relax")
+    beneath: list[Hit] = field(default_factory=list)
 
 
 @dataclass
@@ -307,6 +310,11 @@ class Rule:
 
     def hit_for(self, candidate: Any) -> Hit:
         """The Hit a near miss makes once the audio confirmed it (kinds that make near misses)."""
+        raise NotImplementedError
+
+    def beneath_candidate(self, utt: Utterance, hit: Hit) -> Any:
+        """The candidate asking the audio about an exact find a rejected slip covered
+        (`Hit.beneath`; kinds that set it)."""
         raise NotImplementedError
 
     def indexed_phrases(self) -> list[Phrase]:

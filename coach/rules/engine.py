@@ -212,18 +212,26 @@ class Rulebook:
                 verify: Verify) -> list[tuple[Rule, Hit]]:
         verdicts = verify(utt, [c for _, c in candidates])
         dropped: set[int] = set()
+        hidden: list[tuple[Rule, Candidate]] = []
         near: list[tuple[Rule, Candidate, Verdict, dict[str, Any]]] = []
         for (rule, cand), verdict in zip(candidates, verdicts):
-            scores = {"verified": "audio", "verify_scores": {"heard": round(verdict.heard, 2),
-                                                             "phrase": round(verdict.phrase, 2)}}
             if cand.kind == FUZZY:
                 if verdict.accepted:
-                    cand.hit.details.update(scores)
+                    cand.hit.details.update(_scores(verdict))
                 else:
                     dropped.add(id(cand.hit))
+                    hidden += [(rule, rule.beneath_candidate(utt, h)) for h in cand.hit.beneath]
             elif verdict.accepted:
-                near.append((rule, cand, verdict, scores))
+                near.append((rule, cand, verdict, _scores(verdict)))
         found = [(rule, hit) for rule, hit in found if id(hit) not in dropped]
+        # The exact finds a rejected slip had covered ("just relax" in "I need you to just relax",
+        # read as a slip of "needs to relax"), asked in its place: what the audio rejected may be
+        # only the slip's own words.
+        if hidden:
+            for (rule, cand), verdict in zip(hidden, verify(utt, [c for _, c in hidden])):
+                if verdict.accepted:
+                    cand.hit.details.update(_scores(verdict))
+                    found.append((rule, cand.hit))
         # Near misses of one category on the same words are one finding: the one the audio
         # supports best ("Wouldn't be rather have…" was accepted both as "wouldn't you rather" and
         # as "wouldn't it be", two rules of negative_phrasing, on held-out set 10).
@@ -487,6 +495,12 @@ def _stands(rule: Rule, hit: Hit, ask: tuple[str, list[tuple[float, float]]] | N
             break
         ask = following
     return not hit.tentative
+
+
+def _scores(verdict: Verdict) -> dict[str, Any]:
+    """What a finding the audio settled carries: how, and the two readings' scores."""
+    return {"verified": "audio", "verify_scores": {"heard": round(verdict.heard, 2),
+                                                   "phrase": round(verdict.phrase, 2)}}
 
 
 class _PreviewVerdicts:
