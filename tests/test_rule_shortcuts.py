@@ -17,6 +17,7 @@ import pytest
 
 from coach.contract import AGENT
 from coach.rules import Rulebook, utterance_from_text
+from coach.rules.engine import one_thought
 from coach.rules.examples import PAUSE, dialogue, timeline
 from coach.rules.matching import find_phrase, word_matches
 from coach.rules.required import RequiredRule
@@ -70,8 +71,11 @@ def test_rules_the_index_skips_would_have_found_nothing(book):
     for who, text in example_lines(book):
         utt = utterance_from_text(text, who)
         shortcut = [e.to_dict() for e in book.preview(utt, state)]
-        plain = [rule.event(hit, utt, state).to_dict() for rule in book.early_rules if rule.applies_to(who)
-                 for hit in rule.check_utterance(utt, book.analyzer.tokens(text), state)]
+        tokens = book.analyzer.tokens(text)
+        found = [(rule, hit) for rule in book.early_rules if rule.applies_to(who)
+                 for hit in rule.check_utterance(utt, tokens, state)]
+        # what the rules say together (an excuse speaking for "не знаю") is the engine's, not a shortcut
+        plain = [rule.event(hit, utt, state).to_dict() for rule, hit in one_thought(found, tokens)]
         assert shortcut == plain, text
         fired += len(plain)
     assert fired > 50

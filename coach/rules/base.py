@@ -205,6 +205,7 @@ class Rule:
     can_checklist: ClassVar[bool] = False  # kinds that can say when a required step was done
     can_cue: ClassVar[bool] = False
     sees_every_speaker: ClassVar[bool] = False  # line rules that follow turns (filler episodes)
+    yields_to: frozenset[str] = frozenset()  # rule ids whose finding in the sentence speaks for this one
 
     def __init__(self, spec: RuleSpec, ctx: RuleContext):
         self.spec = spec

@@ -105,21 +105,23 @@ def timeline(lines: list[tuple[str, str]]) -> Iterator[tuple[Utterance | None, f
 
 
 @cache
-def _pack_fillers(language: str) -> tuple[Rule, ...]:
-    """The built-in pack's filler rules (none for a language coach has no pack for)."""
+def _pack_rules(language: str) -> tuple[Rule, ...]:
+    """The built-in pack's rules (none for a language coach has no pack for)."""
     try:
-        loaded = load_rules(language)
+        return tuple(load_rules(language).rules)
     except (OSError, RuleError):
         return ()
-    return filler_rules(loaded.rules)
 
 
 def example_book(rule: Rule) -> Rulebook:
-    """A rulebook of this rule and its pack's filler rules: an example is read as the pack reads
-    it, a filler inside a phrase taken out (`Doc.without_fillers`); only the rule's own findings
-    are compared."""
-    fillers = [r for r in _pack_fillers(rule.language) if r.id != rule.id]
-    return Rulebook([rule, *fillers], rule.language)
+    """A rulebook of this rule, its pack's filler rules and the pack's rules it `yields_to`: an
+    example is read as the pack reads it, a filler inside a phrase taken out
+    (`Doc.without_fillers`), an excuse beside "не знаю" speaking for it; only the rule's own
+    findings are compared."""
+    pack = _pack_rules(rule.language)
+    others = [r for r in [*filler_rules(list(pack)), *(r for r in pack if r.id in rule.yields_to)]
+              if r.id != rule.id]
+    return Rulebook([rule, *others], rule.language)
 
 
 def run_example(

@@ -142,6 +142,9 @@ class PhraseSpec(RuleSpec):
                                   "`=word` for that form only; no ASR slips",
                                   default=[], default_doc="none")
     idea_window: int = spec_field("how many words an idea may spread over", default=8, minimum=2)
+    yields_to: list[str] = spec_field("ids of rules whose finding in the same sentence speaks for this "
+                                      "one (\"Не знаю, я тут вторую неделю работаю\" is one excuse, "
+                                      "reported as the excuse)", default=[], default_doc="none")
 
 
 class PhraseRule(Rule):
@@ -163,6 +166,7 @@ class PhraseRule(Rule):
         self.max_gap = spec.max_gap
         self.fuzzy = spec.fuzzy
         self.reply = spec.reply
+        self.yields_to = frozenset(spec.yields_to)
         self._phrase_set = frozenset(self.phrases)
         self.ideas = [compile_idea(text, analyzer) for text in spec.ideas]
         self.idea_window = spec.idea_window
