@@ -87,10 +87,12 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
     utterances: list[Utterance] = []
     doubted: DoubtedSplit | None = None
     layout = "mono" if call.mono else "separate"  # `--mono agent`: one channel, maybe both voices
+    every_voice = call.mono
     if note is None:
         if call.mono and coach.config.mono == "diarize":
             pieces, utterances, extra, doubted = _diarized(coach, call, language, speech[AGENT])
             layout = "diarized" if extra["diarized"] else "separate"  # one voice: the agent alone
+            every_voice = extra.pop("every_voice", True)  # but its silence is everyone's
         else:
             pieces = {s: call.iter_chunks(s, FEED_SECONDS) for s in call.pcm}
             utterances = [u for s in call.pcm
@@ -104,7 +106,8 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
             session = coach.new_session(_speakers(call.pcm), language)
         else:
             utterances.sort(key=lambda u: (u.start, u.speaker))
-            session = coach.new_session(_speakers(pieces), language, layout, audio=_audio_of(call))
+            session = coach.new_session(_speakers(pieces), language, layout, audio=_audio_of(call),
+                                        every_voice=every_voice)
             session.rereads_at_end = True  # the whole call is here: its second readings go together
             if doubted is not None:  # filler episodes end where the doubted split heard the other voice
                 session.state.elsewhere = list(doubted.other)
@@ -179,8 +182,10 @@ def _array_chunks(samples: np.ndarray, seconds: float = FEED_SECONDS) -> Chunks:
 def _agent_alone(call: CallAudio, found: Diarization, samples: np.ndarray, heard: list[Utterance],
                  why: str, doubted: DoubtedSplit | None = None
                  ) -> tuple[dict[str, Chunks], list[Utterance], dict[str, Any], DoubtedSplit | None]:
-    """A mono call judged one voice, scored as the agent alone (`_diarized`)."""
-    info = {"diarized": False,
+    """A mono call judged one voice, scored as the agent alone (`_diarized`). Its channel still
+    holds every voice (its silence is everyone's) unless the far side is missing (`why`):
+    `every_voice`, taken out by `score_call`, is not part of the result."""
+    info = {"diarized": False, "every_voice": not why,
             "diarization": {**found.to_dict(), "agent_voice": None, "role_confidence": None}}
     call.notes.append(f"mono recording: one voice heard{why}; treated as the agent only")
     return {AGENT: _array_chunks(samples)}, heard, info, doubted

@@ -125,12 +125,14 @@ class Coach:
     # -- sessions ----------------------------------------------------------------------------
     def new_session(self, speakers: tuple[str, ...] = (AGENT, CUSTOMER),
                     language: str | None = None, layout: str = "separate",
-                    audio: AudioSource | None = None) -> Session:
+                    audio: AudioSource | None = None, every_voice: bool = False) -> Session:
         """The only way a Session is made: the rulebook of `language`, fresh analyzers.
 
         `layout` says what the channels are (coach.analyzers): "separate" (each
         speaker on their own channel, or an agent-only recording), "mono" (one
-        channel holding both voices), "diarized" (a mono call split by voice).
+        channel holding both voices), "diarized" (a mono call split by voice); `every_voice`:
+        the one channel of a "separate" layout is a mono recording heard as one voice, whose
+        silence is everyone's (coach.analyzers.CallAnalyzers).
         With `verify_phrases` on, the Session settles phrase near misses on the audio
         (coach.verify): `audio(speaker, start_s, end_s)` gives a speaker's samples (batch);
         without it the Session keeps the recent audio it is fed (live).
@@ -138,7 +140,7 @@ class Coach:
         language = language or self.config.language
         rulebook = self.checks.rulebook(language)
         analyzers = CallAnalyzers(self.checks.analyzer_config, speakers=speakers, language=language,
-                                  layout=layout)
+                                  layout=layout, every_voice=every_voice)
         verifier = None
         if self.config.verify_phrases:
             from coach.verify import Verifier
