@@ -30,6 +30,21 @@ def manifest() -> dict:
     return json.loads((CALLS / "manifest.json").read_text(encoding="utf-8"))
 
 
+def phrase_rule_yaml(rule_id: str, phrases: str, match: str, no_match: str) -> str:
+    """A company's minimal phrase rule as a YAML file holds it (lists in flow style, "[a, b]"):
+    the one shape the rule-file tests mutate and the verification tests load."""
+    return f"""id: {rule_id}
+kind: phrase
+category: forbidden_phrase
+speaker: agent
+severity: minor
+message: m
+suggestion: s
+phrases: {phrases}
+examples: {{match: {match}, no_match: {no_match}}}
+"""
+
+
 def call_lines(manifest: dict, name: str) -> list[dict]:
     return manifest["calls"][name]["lines"]
 

@@ -31,19 +31,12 @@ from coach.rules.kinds import KINDS
 from coach.rules.loader import load_rules, rule_files
 from coach.rules.schema import DOCS_FILE, SCHEMA_FILE, render_docs, rule_schema, schema_text
 from coach.rules.spec import spec_fields
+from tests.conftest import phrase_rule_yaml
 
 COACH = [sys.executable, "-m", "coach"]
 
-GOOD = """id: acme.no-sorry
-kind: phrase
-category: forbidden_phrase
-speaker: agent
-severity: minor
-message: m
-suggestion: s
-phrases: [ничем не могу помочь]
-examples: {match: [Ничем не могу помочь], no_match: [Сейчас помогу]}
-"""
+GOOD = phrase_rule_yaml("acme.no-sorry", "[ничем не могу помочь]",
+                        "[Ничем не могу помочь]", "[Сейчас помогу]")
 
 FILLERS = """id: acme.fillers
 kind: occurrence

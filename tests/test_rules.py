@@ -15,6 +15,7 @@ from coach.rules.base import Example, fill_name
 from coach.rules.examples import run_example, run_rule_examples
 from coach.rules.loader import load_rules
 from coach.rules.spec import placeholders_in
+from tests.conftest import phrase_rule_yaml
 
 PACKS = sorted(p.name for p in rules_root().iterdir() if p.is_dir() and p.name != "scorecards")
 
@@ -41,16 +42,8 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-GOOD = """id: acme.no-sorry
-kind: phrase
-category: forbidden_phrase
-speaker: agent
-severity: minor
-message: m
-suggestion: s
-phrases: [ничем не могу помочь]
-examples: {match: [Ничем не могу помочь], no_match: [Сейчас помогу]}
-"""
+GOOD = phrase_rule_yaml("acme.no-sorry", "[ничем не могу помочь]",
+                        "[Ничем не могу помочь]", "[Сейчас помогу]")
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from coach.rules.engine import utterance_from_text
 from coach.rules.matching import SQUASH_THRESHOLD
 from coach.rules.negative import QUESTION_MARGIN
 from coach.verify import RecentAudio, Verifier, VerifyOptions
-from tests.conftest import CALLS, find_line
+from tests.conftest import CALLS, find_line, phrase_rule_yaml
 
 DONT_SHOUT = "ru.forbidden.dont-shout"
 
@@ -115,16 +115,7 @@ def test_without_verification_the_findings_are_the_texts(ru):
         assert all("verified" not in e.details for e in off)
 
 
-RELAX_RULE = """id: acme.relax
-kind: phrase
-category: forbidden_phrase
-speaker: agent
-severity: minor
-message: m
-suggestion: s
-phrases: [just relax, needs to relax]
-examples: {match: [Just relax], no_match: [I can help]}
-"""
+RELAX_RULE = phrase_rule_yaml("acme.relax", "[just relax, needs to relax]", "[Just relax]", "[I can help]")
 
 
 def test_an_exact_phrase_under_a_longer_slip_the_audio_rejects_stands(tmp_path):
