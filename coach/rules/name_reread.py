@@ -100,6 +100,7 @@ class NameRereads(NameHeard):
             heard = self.intro_heard(state, verify)  # the customer gave it unasked, garbled
             if heard is not None:
                 self._set(seen, state, *heard)
+                seen.known_unasked(heard[1])
                 hit.details["intro_heard"] = heard[0].text
                 return False
             return True
