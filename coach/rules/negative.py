@@ -174,6 +174,11 @@ class NegativeSpec(RuleSpec):
         "two-word connectives ending in a `cancel_words` word that start a main clause of their own, "
         "which may offer: \"так что\" is \"so\" (\"…хранятся, так что не переживайте, вам не прислать "
         "копию?\"), not the \"что\" of \"понимаю, что вы не…\"", default=[], default_doc="none")
+    conditional_words: list[str] = spec_field(
+        "`question_words` that ask only beside a verb in the past tense or the infinitive: \"бы\" "
+        "(\"вы бы не хотели…\", \"не попробовать бы…\"); beside a present or imperative verb alone "
+        "it is a garbled word (\"а до этого не отходите\" heard \"а да это бы не отходите\")",
+        default=[], default_doc="none")
     filler_question_words: list[str] = spec_field(
         "two-word fillers that end in a `question_words` word, which asks nothing there: the \"бы\" "
         "of \"как бы\" (\"ну как бы копию трудовой, не переживайте\" was read as an offer)",
@@ -314,6 +319,7 @@ class NegativeRule(Rule):
         self.cancel = words("cancel_words")
         self.clause_cancel = words("clause_cancel_words")
         self.question = words("question_words")
+        self.conditional = words("conditional_words")
         self.filler_pairs = frozenset(self._pair(w, "filler_question_words", "question_words")
                                       for w in spec.filler_question_words)
         self.interrogatives = words("interrogatives")
@@ -346,8 +352,17 @@ class NegativeRule(Rule):
         """Whether a `question_words` word ("ли", "бы") makes the sentence a question without "?";
         not when it ends a filler (`filler_question_words`: "как бы")."""
         fillers = self.filler_pairs
-        return any(_is(w, self.question) and (i == 0 or (words[i - 1].lower, w.lower) not in fillers)
-                   for i, w in enumerate(words))
+        conditional = None  # whether a past or infinitive verb lets a conditional word ask: once
+        for i, w in enumerate(words):
+            if not _is(w, self.question) or (i > 0 and (words[i - 1].lower, w.lower) in fillers):
+                continue
+            if _is(w, self.conditional):
+                if conditional is None:
+                    conditional = any(t.pos == "INFN" or t.pos == "VERB" and "past" in t.tags for t in words)
+                if not conditional:
+                    continue
+            return True
+        return False
 
     def _norm(self, word: str, field: str) -> str:
         """A listed word as tokens will show it: lower-cased, lemmatised where we can."""
