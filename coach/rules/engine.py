@@ -412,7 +412,7 @@ def one_thought(found: list[tuple[Rule, Hit]], doc: list[Token]) -> list[tuple[R
       11 of the 15 such lines of the held-out sets);
     * a phrase rule found twice in one sentence is one finding over both: "I'm, um, new here,
       it's like my second week", "Это вообще не ко мне, я этим не занимаюсь" say one thing twice
-      over (the blind writers of the held-out sets labelled every such line once, 12 lines).
+      over (the blind writers of the held-out sets labelled every such line once: 13 lines).
     """
     if not found:
         return found

@@ -123,7 +123,7 @@ class _Seen:
     known_unasked_at: float | None = None  # when the name became known without a question
     addressed: dict[str, int] = field(default_factory=dict)  # the agent's addresses, by name key
     customer_lines: list[tuple[str, list[Token]]] = field(default_factory=list)  # what the customer said
-    opening_words: set[str] = field(default_factory=set)  # the agent's before the customer spoke: lemmas
+    opening_words: set[str] = field(default_factory=set)  # the agent's words before the customer spoke
     agent_names: set[str] = field(default_factory=set)  # the agent's own name(s), lower case
     customer_spoke: bool = False
     uses: int = 0
