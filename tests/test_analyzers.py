@@ -346,6 +346,26 @@ def test_dead_air_with_colleagues_talking_behind_the_agent(cfg):
     assert not of(events, "long_silence")
 
 
+def test_dead_air_under_babble_on_diarized_mono(cfg):
+    """A diarized mono call: the diarizer gave the room's babble after the customer's turn (14 dB
+    under the voices) to the customer, whose virtual channel then holds it. Neither speaker said a
+    word for 10 s: dead air, as on two real channels (held-out set 22's mono copies lost three
+    holds under babble so). With no gate the same channels hold no silence at all."""
+    total = 22.0
+    before, after = [(0.5, 3, -24)], [(17, 3, -24)]
+    customer_parts = [(4, 3, -24)]
+    room = [(t, 1.7, -38) for t in np.arange(7.5, 16.5, 2.0)]
+    channels = {"agent": track(total, before + after), "customer": track(total, customer_parts + room)}
+    words = spoken(before + after) + spoken(customer_parts, "customer")
+    events, metrics = analyze_call(channels, words, cfg, layout="diarized")
+    (event,) = of(events, "long_silence")
+    assert (event.start, event.end) == pytest.approx((7.0, 17.0), abs=0.4)
+    assert metrics["longest_silence_s"] < 6.0  # the metrics stay on the sound
+    # the customer's quiet words there: speech, not dead air
+    events, _ = analyze_call(channels, words + spoken(room, "customer"), cfg, layout="diarized")
+    assert not of(events, "long_silence")
+
+
 def test_customer_interrupting_is_counted_not_reported(cfg):
     agent = track(10, [(1, 5, -24)])
     customer = track(10, [(3, 4, -24)])
