@@ -349,8 +349,8 @@ def test_dead_air_with_colleagues_talking_behind_the_agent(cfg):
 def test_dead_air_under_babble_on_diarized_mono(cfg):
     """A diarized mono call: the diarizer gave the room's babble after the customer's turn (14 dB
     under the voices) to the customer, whose virtual channel then holds it. Neither speaker said a
-    word for 10 s: dead air, as on two real channels (held-out set 22's mono copies lost three
-    holds under babble so). With no gate the same channels hold no silence at all."""
+    word for 10 s: dead air, as on two real channels (a hold under babble on held-out set 22's
+    mono copies was lost so). With no gate the same channels hold no silence at all."""
     total = 22.0
     before, after = [(0.5, 3, -24)], [(17, 3, -24)]
     customer_parts = [(4, 3, -24)]

@@ -16,8 +16,8 @@ their own, a stretch where neither channel's sound is its speaker (`VoiceGate`: 
 and nobody's words fall inside it: the words keep a speaker's quiet speech after a shout (also
 under the gate for `reference_s`) from counting as silence. Such a finding waits for the words.
 Diarized virtual channels are read through the gate too: the diarizer gives the babble between two
-turns to one of the speakers, whose virtual channel then holds it at the room's level (three of the
-nine holds of held-out set 22's mono copies, all under babble, were missed so).
+turns to one of the speakers, whose virtual channel then holds it at the room's level (one of the
+three holds under babble that held-out set 22's mono copies missed).
 
 It also measures the call's total and longest silence (metrics, on the sound as before).
 """
