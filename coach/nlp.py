@@ -6,7 +6,7 @@ through a per-word cache: on call-center speech the vocabulary is small, so
 this is several times faster than running spaCy's lemmatizer per utterance
 and also gives the part of speech (rules need "не" + VERB). Other languages
 use lower-cased forms: their rules list the inflections they need and fuzzy
-matching absorbs the rest.
+matching absorbs the rest; English clitics read as their words ("n't" is "not").
 """
 
 from __future__ import annotations
@@ -45,6 +45,13 @@ def _token(text: str, word: tuple[str, str, str, frozenset[str], bool], start: i
     tok.__dict__.update(text=text, lower=lower, lemma=lemma, pos=pos, tags=tags, start_char=start,
                         end_char=start + len(text), is_punct=is_punct)
     return tok
+
+
+# English clitics read as the words they stand for, so that a phrase written "not my department"
+# finds "aren't my department" and "can't help" finds "cannot help" ("ca" stays "ca": spaCy splits
+# "can't" into "ca" + "n't"). spaCy's tokenizer norms ("'m" -> "am", "'ll" -> "will") give the
+# rest; "nt" ("isnt", "wont") is always the particle, whatever the context.
+_NOT = {"n't": "not", "n’t": "not", "nt": "not"}
 
 
 class TextAnalyzer:
@@ -95,6 +102,8 @@ class TextAnalyzer:
                 lemma, pos, tags = lower, "PNCT", frozenset()
             else:
                 lemma, pos, tags = self._parse(lower)
+                if self.language == "en" and (lower in _NOT or lower[:1] in "'’"):
+                    lemma = _NOT.get(lower) or tok.norm_ or lower  # spaCy's norm of a clitic
             word = (lower, lemma, pos, tags, is_punct)
         self._words[tok.text] = word
         return word

@@ -13,6 +13,7 @@ from coach.paths import rules_root
 from coach.rules import Rulebook
 from coach.rules.base import Example, fill_name
 from coach.rules.examples import run_example, run_rule_examples
+from coach.rules.engine import utterance_from_text
 from coach.rules.loader import load_rules
 from coach.rules.spec import placeholders_in
 from tests.conftest import phrase_rule_yaml
@@ -56,6 +57,8 @@ GOOD = phrase_rule_yaml("acme.no-sorry", "[ничем не могу помочь
         (("message: m", "mesage: m"), "mesage"),
         (("phrases: [ничем не могу помочь]", "phrases: [помочь]\nideas: [я + не могу]"), "ideas"),
         (("phrases: [ничем не могу помочь]", "phrases: [помочь]\nideas: [помочь]"), "ideas"),
+        (("phrases: [ничем не могу помочь]", "phrases: [помочь]\nideas: [\"не > я + мочь\"]"), "ideas"),
+        (("phrases: [ничем не могу помочь]", "phrases: [помочь]\nideas: [\"не > @\"]"), "ideas"),
     ],
 )
 def test_invalid_rule_names_file_and_field(tmp_path, mutation, field):
@@ -83,6 +86,36 @@ def test_an_idea_is_its_words_in_any_order_within_one_sentence(tmp_path):
     assert finds("Заявок сорок. А я одна на линии.") == []  # two sentences
     assert finds("А я оформлю одну заявку.") == []  # "одну": not the form written
     assert finds("Сорок заявак за вечер, а я тут одна.") == []  # no ASR slips for ideas
+
+
+def test_an_ordered_idea_takes_its_groups_in_order_and_grammemes_stand_for_any_word(tmp_path):
+    """Groups joined by `>` must come in that order, and `@VERB.past.tran` is any word with those
+    grammemes: "заказ оформляла не я" deflects whatever the verb, "я не оформляла" does not."""
+    write(tmp_path / "ru" / "me.yaml", GOOD.replace(
+        "phrases: [ничем не могу помочь]",
+        "phrases: [я не виноват]\nideas: [\"@VERB.past.tran > =не > =я\"]\nidea_window: 6"))
+    book = Rulebook(load_rules("ru", [tmp_path]).rules, "ru")
+    rule = next(r for r in book.rules if r.id == "acme.no-sorry")
+
+    def finds(text: str) -> list[str]:
+        hits = rule.check_utterance(None, book.tokens(text), book.new_state())
+        return [" ".join(t.lower for t in h.tokens) for h in hits]
+
+    assert finds("Но заказ оформляла не я.") == ["оформляла не я"]
+    assert finds("Шторы вешал не я.") == ["вешал не я"]  # a verb no list holds
+    assert finds("Я не оформляла заказ.") == []  # the order
+    assert finds("Звонила не я, а курьер.") == []  # intransitive: not a deed done to something
+    assert finds("Оформлю не я, а коллега.") == []  # not the past
+
+
+def test_english_clitics_read_as_their_words():
+    """spaCy splits "aren't" into "are" + "n't"; read as "not", a phrase written "not my
+    department" finds it, and "can't help" finds "cannot help"."""
+    en = Rulebook.load("en")
+    assert [t.lemma for t in en.tokens("They aren't, I'm").words] == ["they", "are", "not", "i", "am"]
+    hits = en.check_utterance(utterance_from_text("Saturdays aren't really my department.", "agent", 30.0),
+                              en.new_state())
+    assert [e.rule for e in hits] == ["en.forbidden.not-my-job"]
 
 
 def test_a_squashed_window_says_the_phrases_negation():

@@ -196,6 +196,10 @@ class NegativeSpec(RuleSpec):
     unmarked_question_words: list[str] = spec_field(
         "negated words that ask the same way: polite requests (\"вам не сложно…\")", default=[],
         default_doc="none")
+    statement_words: list[str] = spec_field(
+        "words that make a sentence closed with \".\" a conclusion, not a question to ask of the audio "
+        "(\"значит, вы не звонили\": the agent infers, held-out set 23); a \"?\" still asks",
+        default=[], default_doc="none")
     positive_words: dict[str, str] = spec_field(
         "negated words whose positive form is another word: `{positive}` puts it in place of the "
         "particle and the word (\"вы не против…\" -> \"вы согласны…\")", default={}, default_doc="none",
@@ -328,6 +332,7 @@ class NegativeRule(Rule):
         self.request = words("request_words")
         self.unmarked_tags = tuple(frozenset(entry.split("+")) for entry in spec.unmarked_question_tags)
         self.unmarked_words = words("unmarked_question_words")
+        self.statement = words("statement_words")
         self.window = spec.window
         self.positive_words = {self._norm(w, "positive_words"): p for w, p in spec.positive_words.items()}
         self.no_positive = frozenset(self._norm(w, "no_positive_words") for w in spec.no_positive_words)
@@ -430,6 +435,7 @@ class NegativeRule(Rule):
                 if (reassured and negated.pos != "INFN"
                         or closed and text[end] == "!"  # an exclamation asks nothing
                         or not (self._unmarked_form(negated) or _is(negated, self.unmarked_words))
+                        or any(_is(w, self.statement) for w in words[: span[0]])
                         or any(ch in text[negated.end_char : end] for ch in ",:;—–")):
                     break  # see the module docstring: which sentences a "?" may make an offer of
                 out.append(Candidate(

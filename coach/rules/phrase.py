@@ -6,7 +6,10 @@ every group stands within `idea_window` words of each other in one sentence, in 
 phrases miss what agents really say ("сорок заявок за вечер, а я тут одна на телефоне" is "клиентов
 много, а я один" in no list's words); an idea's words must be said exactly (by lemma, or by form
 for a word written `=всего`), without the ASR slips phrases allow, because several words in any
-order already match far more lines than one phrase does.
+order already match far more lines than one phrase does. Groups joined by `>` instead must come in
+that order ("=не > =я > @VERB.past": "не я отменяла", not "я не отменяла"), and an alternative
+written `@VERB.past` is any word with those grammemes (pymorphy3's tags): the verb a writer will
+pick next is not on any list ("заказ оформляла не я", held-out set 23).
 """
 
 from __future__ import annotations
@@ -44,23 +47,38 @@ from coach.rules.spec import SpecError, spec_field
 
 @dataclass(frozen=True)
 class Idea:
-    """One idea of a phrase rule: per group, the lemmas (and exact forms) any of which fills it."""
+    """One idea of a phrase rule: per group, the lemmas, exact forms and grammeme sets any of which
+    fills it; `ordered`: the groups must come in their written order."""
 
     text: str
-    groups: tuple[tuple[frozenset[str], frozenset[str]], ...]  # (lemmas, exact lowers) per group
+    groups: tuple[tuple[frozenset[str], frozenset[str], tuple[frozenset[str], ...]], ...]
+    ordered: bool = False
 
     def fills(self, tok: Token, group: int) -> bool:
-        lemmas, lowers = self.groups[group]
-        return tok.lemma in lemmas or tok.lower in lowers
+        lemmas, lowers, grammemes = self.groups[group]
+        if tok.lemma in lemmas or tok.lower in lowers:
+            return True
+        return bool(grammemes) and any(g <= tok.tags | {tok.pos} for g in grammemes)
 
 
 def compile_idea(text: str, analyzer: Any) -> Idea:
-    """"я + один|одна + очередь" -> an Idea; a word written "=всего" matches that form only."""
+    """"я + один|одна + очередь" -> an Idea; a word written "=всего" matches that form only,
+    "@VERB.past" any word with those grammemes; groups joined by ">" must come in that order."""
+    ordered = ">" in text
+    if ordered and "+" in text:
+        raise SpecError("ideas", f"'{text}': join the groups by + (any order) or by > (in order), not both")
     groups = []
-    for part in text.split("+"):
+    for part in text.split(">" if ordered else "+"):
         lemmas: set[str] = set()
         lowers: set[str] = set()
+        grammemes: list[frozenset[str]] = []
         for alt in (a.strip() for a in part.split("|")):
+            if alt.startswith("@"):
+                tags = frozenset(t for t in alt[1:].split(".") if t)
+                if not tags:
+                    raise SpecError("ideas", f"'{text}': '@' needs grammemes, as in @VERB.past")
+                grammemes.append(tags)
+                continue
             exact = alt.startswith("=")
             words = [t for t in analyzer.tokens(alt.lstrip("=")) if not t.is_punct]
             if len(words) != 1:
@@ -70,10 +88,10 @@ def compile_idea(text: str, analyzer: Any) -> Idea:
             else:
                 lemmas.add(words[0].lemma)
                 lowers.add(words[0].lower)
-        groups.append((frozenset(lemmas), frozenset(lowers)))
+        groups.append((frozenset(lemmas), frozenset(lowers), tuple(grammemes)))
     if len(groups) < 2:
-        raise SpecError("ideas", f"'{text}': an idea needs two groups or more, joined by +")
-    return Idea(text, tuple(groups))
+        raise SpecError("ideas", f"'{text}': an idea needs two groups or more, joined by + or >")
+    return Idea(text, tuple(groups), ordered)
 
 
 def sentence_of_words(doc: list[Token]) -> list[int]:
@@ -96,6 +114,8 @@ def find_idea(idea: Idea, words: list[Token], sentence: list[int], window: int) 
                 for group in at]
         for picks in product(*near):
             if min(picks) != first or len(set(picks)) < len(picks):
+                continue
+            if idea.ordered and list(picks) != sorted(picks):
                 continue
             last = max(picks)
             if first not in best or last < best[first]:
@@ -139,7 +159,8 @@ class PhraseSpec(RuleSpec):
     ideas: list[str] = spec_field("the idea in other words: groups of words joined by `+`, a group's "
                                   "alternatives by a vertical bar (see [Ideas](#ideas)); one word of each "
                                   "group, any order, within `idea_window` words of one sentence; by lemma, "
-                                  "`=word` for that form only; no ASR slips",
+                                  "`=word` for that form only, `@VERB.past` for any word with those "
+                                  "grammemes; groups joined by `>` in that order; no ASR slips",
                                   default=[], default_doc="none")
     idea_window: int = spec_field("how many words an idea may spread over", default=8, minimum=2)
     yields_to: list[str] = spec_field("ids of rules whose finding in the same sentence speaks for this "
