@@ -12,8 +12,8 @@ from coach.errors import RuleError
 from coach.paths import rules_root
 from coach.rules import Rulebook
 from coach.rules.base import Example, fill_name
-from coach.rules.examples import run_example, run_rule_examples
 from coach.rules.engine import utterance_from_text
+from coach.rules.examples import run_example, run_rule_examples
 from coach.rules.loader import load_rules
 from coach.rules.spec import placeholders_in
 from tests.conftest import phrase_rule_yaml
