@@ -84,6 +84,17 @@ def test_real_speech_is_kept_and_repeats_are_dropped():
     assert f.is_hallucination("Угу", 0.9, -1.2, 0.8)
 
 
+def test_words_squeezed_past_speech_and_decoded_unsure_are_dropped():
+    """Held-out set 23: "Я не знаю, что это было." (6 words in 0.58 s, avg_logprob -1.48) on the
+    agent channel's noise after the goodbye; said at a real pace, or decoded sure, it stays."""
+    f = HallucinationFilter()
+    squeezed = [(224.53 + 0.097 * i, 224.53 + 0.097 * (i + 1)) for i in range(6)]
+    assert f.squeezed(squeezed, -1.48)
+    assert f.squeezed(squeezed, -0.4) is None  # a sure decoding: the word times may be off
+    assert f.squeezed([(10.0 + 0.25 * i, 10.0 + 0.25 * (i + 1)) for i in range(6)], -1.48) is None
+    assert f.squeezed(squeezed[:4], -1.48) is None  # "Thank you very much" in 0.12 s: too short to tell
+
+
 @pytest.mark.parametrize("name", ["forbidden_agent.wav", "clean_call.wav", "name_used.wav"])
 @pytest.mark.slow
 def test_fast_mode_text_matches_plain_faster_whisper(scorer, name):

@@ -140,6 +140,11 @@ class Transcriber:
             words = [w for w in words if w.text]
             if not words:
                 continue
+            reason = opts.hallucinations.squeezed([(w.start, w.end) for w in words], seg.avg_logprob)
+            if reason:
+                log.info("dropped %s segment %.1f-%.1f %r: %s", speaker, seg.start, seg.end,
+                         seg.text, reason)
+                continue
             utterances += split_on_pauses(words, speaker, opts.turn_gap_s)
             previous = seg.text
         return utterances
