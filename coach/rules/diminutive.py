@@ -51,7 +51,7 @@ from coach.rules.suggest import fits, known_words, sentence_text
 
 PROPER = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn", "Trad", "Abbr"})
 DEFAULT_SUFFIXES = {
-    "ик": [""], "чик": [""],  # документик, талончик
+    "ик": ["", "ь"], "чик": [""],  # документик, талончик; паролик, рублик (held-out set 23)
     "очек": ["ок", ""], "ечек": ["ек", "ок", ""],  # звоночек, номерочек, человечек
     "очка": ["ка", "а", "я"], "ечка": ["ка", "йка", "ека", "а", "я"],  # заявочка, минуточка, копеечка
     "ичка": ["ица"],  # страничка
@@ -59,6 +59,7 @@ DEFAULT_SUFFIXES = {
     "ишко": ["о", ""], "ишка": ["а", ""],  # пальтишко, домишко, работишка (held-out set 15)
     "ышко": ["о"], "ико": ["о"],  # пятнышко, колёсико (held-out set 20)
     "ичок": ["ик"], "ачок": ["ак"], "ячок": ["як"],  # грузовичок (set 15), рюкзачок, коньячок
+    "ичек": ["ик"],  # веничек (held-out set 23)
     "ьице": ["ие", "ье"],  # заявленьице, платьице (held-out set 22)
     "чки": ["ки"],  # брючки: a plural-only noun, dictionary form plural (held-out set 22)
 }
@@ -180,8 +181,8 @@ class DiminutiveRule(Rule):
         if self.exceptions.intersection(lemmas) or word in self.exceptions:
             return None
         head = _glued_head(word)
-        if head is not None:
-            return self.analyse(head)  # "окошечково" is "окошечко во…" (held-out set 16)
+        if head is not None and (glued := self.analyse(head)) is not None:
+            return glued  # "окошечково" is "окошечко во…" (held-out set 16); "паролик" is no "пароли к…"
         nouns = _nouns(word)
         for p in nouns:
             if _e(p.normal_form) in self.words:
