@@ -68,12 +68,10 @@ def test_invalid_rule_names_file_and_field(tmp_path, mutation, field):
     assert str(path) in str(info.value) and f"'{field}" in str(info.value)
 
 
-def test_an_idea_is_its_words_in_any_order_within_one_sentence(tmp_path):
-    """An idea (`ideas:`) finds the guideline's thought in words no phrase lists: one word of each
-    group in any order, close together, in one sentence; exact words only, one find per sentence."""
-    write(tmp_path / "ru" / "alone.yaml", GOOD.replace(
-        "phrases: [ничем не могу помочь]",
-        "phrases: [клиентов много а я один]\nideas: [а + я + =один|=одна + заявка|звонок]\nidea_window: 10"))
+def idea_finds(tmp_path: Path, fields: str):
+    """What a Russian phrase rule with these `fields` (phrases, ideas, idea_window) finds in a text,
+    as the found words lower-cased."""
+    write(tmp_path / "ru" / "idea.yaml", GOOD.replace("phrases: [ничем не могу помочь]", fields))
     book = Rulebook(load_rules("ru", [tmp_path]).rules, "ru")
     rule = next(r for r in book.rules if r.id == "acme.no-sorry")
 
@@ -81,6 +79,14 @@ def test_an_idea_is_its_words_in_any_order_within_one_sentence(tmp_path):
         hits = rule.check_utterance(None, book.tokens(text), book.new_state())
         return [" ".join(t.lower for t in h.tokens) for h in hits]
 
+    return finds
+
+
+def test_an_idea_is_its_words_in_any_order_within_one_sentence(tmp_path):
+    """An idea (`ideas:`) finds the guideline's thought in words no phrase lists: one word of each
+    group in any order, close together, in one sentence; exact words only, one find per sentence."""
+    finds = idea_finds(tmp_path, "phrases: [клиентов много а я один]\n"
+                                 "ideas: [а + я + =один|=одна + заявка|звонок]\nidea_window: 10")
     assert finds("Сорок заявок за вечер, а я тут одна на телефоне.") == ["заявок за вечер а я тут одна"]
     assert finds("А я одна, и звонков куча, а я одна!") == ["а я одна и звонков"]  # one per sentence
     assert finds("Заявок сорок. А я одна на линии.") == []  # two sentences
@@ -91,16 +97,8 @@ def test_an_idea_is_its_words_in_any_order_within_one_sentence(tmp_path):
 def test_an_ordered_idea_takes_its_groups_in_order_and_grammemes_stand_for_any_word(tmp_path):
     """Groups joined by `>` must come in that order, and `@VERB.past.tran` is any word with those
     grammemes: "заказ оформляла не я" deflects whatever the verb, "я не оформляла" does not."""
-    write(tmp_path / "ru" / "me.yaml", GOOD.replace(
-        "phrases: [ничем не могу помочь]",
-        "phrases: [я не виноват]\nideas: [\"@VERB.past.tran > =не > =я\"]\nidea_window: 6"))
-    book = Rulebook(load_rules("ru", [tmp_path]).rules, "ru")
-    rule = next(r for r in book.rules if r.id == "acme.no-sorry")
-
-    def finds(text: str) -> list[str]:
-        hits = rule.check_utterance(None, book.tokens(text), book.new_state())
-        return [" ".join(t.lower for t in h.tokens) for h in hits]
-
+    finds = idea_finds(tmp_path, "phrases: [я не виноват]\n"
+                                 "ideas: [\"@VERB.past.tran > =не > =я\"]\nidea_window: 6")
     assert finds("Но заказ оформляла не я.") == ["оформляла не я"]
     assert finds("Шторы вешал не я.") == ["вешал не я"]  # a verb no list holds
     assert finds("Я не оформляла заказ.") == []  # the order
