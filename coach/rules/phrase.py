@@ -58,7 +58,7 @@ class Idea:
         lemmas, lowers, grammemes = self.groups[group]
         if tok.lemma in lemmas or tok.lower in lowers:
             return True
-        return bool(grammemes) and any(g <= tok.tags | {tok.pos} for g in grammemes)
+        return any(g <= tok.tags for g in grammemes)  # pymorphy3's tags hold the part of speech too
 
 
 def compile_idea(text: str, analyzer: Any) -> Idea:
