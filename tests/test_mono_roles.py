@@ -61,6 +61,25 @@ def test_two_steps_more_outweigh_the_opening(roles):
     assert found.agent == 1 and found.confidence > 0.5
 
 
+def test_an_introduction_whose_greeting_word_was_lost_keeps_the_opener(roles):
+    """The agent names the company and herself but no greeting word came through (Whisper's
+    "Glock up ... customer care, this is Daniel speaking" on an 8 kHz copy); the customer greets
+    with her name and says goodbye, two whole steps more. The introduction weighs half a step:
+    the opener stays the agent, and the split says it is unsure."""
+    voiced = [
+        line(0, 0.3, "Компания Вектор, меня зовут Ольга, слушаю вас."),
+        line(1, 3.5, "Здравствуйте, меня зовут Ирина, у меня сломался чайник, который я у вас купила."),
+        line(0, 9.5, "Назовите номер заказа, пожалуйста."),
+        line(1, 12.0, "Сто двадцать семь."),
+        line(0, 14.0, "Чайник заменим, курьер привезёт новый в четверг."),
+        line(1, 18.0, "Хорошо, спасибо, до свидания."),
+    ]
+    found = roles(voiced)
+    assert found.evidence[1] - found.evidence[0] == 2  # whole steps: the customer's greeting and goodbye
+    assert found.agent == 0
+    assert found.confidence == 0.5
+
+
 def test_a_bare_answer_does_not_open_the_call():
     """Outbound: the customer picks up ("Алло? Да, слушаю") and the agent's first words open it."""
     outbound = [
