@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from coach import mono
+from coach.analyzers import TurnChange
 from coach.asr.vad import ChannelSpeech, no_speech_note
 from coach.audio import SAMPLE_RATE, CallAudio, load_call
 from coach.contract import AGENT, CUSTOMER, SPEAKERS, CallResult, Utterance
@@ -93,11 +94,13 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
     doubted: DoubtedSplit | None = None
     layout = "mono" if call.mono else "separate"  # `--mono agent`: one channel, maybe both voices
     every_voice = call.mono
+    changes: list[TurnChange] = []  # diarized mono: where one voice gave way to the other
     if note is None:
         if call.mono and coach.config.mono == "diarize":
             pieces, utterances, extra, doubted = _diarized(coach, call, language, speech[AGENT])
             layout = "diarized" if extra["diarized"] else "separate"  # one voice: the agent alone
             every_voice = extra.pop("every_voice", True)  # but its silence is everyone's
+            changes = extra.pop("turn_changes", [])
         else:
             pieces = {s: call.iter_chunks(s, FEED_SECONDS) for s in call.pcm}
             utterances = [u for s in call.pcm
@@ -114,6 +117,7 @@ def score_call(coach: Coach, path: Path, fingerprint: str | None = None,
             session = coach.new_session(_speakers(pieces), language, layout, audio=_audio_of(call),
                                         every_voice=every_voice)
             session.rereads_at_end = True  # the whole call is here: its second readings go together
+            session.analyzers.add_turn_changes(changes)
             if doubted is not None:  # filler episodes end where the doubted split heard the other voice
                 session.state.elsewhere = list(doubted.other)
             _feed(session, pieces)
@@ -237,6 +241,7 @@ def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeec
         f"agent = voice {roles.agent} (role confidence {roles.confidence:.2f})")
     info = {"diarized": True, "diarization": {**diarization.to_dict(), "agent_voice": roles.agent,
                                               "role_confidence": roles.confidence,
-                                              "role_evidence": roles.evidence}}
+                                              "role_evidence": roles.evidence},
+            "turn_changes": mono.turn_changes(diarization, roles)}  # for the analyzers, not the result
     pieces = {roles.speaker_of(v): _array_chunks(virtual[v]) for v in (0, 1)}
     return pieces, mono.label(voiced, roles), info, None

@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from coach.analyzers.base import TurnChange
 from coach.analyzers.words import normalize
 from coach.contract import AGENT, CUSTOMER, Utterance, Word
 from coach.diarization import Diarization
@@ -184,6 +185,15 @@ def opening_line(voiced: list[tuple[int, Utterance]]) -> tuple[int, Utterance] |
         if any(normalize(word) not in ANSWER_WORDS for word in utt.text.split() if normalize(word)):
             return voice, utt
     return None
+
+
+def turn_changes(diarization: Diarization, roles: Roles) -> list[TurnChange]:
+    """Where one voice's turn follows the other's, and the pause between them: a change with no
+    pause is where the analyzers look for an interruption (coach.analyzers.interruption)."""
+    turns = sorted(diarization.turns, key=lambda t: t.start)
+    return [TurnChange(roles.speaker_of(later.speaker), later.start,
+                       round(max(0.0, later.start - earlier.end), 3), round(earlier.end - earlier.start, 3))
+            for earlier, later in zip(turns, turns[1:]) if later.speaker != earlier.speaker]
 
 
 def label(voiced: list[tuple[int, Utterance]], roles: Roles) -> list[Utterance]:

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coach.analyzers import CATEGORIES, AnalyzerConfig, CallAnalyzers, analyze_call
-from coach.analyzers.config import TEXT_FIELDS, default_path, load_analyzer_config, sections
+from coach.analyzers import CATEGORIES, AnalyzerConfig, CallAnalyzers, TurnChange, analyze_call
+from coach.analyzers.config import default_path, load_analyzer_config, sections, text_fields
 from coach.analyzers.words import is_backchannel, spell_ru_number, syllables, utterance_words
 from coach.contract import Event, Utterance, Word
 from coach.errors import CoachError, RuleError
@@ -366,6 +366,42 @@ def test_dead_air_under_babble_on_diarized_mono(cfg):
     assert not of(events, "long_silence")
 
 
+def seam_call(cfg: AnalyzerConfig, change: TurnChange, agent_words: list[str]) -> tuple[list[Event], dict]:
+    """A diarized mono call: the customer talks 1-5 s, the agent from 5 s; the diarizer's turn
+    change between them is `change`."""
+    channels = {"agent": track(10, [(5, 3, -24)]), "customer": track(10, [(1, 4, -24)])}
+    an = CallAnalyzers(cfg, speakers=("agent", "customer"), layout="diarized")
+    events = [e for s, x in channels.items() for e in an.feed_audio(s, x, 0.0)]
+    an.add_turn_changes([change])
+    events += an.add_utterance(spoken([(1, 4, -24)], "customer")[0])
+    said = [(w, 5.0 + 0.4 * i, 5.4 + 0.4 * i) for i, w in enumerate(agent_words)]
+    events += an.add_utterance(utt("agent", said))
+    return events + an.finish(), an.metrics()
+
+
+def test_a_turn_with_no_pause_on_diarized_mono_is_an_interruption(cfg):
+    """One channel cannot show an overlap; a turn change without the pause a turn change leaves
+    can: the agent began while the customer was still talking."""
+    words = ["подождите", "я", "сейчас", "всё", "проверю"]
+    events, metrics = seam_call(cfg, TurnChange("agent", 5.0, 0.0, 4.0), words)
+    (event,) = of(events, "interruption")
+    assert event.start == 5.0 and event.text.startswith("подождите")
+    assert event.details == {"pause_s": 0.0, "confidence": cfg.interruption.seam_confidence}
+    assert event.message == cfg.interruption.seam_message["ru"]  # no overlap figure: none was measured
+    assert metrics["interruptions"] == 1
+    # a pause before the turn: a turn change, not an interruption
+    assert not of(seam_call(cfg, TurnChange("agent", 5.0, 0.3, 4.0), words)[0], "interruption")
+    # only a listener token after the seam: listening
+    assert not of(seam_call(cfg, TurnChange("agent", 5.0, 0.0, 4.0), ["угу"])[0], "interruption")
+    # the customer's "turn" had just begun: a simultaneous start, nobody's fault
+    assert not of(seam_call(cfg, TurnChange("agent", 5.0, 0.0, 0.2), words)[0], "interruption")
+    # on two real channels the overlap itself is measured: turn changes are not read there
+    an = CallAnalyzers(cfg, speakers=("agent", "customer"))
+    an.add_turn_changes([TurnChange("agent", 5.0, 0.0, 4.0)])
+    an.add_utterance(utt("agent", [(w, 5.0 + 0.4 * i, 5.4 + 0.4 * i) for i, w in enumerate(words)]))
+    assert not of(an.finish(), "interruption")
+
+
 def test_customer_interrupting_is_counted_not_reported(cfg):
     agent = track(10, [(1, 5, -24)])
     customer = track(10, [(3, 4, -24)])
@@ -574,6 +610,9 @@ def test_words_helpers():
     assert is_backchannel(words, bc)
     assert not is_backchannel(utterance_words(Utterance("agent", 0, 1, "да, но")), bc)
     assert not is_backchannel([], bc)
+    # a listener's sound Whisper spelled without a vowel ("Mm-hm." as "MMGF", held-out set 24)
+    assert is_backchannel(utterance_words(Utterance("agent", 0, 1, "MMGF")), bc)
+    assert not is_backchannel(utterance_words(Utterance("agent", 0, 1, "Сто двенадцать, 12")), bc)
 
 
 # -- configuration -------------------------------------------------------------
@@ -587,7 +626,7 @@ def test_shipped_yaml_equals_the_defaults():
     for section in sections():
         a, b = getattr(shipped, section), getattr(defaults, section)
         for f in dataclasses.fields(a):
-            if f.name not in TEXT_FIELDS:
+            if f.name not in text_fields(type(a)):
                 assert getattr(a, f.name) == getattr(b, f.name), f"{section}.{f.name}"
     assert shipped.language == defaults.language
 

@@ -31,7 +31,7 @@ from coach.analyzers import (
     unregister,
 )
 from coach.analyzers.base import field_docs
-from coach.analyzers.config import TEXT_FIELDS, default_path, sections
+from coach.analyzers.config import default_path, sections, text_fields
 from coach.analyzers.registry import names
 from coach.contract import AGENT, Severity
 from coach.errors import CoachError, RuleError
@@ -187,7 +187,7 @@ def test_texts_exist_in_all_five_languages_and_format():
     for cls in registered():
         opts = cfg.options(cls.name)
         sample = {**cls.details_example, "confidence": 0.8}
-        for field in TEXT_FIELDS:
+        for field in text_fields(cls.Options):
             texts = getattr(opts, field)
             assert set(texts) == set(FIVE), (cls.name, field)
             placeholders = {p for lang in FIVE for _, p, _, _ in string.Formatter().parse(texts[lang]) if p}
@@ -228,6 +228,11 @@ def test_unknown_language_is_refused_and_a_company_can_add_one(tmp_path):
     german = {"message": "Hinweis {confidence:.0%}", "suggestion": "Bitte ruhig bleiben"}
     texts = {cls.name: {k: {"de": v} for k, v in german.items()} for cls in registered()}
     full = {"languages": ["de"], **texts}
+    company.write_text(yaml.safe_dump(full, allow_unicode=True), encoding="utf-8")
+    # every text of an analyzer, not only its message and suggestion
+    with pytest.raises(RuleError, match=r"de.yaml: interruption.seam_message: no text for language 'de'"):
+        load_analyzer_config([company])
+    full["interruption"]["seam_message"] = {"de": "Ins Wort gefallen"}
     company.write_text(yaml.safe_dump(full, allow_unicode=True), encoding="utf-8")
     # a language needs its conversational pace too (speech rate is judged against it)
     with pytest.raises(RuleError, match=r"de.yaml: speech_rate.max_syllables_per_s: no value for .*'de'"):

@@ -103,3 +103,22 @@ def test_one_side_recorded_alone_is_not_split_into_two(coach, tmp_path):
     assert paused / result["duration_s"] >= FAR_SIDE_PAUSE_SHARE
     assert any("long pauses where the other side would speak" in n for n in result["notes"])
     assert not [e for e in result["events"] if e["category"] == "long_silence"]
+
+
+@pytest.mark.slow
+def test_an_interruption_is_seen_on_the_mono_mix_where_the_agent_began_with_no_pause(scored, mono_results):
+    """interruption.wav: the agent starts 1.5 s before the customer's long line ends. On the mix
+    the overlap cannot be measured, but the agent's turn begins where the customer's speech
+    still goes on; the listening of backchannel.wav and every other call's turn changes are
+    no interruption, as on the stereo originals."""
+    def interruptions(result: dict) -> list[dict]:
+        return [e for e in result["events"] if e["category"] == "interruption"]
+
+    (seam,) = interruptions(mono_results["interruption.wav"])
+    (overlap,) = interruptions(scored("interruption.wav"))
+    assert seam["speaker"] == "agent" and overlap["start"] <= seam["start"] <= overlap["end"] + 0.5
+    assert "overlap_s" not in seam["details"] and seam["details"]["pause_s"] <= 0.04
+    for name in STEREO:
+        stereo = [e["start"] for e in interruptions(scored(name))]
+        for event in interruptions(mono_results[name]):
+            assert any(abs(event["start"] - s) <= 2.0 for s in stereo), (name, event)

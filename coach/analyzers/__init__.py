@@ -9,7 +9,7 @@ options and texts come from `analyzers.yaml` in the rules folder (see
 docs/analyzers.md).
 """
 
-from coach.analyzers.base import Analyzer, Finding, FindingOptions, Frame, Needs, opt, ramp
+from coach.analyzers.base import Analyzer, Finding, FindingOptions, Frame, Needs, TurnChange, opt, ramp
 from coach.analyzers.call import CATEGORIES, CallAnalyzers, analyze_call
 from coach.analyzers.config import AnalyzerConfig, load_analyzer_config
 from coach.analyzers.registry import register, registered, unregister
@@ -23,6 +23,7 @@ __all__ = [
     "FindingOptions",
     "Frame",
     "Needs",
+    "TurnChange",
     "analyze_call",
     "load_analyzer_config",
     "opt",

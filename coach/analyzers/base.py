@@ -151,6 +151,21 @@ class Finding:
     confidence: float
     text: str = ""
     speaker: str = AGENT
+    # Which of the analyzer's texts (`texts()` fields) says it: a finding measured another way
+    # than the message's figure has its own (an interruption heard on a diarized mono call).
+    message_field: str = "message"
+
+
+@dataclass(frozen=True)
+class TurnChange:
+    """Diarized mono: `speaker`'s turn begins at `start`, `pause_s` after the other's turn, which
+    lasted `other_s`, ended (coach.diarization's turns: the one channel cannot show an overlap,
+    only where one voice gave way to the other and how)."""
+
+    speaker: str
+    start: float
+    pause_s: float
+    other_s: float
 
 
 @dataclass
@@ -201,6 +216,10 @@ class Analyzer:
     def decide(self) -> list[Finding]:
         """Findings whose inputs are final now; called after every input."""
         return []
+
+    def add_turn_changes(self, changes: list[TurnChange]) -> None:
+        """Diarized mono: where the diarizer heard one voice give way to the other (batch: all at
+        once, before the words). Most analyzers read the channels only."""
 
     def finish(self) -> None:
         """End of the audio: close what is open; `decide` is called once more after it."""

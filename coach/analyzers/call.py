@@ -24,7 +24,7 @@ import numpy as np
 
 from coach.analyzers import registry
 from coach.analyzers.activity import ChannelActivity, segments
-from coach.analyzers.base import LAYOUTS, Analyzer, Context, Finding
+from coach.analyzers.base import LAYOUTS, Analyzer, Context, Finding, TurnChange
 from coach.analyzers.config import AnalyzerConfig
 from coach.analyzers.turns import TurnTimeline
 from coach.analyzers.words import ProvisionalWords, SpeakerWords, TimedWord, utterance_words
@@ -56,9 +56,10 @@ class CallAnalyzers:
           voice is in the same level), speech rate is less sure (the customer's
           words count as the agent's), dead air is judged on the one channel;
         - "diarized": a mono recording split by diarization into virtual
-          channels (speakers ("agent", "customer")). Interruption is skipped
-          (overlapping speech goes to one speaker only); raised voice and speech
-          rate are less sure (a diarization error moves words and level).
+          channels (speakers ("agent", "customer")). An overlap cannot be seen
+          (overlapping speech goes to one speaker only): interruption reads the
+          diarizer's turn changes instead (`add_turn_changes`); raised voice and
+          speech rate are less sure (a diarization error moves words and level).
 
         `every_voice`: the agent's one channel is a mono recording that holds every voice, though
         its words are taken as the agent's ("separate": diarization heard one voice). Analyzers
@@ -213,6 +214,13 @@ class CallAnalyzers:
                 if event is not None:
                     new.append(event)
         return _ordered(new)
+
+    def add_turn_changes(self, changes: list[TurnChange]) -> None:
+        """Diarized mono: where one voice gave way to the other, from the diarizer's turns (see
+        `TurnChange`); with another layout nothing reads them."""
+        self._check_open()
+        for an in self.analyzers.values():
+            an.add_turn_changes(changes)
 
     def _words_of(self, utt: Utterance | None) -> list[TimedWord]:
         return utterance_words(utt, self.language) if utt is not None else []
@@ -381,7 +389,7 @@ class CallAnalyzers:
             end=round(f.end, 2),
             severity=opts.severity,
             text=f.text,
-            message=opts.message[self.language].format(**details),
+            message=getattr(opts, f.message_field)[self.language].format(**details),
             suggestion=opts.suggestion[self.language].format(**details),
             details=rounded,
         )

