@@ -341,15 +341,8 @@ class Interruption(Analyzer):
         if self.ctx.words[other].coverage(ov.start, ov.end, opts.word_tolerance_s) == 0.0:
             self.unheard_overlaps += 1  # the other said nothing: noise or echo on their channel
             return []
-        words: list[TimedWord] = self.ctx.words[ov.speaker].between(ov.start - opts.word_tolerance_s, ov.end)
-        if not words:
-            self.wordless_overlaps += 1  # nothing said on this channel: the room (babble), not its speaker
-            return []
-        if is_backchannel(words, self._backchannels):
-            self.backchannel_overlaps += 1
-            return []
-        self.counts[ov.speaker] += 1
-        if ov.speaker != AGENT:
+        words = self._spoken_over(ov)
+        if words is None or ov.speaker != AGENT:
             return []
         # Sure in proportion to how long the two talked at once, and to how close the level is to
         # the agent's own voice (half at echo_db under it).
@@ -370,16 +363,23 @@ class Interruption(Analyzer):
         if heard == 0.0:
             self.unheard_overlaps += 1  # the other said nothing just before: noise, not a voice cut off
             return []
-        words = self.ctx.words[ov.speaker].between(ov.start - opts.word_tolerance_s, ov.end)
-        if not words:
-            self.wordless_overlaps += 1
-            return []
-        if is_backchannel(words, self._backchannels):
-            self.backchannel_overlaps += 1
-            return []
-        self.counts[ov.speaker] += 1
-        if ov.speaker != AGENT:
+        words = self._spoken_over(ov)
+        if words is None or ov.speaker != AGENT:
             return []
         assert ov.pause_s is not None
         return [Finding(ov.start, max(w.end for w in words), {"pause_s": ov.pause_s}, opts.seam_confidence,
                         text_of(words), message_field="seam_message")]
+
+    def _spoken_over(self, ov: Overlap) -> list[TimedWord] | None:
+        """What `ov.speaker` said over the other (from `word_tolerance_s` before), counted as one of
+        their interruptions; None, counted as what it was, when they said nothing (the room, babble,
+        not its speaker) or only listener tokens."""
+        words = self.ctx.words[ov.speaker].between(ov.start - self.options.word_tolerance_s, ov.end)
+        if not words:
+            self.wordless_overlaps += 1
+            return None
+        if is_backchannel(words, self._backchannels):
+            self.backchannel_overlaps += 1
+            return None
+        self.counts[ov.speaker] += 1
+        return words
