@@ -235,6 +235,31 @@ def test_short_overlap_and_backchannel_are_not_interruptions(cfg):
     assert not of(events, "interruption") and metrics["interruptions"] == 0
 
 
+def test_a_listener_sound_inside_the_customers_turn_is_no_interruption_whatever_its_words(cfg):
+    """Whisper wrote "MMA Chem." for a listener's "Mm-hm" said inside the customer's sentence
+    (held-out set 25): 1 s of the agent, and the customer talks on for 3 s. Had the customer
+    stopped there (or the agent talked on), it would be talking over them."""
+    customer = track(12, [(1, 6, -24)])
+    talking = spoken([(1, 6, -24)], "customer")
+    agent = track(12, [(3, 1.0, -24), (9, 2, -24)])
+    words = [utt("agent", [("MMA", 3.0, 3.5), ("Chem.", 3.5, 4.0)])] + spoken([(9, 2, -24)])
+    events, metrics = analyze_call({"agent": agent, "customer": customer}, words + talking, cfg)
+    assert not of(events, "interruption") and metrics["interruptions"] == 0
+    off = dataclasses.replace(cfg, analyzers={
+        **cfg.analyzers, "interruption": dataclasses.replace(cfg.interruption, floor_kept_s=0.0)})
+    assert len(of(analyze_call({"agent": agent, "customer": customer}, words + talking, off)[0],
+                  "interruption")) == 1
+    stopped = track(12, [(1, 3.3, -24)])  # the customer stops 0.3 s after the agent's sound
+    talking = spoken([(1, 3.3, -24)], "customer")
+    (event,) = of(analyze_call({"agent": agent, "customer": stopped}, words + talking, cfg)[0], "interruption")
+    assert event.text == "MMA Chem."
+    longer = track(12, [(3, 2.0, -24), (9, 2, -24)])  # 2 s of the agent: talking over, not listening
+    words = [utt("agent", [("MMA", 3.0, 3.5), ("Chem", 3.5, 4.0), ("подождите", 4.0, 5.0)])]
+    customer_talks = spoken([(1, 6, -24)], "customer")
+    assert len(of(analyze_call({"agent": longer, "customer": customer}, words + customer_talks, cfg)[0],
+                  "interruption")) == 1
+
+
 def test_a_short_pause_does_not_end_a_turn(cfg):
     """A 0.4 s break between two of the customer's sentences, in which the agent cuts in and talks
     on: the agent interrupts (not the customer, whose second sentence only continues the turn).
