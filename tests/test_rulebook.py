@@ -159,6 +159,21 @@ def test_forbidden_event_points_at_the_words(ru):
     assert event.start == utt.words[1].start and event.end == utt.words[5].end
 
 
+def test_a_phrase_said_across_two_lines_is_one_finding():
+    """Whisper cut "I'm pretty new here, it's only my second week" into two lines and the rule fired
+    on both (held-out set 22): within `EPISODE_GAP_S` of the last finding of the same rule it is
+    one episode. Later it is a finding of its own."""
+    en = Rulebook.load("en")
+    state = en.new_state()
+    found = []
+    for start, text, speaker in [(10.0, "Sorry, I'm pretty new here.", "agent"),
+                                 (11.8, "It's only my second week.", "agent"),
+                                 (20.0, "I'm new here, I told you.", "agent")]:
+        found += [e for e in en.check_utterance(utterance_from_text(text, speaker, start), state)
+                  if e.rule == "en.forbidden.i-am-new"]
+    assert [(e.start, e.speaker) for e in found] == [(10.0 + 0.35, "agent"), (20.0, "agent")]
+
+
 # --- negative phrasing --------------------------------------------------------------------
 
 NEGATIVE = {

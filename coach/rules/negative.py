@@ -137,6 +137,14 @@ class NegativeSpec(RuleSpec):
         "auxiliaries whose inverted negative question asks whatever the verb when the sentence ends "
         "in \"?\" (\"Hasn't anyone been in touch…?\", \"Have you not got anything new…?\", \"Would you "
         "not prefer…?\"): for languages that list `words`", default=[], default_doc="none")
+    opener_words: list[str] = spec_field(
+        "words that may come before an inverted negative question at the head of its sentence "
+        "(\"Okay, don't you have the tag number…\"): with them or none before it, the inversion "
+        "asks though ASR closed the sentence with \".\" (a statement is never inverted); for "
+        "languages that list `words`", default=[], default_doc="none")
+    emphatic_words: list[str] = spec_field(
+        "verbs after \"don't you\" that make it an emphatic imperative, not a question (\"Don't "
+        "you worry, we'll fix it\")", default=[], default_doc="none")
     question_subjects: list[str] = spec_field(
         "besides `address_words`, subjects such a question may be put with (\"anyone\", \"anybody\")",
         default=[], default_doc="none")
@@ -318,6 +326,8 @@ class NegativeRule(Rule):
         self.request_aux = words("request_auxiliaries")
         self.question_aux = words("question_auxiliaries")
         self.question_subjects = words("question_subjects")
+        self.openers = words("opener_words")
+        self.emphatic = words("emphatic_words")
         self.direction = spec.direction
         self.offer = words("offer_words")
         self.address = words("address_words")
@@ -390,7 +400,7 @@ class NegativeRule(Rule):
         hits = []
         for words, asked in sentences(doc):
             words = self._unfused(words)
-            question = asked or self._asks_by_word(words)
+            question = asked or self._asks_by_word(words) or self._opens_inverted(words)
             for i, word in enumerate(words):
                 if _is(word, self.particles):
                     elsewhere = question and not asked and not self._asks_in_clause(words, i, utt.text)
@@ -540,6 +550,21 @@ class NegativeRule(Rule):
                 return True
         return (i > 1 and _is(words[i - 2], aux) and _is(words[i - 1], subjects)
                 and not _is(words[i + 1], self.address))
+
+    def _opens_inverted(self, words: list[Token]) -> bool:
+        """The sentence opens (after `opener_words` only) with an inverted negative question put to
+        the customer: auxiliary, particle, address word, a word that is no `emphatic_words` verb.
+        English inverts only to ask, so "Okay, don't you have the tag number on your receipt."
+        asks however ASR closed it (held-out set 25); "You have it, don't you." is a tag, not
+        at the head, and "Don't you worry" orders."""
+        if not self.openers:
+            return False
+        k = 0
+        while k < len(words) and _is(words[k], self.openers):
+            k += 1
+        return (k + 3 < len(words) and _is(words[k], self.question_aux | self.request_aux)
+                and _is(words[k + 1], self.particles) and _is(words[k + 2], self.address)
+                and words[k + 3].text.isalpha() and not _is(words[k + 3], self.emphatic))
 
     def _can_offer(self, tok: Token) -> bool:
         if self.words:  # an explicit list decides
