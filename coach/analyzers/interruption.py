@@ -187,7 +187,6 @@ class Interruption(Analyzer):
         self._seams = ctx.layout == "diarized"
         self._last = 0
         self._done = False  # finish() was called: no more frames will come
-        self._floor_s = options.listener_max_s + options.turn_pause_s + options.floor_kept_s
         self.waiting: list[Overlap] = []  # closed overlaps whose words are not final yet
         self.counts = dict.fromkeys(ctx.speakers, 0)
         self.backchannel_overlaps = 0
@@ -359,7 +358,7 @@ class Interruption(Analyzer):
         if self.ctx.words[other].coverage(ov.start, ov.end, opts.word_tolerance_s) == 0.0:
             self.unheard_overlaps += 1  # the other said nothing: noise or echo on their channel
             return []
-        if self._floor_kept(ov):
+        if self._floor_verdict(ov):
             self.backchannel_overlaps += 1  # a listener's sound inside the other's turn
             return []
         words = self._spoken_over(ov)
@@ -376,32 +375,36 @@ class Interruption(Analyzer):
         return [Finding(ov.start, ov.end, details, confidence, text_of(words))]
 
     def _heard_after(self, ov: Overlap) -> bool:
-        """Whether the frames the floor check reads (`_floor_kept`) have come: up to
-        `listener_max_s + turn_pause_s + floor_kept_s` after the overlap began, or the call's end.
-        A seam has no such check."""
-        if ov.pause_s is not None or self._done or not self.options.floor_kept_s:
-            return True
-        return self._last * self.ctx.frame_s >= ov.start + self._floor_s
+        """Whether the frames so far settle the floor check (`_floor_verdict`), or the call ended."""
+        return self._done or self._floor_verdict(ov) is not None
 
-    def _floor_kept(self, ov: Overlap) -> bool:
-        """`ov.speaker`'s sound from the overlap's start ended within `listener_max_s` (pauses
-        shorter than `turn_pause_s` bridged) and the other's went on, with no such pause, for
-        `floor_kept_s` after it: a listener's response, not talking over (module docstring)."""
+    def _floor_verdict(self, ov: Overlap) -> bool | None:
+        """True when `ov.speaker`'s sound from the overlap's start ended within `listener_max_s`
+        (pauses shorter than `turn_pause_s` bridged) and the other's went on, with no such pause,
+        for `floor_kept_s` after it: a listener's response, not talking over (module docstring).
+        None while the frames so far cannot tell: the speaker talking on past `listener_max_s`
+        settles it at once (no wait for a real interruption), a short sound only once the other
+        has gone on or stopped. A seam has no such check."""
         opts = self.options
-        if not opts.floor_kept_s:
+        if ov.pause_s is not None or not opts.floor_kept_s:
             return False
         other = CUSTOMER if ov.speaker == AGENT else AGENT
         frame_s = self.ctx.frame_s
         mine, theirs = self._powers[ov.speaker], self._powers[other]
+        heard = len(mine) - 1  # the last frame stepped
         start = int(round(ov.start / frame_s))
         last = _run_end(mine, start, self._pause)
         if last is None or last > start + int(round(opts.listener_max_s / frame_s)):
             return False
+        if heard - last <= self._pause:
+            return None  # the sound may go on yet
         until = last + int(round(opts.floor_kept_s / frame_s))
-        if until >= len(theirs):
-            return False  # the call ended first: nothing says the customer went on
         went_on = _run_end(theirs, last, self._pause, stop=until)
-        return went_on is not None and until - went_on <= self._pause
+        if went_on is not None and until <= heard and until - went_on <= self._pause:
+            return True
+        if went_on is None or heard - went_on > self._pause:
+            return False  # the other stopped (or never went on)
+        return None
 
     def _judge_seam(self, ov: Overlap) -> list[Finding]:
         """A seam on diarized mono, judged on words as an overlap is (see the module docstring)."""
