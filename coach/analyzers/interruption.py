@@ -284,9 +284,12 @@ class Interruption(Analyzer):
         out: list[Finding] = []
         still: list[Overlap] = []
         for ov in self.waiting:
-            final = all(self.ctx.words[s].known_through(ov.end) for s in self.ctx.speakers)
-            if final and self._heard_after(ov):
-                out += self._judge(ov)
+            if not all(self.ctx.words[s].known_through(ov.end) for s in self.ctx.speakers):
+                still.append(ov)
+                continue
+            listener = self._floor_verdict(ov)
+            if listener is not None or self._done:  # the frames so far settle it, or no more come
+                out += self._judge(ov, listener=bool(listener))
             else:
                 still.append(ov)
         self.waiting = still
@@ -345,7 +348,7 @@ class Interruption(Analyzer):
             return None
         return 10.0 * math.log10(self._own_power[speaker] / n + 1e-12)
 
-    def _judge(self, ov: Overlap) -> list[Finding]:
+    def _judge(self, ov: Overlap, listener: bool = False) -> list[Finding]:
         if ov.pause_s is not None:
             return self._judge_seam(ov)
         opts = self.options
@@ -358,7 +361,7 @@ class Interruption(Analyzer):
         if self.ctx.words[other].coverage(ov.start, ov.end, opts.word_tolerance_s) == 0.0:
             self.unheard_overlaps += 1  # the other said nothing: noise or echo on their channel
             return []
-        if self._floor_verdict(ov):
+        if listener:
             self.backchannel_overlaps += 1  # a listener's sound inside the other's turn
             return []
         words = self._spoken_over(ov)
@@ -373,10 +376,6 @@ class Interruption(Analyzer):
         if below is not None:  # not a placeholder (absent before the agent's first words)
             details["level_vs_own_db"] = below
         return [Finding(ov.start, ov.end, details, confidence, text_of(words))]
-
-    def _heard_after(self, ov: Overlap) -> bool:
-        """Whether the frames so far settle the floor check (`_floor_verdict`), or the call ended."""
-        return self._done or self._floor_verdict(ov) is not None
 
     def _floor_verdict(self, ov: Overlap) -> bool | None:
         """True when `ov.speaker`'s sound from the overlap's start ended within `listener_max_s`
@@ -393,8 +392,10 @@ class Interruption(Analyzer):
         mine, theirs = self._powers[ov.speaker], self._powers[other]
         heard = len(mine) - 1  # the last frame stepped
         start = int(round(ov.start / frame_s))
-        last = _run_end(mine, start, self._pause)
-        if last is None or last > start + int(round(opts.listener_max_s / frame_s)):
+        limit = start + int(round(opts.listener_max_s / frame_s))
+        # a run that bridges past the limit is all it takes to know: the walk ends there
+        last = _run_end(mine, start, self._pause, stop=limit + self._pause + 1)
+        if last is None or last > limit:
             return False
         if heard - last <= self._pause:
             return None  # the sound may go on yet
