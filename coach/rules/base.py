@@ -206,6 +206,7 @@ class Rule:
     can_cue: ClassVar[bool] = False
     sees_every_speaker: ClassVar[bool] = False  # line rules that follow turns (filler episodes)
     yields_to: frozenset[str] = frozenset()  # rule ids whose finding in the sentence speaks for this one
+    yields_nearby: bool = False  # ... or anywhere in the line, or just before (a companion phrase)
 
     def __init__(self, spec: RuleSpec, ctx: RuleContext):
         self.spec = spec

@@ -411,7 +411,8 @@ def one_thought(found: list[tuple[Rule, Hit]], doc: list[Token]) -> list[tuple[R
 
     * a rule's finding gives way to one of the rules it `yields_to` in the same sentence: "Не
       знаю, я тут вторую неделю работаю" is one excuse, reported as the excuse (labelled once in
-      11 of the 15 such lines of the held-out sets);
+      11 of the 15 such lines of the held-out sets); a rule that `yields_nearby`, anywhere in the
+      line ("Не надо на меня кричать. Я вас прекрасно слышу.");
     * a phrase rule found twice in one sentence is one finding over both: "I'm, um, new here,
       it's like my second week", "Это вообще не ко мне, я этим не занимаюсь" say one thing twice
       over (the blind writers of the held-out sets labelled every such line once: 13 lines).
@@ -430,7 +431,8 @@ def one_thought(found: list[tuple[Rule, Hit]], doc: list[Token]) -> list[tuple[R
         said = [(rule.id, where(hit)) for rule, hit in found]
         found = [(rule, hit) for rule, hit in found
                  if not rule.yields_to or not (mine := where(hit))
-                 or not any(rid in rule.yields_to and mine & theirs for rid, theirs in said)]
+                 or not any(rid in rule.yields_to and theirs and (rule.yields_nearby or mine & theirs)
+                            for rid, theirs in said)]
     first: dict[tuple[str, int], int] = {}
     merged: dict[int, Hit] = {}
     drop: set[int] = set()
@@ -477,8 +479,9 @@ def _one_episode(events: list[tuple[Rule, Event]], state: CallState, record: boo
     на линии я один" into two lines, and the rule fired on both (held-out sets 22-25: all 8 such
     pairs were one labelled event; no two labelled phrases of one rule stand that close). The
     episode's end moves on with it, so a chain stays one finding. Other kinds are left as they
-    are: two negative offers 3 s apart are two questions. `record=False` (a preview) reads the
-    state and changes nothing."""
+    are: two negative offers 3 s apart are two questions. A rule that `yields_nearby` goes on the
+    episode of a rule it yields to as well ("Не надо на меня кричать. / Я вас прекрасно слышу.").
+    `record=False` (a preview) reads the state and changes nothing."""
     last: dict[tuple[str, str], float] = state.facts.setdefault("_phrase_episode_end", {})
     dropped: set[int] = set()
     seen = dict(last) if not record else last
@@ -487,7 +490,8 @@ def _one_episode(events: list[tuple[Rule, Event]], state: CallState, record: boo
         if rule.kind != "phrase" or event.start is None or event.end is None:
             continue
         key = (rule.id, event.speaker)
-        if key in seen and event.start - seen[key] <= EPISODE_GAP_S:
+        goes_on = [key, *((rid, event.speaker) for rid in rule.yields_to if rule.yields_nearby)]
+        if any(ep in seen and event.start - seen[ep] <= EPISODE_GAP_S for ep in goes_on):
             dropped.add(k)
         seen[key] = max(event.end, seen.get(key, event.end))
     return [event for k, (_, event) in enumerate(events) if k not in dropped]

@@ -166,6 +166,10 @@ class PhraseSpec(RuleSpec):
     yields_to: list[str] = spec_field("ids of rules whose finding in the same sentence speaks for this "
                                       "one (\"Не знаю, я тут вторую неделю работаю\" is one excuse, "
                                       "reported as the excuse)", default=[], default_doc="none")
+    yields_nearby: bool = spec_field("give way to a `yields_to` rule's finding anywhere in the same line, "
+                                     "or one of the same speaker's ending at most 3 s before, not only in "
+                                     "the same sentence: a companion of another phrase (\"Не кричите. Я вас "
+                                     "прекрасно слышу.\" is one reproach)", default=False)
 
 
 class PhraseRule(Rule):
@@ -188,6 +192,7 @@ class PhraseRule(Rule):
         self.fuzzy = spec.fuzzy
         self.reply = spec.reply
         self.yields_to = frozenset(spec.yields_to)
+        self.yields_nearby = spec.yields_nearby
         self._phrase_set = frozenset(self.phrases)
         self.ideas = [compile_idea(text, analyzer) for text in spec.ideas]
         self.idea_window = spec.idea_window
