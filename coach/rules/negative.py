@@ -370,11 +370,15 @@ class NegativeRule(Rule):
 
     def _asks_by_word(self, words: list[Token]) -> bool:
         """Whether a `question_words` word ("ли", "бы") makes the sentence a question without "?";
-        not when it ends a filler (`filler_question_words`: "как бы")."""
+        not when it ends a filler (`filler_question_words`: "как бы"), nor a conditional word
+        right after an interrogative: "какой бы зал вы не взяли" is "whichever", a concession
+        (held-out set 27; Whisper writes its "ни" as "не")."""
         fillers = self.filler_pairs
         conditional = None  # whether a past or infinitive verb lets a conditional word ask: once
         for i, w in enumerate(words):
             if not _is(w, self.question) or (i > 0 and (words[i - 1].lower, w.lower) in fillers):
+                continue
+            if _is(w, self.conditional) and i > 0 and _is(words[i - 1], self.interrogatives):
                 continue
             if _is(w, self.conditional):
                 if conditional is None:
