@@ -280,6 +280,39 @@ def test_fillers_same_findings_however_speech_is_split(ru):
         [(e.text, e.start) for e in filler_events(ru, parts)]
 
 
+PLAIN = " ".join(["Я проверил вашу линию и всё работает как положено сегодня вечером тоже всё будет"
+                  " хорошо"] * 4)
+
+
+def _agent_lines(texts: list[str]) -> list[Utterance]:
+    """Agent lines 5 s apart (each its own episode), 25 s of plain speech each unless given."""
+    utts: list[Utterance] = []
+    t = 0.0
+    for text in texts:
+        utts.append(_timed("agent", text, t))
+        t = utts[-1].end + 5
+    return utts
+
+
+def test_a_burst_of_fillers_in_one_turn_is_a_finding_whatever_the_rate(ru):
+    """Three fillers in one turn are clutter even in a long call that stays under the rate; two
+    are not (held-out set 27: two or three such turns in a four-minute call)."""
+    two = _agent_lines([PLAIN, PLAIN, "Ну, короче, всё работает.", PLAIN, PLAIN])
+    assert not filler_events(ru, two)
+    three = _agent_lines([PLAIN, PLAIN, "Вижу, ну, значит, тут как бы две брони стоят.", PLAIN, PLAIN])
+    events = filler_events(ru, three)
+    assert [e.details["words"] for e in events] == [["ну", "значит", "как бы"]]
+    assert events[0].details["rate_per_minute"] < 5  # under the rate: the burst alone made it
+
+
+def test_once_the_habit_shows_a_turn_with_two_fillers_is_an_episode_of_it(ru):
+    """After a burst, each later turn with two fillers is reported too; one filler still is not."""
+    lines = [PLAIN, "Вижу, ну, значит, тут как бы две брони стоят.", PLAIN, "Ну, короче, всё работает.",
+             PLAIN, "Ну, сейчас посмотрю.", PLAIN]
+    assert [e.details["words"] for e in filler_events(ru, _agent_lines(lines))] == \
+        [["ну", "значит", "как бы"], ["ну", "короче"]]
+
+
 def test_english_like_counts_only_as_a_filler():
     en = Rulebook.load("en")
     assert not filler_events(en, [_timed("agent", "Would you like a new card? I'd like to help.", 0.0)])
@@ -316,6 +349,32 @@ def test_missing_greeting_is_decided_when_the_opening_is_over(ru):
     assert event.start is None and event.end is None  # call-level, even when found live
     assert "приветствие" in event.message and "представление" in event.message
     assert not [e for e in ru.check_call(state) if e.category == "no_greeting"]  # not twice
+
+
+def test_one_voice_mono_closing_leaves_out_what_the_split_heard_as_the_other_voice(ru):
+    """A mono call judged one voice comes as the agent's lines only; where its doubted two-way split
+    heard the other voice (`CallState.elsewhere`) is not the agent's closing turn, so the customer's
+    "спасибо, до свидания" makes no closing of the agent's. The opening is read as it comes (the
+    customer's "Здравствуйте" still greets: cutting it lost as many right findings as it gained)."""
+    lines = [("Склад «Сухостой», оператор Глеб, слушаю.", 0.5),
+             ("Здравствуйте. Мне вчера привезли дрова, а они сырые.", 4.0),
+             ("Назовите адрес доставки.", 9.0),
+             ("Лесная, семь.", 12.0),
+             ("Записал, завтра привезём новую партию.", 14.0),
+             ("Хорошо, спасибо, до свидания.", 18.0)]
+
+    def call_findings(elsewhere: list[tuple[float, float]]) -> list[str]:
+        state = ru.new_state()
+        state.elsewhere = elsewhere
+        events = []
+        for text, start in lines:
+            events += ru.check_utterance(utterance_from_text(text, "agent", start=start), state)
+        events += ru.check_call(state)
+        return categories([e for e in events if e.category in ("no_greeting", "no_closing")])
+
+    assert call_findings([]) == []  # read as one speaker: the customer's words greet and close
+    customer = [(4.0, 8.5), (12.0, 13.5), (18.0, 21.0)]
+    assert call_findings(customer) == ["no_closing"]
 
 
 def test_greeting_without_introduction_names_what_is_missing(ru):

@@ -14,6 +14,15 @@ from typing import Any
 from coach.contract import Utterance
 
 
+def mostly_in(utt: Utterance, spans: list[tuple[float, float]] | None) -> bool:
+    """Most of the utterance lies in these stretches (`CallState.elsewhere`: where a doubted mono
+    split heard the other voice)."""
+    if not spans or utt.end <= utt.start:
+        return False
+    inside = sum(max(0.0, min(utt.end, b) - max(utt.start, a)) for a, b in spans)
+    return inside > (utt.end - utt.start) / 2
+
+
 @dataclass
 class CallState:
     language: str = "ru"
@@ -33,5 +42,6 @@ class CallState:
     voice_s: Callable[[str, float, float], float | None] | None = None
     # a mono call judged one voice, whose doubted two-way split the words still lean on
     # (coach.call_scoring): the stretches that split gave the other voice. Scored as the agent's
-    # lines, but a filler episode ends there and their fillers are not the agent's habit.
+    # lines, but a filler episode ends there and their fillers are not the agent's habit, and the
+    # closing is the agent's last turn without them (RequiredRule.window).
     elsewhere: list[tuple[float, float]] = field(default_factory=list)
