@@ -97,8 +97,8 @@ class OccurrenceSpec(RuleSpec):
         "episode even when ASR wrote none of their words (dual-channel calls only; 0 turns it off)",
         default=0.4, minimum=0)
     habit_episode_min: int = spec_field(
-        "once the rate has been reached in the call, a later episode with at least this many "
-        "fillers is reported even when the rate has fallen back under the threshold (0: off)",
+        "once the habit has shown in the call (the rate reached, or a burst), a later episode with "
+        "at least this many fillers is reported even when the rate is under the threshold (0: off)",
         default=0, minimum=0)
     burst_min: int = spec_field("an episode with at least this many fillers is reported whatever "
                                 "the call's rate (0: off)", default=0, minimum=0)
@@ -132,7 +132,7 @@ class _Tally:
     count: int = 0
     open: _Episode | None = None
     pending: list[_Episode] = field(default_factory=list)  # ended, not reported yet
-    habit: bool = False  # the rate has been reached in this call
+    habit: bool = False  # the rate, or a burst, has shown the habit in this call
 
 
 def compile_regexes(patterns: list[str]) -> Any:
@@ -347,8 +347,10 @@ class OccurrenceRule(Rule):
             tally.habit = True
             episodes, tally.pending = tally.pending, []
         else:
-            episodes = [ep for ep in tally.pending if self._stands_alone(ep, tally)]
-            tally.pending = [ep for ep in tally.pending if ep not in episodes]
+            episodes, waiting = [], []
+            for ep in tally.pending:
+                (episodes if self._stands_alone(ep, tally) else waiting).append(ep)
+            tally.pending = waiting
         return [
             Hit(text=" … ".join(ep.texts), utterance=ep.utterance, span=(ep.start, ep.end), details={
                 "count": len(ep.fillers), "words": ep.fillers, "call_count": tally.count,

@@ -204,13 +204,12 @@ class RequiredRule(Rule):
         return part_of_call(utterances, speaker, self.turns, self.max_utterances, self.part == "closing",
                             elsewhere)
 
-    def _opening_over(self, utterances: list[Utterance], elsewhere: list[tuple[float, float]] | None
-                      ) -> bool:
+    def _opening_over(self, utterances: list[Utterance]) -> bool:
         """True once the newest utterance is the speaker's and lies beyond the opening."""
         speaker = AGENT if self.speaker == "any" else self.speaker
         if not utterances or utterances[-1].speaker != speaker:
             return False
-        return all(u is not utterances[-1] for u in self.window(utterances, elsewhere))
+        return all(u is not utterances[-1] for u in self.window(utterances))
 
     # --- checks -------------------------------------------------------------------------
     def indexed_phrases(self) -> list[Phrase]:
@@ -237,11 +236,10 @@ class RequiredRule(Rule):
             if self.checklist and (self.part == "closing" or part.done_at is None) and (
                     self._may_change(part, tokens)):
                 self._tick(state, part, utt)
-        elsewhere = getattr(state, "elsewhere", None)
-        if self.part != "opening" or not self._opening_over(state.utterances, elsewhere):
+        if self.part != "opening" or not self._opening_over(state.utterances):
             return []
         part.decided = True
-        return self._judge(self.window(state.utterances[:-1], elsewhere), part)
+        return self._judge(self.window(state.utterances[:-1]), part)
 
     def check_call(self, state: Any) -> list[Hit]:
         part = self._part(state, self.id)
