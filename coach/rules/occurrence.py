@@ -158,14 +158,6 @@ def compile_regexes(patterns: list[str]) -> Any:
     return re2.compile("|".join(f"(?:{p})" for p in patterns), options)
 
 
-def _mostly_in(utt: Utterance, spans: list[tuple[float, float]] | None) -> bool:
-    """Most of the utterance lies where a doubted mono split heard the other voice. On a mono call
-    scored as the agent alone, the customer's lines come as the agent's, and without a turn
-    between them the agent's filler episodes ran together: held-out set 14's filler call, judged
-    one voice, gave 4 episodes for 12."""
-    return mostly_in(utt, spans)
-
-
 class OccurrenceRule(Rule):
     """Fillers (or any word family) above a rate per minute of the speaker's speech."""
 
@@ -270,7 +262,10 @@ class OccurrenceRule(Rule):
         tally: _Tally | None = state.facts.get(self.id)
         if tally is None:
             tally = state.facts[self.id] = _Tally()
-        mine = self.applies_to(utt.speaker) and not _mostly_in(utt, getattr(state, "elsewhere", None))
+        # a mono call scored as the agent alone gives the customer's lines as the agent's: where its
+        # doubted split heard the other voice they are not the agent's (held-out set 14's filler
+        # call, judged one voice, ran its episodes together: 4 found for 12)
+        mine = self.applies_to(utt.speaker) and not mostly_in(utt, getattr(state, "elsewhere", None))
         if tally.open is not None and (
             not mine or utt.start - tally.open.last_speech >= self.episode_pause_s
             or self._other_voice_between(utt.speaker, tally.open.last_speech, utt.start, state)
@@ -324,8 +319,8 @@ class OccurrenceRule(Rule):
         episode.fillers += run.fillers
 
     def _stands_alone(self, episode: _Episode, tally: _Tally) -> bool:
-        """An episode reported under the rate: a burst (`burst_min`), or one of a call whose
-        rate was reached before (`habit_episode_min`)."""
+        """An episode reported under the rate: a burst (`burst_min`, which also marks the call's
+        habit), or one of a call whose habit has shown before (`habit_episode_min`)."""
         n = len(episode.fillers)
         if self.burst_min and n >= self.burst_min:
             tally.habit = True  # a burst shows the habit as the rate does
