@@ -353,7 +353,8 @@ def test_dead_air_with_colleagues_talking_behind_the_agent(cfg):
     """9 s in which neither the agent nor the customer says a word, while colleagues talk on their own
     calls 14 dB under the agent: the energy detector hears speech all along, yet it is dead air. The
     same stretch carrying the agent's own words at that level (their ordinary voice after a shout) is
-    no silence, and a word Whisper smeared over the pause (4 s long) does not break it."""
+    no silence; a word Whisper smeared over the pause (4 s long), or started early so that it runs
+    into the speech after the pause, does not break it."""
     total = 22.0
     before, after = [(0.5, 3, -24)], [(13.5, 3, -24)]
     customer_parts = [(17, 3, -24)]
@@ -366,6 +367,11 @@ def test_dead_air_with_colleagues_talking_behind_the_agent(cfg):
     assert metrics["longest_silence_s"] < 6.0  # the metrics stay on the sound
     smeared = utt("agent", [("вот", 9.5, 13.6), ("ну", 13.7, 14.0)])
     events, _ = analyze_call(channels, words + [smeared], cfg)
+    assert len(of(events, "long_silence")) == 1
+    # the first word after the pause timed a second early, running into the voice's return (Whisper's
+    # "В" at 71.76-72.82 s for a voice back at 72.74 s, held-out set 28): still dead air before it
+    early = utt("agent", [("в", 12.5, 13.6), ("общем", 13.6, 14.0)])
+    events, _ = analyze_call(channels, words + [early], cfg)
     assert len(of(events, "long_silence")) == 1
     # the agent's own quiet words there: speech, not dead air
     events, _ = analyze_call(channels, words + spoken(room), cfg)
