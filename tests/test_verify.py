@@ -570,6 +570,25 @@ def test_a_diminutive_garbled_inside_its_stem_is_found_where_the_audio_says_it(c
                 if e.rule == DIMINUTIVE]
 
 
+@pytest.mark.slow
+def test_a_diminutive_heard_as_the_plural_and_k_is_found_where_the_audio_says_it(coach, ru):
+    """"адресок" decoded as "адреса к" (held-out set 28, three lines on every copy): the audio is
+    asked about "адресок", the noun's own "-ок" diminutive, and accepts it where it was said. A
+    real "часа к вам" is asked about "часок" as well, and the audio rejects it."""
+    text = "Давайте еще раз сверим адреса к улице Заводская, дом 12."
+    verifier, seconds = clip_verifier(coach, "address_dim.wav")
+    [event] = [e for e in ru.check_utterance(clip_utterance(text, seconds), ru.new_state(), verify=verifier)
+               if e.rule == DIMINUTIVE]
+    assert event.details["verified"] == "audio" and event.details["word"] == "адресок"
+    assert event.suggestion == "Лучше сказать просто: «адрес»."  # the "к" was half the word: no sentence back
+    text = "Через два часа к вам приедет мастер."
+    verifier, seconds = clip_verifier(coach, "hours_to_you.wav")
+    asked, _ = candidates(ru, text)
+    assert [c.said for c in asked if c.rule == DIMINUTIVE] == ["часок"]
+    assert not [e for e in ru.check_utterance(clip_utterance(text, seconds), ru.new_state(), verify=verifier)
+                if e.rule.startswith("ru.diminutive")]
+
+
 def test_whispers_welcome_to_is_asked_as_wouldnt_you_past_the_opening(en):
     """Whisper base writes "Wouldn't you" as "Welcome to" (three held-out English calls): past the
     call's first seconds, the line is asked of the audio with the opener in place; the greeting,
