@@ -354,7 +354,7 @@ def test_dead_air_with_colleagues_talking_behind_the_agent(cfg):
     calls 14 dB under the agent: the energy detector hears speech all along, yet it is dead air. The
     same stretch carrying the agent's own words at that level (their ordinary voice after a shout) is
     no silence; a word Whisper smeared over the pause (4 s long), or started early so that it runs
-    into the speech after the pause, does not break it."""
+    into the speech after the pause (itself, or with the words it runs on into), does not break it."""
     total = 22.0
     before, after = [(0.5, 3, -24)], [(13.5, 3, -24)]
     customer_parts = [(17, 3, -24)]
@@ -373,6 +373,14 @@ def test_dead_air_with_colleagues_talking_behind_the_agent(cfg):
     early = utt("agent", [("в", 12.5, 13.6), ("общем", 13.6, 14.0)])
     events, _ = analyze_call(channels, words + [early], cfg)
     assert len(of(events, "long_silence")) == 1
+    # or wholly inside, within a second of the end, running on into words past it (the telephone copy)
+    chained = utt("agent", [("в", 12.7, 13.1), ("общем", 13.1, 13.8)])
+    events, _ = analyze_call(channels, words + [chained], cfg)
+    assert len(of(events, "long_silence")) == 1
+    # a word alone in the last second, with a pause before the speech: speech in the silence
+    alone = utt("agent", [("да", 12.6, 12.9)])
+    events, _ = analyze_call(channels, words + [alone], cfg)
+    assert not of(events, "long_silence")
     # the agent's own quiet words there: speech, not dead air
     events, _ = analyze_call(channels, words + spoken(room), cfg)
     assert not of(events, "long_silence")
