@@ -29,6 +29,7 @@ from typing import Any
 
 from coach.analyzers.base import Analyzer, Context, Finding, Frame, Needs, opt, ramp
 from coach.analyzers.sliding import GateOptions
+from coach.analyzers.words import TimedWord
 from coach.contract import AGENT, CUSTOMER
 
 
@@ -135,7 +136,7 @@ class LongSilence(Analyzer):
         self.waiting = still
         return out
 
-    def _speaks_in(self, words: list[Any], start: float, end: float) -> bool:
+    def _speaks_in(self, words: list[TimedWord], start: float, end: float) -> bool:
         """Whether one speaker's words (in time order) put speech inside a silence under the gate.
 
         A word whose middle lies inside, more than `word_margin_s` from its ends, is speech there,
@@ -148,9 +149,9 @@ class LongSilence(Analyzer):
         the gate for a long while.
         """
         margin, longest = self.options.word_margin_s, self.options.longest_word_s
-        beside = set()
+        beside: set[int] = set()  # ids of the words that belong to the speech beside the stretch
         for edge, ordered in ((end, words[::-1]), (start, words)):
-            linked = None  # the nearest word of the chain that runs past this end
+            linked: TimedWord | None = None  # the nearest word of the chain that runs past this end
             for w in ordered:
                 past = w.end > end if edge == end else w.start < start
                 near = w.start >= end - EDGE_S if edge == end else w.end <= start + EDGE_S
