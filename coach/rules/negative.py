@@ -622,20 +622,16 @@ class NegativeRule(Rule):
     def _reason_asked(self, words: list[Token], i: int, text: str) -> bool:
         """A why-question in the particle's clause (`reason_words`): "почему вам не позвонили?"
         asks what went wrong (held-out set 28, all three copies); "почему бы вам не…" suggests."""
-        j = i - 1
-        while j >= 0 and not _comma_before(text, words, j + 1):
-            if _is(words[j], self.conditional):
+        for w in reversed(words[_clause_start_at(words, i, text) : i]):
+            if _is(w, self.conditional):
                 return False
-            if _is(words[j], self.reasons):
+            if _is(w, self.reasons):
                 return True
-            j -= 1
         return False
 
     def _asks_in_clause(self, words: list[Token], i: int, text: str) -> bool:
         """Whether a question word stands in the particle's own clause (no comma between them)."""
-        lo = i
-        while lo > 0 and not _comma_before(text, words, lo):
-            lo -= 1
+        lo = _clause_start_at(words, i, text)
         hi = i
         while hi + 1 < len(words) and not _comma_before(text, words, hi + 1):
             hi += 1
@@ -945,6 +941,14 @@ def _subjectless_plural_past(words: list[Token], i: int, j: int) -> bool:
 
 
 INTENT_REACH = 4  # words after the verb where its infinitive may stand ("не думали тоже к нам записать")
+
+
+def _clause_start_at(words: list[Token], i: int, text: str) -> int:
+    """Index of the first word of word `i`'s clause: back to the nearest comma before it."""
+    lo = i
+    while lo > 0 and not _comma_before(text, words, lo):
+        lo -= 1
+    return lo
 
 
 def _intent_asked(words: list[Token], i: int, j: int, interrogatives: frozenset[str]) -> bool:
