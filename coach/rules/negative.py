@@ -542,12 +542,13 @@ class NegativeRule(Rule):
                 and i + 1 < j and _is(words[i + 1], self.address) and words[j].text.isalpha()
                 and not _is(words[j], self.address))
 
-    def _inverted(self, words: list[Token], i: int) -> bool:
+    def _inverted(self, words: list[Token], i: int, text: str) -> bool:
         """An inverted negative question on a `question_auxiliaries` auxiliary: "Hasn't anyone…",
         "Didn't you…" (auxiliary, particle, subject, a word: not the tag of "You did, didn't
         you?"), "Doesn't Thursday suit you?" (the sentence's first words, the customer addressed
-        after them) or "Have you not…" (auxiliary, subject, particle, a word). Such a question asks
-        whatever its verb; the caller has seen its "?"."""
+        after them in the same clause: "Don't afternoon, do you want a charger?" is ASR's "Good
+        afternoon", held-out set 29) or "Have you not…" (auxiliary, subject, particle, a word).
+        Such a question asks whatever its verb; the caller has seen its "?"."""
         aux = self.question_aux | self.request_aux
         if not aux or i + 2 >= len(words) or not words[i + 1].text.isalpha():
             return False
@@ -555,9 +556,12 @@ class NegativeRule(Rule):
         if i > 0 and _is(words[i - 1], aux) and words[i + 2].text.isalpha():
             if _is(words[i + 1], subjects):
                 return True
-            if (i == 1 and not _is(words[i + 1], self.subjects)  # "Wouldn't it be…": the suggestion rule's
-                    and any(_is(w, self.address) for w in words[i + 2:])):
-                return True
+            if i == 1 and not _is(words[i + 1], self.subjects):  # "Wouldn't it be…": the suggestion rule's
+                for k in range(i + 2, len(words)):
+                    if _comma_before(text, words, k):
+                        break
+                    if _is(words[k], self.address):
+                        return True
         return (i > 1 and _is(words[i - 2], aux) and _is(words[i - 1], subjects)
                 and not _is(words[i + 1], self.address))
 
@@ -639,7 +643,7 @@ class NegativeRule(Rule):
 
     def _offer_at(self, words: list[Token], i: int, question: bool, text: str,
                   asked_elsewhere: bool = False) -> tuple[tuple[int, int], int] | None:
-        inverted = question and not self.morph and self._inverted(words, i)
+        inverted = question and not self.morph and self._inverted(words, i, text)
         j = self._target(words, i, inverted)
         if j is None or (inverted and _is(words[j], self.emphatic)):
             return None  # "…, don't you worry", "…, don't you know?": an order, a tag (held-out set 28)
