@@ -183,6 +183,11 @@ class NegativeSpec(RuleSpec):
         "the reason of what did not happen (\"Я откуда знаю, почему вам не позвонили?\"), no offer; with "
         "a `conditional_words` word between (\"почему бы вам не…\") they suggest", default=[],
         default_doc="none")
+    reproach_words: list[str] = spec_field(
+        "words that make a reproach of what the customer did not do when they stand before the "
+        "particle in its clause (\"вы сами трубку не взяли\"), unless the negated word is an "
+        "`offer_words` word: \"Сами забрать не хотите?\" offers (held-out set 30)", default=[],
+        default_doc="none")
     consequence_words: list[str] = spec_field(
         "two-word connectives ending in a `cancel_words` word that start a main clause of their own, "
         "which may offer: \"так что\" is \"so\" (\"…хранятся, так что не переживайте, вам не прислать "
@@ -347,6 +352,7 @@ class NegativeRule(Rule):
                                       for w in spec.filler_question_words)
         self.interrogatives = words("interrogatives")
         self.reasons = words("reason_words")
+        self.reproaches = words("reproach_words")
         self.consequences = frozenset(self._pair(w, "consequence_words", "cancel_words")
                                       for w in spec.consequence_words)
         self.request = words("request_words")
@@ -633,6 +639,13 @@ class NegativeRule(Rule):
                 return True
         return False
 
+    def _reproached(self, words: list[Token], i: int, target: Token, text: str) -> bool:
+        """A `reproach_words` word in the particle's clause before it, the negated word no offer
+        word: "вы сами трубку не взяли" reproaches, "Сами не хотите забрать?" offers."""
+        if _is(target, self.offer):
+            return False
+        return any(_is(w, self.reproaches) for w in words[_clause_start_at(words, i, text) : i])
+
     def _asks_in_clause(self, words: list[Token], i: int, text: str) -> bool:
         """Whether a question word stands in the particle's own clause (no comma between them)."""
         lo = _clause_start_at(words, i, text)
@@ -676,7 +689,8 @@ class NegativeRule(Rule):
             return None  # "не позже пятницы" limits; "вам не проще…?" suggests
         if ("impr" in target.tags and not split) or ("1per" in target.tags and not maybe):
             return None  # "Не волнуйтесь" asks nothing; "я не хочу" is about the speaker
-        if self._cancelled(words, i, text) or self._reason_asked(words, i, text):
+        if (self._cancelled(words, i, text) or self._reason_asked(words, i, text)
+                or self._reproached(words, i, target, text)):
             return None
         # the speaker as the subject, not as the one a "вы"-form asks for something: "номер мне не
         # назовёте?" (held-out set 17) asks the customer
