@@ -305,12 +305,17 @@ def test_a_burst_of_fillers_in_one_turn_is_a_finding_whatever_the_rate(ru):
     assert events[0].details["rate_per_minute"] < 5  # under the rate: the burst alone made it
 
 
-def test_once_the_habit_shows_a_turn_with_two_fillers_is_an_episode_of_it(ru):
-    """After a burst, each later turn with two fillers is reported too; one filler still is not."""
-    lines = [PLAIN, "Вижу, ну, значит, тут как бы две брони стоят.", PLAIN, "Ну, короче, всё работает.",
-             PLAIN, "Ну, сейчас посмотрю.", PLAIN]
-    assert [e.details["words"] for e in filler_events(ru, _agent_lines(lines))] == \
-        [["ну", "значит", "как бы"], ["ну", "короче"]]
+def test_once_the_habit_shows_every_turn_with_fillers_is_an_episode_of_it(ru):
+    """Once a burst shows the habit, every turn with fillers is reported, one filler or two, the
+    ones before it too (docs/eval.md labels every episode of a call with the habit); without the
+    habit a lone filler is not (the test above)."""
+    lines = [PLAIN, "Ну, сейчас посмотрю.", PLAIN, PLAIN, PLAIN, PLAIN,
+             "Вижу, ну, значит, тут как бы две брони стоят.", PLAIN, "Ну, короче, всё работает.",
+             PLAIN, "Так, сейчас, ну, посмотрю.", PLAIN]
+    events = sorted(filler_events(ru, _agent_lines(lines)), key=lambda e: e.start)
+    assert [e.details["words"] for e in events] == [
+        ["ну"], ["ну", "значит", "как бы"], ["ну", "короче"], ["ну"]]
+    assert not filler_events(ru, _agent_lines(lines[:6]))  # the lone "ну" alone: no habit
 
 
 def test_english_like_counts_only_as_a_filler():
