@@ -65,6 +65,7 @@ from typing import Any, ClassVar, Literal
 from coach.contract import AGENT, CUSTOMER, Utterance
 from coach.nlp import Token, analyzer_for
 from coach.rules.base import CALL, Hit, Rule, RuleContext, RuleSpec
+from coach.rules.lexicon import parses
 from coach.rules.matching import Doc, Phrase, as_doc, compile_phrase
 from coach.rules.name_reads import Line, Names, memo, setup_key
 from coach.rules.name_reread import REREAD_S, NameRereads
@@ -451,11 +452,15 @@ class NameRule(NameRereads, Rule):
         address greets a known customer in the opening or is a title and surname ("Mr Lister"),
         when it was said before (garbled as ASR does) by the customer ("…фотограф тот же, мира
         слав?") or in the agent's opening ("…я разговариваю с Любовью Андреевной?"), or when the
-        agent uses it a second time (see the module docstring, `asked`)."""
+        agent uses it a second time, or once with a patronymic or surname ("Зинаида Фёдоровна, …":
+        an outbound call whose opening ASR garbled past reading, "я разговариваюсь, зимой ты всё
+        дровный", held-out set 30; the agent had the name from somewhere) (see the module
+        docstring, `asked`)."""
         times = seen.addressed[name.key] = seen.addressed.get(name.key, 0) + 1
         if seen.known_unasked_at is not None:
             return
-        if greets or name.titled or times >= 2 or not seen.opening_words.isdisjoint(name.forms) or any(
+        if greets or name.titled or times >= 2 or _full_address(name) or (
+                not seen.opening_words.isdisjoint(name.forms)) or any(
                 self.book.says(text, words, name) for text, words in seen.customer_lines):
             seen.known_unasked(at)
 
@@ -550,6 +555,16 @@ class NameRule(NameRereads, Rule):
 
     def phase(self) -> int:
         return {"asked": 1, "used": 2}.get(self.check, 5)
+
+
+def _full_address(name: Name) -> bool:
+    """A dictionary name said with a patronymic or surname in the nominative ("Зинаида Фёдоровна,
+    …", ASR's "Зинаиды Федоровна"): an address. Spoken of someone else it takes another case ("к
+    тренеру Марине Викторовне", "на управляющую Тамару Игоревну"); a language without cases
+    (pymorphy3 parses Russian only) never gets here."""
+    words = name.said.split()
+    return (name.confirmed and name.width > 1 and len(words) > 1
+            and any(p.tag.case == "nomn" for p in parses(words[-1])))
 
 
 def _given_in_full(name: Name) -> bool:
