@@ -452,7 +452,7 @@ class NameRule(NameRereads, Rule):
         address greets a known customer in the opening or is a title and surname ("Mr Lister"),
         when it was said before (garbled as ASR does) by the customer ("…фотограф тот же, мира
         слав?") or in the agent's opening ("…я разговариваю с Любовью Андреевной?"), or when the
-        agent uses it a second time, or once with a patronymic or surname ("Зинаида Фёдоровна, …":
+        agent uses it a second time, or once in full, in the nominative ("Зинаида Фёдоровна, …":
         an outbound call whose opening ASR garbled past reading, "я разговариваюсь, зимой ты всё
         дровный", held-out set 30; the agent had the name from somewhere) (see the module
         docstring, `asked`)."""
@@ -560,8 +560,8 @@ class NameRule(NameRereads, Rule):
 def _full_address(name: Name) -> bool:
     """A dictionary name said with a patronymic or surname in the nominative ("Зинаида Фёдоровна,
     …", ASR's "Зинаиды Федоровна"): an address. Spoken of someone else it takes another case ("к
-    тренеру Марине Викторовне", "на управляющую Тамару Игоревну"); a language without cases
-    (pymorphy3 parses Russian only) never gets here."""
+    тренеру Марине Викторовне", "на управляющую Тамару Игоревну"). pymorphy3 parses Russian only:
+    an English full name never passes, as "I'll pass you to Sarah Jones" must not."""
     words = name.said.split()
     return (name.confirmed and name.width > 1 and len(words) > 1
             and any(p.tag.case == "nomn" for p in parses(words[-1])))
