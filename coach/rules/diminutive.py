@@ -74,6 +74,7 @@ MASCULINE_SURFACE = ("ик", "чик", "очек", "ечек")
 IK_INFLECTIONS = {"ами": {"plur", "ablt"}, "ом": {"sing", "ablt"}, "ов": {"plur", "gent"},
                   "ам": {"plur", "datv"}, "ах": {"plur", "loct"}, "а": {"sing", "gent"},
                   "у": {"sing", "datv"}, "е": {"sing", "loct"}, "и": {"plur", "nomn"}}
+GUESSED_LEMMA_MIN_BASE = 5  # an unknown "-ика" word pymorphy3 took for its own lemma: the plain word's letters
 PLAIN_MAX_WORDS = 7  # pymorphy3 misparses some ("номерочек")
 NEAR_SIMILARITY = 0.75  # a garbled word this close to a dictionary diminutive is asked of the audio
 
@@ -209,7 +210,8 @@ class DiminutiveRule(Rule):
                     base = self._base(stem + ending, p)
                     if base is not None:
                         return self._found(lemma, stem + ending, base, p, word)
-        if any(_e(p.normal_form) == word for p in nouns):
+        own_lemma = any(_e(p.normal_form) == word for p in nouns)
+        if own_lemma and known_word(word):
             return None  # a dictionary noun in its own right ("заказчик", "мальчик")
         for suffix in MASCULINE_SURFACE:  # misparsed forms: "номерочек" read as a plural genitive
             if word.endswith(suffix) and len(word) > len(suffix):
@@ -222,6 +224,9 @@ class DiminutiveRule(Rule):
             for ending in IK_INFLECTIONS:  # "-чик" noun ("дабчиков" for "датчиков"), not a little "даб"
                 if word.endswith("ик" + ending) and len(word) > len(ending) + 4:
                     stem = word[: -len(ending) - 2]
+                    if own_lemma and len(stem) < GUESSED_LEMMA_MIN_BASE:
+                        continue  # pymorphy3 guessed the word its own lemma: only a long plain word
+                        # ("сантиметрика", held-out set 31), not a garble of "матч", "септ" (8 kHz)
                     base = self._base(stem, None)
                     if base is not None:
                         form = base.inflect(IK_INFLECTIONS[ending])
