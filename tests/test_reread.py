@@ -483,6 +483,66 @@ def test_an_answer_read_again_without_a_name_or_without_audio_reports_nothing(ru
     assert not_used(ru, lines, again)[0] == [] and again.asked == []
 
 
+# -- an English name no reading makes a name of: given all the same (`unread_answer`) ----------------
+
+EN_NOT_USED = "en.name.not-used"
+ZORVIK = [spoken("Good afternoon, Harbor Books, this is Alex speaking.", 0.3, 4.0),
+          spoken("Hi, my cookbook has not arrived.", 4.5, 8.0, CUSTOMER),
+          spoken("Could I have your name, please?", 8.5, 10.5),
+          spoken("Norvik tremble.", 11.0, 12.0, CUSTOMER),  # "Zorvik Tremblath." as Whisper base wrote it
+          spoken("Thank you. I can see the order.", 12.5, 16.0),
+          spoken("So when will it come?", 17.0, 18.5, CUSTOMER),
+          spoken("By Thursday. Thank you for calling, goodbye.", 40.0, 44.0)]
+
+
+def en_not_used(lines: list[Utterance], verify=None) -> list:
+    book = Rulebook.load("en")
+    state = book.new_state()
+    events = [e for u in lines for e in book.check_utterance(u, state, verify=verify)]
+    state.duration_s = lines[-1].end + 1.0
+    return [e for e in events + book.check_call(state, verify=verify) if e.rule == EN_NOT_USED]
+
+
+def test_an_english_answer_no_reading_makes_a_name_of_is_a_name_the_agent_never_used():
+    """"Daniel Frost." came out "then you'll trust MROST" on a held-out call, and the agent never
+    used the name: an answer that neither reading makes a name of still gave one, and no later
+    agent line addresses anyone (the English pack's `unread_answer`). The message then names no
+    name; a second reading of the agent's lines that addresses the customer undoes it."""
+    assert en_not_used(ZORVIK) == []  # the text alone: no name, nothing judged
+    again = Readings({CUSTOMER: "Norvik tremble.", AGENT: "Thank you. I can see the order. By Thursday."})
+    [event] = en_not_used(ZORVIK, again)
+    assert event.details["answer_unread"] == "Norvik tremble." and event.text == ""
+    assert event.message == "The customer gave their name, but the agent never used it"
+    assert again.asked[1] == (AGENT, [(12.5, 16.0), (40.0, 44.0)])  # then the agent's lines, read again
+    assert en_not_used(ZORVIK, Readings({CUSTOMER: "Norvik tremble.", AGENT: "Thank you, Mr Tremble."})) == []
+    # an agent line as first read that addresses someone by a title: nothing reported
+    titled = [*ZORVIK[:4], spoken("Thank you, Mr Tremble. I can see the order.", 12.5, 16.0), *ZORVIK[5:]]
+    assert en_not_used(titled, Readings({CUSTOMER: "Norvik tremble.", AGENT: "By Thursday."})) == []
+    # the customer said nothing that a reading holds: nothing reported
+    assert en_not_used(ZORVIK, Readings({CUSTOMER: "", AGENT: "By Thursday."})) == []
+
+
+@pytest.fixture(scope="module")
+def english_coach():
+    import os
+
+    from coach import Coach, CoachConfig
+
+    return Coach.load(CoachConfig(language="en", cpu_threads=int(os.environ.get("COACH_TEST_THREADS", "0"))))
+
+
+@pytest.mark.slow
+def test_a_real_call_whose_unlisted_name_whisper_garbles_is_judged_by_the_agents_addresses(english_coach):
+    """en_name_unread.flac: the customer answers "Zorvik Tremblath." (a name no list holds; Whisper
+    base writes "Norvik tremble."), and the agent never uses it; en_name_unread_used.flac is the
+    same call with "Thank you, Mister Tremblath." twice."""
+    never = english_coach.score(CALLS / "en" / "en_name_unread.flac").to_dict()
+    [event] = [e for e in never["events"] if e["category"] == "name_not_used"]
+    assert event["details"]["answer_unread"] and never["customer_name"] is None
+    used = english_coach.score(CALLS / "en" / "en_name_unread_used.flac").to_dict()
+    assert not [e for e in used["events"] if e["category"] in ("name_not_used", "name_not_asked")]
+
+
 def test_live_keeps_the_audio_after_the_name_for_the_second_reading_at_the_calls_end(ru):
     """A live verifier holds the last 60 s and the first 90 s; the agent's lines after a name
     learnt later are pinned when the name is learnt, so live reads what batch reads."""

@@ -108,6 +108,10 @@ class NameSpec(RuleSpec):
     min_call_s: float = spec_field("asked: shorter calls (a balance check, a wrong number) are exempt",
                                    default=30, minimum=0)
     after_s: float = spec_field("remind: seconds without the name before a hint", default=60, minimum=1)
+    unread_answer: bool = spec_field(
+        "used: an answer to the name question that neither reading makes a name of still gave one, "
+        "and it went unused when none of the agent's later lines addresses anyone by a name or a "
+        "title (see \"An answer no reading makes a name of\" below)", default=False)
 
 
 @dataclass
@@ -177,6 +181,7 @@ class NameRule(NameRereads, Rule):
         self.name_speaker = spec.name_speaker
         self.min_call_s = spec.min_call_s
         self.after_s = spec.after_s
+        self.unread_answer = spec.unread_answer
         # Name rules set up alike (a pack's three share their lists through YAML anchors, so their
         # phrases and name book are the same objects) read a line alike: the reads are done once
         # per utterance for all of them, kept in the utterance's `Doc.memo` under this key.
