@@ -74,7 +74,7 @@ MASCULINE_SURFACE = ("ик", "чик", "очек", "ечек")
 IK_INFLECTIONS = {"ами": {"plur", "ablt"}, "ом": {"sing", "ablt"}, "ов": {"plur", "gent"},
                   "ам": {"plur", "datv"}, "ах": {"plur", "loct"}, "а": {"sing", "gent"},
                   "у": {"sing", "datv"}, "е": {"sing", "loct"}, "и": {"plur", "nomn"}}
-GUESSED_LEMMA_MIN_BASE = 5  # an unknown "-ика" word pymorphy3 took for its own lemma: the plain word's letters
+GUESSED_LEMMA_MIN_BASE = 5  # plain-word letters for an unknown "-ика" word guessed as its own lemma
 PLAIN_MAX_WORDS = 7  # pymorphy3 misparses some ("номерочек")
 NEAR_SIMILARITY = 0.75  # a garbled word this close to a dictionary diminutive is asked of the audio
 
