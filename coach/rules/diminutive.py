@@ -74,6 +74,7 @@ MASCULINE_SURFACE = ("ик", "чик", "очек", "ечек")
 IK_INFLECTIONS = {"ами": {"plur", "ablt"}, "ом": {"sing", "ablt"}, "ов": {"plur", "gent"},
                   "ам": {"plur", "datv"}, "ах": {"plur", "loct"}, "а": {"sing", "gent"},
                   "у": {"sing", "datv"}, "е": {"sing", "loct"}, "и": {"plur", "nomn"}}
+SPLIT_SUFFIXES = frozenset({"ок", "ек", "ик"})  # a diminutive's suffix ASR wrote apart: "номер ок"
 GUESSED_LEMMA_MIN_BASE = 5  # plain-word letters for an unknown "-ика" word guessed as its own lemma
 PLAIN_MAX_WORDS = 7  # pymorphy3 misparses some ("номерочек")
 NEAR_SIMILARITY = 0.75  # a garbled word this close to a dictionary diminutive is asked of the audio
@@ -520,7 +521,6 @@ def _glued_head(word: str) -> str | None:
     return None
 
 
-SPLIT_SUFFIXES = frozenset({"ок", "ек", "ик"})  # a diminutive's suffix ASR wrote apart: "номер ок"
 def _ends_a_phrase(text: str, tok: Token) -> bool:
     """Whether punctuation or the line's end follows the word."""
     return text[tok.end_char :].lstrip()[:1] in ("", ",", ".", "!", "?", "…", ";", ":", "-", "—")
