@@ -320,12 +320,14 @@ class DiminutiveRule(Rule):
         if not full:
             return False
         analyzer = analyzer_for(self.language)
-        lines = list(getattr(state, "utterances", ()))
+        lines = getattr(state, "utterances", [])
         facts = getattr(state, "facts", {})
         read, said = facts.get(f"{self.id}.said", (0, frozenset()))  # the call's words, read once
         said = said | {t.lemma for line in lines[read:] for t in analyzer.tokens(line.text)}
         facts[f"{self.id}.said"] = (len(lines), said)
-        return not full.isdisjoint(said) or any(t.lemma in full for t in analyzer.tokens(utt.text))
+        if not lines or lines[-1] is not utt:  # the engine records the line before its rules run
+            said = said | {t.lemma for t in analyzer.tokens(utt.text)}
+        return not full.isdisjoint(said)
 
     def _joined(self, prev: Token, tok: Token, split: int) -> Found | None:
         """The diminutive ASR split in two. With a part no dictionary word ("секун дочку"), the

@@ -68,11 +68,8 @@ class NameRereads(NameHeard):
         30 s after the name became known (where an agent answers "Виктор, назовите номер счёта")
         and of the call's last 30 s (the closing: "Анастасия, спасибо за звонок")."""
         known = seen.known_at if seen.known_at is not None else 0.0
-        after = [u for u in state.utterances if u.speaker == AGENT and u.final and u.end > known]
-        if not after:
-            return []
-        first, last = after[0].start + REREAD_S, after[-1].end - REREAD_S
-        return [u for u in after if u.start < first or u.end > last]
+        return _first_and_last_windows([u for u in state.utterances
+                                        if u.speaker == AGENT and u.final and u.end > known])
 
     def reread_spans(self, hit: Hit) -> tuple[str, list[tuple[float, float]]] | None:
         """asked: the agent's first 30 s of lines, read again before "never asked" is reported.
@@ -172,10 +169,9 @@ class NameRereads(NameHeard):
                 return False
         if not lines:
             return False
-        first, last = lines[0].start + REREAD_S, lines[-1].end - REREAD_S
         hit.tentative = False
         hit.details["answer_unread"] = said
-        hit.judged_on = [u for u in lines if u.start < first or u.end > last]
+        hit.judged_on = _first_and_last_windows(lines)
         return True
 
     def _addresses_anyone(self, text: str, words: list[Any], seen: _Seen) -> bool:
@@ -214,6 +210,15 @@ class NameRereads(NameHeard):
             at = hit.judged_on[0].end if hit.judged_on else None
             seen.first_use = seen.last_use = at
         return used
+
+
+def _first_and_last_windows(lines: list[Utterance]) -> list[Utterance]:
+    """The lines of the first `REREAD_S` from the first one's start and of the last `REREAD_S`
+    to the last one's end: where a use of the name is (the answer, the closing)."""
+    if not lines:
+        return []
+    first, last = lines[0].start + REREAD_S, lines[-1].end - REREAD_S
+    return [u for u in lines if u.start < first or u.end > last]
 
 
 def _asked_in(lines: list[Utterance], question: str) -> Utterance:
