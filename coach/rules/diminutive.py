@@ -294,12 +294,13 @@ class DiminutiveRule(Rule):
         for words, asked, looks in _words_to_check(doc):
             for i, split in looks:
                 tok = words[i]
-                found = seen[tok.lower] if tok.lower in seen else self.analyse(tok.lower)
+                core = _core(tok)
+                found = seen[core] if core in seen else self.analyse(core)
                 tokens_hit = [tok]
                 if found is not None and _split_off_letter(words, i):
                     found = None  # the longer word was said: "в торник", "с кидочку" (set 19)
                 if found is None:
-                    if not split or (tok.lower in SPLIT_SUFFIXES and _ends_a_phrase(utt.text, tok)):
+                    if not split or (core in SPLIT_SUFFIXES and _ends_a_phrase(utt.text, tok)):
                         continue  # "Адрес ок, всё верно": the English "OK", not "адресок"
                     found = self._joined(words[i - 1], tok, split)
                     if found is None:
@@ -308,7 +309,7 @@ class DiminutiveRule(Rule):
                 if not self.wanted(found) or self._named_in_full(found, utt, state):
                     continue
                 # a word ASR split in two is named whole ("фоточка", not its tail "чку")
-                word = tok.lower if len(tokens_hit) == 1 else found.lemma
+                word = core if len(tokens_hit) == 1 else found.lemma
                 hits.append(self._hit(utt.text, words, asked, i, tokens_hit, found, word))
         return hits
 
@@ -335,13 +336,14 @@ class DiminutiveRule(Rule):
         word ends), only a diminutive of the first word's own noun, the letter at the cut read
         once or twice ("секунд|дочку" is "секундочку"), or the first word's case ending dropped
         ("секунду|дочку"): "пять минут дочка" is no "минуточка"."""
+        tail = _core(tok)
         if split == GARBLED_SPLIT:
-            found = self.analyse(prev.lower + tok.lower)
-            if found is None and tok.lower.startswith("ч") and prev.lower[-1:] in VOWELS:
+            found = self.analyse(prev.lower + tail)
+            if found is None and tail.startswith("ч") and prev.lower[-1:] in VOWELS:
                 # the suffix's "о"/"е" written as the first word's case ending: "минуты чку" is
                 # "минуточку" (held-out set 32, 8 kHz); only a diminutive of that word
                 for vowel in "ое":
-                    joined = self.analyse(prev.lower[:-1] + vowel + tok.lower)
+                    joined = self.analyse(prev.lower[:-1] + vowel + tail)
                     if joined is not None and joined.base == prev.lemma:
                         return joined
             return found
@@ -350,9 +352,9 @@ class DiminutiveRule(Rule):
             heads.append(prev.lower[:-1])  # "секунду дочку" (held-out set 28): a case ending ASR added
         joins = []
         for head in heads:
-            joins.append(head + tok.lower)
-            if head[-1] == tok.lower[0]:
-                joins.append(head + tok.lower[1:])
+            joins.append(head + tail)
+            if head[-1] == tail[0]:
+                joins.append(head + tail[1:])
         for joined in joins:
             found = self.analyse(joined)
             if found is not None and found.base == prev.lemma:
@@ -555,10 +557,16 @@ def _run_together(word: str, stem_len: int) -> bool:
                for k in range(stem_len + 1, len(word) - RUN_TOGETHER_MIN + 1))
 
 
+def _core(tok: Token) -> str:
+    """The word without the hyphen Whisper puts before a piece it heard as cut off ("секунд
+    -дочку", held-out set 33 at 8 kHz; "пас -партик")."""
+    return tok.lower.lstrip("-")
+
+
 def _split_kind(prev: Token, tok: Token) -> int:
     if not prev.text.isalpha():
         return NO_SPLIT
-    if not (known_word(prev.lower) and known_word(tok.lower)):
+    if not (known_word(prev.lower) and known_word(_core(tok))):
         return GARBLED_SPLIT  # "секун дочку", "номер очек": a part is no dictionary word
     return WORDS_SPLIT  # "секунд дочку": both words; `DiminutiveRule._joined` is stricter then
 
@@ -573,8 +581,8 @@ def _words_to_check(doc: Doc) -> list[tuple[list[Token], bool, list[tuple[int, i
     if looks is None:
         looks = doc.memo[_words_to_check] = [
             (words, asked, [(i, _split_kind(words[i - 1], tok) if i > 0 else NO_SPLIT)
-                            for i, tok in enumerate(words) if tok.text.isalpha() and (
-                                len(tok.lower) >= 4 or _garbled_tail(words, i))])
+                            for i, tok in enumerate(words) if _core(tok).isalpha() and (
+                                len(_core(tok)) >= 4 or _garbled_tail(words, i))])
             for words, asked in sentences(doc)]
     return looks
 
@@ -586,7 +594,7 @@ def _garbled_tail(words: list[Token], i: int) -> bool:
     it only as a diminutive of the word before)."""
     if i == 0 or not words[i - 1].text.isalpha():
         return False
-    lower = words[i].lower
+    lower = _core(words[i])
     return (len(lower) == 3 and not known_word(lower)) or lower in SPLIT_SUFFIXES
 
 

@@ -189,9 +189,11 @@ class NegativeSpec(RuleSpec):
         "`offer_words` word: \"Сами забрать не хотите?\" offers (held-out set 30)", default=[],
         default_doc="none")
     consequence_words: list[str] = spec_field(
-        "two-word connectives ending in a `cancel_words` word that start a main clause of their own, "
-        "which may offer: \"так что\" is \"so\" (\"…хранятся, так что не переживайте, вам не прислать "
-        "копию?\"), not the \"что\" of \"понимаю, что вы не…\"", default=[], default_doc="none")
+        "two-word phrases ending in a `cancel_words` word that cancel nothing: connectives that start "
+        "a main clause of their own, which may offer (\"так что\" is \"so\": \"…хранятся, так что не "
+        "переживайте, вам не прислать копию?\"), not the \"что\" of \"понимаю, что вы не…\"; and "
+        "adverbs such as \"как раз\" (\"just\"), not the \"раз\" of \"раз вы не хотите\"", default=[],
+        default_doc="none")
     conditional_words: list[str] = spec_field(
         "`question_words` that ask only beside a verb in the past tense or the infinitive: \"бы\" "
         "(\"вы бы не хотели…\", \"не попробовать бы…\"); beside a present or imperative verb alone "
