@@ -261,8 +261,8 @@ class NameBook:
             patronymic = nxt is not None and self.patronymic_shaped(nxt)  # "роман, викторомич гусев"
             # "это надежда Крылова": Whisper writes a name that is also a word small, the surname not;
             # after an introduction both may be small ("На меня вера, соколова.", held-out set 33)
-            surname = (nxt is not None and self.surname(nxt)
-                       and (spot.kind == "intro_strong" or (capitalised(nxt) and not sentence_start(text, nxt))))
+            surname = (nxt is not None and self.surname(nxt) and (
+                spot.kind == "intro_strong" or (capitalised(nxt) and not sentence_start(text, nxt))))
             if ambiguous and not (capitalised(tok) or alone or patronymic or surname):
                 return None  # "это вера в лучшее", "it's will"
             near = self.nearest(key) if self.names and key not in self.names else None
