@@ -701,9 +701,12 @@ class NegativeRule(Rule):
                              for w in words[max(0, i - 2) : i]):
             return None
         near = words[max(0, min(i, j) - self.window) : max(i, j) + self.window + 1]
-        # "от вас не поступили показания": a pronoun after a preposition is no addressee
+        # "от вас не поступили показания": a pronoun after a preposition is no addressee, unless
+        # it is the nominative no preposition takes ("о вы не думали…" is Whisper's "А вы…",
+        # held-out set 34)
         addressed_near = not self.address or any(
-            _is(w, self.address) and not (self.morph and k > 0 and near[k - 1].pos == "PREP")
+            _is(w, self.address) and not (self.morph and k > 0 and near[k - 1].pos == "PREP"
+                                          and "nomn" not in w.tags)
             for k, w in enumerate(near))
         offer_word = _is(target, self.offer) or requested
         if self.morph and target.pos == "VERB":
