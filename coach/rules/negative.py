@@ -677,6 +677,7 @@ class NegativeRule(Rule):
         asks_after = (self.morph and ("perf" in target.tags or _is(target, self.indirect))
                       and _asks_after(words, j, text, self.interrogatives))
         requested = _is(target, self.request)
+        dropped_te = self._dropped_te(words, i, j, text)
         # an imperative stays one when only another clause's "ли" asks: "Пожалуйста, не выбрасывайте,
         # вам удобнее в будни ли выходные" (ASR's "ли" for "или", held-out set 16)
         if ("impr" in target.tags and not split
@@ -711,7 +712,7 @@ class NegativeRule(Rule):
         offer_word = _is(target, self.offer) or requested
         if self.morph and target.pos == "VERB":
             # "вы"-forms only: a "ты"-form is said of anyone ("всех не упомнишь"), not to the customer
-            addressed = ("2per" in target.tags and "sing" not in target.tags) or split or maybe or (
+            addressed = ("2per" in target.tags and "sing" not in target.tags) or split or maybe or dropped_te or (
                 addressed_near and ("past" in target.tags and "plur" in target.tags or offer_word)
             ) or (question and "3per" in target.tags and self._experiencer_near(near)
                   ) or _polite_conditional(words, i, j) or (
@@ -727,6 +728,27 @@ class NegativeRule(Rule):
         if inverted and lo == i - 1 and lo > 0:
             lo -= 1  # "have you not brought": its auxiliary too
         return (lo, hi), j
+
+    def _dropped_te(self, words: list[Token], i: int, j: int, text: str) -> bool:
+        """A `request_words` verb in the 3rd person right after a particle that opens its clause,
+        with no subject named: Whisper's "Не желает заодно…", "…, не желают…" for "не желаете"
+        (held-out sets 28 and 34, five lines on three calls)."""
+        if not (self.morph and j == i + 1 and _is(words[j], self.request) and "3per" in words[j].tags
+                and "past" not in words[j].tags and _clause_start_at(words, i, text) == i):
+            return False
+        # a subject anywhere else in the sentence tells of them: "Он сказал, не желает платить",
+        # "Не желает он платить"
+        return not any(w.pos in ("NOUN", "NPRO") and "nomn" in w.tags and not _is(w, self.address)
+                       for w in words[:i] + words[j + 1 : j + 2])
+
+    def _you_form(self, word: Token) -> str | None:
+        """The verb's "вы" form in its tense ("желает" -> "желаете"), for the suggestion."""
+        for parse in parses(word.lower):
+            if "3per" in parse.tag:
+                form = parse.inflect({"plur", "2per"})
+                if form is not None:
+                    return form.word
+        return None
 
     def _subject_before(self, words: list[Token], i: int) -> bool:
         """Someone else is the subject before the auxiliary: "They don't want you to wait", "That
@@ -862,6 +884,8 @@ class NegativeRule(Rule):
             start -= 1  # the word the particle is written onto: "Do" of "Don't", "Would" of "Wouldn't"
         positive, obj = "", ""
         instead = self.positive_words.get(words[target].lemma)
+        if instead is None and self._dropped_te(words, particle, target, utt.text):
+            instead = self._you_form(words[target])  # "Не желает…" is "Не желаете…": "Желаете…?"
         if (words[target].lemma in self.no_positive or "impr" in words[target].tags
                 or (self.morph and _maybe_before(words, particle))):
             pass  # dropping the particle says the opposite ("Может, будем ждать?"), or the verb came split
