@@ -712,7 +712,8 @@ class NegativeRule(Rule):
         offer_word = _is(target, self.offer) or requested
         if self.morph and target.pos == "VERB":
             # "вы"-forms only: a "ты"-form is said of anyone ("всех не упомнишь"), not to the customer
-            addressed = ("2per" in target.tags and "sing" not in target.tags) or split or maybe or dropped_te or (
+            addressed = ("2per" in target.tags and "sing" not in target.tags) or split or maybe or (
+                dropped_te) or (
                 addressed_near and ("past" in target.tags and "plur" in target.tags or offer_word)
             ) or (question and "3per" in target.tags and self._experiencer_near(near)
                   ) or _polite_conditional(words, i, j) or (
