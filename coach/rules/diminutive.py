@@ -242,16 +242,24 @@ class DiminutiveRule(Rule):
         return self._glued_lead(word)  # "ифоточку" is "и фоточку" (held-out set 17)
 
     def _glued_lead(self, word: str) -> Found | None:
-        """The diminutive after a one-letter conjunction or preposition Whisper ran into it
-        ("ифоточку" for "и фоточку", "вфоточку"), when the word as written is none: only a rest
-        that is a dictionary word or a listed diminutive, so a garble is not read as one."""
-        if len(word) < 6 or word[0] not in GLUED_LEADS or known_word(word):
+        """The diminutive after a short conjunction or preposition Whisper ran into it
+        ("ифоточку" for "и фоточку", "вфоточку", "дозаявочки" for "до заявочки"), when the word as
+        written is none: only a rest that is a dictionary word or a listed diminutive, so a garble
+        is not read as one."""
+        if len(word) < 6 or known_word(word):
             return None
-        rest = word[1:]
-        found = self.analyse(rest)
-        if found is None or not (known_word(rest) or found.lemma in self.words):
-            return None
-        return found
+        for lead in (word[:1], word[:2]):
+            rest = word[len(lead):]
+            if lead not in GLUED_LEADS or len(rest) < 5:
+                continue
+            found = self.analyse(rest)
+            # a one-letter lead only before a word the dictionary or the list holds; a two-letter
+            # preposition also before an "-очк-"/"-ечк-" word ("заявочки", which pymorphy3 lacks,
+            # of "заявка", which it has), not "-ик" ("отторник" is a garbled "вторник")
+            if found is not None and (known_word(rest) or found.lemma in self.words
+                                      or (len(lead) == 2 and CHK_INSIDE.search(rest) is not None)):
+                return found
+        return None
 
     def _plain_reading(self, word: str, nouns: tuple[Any, ...]) -> bool:
         """Whether a dictionary word is also a form of a noun with no diminutive suffix at all.
@@ -522,7 +530,8 @@ NO_SPLIT, GARBLED_SPLIT, WORDS_SPLIT = 0, 1, 2
 
 GLUED_PREPOSITIONS = ("во", "в", "ко", "к", "со", "с")  # Whisper writes "окошечково вторник"
 VOWELS = frozenset("аеёиоуыэюя")
-GLUED_LEADS = frozenset("иавксуо")  # one-letter words Whisper runs into the next: "ифоточку"
+# short words Whisper runs into the next: "ифоточку", "дозаявочки" (held-out set 34, 8 kHz)
+GLUED_LEADS = frozenset([*"иавксуо", "до", "по", "на", "за", "из", "от", "об", "ко", "во", "со"])
 
 
 def _glued_head(word: str) -> str | None:
@@ -654,6 +663,7 @@ def _stem_words_near(start: str) -> tuple[tuple[str, bool], ...]:
 
 
 GARBLED_ENDING = re.compile(r"(?:ик|чк|ечек|очек|ецо)[а-яё]{0,3}$")
+CHK_INSIDE = re.compile(r"[оеё]ч(?:к|ек)[а-яё]{0,3}$")  # "заявочки", "листочек"
 
 
 @lru_cache(maxsize=20_000)
