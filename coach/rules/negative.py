@@ -733,7 +733,7 @@ class NegativeRule(Rule):
     def _dropped_te(self, words: list[Token], i: int, j: int, text: str) -> bool:
         """A `request_words` verb in the 3rd person right after a particle that opens its clause,
         with no subject named: Whisper's "Не желает заодно…", "…, не желают…" for "не желаете"
-        (held-out sets 28 and 34, five lines on three calls)."""
+        (seven offers on the kept transcripts of held-out sets 28 and 31-34)."""
         if not (self.morph and j == i + 1 and _is(words[j], self.request) and "3per" in words[j].tags
                 and "past" not in words[j].tags and _clause_start_at(words, i, text) == i):
             return False
