@@ -420,13 +420,18 @@ def test_a_garbled_word_that_would_be_no_offer_asks_nothing(ru):
         assert not [c for c in asked if c.rule == NEGATIVE and c.phrase != "?"], text
 
 
-def test_an_offer_verb_in_the_third_person_at_a_clause_start_is_asked_in_the_you_form(ru):
-    """"…, не желают заодно заменить…" (Whisper base, held-out set 7, for "не желаете"): asked of
-    the audio as "желаете". Someone else's wish ("Клиенты не желают ждать") asks nothing."""
+def test_an_offer_verb_in_the_third_person_at_a_clause_start_is_read_in_the_you_form(ru):
+    """"…, не желают заодно заменить…" (Whisper base, held-out set 7, for "не желаете"). Opening its
+    clause with no subject anywhere in the sentence, it is the offer as the text stands, suggested
+    in the "вы" form (held-out set 34's "И ещё вот, не желают из-за одно…" was missed on every
+    copy while it was only asked of the audio; the kept transcripts of sets 28 and 31-34 hold seven
+    such lines). With a noun before it that might be the subject, it is asked of the audio as
+    "желаете". Someone else's wish ("Клиенты не желают ждать") asks nothing."""
     text = "Хорошо, записываю на четверг, не желают заодно заменить тормозную жидкость."
     asked, events = candidates(ru, text)
-    [cand] = [c for c in asked if c.rule == NEGATIVE]
-    assert events == [] and cand.said == "желаете" and [t.text for t in cand.tokens][:2] == ["не", "желают"]
+    assert not [c for c in asked if c.rule == NEGATIVE]
+    [event] = [e for e in events if e.rule == NEGATIVE]
+    assert event.text == "не желают" and event.suggestion == "Желаете заодно заменить тормозную жидкость?"
     # the comma ASR dropped, after a word that cannot be the subject (held-out set 18)
     [cand] = [c for c in candidates(ru, "Решение примет доктор на осмотре не желают заодно записаться?")[0]
               if c.rule == NEGATIVE]
