@@ -402,7 +402,7 @@ class DiminutiveRule(Rule):
         taken = {id(t) for hit in hits for t in hit.tokens}
         out = []
         for words, asked in sentences(doc):
-            cores = [w.lower.strip("-") for w in words]  # Whisper writes "пас -партик" for "паспортик"
+            cores = [_core(w) for w in words]
             for i, tok in enumerate(words):
                 core = cores[i]
                 if id(tok) in taken or not core.isalpha():
@@ -513,7 +513,7 @@ class DiminutiveRule(Rule):
         мажечку" for "бумажечку", "пасмортик" for "паспортик"): read again
         (`Rulebook._line_read_again`). Most diminutives are in no dictionary either."""
         words = as_doc(tokens).words
-        looks = [w.lower.strip("-") for w in words]  # Whisper writes "пас -партик" for "паспортик"
+        looks = [_core(w) for w in words]
         return any(_garbled_diminutive(w) and self.analyse(w) is None for w in looks)
 
     def finding_key(self, hit: Hit) -> str:
@@ -567,9 +567,9 @@ def _run_together(word: str, stem_len: int) -> bool:
 
 
 def _core(tok: Token) -> str:
-    """The word without the hyphen Whisper puts before a piece it heard as cut off ("секунд
-    -дочку", held-out set 33 at 8 kHz; "пас -партик")."""
-    return tok.lower.lstrip("-")
+    """The word without the hyphens Whisper puts at a piece it heard as cut off ("секунд
+    -дочку", held-out set 33 at 8 kHz; "пас -партик" for "паспортик")."""
+    return tok.lower.strip("-")
 
 
 def _split_kind(prev: Token, tok: Token) -> int:
