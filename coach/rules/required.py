@@ -90,6 +90,9 @@ class RequiredSpec(RuleSpec):
     max_utterances: int = spec_field("at most this many utterances of them", default=3, minimum=1)
     max_gap: int = spec_field("as for phrase", default=1, minimum=0)
     fuzzy: bool = spec_field("as for phrase", default=True)
+    exact: list[str] = spec_field(
+        "phrases of `require` matched only as written, without ASR slips: Whisper's \"heather\" for "
+        "\"Hi there\" is one letter from \"weather\"", default=[], default_doc="none")
     names_file: str | None = spec_field(
         "first names for `{name}` and for telling a person from a company in `{company}` (a UTF-8 file, "
         "one name a line, path relative to the rule); Russian has pymorphy3's names besides",
@@ -173,6 +176,12 @@ class RequiredRule(Rule):
         for label, phrases in self.require.items():
             for phrase in phrases:
                 self._labels_of.setdefault(phrase, []).append(label)
+        listed = {p for phrases in spec.require.values() for p in phrases}
+        stray = [p for p in spec.exact if p not in listed]
+        if stray:
+            raise SpecError("exact", f"'{stray[0]}' is not a phrase of require")
+        exact = set(spec.exact)
+        self.exact = frozenset(p for phrases in self.require.values() for p in phrases if p.text in exact)
         unknown = [label for label in spec.must_have if label not in self.require]
         if unknown:
             raise SpecError("must_have", f"'{unknown[0]}' is not a label of require "
@@ -319,7 +328,8 @@ class RequiredRule(Rule):
                 phrases = [(p, label) for p in doc.candidates(self.fuzzy) for label in labels_of.get(p, ())]
             else:
                 phrases = [(p, label) for label, ps in self.require.items() for p in ps]
-            found = {label for p, label in phrases if doc.find(p, self.max_gap, self.fuzzy)}
+            found = {label for p, label in phrases
+                     if doc.find(p, self.max_gap, self.fuzzy and p not in self.exact)}
             if self.named and not {label for label, _ in self.named} <= found:
                 found |= self._named_labels(doc)
             labels = doc.memo[self] = frozenset(found)
