@@ -257,7 +257,7 @@ def test_rules_dir_moves_analyzers_yaml(tmp_path, monkeypatch):
     shutil.copy(ROOT / "rules" / "analyzers.yaml", rules / "analyzers.yaml")
     text = (rules / "analyzers.yaml").read_text(encoding="utf-8")
     (rules / "analyzers.yaml").write_text(
-        text.replace("threshold_db: 10.0", "threshold_db: 9.5"), encoding="utf-8"
+        text.replace("threshold_db: 8.5", "threshold_db: 9.5"), encoding="utf-8"
     )
     monkeypatch.setenv("COACH_RULES_DIR", str(rules))
     assert default_path() == rules / "analyzers.yaml"

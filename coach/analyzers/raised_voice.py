@@ -65,7 +65,7 @@ MONO_REASON = (
 @dataclass(frozen=True)
 class RaisedVoiceOptions(FindingOptions):
     max_per_call: int = opt(3, "list at most this many findings per call (0: no cap); the rest are counted")
-    threshold_db: float = opt(10.0, "a block this much louder than the agent's baseline is loud")
+    threshold_db: float = opt(8.5, "a block this much louder than the agent's baseline is loud")
     block_s: float = opt(1.0, "loudness is measured over blocks of this much speech", gt=0)
     min_block_s: float = opt(0.5, "a shorter tail of speech is not judged on its own")
     own_share: float = opt(0.5, "a block is the agent's own speech when this share is in their words", le=1.0)
