@@ -742,13 +742,23 @@ class NegativeRule(Rule):
         """A `request_words` verb in the 3rd person right after a particle that opens its clause,
         with no subject named: Whisper's "Не желает заодно…", "…, не желают…" for "не желаете"
         (seven offers on the kept transcripts of held-out sets 28 and 31-34)."""
-        if not (self.morph and j == i + 1 and _is(words[j], self.request) and "3per" in words[j].tags
-                and "past" not in words[j].tags and _clause_start_at(words, i, text) == i):
+        verb = words[j]
+        if not (self.morph and j == i + 1 and _is(verb, self.request) and "3per" in verb.tags
+                and "past" not in verb.tags):
             return False
-        # a subject anywhere else in the sentence tells of them: "Он сказал, не желает платить",
-        # "Не желает он платить"
-        return not any(w.pos in ("NOUN", "NPRO") and "nomn" in w.tags and not _is(w, self.address)
-                       for w in words[:i] + words[j + 1 : j + 2])
+        others = words[:i] + words[j + 1 : j + 2]
+        if _clause_start_at(words, i, text) == i:
+            # a subject anywhere else in the sentence tells of them: "Он сказал, не желает платить",
+            # "Не желает он платить"
+            return not any(w.pos in ("NOUN", "NPRO") and "nomn" in w.tags and not _is(w, self.address)
+                           for w in others)
+        # inside a clause only when no word could be the verb's subject, in its number: "Вторая вещь
+        # со скидкой, не желают заодно сдать шапку…" (Whisper's commas lost, held-out set 36), not
+        # "Многие не желают ждать", "Клиент не желает ждать"
+        number = "plur" if "plur" in verb.tags else "sing"
+        return not any(w.pos in ("NOUN", "NPRO", "ADJF", "PRTF", "NUMR") and "nomn" in w.tags
+                       and (number in w.tags or w.pos == "NUMR") and not _is(w, self.address)
+                       for w in others)
 
     def _you_form(self, word: Token) -> str | None:
         """The verb's "вы" form in its tense ("желает" -> "желаете"), for the suggestion."""

@@ -82,6 +82,10 @@ class OccurrenceSpec(RuleSpec):
         "two-word phrases in which a `standalone` word counts without punctuation: \"so like\" "
         "(\"So like we can do that\"), \"like #\" (\"with like 10 minutes\"; `#` is a number)",
         default=[], default_doc="none")
+    not_before: dict[str, list[str]] = spec_field(
+        "listed words that are no filler before a word of these parts of speech (pymorphy3 tags: "
+        "\"это самое\" before an adjective is a superlative, \"это самое главное\")",
+        default={}, default_doc="none")
     per_minute: float = spec_field("the rate that makes it a finding", default=4, minimum=0)
     min_count: int = spec_field("never fewer occurrences than this", default=2, minimum=1)
     min_speech_s: float = spec_field("the first seconds of speech count as this long", default=20,
@@ -178,6 +182,8 @@ class OccurrenceRule(Rule):
         if bad:
             raise SpecError("standalone_next_to", f"each entry is two words, got {bad[0]!r}")
         self.standalone_pairs = frozenset(tuple(p.lower().split()) for p in spec.standalone_next_to)
+        self.not_before = {tuple(t.lower for t in analyzer.tokens(w) if not t.is_punct): frozenset(tags)
+                           for w, tags in spec.not_before.items()}
         self.per_minute = spec.per_minute
         self.min_count = spec.min_count
         self.min_speech_s = spec.min_speech_s
@@ -229,6 +235,8 @@ class OccurrenceRule(Rule):
             if (a == b and words[a].lower in self.standalone and a not in set_off
                     and not self._in_pair(words, a)):
                 continue
+            if self.not_before and self._before_barred(words, a, b):
+                continue
             kept.append((a, b))
         runs: list[_Run] = []
         last = -2
@@ -241,6 +249,13 @@ class OccurrenceRule(Rule):
                 runs.append(_Run(list(words[a : b + 1]), [said]))
             last = b
         return runs, len(kept)
+
+    def _before_barred(self, words: list[Token], a: int, b: int) -> bool:
+        """Whether the filler words[a..b] stands before a word `not_before` bars for it: Whisper
+        writes the filler "это самое" as "это самая", "это самый" ("Это самая онжа для связи",
+        held-out set 36), which before an adjective make a superlative ("это самая простая")."""
+        tags = self.not_before.get(tuple(w.lower for w in words[a : b + 1]))
+        return tags is not None and b + 1 < len(words) and words[b + 1].pos in tags
 
     def _in_pair(self, words: list[Token], i: int) -> bool:
         """Whether the standalone word at i stands in one of `standalone_next_to` with its neighbour:
