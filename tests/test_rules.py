@@ -68,6 +68,54 @@ def test_invalid_rule_names_file_and_field(tmp_path, mutation, field):
     assert str(path) in str(info.value) and f"'{field}" in str(info.value)
 
 
+FILLERS = """id: acme.fillers
+kind: occurrence
+category: filler_words
+speaker: agent
+severity: minor
+message: m
+suggestion: s
+source: s
+words: [ну, это самая]
+not_before: {это самая: [ADJF]}
+min_count: 1
+per_minute: 0
+examples: {match: ["Ну, это самая онжа."], no_match: ["Это самая простая услуга."]}
+"""
+OPENING = """id: acme.greeting
+kind: required
+category: no_greeting
+speaker: agent
+severity: major
+message: "m {missing}"
+suggestion: s
+source: s
+part: opening
+require: {greeting: [hello, heather]}
+exact: [heather]
+examples: {match: ["Yeah?", "The weather is fine."], no_match: ["Hello, Acme.", "Heather, Acme."]}
+"""
+
+
+@pytest.mark.parametrize("text, mutation, field", [
+    (FILLERS, ("[ADJF]", "[ADJ]"), "not_before"),  # no pymorphy3 part of speech
+    (OPENING, ("exact: [heather]", "exact: [hola]"), "exact"),  # not a phrase of require
+])
+def test_a_bad_not_before_or_exact_names_the_field(tmp_path, text, mutation, field):
+    path = write(tmp_path / "ru" / "bad.yaml", text.replace(*mutation))
+    with pytest.raises(RuleError) as info:
+        load_rules("ru", [tmp_path])
+    assert str(path) in str(info.value) and f"'{field}" in str(info.value)
+
+
+@pytest.mark.parametrize("text", [FILLERS, OPENING])
+def test_not_before_and_exact_rules_pass_their_examples(tmp_path, text):
+    write(tmp_path / "ru" / "ok.yaml", text)
+    [rule] = [r for r in load_rules("ru", [tmp_path]).rules if r.id.startswith("acme.")]
+    failures = [r.describe() for r in run_rule_examples(rule) if not r.passed]
+    assert not failures, "\n".join(failures)
+
+
 def idea_finds(tmp_path: Path, fields: str):
     """What a Russian phrase rule with these `fields` (phrases, ideas, idea_window) finds in a text,
     as the found words lower-cased."""

@@ -108,6 +108,11 @@ class OccurrenceSpec(RuleSpec):
                                 "the call's rate (0: off)", default=0, minimum=0)
 
 
+# pymorphy3's parts of speech (OpenCorpora), what `not_before` may name
+POS_TAGS = frozenset({"NOUN", "ADJF", "ADJS", "COMP", "VERB", "INFN", "PRTF", "PRTS", "GRND", "NUMR", "ADVB",
+                      "NPRO", "PRED", "PREP", "CONJ", "PRCL", "INTJ"})
+
+
 @dataclass
 class _Run:
     """Adjacent fillers in one utterance ("ну, короче"): their tokens and each filler as said."""
@@ -182,6 +187,10 @@ class OccurrenceRule(Rule):
         if bad:
             raise SpecError("standalone_next_to", f"each entry is two words, got {bad[0]!r}")
         self.standalone_pairs = frozenset(tuple(p.lower().split()) for p in spec.standalone_next_to)
+        unknown = [t for tags in spec.not_before.values() for t in tags if t not in POS_TAGS]
+        if unknown:
+            raise SpecError("not_before", f"'{unknown[0]}' is no part of speech pymorphy3 tags "
+                                          f"({', '.join(sorted(POS_TAGS))})")
         self.not_before = {tuple(t.lower for t in analyzer.tokens(w) if not t.is_punct): frozenset(tags)
                            for w, tags in spec.not_before.items()}
         self.per_minute = spec.per_minute
