@@ -122,9 +122,14 @@ def word_matches(token: Token, lemma: str, lower: str, fuzzy: bool) -> bool:
     return _near(token.lemma, lemma, edits) and not _real_other_word(token.lower, token.lemma, lemma)
 
 
+def _russian(word: str) -> bool:
+    """Whether the word has Cyrillic letters: only those can be asked of pymorphy3's dictionary."""
+    return any("а" <= ch <= "я" for ch in word)
+
+
 @lru_cache(maxsize=50_000)
 def _real_other_word(word: str, lemma: str, phrase_lemma: str) -> bool:
-    return lemma != phrase_lemma and any("а" <= ch <= "я" for ch in word) and known_word(word)
+    return lemma != phrase_lemma and _russian(word) and known_word(word)
 
 
 # Negative particles of the packs' languages: a phrase with one and a window without it say
@@ -160,7 +165,7 @@ def _near(a: str, b: str, edits: int) -> bool:
 
 @lru_cache(maxsize=20_000)
 def _glued_noise(word: str, head: str) -> bool:
-    if head.startswith(("не", "ни")) or not any("а" <= ch <= "я" for ch in word):
+    if head.startswith(("не", "ни")) or not _russian(word):
         return False
     return not known_word(word)
 
