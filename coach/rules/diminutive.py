@@ -74,6 +74,12 @@ MASCULINE_SURFACE = ("ик", "чик", "очек", "ечек")
 IK_INFLECTIONS = {"ами": {"plur", "ablt"}, "ом": {"sing", "ablt"}, "ов": {"plur", "gent"},
                   "ам": {"plur", "datv"}, "ах": {"plur", "loct"}, "а": {"sing", "gent"},
                   "у": {"sing", "datv"}, "е": {"sing", "loct"}, "и": {"plur", "nomn"}}
+# case endings of a feminine "-ка" diminutive no dictionary holds ("предоплатка", held-out set 37):
+# read off its surface when the word less "к" is a feminine noun ("предоплата"); a dictionary word is
+# a noun in its own right ("водка", "палатка", "сумка" are no little "вода", "палата", "сума")
+KA_INFLECTIONS = {"кой": {"sing", "ablt"}, "ка": {"sing", "nomn"}, "ки": {"sing", "gent"},
+                  "ке": {"sing", "datv"}, "ку": {"sing", "accs"}}
+CONSONANTS = frozenset("бвгджзклмнпрстфхцчшщ")
 SPLIT_SUFFIXES = frozenset({"ок", "ек", "ик"})  # a diminutive's suffix ASR wrote apart: "номер ок"
 GUESSED_LEMMA_MIN_BASE = 5  # plain-word letters for an unknown "-ика" word guessed as its own lemma
 PLAIN_MAX_WORDS = 7  # pymorphy3 misparses some ("номерочек")
@@ -239,7 +245,25 @@ class DiminutiveRule(Rule):
                     if base is not None:
                         form = base.inflect(IK_INFLECTIONS[ending])
                         return Found(stem + "ик", stem, form.word if form is not None else stem)
+        if not known_word(word) and (found := self._unknown_ka(word)) is not None:
+            return found
         return self._glued_lead(word)  # "ифоточку" is "и фоточку" (held-out set 17)
+
+    def _unknown_ka(self, word: str) -> Found | None:
+        """An unknown "-ка" word made of a feminine noun ("предоплатка" of "предоплата"): pymorphy3
+        guesses it a masculine "предоплаток", so its surface is read (`KA_INFLECTIONS`)."""
+        for ending, grammemes in KA_INFLECTIONS.items():
+            stem = word[: -len(ending)]
+            if not word.endswith(ending) or len(stem) < GUESSED_LEMMA_MIN_BASE or stem[-1] not in CONSONANTS:
+                continue
+            base = stem + "а"
+            if not known_word(base):
+                continue
+            for p in _nouns(base):
+                if _e(p.normal_form) == base and p.tag.gender == "femn":
+                    form = p.inflect(grammemes)
+                    return Found(stem + "ка", base, form.word if form is not None else base)
+        return None
 
     def _glued_lead(self, word: str) -> Found | None:
         """The diminutive after a short conjunction or preposition Whisper ran into it

