@@ -113,7 +113,7 @@ class InterruptionOptions(GateOptions):
     floor_kept_s: float = opt(1.5, "the customer goes on talking this long after such a sound: they kept "
                                    "the floor (0: no such check)", ge=0.0)
     confident_overlap_s: float = opt(2.0, "confidence reaches 1.0 at this overlap (0.5 at min_overlap_s)")
-    echo_db: float = opt(12.0, "a channel this far under its speaker's own speech carries echo, not them")
+    echo_db: float = opt(10.0, "a channel this far under its speaker's own speech carries echo, not them")
     own_reference_s: float = opt(1.0, "own speech (inside words) needed before the echo check applies")
     seam_gap_s: float = opt(0.04, "diarized mono: a turn that begins this soon after the other's turn "
                                   "began over it (a turn change leaves a pause)", ge=0.0)
