@@ -79,7 +79,6 @@ IK_INFLECTIONS = {"ами": {"plur", "ablt"}, "ом": {"sing", "ablt"}, "ов": 
 # a noun in its own right ("водка", "палатка", "сумка" are no little "вода", "палата", "сума")
 KA_INFLECTIONS = {"кой": {"sing", "ablt"}, "ка": {"sing", "nomn"}, "ки": {"sing", "gent"},
                   "ке": {"sing", "datv"}, "ку": {"sing", "accs"}}
-CONSONANTS = frozenset("бвгджзклмнпрстфхцчшщ")
 SPLIT_SUFFIXES = frozenset({"ок", "ек", "ик"})  # a diminutive's suffix ASR wrote apart: "номер ок"
 GUESSED_LEMMA_MIN_BASE = 5  # plain-word letters for an unknown "-ика" word guessed as its own lemma
 PLAIN_MAX_WORDS = 7  # pymorphy3 misparses some ("номерочек")
@@ -254,10 +253,8 @@ class DiminutiveRule(Rule):
         guesses it a masculine "предоплаток", so its surface is read (`KA_INFLECTIONS`)."""
         for ending, grammemes in KA_INFLECTIONS.items():
             stem = word[: -len(ending)]
-            if not word.endswith(ending) or len(stem) < GUESSED_LEMMA_MIN_BASE or stem[-1] not in CONSONANTS:
-                continue
             base = stem + "а"
-            if not known_word(base):
+            if not word.endswith(ending) or len(stem) < GUESSED_LEMMA_MIN_BASE or not known_word(base):
                 continue
             for p in _nouns(base):
                 if _e(p.normal_form) == base and p.tag.gender == "femn":
