@@ -223,7 +223,8 @@ def _diarized(coach: Coach, call: CallAudio, language: str, speech: ChannelSpeec
     with coach.rules_lock:  # the roles are read with the rules (coach.core.Coach.rules_lock)
         roles = mono.pick_agent(voiced, lambda: coach.new_session((AGENT, CUSTOMER), language),
                                 call.duration_s)
-    if not found.two_speakers and roles.confidence < KEEP_SPLIT_ROLE_CONFIDENCE:
+    if (not found.two_speakers and roles.confidence < KEEP_SPLIT_ROLE_CONFIDENCE
+            and not mono.alternates(heard, diarization, found.centroid_similarity)):
         doubted = None
         if roles.confidence >= DOUBT_SPLIT_ROLE_CONFIDENCE:  # the words lean one way: see WITHHELD_CATEGORIES
             doubted = DoubtedSplit([(u.start, u.end) for v, u in voiced if v != roles.agent],

@@ -60,6 +60,21 @@ INTRODUCTION_STEP = 0.5
 # `FAR_SIDE_PAUSE_S` is one side of a call recorded alone (see the module docstring).
 FAR_SIDE_PAUSE_SHARE = 0.3
 FAR_SIDE_PAUSE_S = 2.0
+# Two similar voices judged one (the same synthetic voice at two pitches: centroid similarity
+# 0.84-0.88 on the four such mono calls of held-out set 39) whose best two-way split gives
+# consecutive Whisper segments to different voices this often, over at least
+# `ALTERNATION_MIN_PAIRS` pairs, are two people taking turns: the split is kept. Measured
+# (forty-third session): those four calls 0.76-0.84 over 29-37 pairs. One voice alone (real
+# agent-only and caller-only recordings of aws-samples' live-call-analytics with their pauses cut
+# to 0.5 s, the fixture mono_call.wav, four festival agent channels played alone): below
+# `ALTERNATION_MAX_SIMILARITY` at most 0.41 over 12+ pairs (0.80 over 5); above it up to 0.72.
+# One voice alone measured 0.82-0.96 similarity, the higher the likelier, hence the bound. Real
+# two-person mono mixes change voice at only 0.3-0.4 of segment ends (Whisper's segments hold
+# both sides of a quick exchange), so this does not rescue them; it is for turns as clean as a
+# scripted call's.
+KEEP_SPLIT_ALTERNATION = 0.7
+ALTERNATION_MIN_PAIRS = 12
+ALTERNATION_MAX_SIMILARITY = 0.9
 # Words either side opens a call with, which say nothing about who answered it: picking up
 # ("алло", "да, слушаю") and bare greetings, in the languages coach has packs for.
 ANSWER_WORDS = frozenset({
@@ -168,6 +183,26 @@ def far_side_missing(diarization: Diarization) -> bool:
     paused = sum(later.start - earlier.end for earlier, later in zip(turns, turns[1:])
                  if later.start - earlier.end >= FAR_SIDE_PAUSE_S)
     return diarization.duration_s > 0 and paused / diarization.duration_s >= FAR_SIDE_PAUSE_SHARE
+
+
+def alternation(heard: list[Utterance], diarization: Diarization) -> tuple[float, int]:
+    """How the rejected two-way split of a voice judged alone follows the transcript: the share of
+    consecutive Whisper segments that it gives to different voices, and how many pairs that is
+    (`KEEP_SPLIT_ALTERNATION`). A dialogue read line by line changes voice at most segment ends;
+    one voice cut in two by its own intonation changes at few."""
+    voices = [diarization.speaker_of_span(u.start, u.end) for u in sorted(heard, key=lambda u: u.start)]
+    pairs = [(a, b) for a, b in zip(voices, voices[1:]) if a is not None and b is not None]
+    if not pairs:
+        return 0.0, 0
+    return sum(a != b for a, b in pairs) / len(pairs), len(pairs)
+
+
+def alternates(heard: list[Utterance], diarization: Diarization, centroid_similarity: float) -> bool:
+    """Whether a voice judged alone is still two people taking turns (see `KEEP_SPLIT_ALTERNATION`)."""
+    if centroid_similarity >= ALTERNATION_MAX_SIMILARITY:
+        return False
+    share, pairs = alternation(heard, diarization)
+    return pairs >= ALTERNATION_MIN_PAIRS and share >= KEEP_SPLIT_ALTERNATION
 
 
 def opener(voiced: list[tuple[int, Utterance]]) -> int:
