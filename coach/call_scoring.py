@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 # Call-level findings that a missing end of the recording could contradict.
 TAIL_CATEGORIES = ("no_closing", "name_not_used", "name_not_asked")
 # A mono call judged one voice keeps its two-way split only when the words show an agent and a
-# customer this clearly (coach.mono.pick_agent's role confidence); otherwise it is scored as the
+# customer this clearly (coach.mono.pick_agent's role confidence), or when its turns alternate with
+# the transcript as two people's do (coach.mono.alternates); otherwise it is scored as the
 # agent alone. Two real people on an 8 kHz line can sound one voice to the speaker embedding
 # (Auto_Repairs_49: centroid similarity 0.89), and then every customer word is the agent's: its
 # "I don't know", fillers and "okay right" became the agent's forbidden phrases and filler habit.

