@@ -711,8 +711,9 @@ def _split_off_letter(words: list[Token], i: int) -> bool:
     said, and is read instead ("с кидочку" is "скидочку", held-out set 19); "с ключиком" joins
     into no word and stays. A two-letter preposition likewise: "На волочки тоже заменим" is
     "наволочки" (held-out set 41), no little "воля"."""
+    if i == 0 or words[i - 1].end_char + 1 != words[i].start_char:
+        return False
     lead = words[i - 1].lower
-    if i == 0 or not (len(lead) == 1 or (len(lead) == 2 and lead in GLUED_LEADS)) \
-            or words[i - 1].end_char + 1 != words[i].start_char:
+    if not (len(lead) == 1 or (len(lead) == 2 and lead in GLUED_LEADS)):
         return False
     return known_word(lead + words[i].lower)
