@@ -586,7 +586,8 @@ def test_a_diminutive_garbled_inside_its_stem_is_found_where_the_audio_says_it(c
 def test_a_diminutive_heard_as_the_plural_and_k_is_found_where_the_audio_says_it(coach, ru):
     """"адресок" decoded as "адреса к" (held-out set 28, three lines on every copy): the audio is
     asked about "адресок", the noun's own "-ок" diminutive, and accepts it where it was said. A
-    real "часа к вам" is asked about "часок" as well, and the audio rejects it."""
+    real "часа к вам" is not even asked about "часок": the "к" governs the dative after it (the
+    audio had accepted "машина к вам" as "машинок", held-out set 40)."""
     text = "Давайте еще раз сверим адреса к улице Заводская, дом 12."
     verifier, seconds = clip_verifier(coach, "address_dim.wav")
     [event] = [e for e in ru.check_utterance(clip_utterance(text, seconds), ru.new_state(), verify=verifier)
@@ -596,7 +597,7 @@ def test_a_diminutive_heard_as_the_plural_and_k_is_found_where_the_audio_says_it
     text = "Через два часа к вам приедет мастер."
     verifier, seconds = clip_verifier(coach, "hours_to_you.wav")
     asked, _ = candidates(ru, text)
-    assert [c.said for c in asked if c.rule == DIMINUTIVE] == ["часок"]
+    assert not [c.said for c in asked if c.rule == DIMINUTIVE]
     assert not [e for e in ru.check_utterance(clip_utterance(text, seconds), ru.new_state(), verify=verifier)
                 if e.rule.startswith("ru.diminutive")]
 
