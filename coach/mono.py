@@ -191,7 +191,7 @@ def alternation(heard: list[Utterance], diarization: Diarization) -> tuple[float
     consecutive Whisper segments that it gives to different voices, and how many pairs that is
     (`KEEP_SPLIT_ALTERNATION`). A dialogue read line by line changes voice at most segment ends;
     one voice cut in two by its own intonation changes at few."""
-    voices = [diarization.speaker_of_span(u.start, u.end) for u in sorted(heard, key=lambda u: u.start)]
+    voices = diarization.assign(sorted(heard, key=lambda u: u.start))
     pairs = [(a, b) for a, b in zip(voices, voices[1:]) if a is not None and b is not None]
     if not pairs:
         return 0.0, 0
