@@ -125,10 +125,13 @@ def test_a_second_run_on_the_same_out_is_refused_while_the_first_works(tmp_path)
         deadline = time.monotonic() + 60
         while not (out / ".coach.lock").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        time.sleep(0.5)
+        # Held still while the second run starts: a short call could otherwise be scored, and the
+        # lock let go, before the second run gets as far as the lock (seen on a fresh 2-core clone)
+        os.kill(first.pid, signal.SIGSTOP)
         second = run("score", str(CALLS / "clean_call.wav"), "-o", str(out), "--language", "ru")
         one_line_error(second, str(out), "another 'coach score'")
     finally:
+        os.kill(first.pid, signal.SIGCONT)
         first.wait(timeout=300)
     assert first.returncode == 0
     assert [p.name for p in out.glob("*.json")] == ["forbidden_agent.json"]
