@@ -79,6 +79,11 @@ IK_INFLECTIONS = {"ами": {"plur", "ablt"}, "ом": {"sing", "ablt"}, "ов": 
 # a noun in its own right ("водка", "палатка", "сумка" are no little "вода", "палата", "сума")
 KA_INFLECTIONS = {"кой": {"sing", "ablt"}, "ка": {"sing", "nomn"}, "ки": {"sing", "gent"},
                   "ке": {"sing", "datv"}, "ку": {"sing", "accs"}}
+# ... and of an unknown "-очка"/"-ечка" word made of a feminine thing ending "-ь", "-а", "-я"
+# ("ваточка" of "вата", "выписочка" of "выписка", "бронечка" of "бронь"); not "-очк-" on "-ь" or
+# "-я": Whisper's "волочки" (of "наволочки") and "голочка" are no little "воля", "голь"
+CHKA_BASE_TAILS = {"очк": ("а", "ка"), "ечк": ("ь", "ка")}
+CHKA_MIN_STEM = 3  # "брон(ечку)"
 SPLIT_SUFFIXES = frozenset({"ок", "ек", "ик"})  # a diminutive's suffix ASR wrote apart: "номер ок"
 GUESSED_LEMMA_MIN_BASE = 5  # plain-word letters for an unknown "-ика" word guessed as its own lemma
 PLAIN_MAX_WORDS = 7  # pymorphy3 misparses some ("номерочек")
@@ -250,7 +255,22 @@ class DiminutiveRule(Rule):
 
     def _unknown_ka(self, word: str) -> Found | None:
         """An unknown "-ка" word made of a feminine noun ("предоплатка" of "предоплата"): pymorphy3
-        guesses it a masculine "предоплаток", so its surface is read (`KA_INFLECTIONS`)."""
+        guesses it a masculine "предоплаток", so its surface is read (`KA_INFLECTIONS`). The same
+        for an unknown "-очка"/"-ечка" word ("бронечку" of "бронь", held-out set 42, which
+        pymorphy3 guesses a name)."""
+        for ending, grammemes in KA_INFLECTIONS.items():
+            for infix, tails in CHKA_BASE_TAILS.items():
+                stem = word[: -len(ending) - len(infix) + 1]
+                if not word.endswith(infix[:-1] + ending) or len(stem) < CHKA_MIN_STEM:
+                    continue
+                for tail in tails:
+                    base = stem + tail
+                    if not known_word(base):
+                        continue
+                    for p in _nouns(base):
+                        if _e(p.normal_form) == base and p.tag.gender == "femn" and p.tag.animacy == "inan":
+                            form = p.inflect(grammemes)
+                            return Found(stem + infix + "а", base, form.word if form is not None else base)
         for ending, grammemes in KA_INFLECTIONS.items():
             stem = word[: -len(ending)]
             base = stem + "а"

@@ -263,7 +263,10 @@ class NameBook:
             # after an introduction both may be small ("На меня вера, соколова.", held-out set 33)
             surname = (nxt is not None and self.surname(nxt) and (
                 spot.kind == "intro_strong" or (capitalised(nxt) and not sentence_start(text, nxt))))
-            if ambiguous and not (capitalised(tok) or alone or patronymic or surname):
+            # "это любовь Сергей Ревина" (Whisper's "Любовь Сергеевна", held-out set 42): a first
+            # name after the word makes it a person's name too
+            named_after = nxt is not None and (after := self.dictionary(nxt.lower)) is not None and not after[1]
+            if ambiguous and not (capitalised(tok) or alone or patronymic or surname or named_after):
                 return None  # "это вера в лучшее", "it's will"
             near = self.nearest(key) if self.names and key not in self.names else None
             if near is not None:  # a rare name one slip from a common one: likely that one
