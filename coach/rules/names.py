@@ -265,7 +265,8 @@ class NameBook:
                 spot.kind == "intro_strong" or (capitalised(nxt) and not sentence_start(text, nxt))))
             # "это любовь Сергей Ревина" (Whisper's "Любовь Сергеевна", held-out set 42): a first
             # name after the word makes it a person's name too
-            named_after = nxt is not None and (after := self.dictionary(nxt.lower)) is not None and not after[1]
+            after = self.dictionary(nxt.lower) if nxt is not None else None
+            named_after = after is not None and not after[1]
             if ambiguous and not (capitalised(tok) or alone or patronymic or surname or named_after):
                 return None  # "это вера в лучшее", "it's will"
             near = self.nearest(key) if self.names and key not in self.names else None
