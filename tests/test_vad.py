@@ -9,7 +9,7 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps, get_vad_model
 
 from coach.asr.fast import FastOptions
 from coach.asr.segmenter import SegmenterOptions
-from coach.asr.vad import ChannelSpeech, StreamingVad, speech_probabilities
+from coach.asr.vad import RENEW_WINDOWS, WARM_WINDOWS, ChannelSpeech, StreamingVad, speech_probabilities
 from coach.audio import load_call
 from coach.contract import AGENT, CUSTOMER
 from tests.conftest import CALLS
@@ -24,21 +24,42 @@ def one_pass(audio: np.ndarray) -> np.ndarray:
 
 
 def test_probabilities_are_faster_whispers_bit_for_bit_from_int16_or_float32():
+    """Up to the first renewal of the state (16 s) they are faster-whisper's own."""
     call = load_call(CALLS / "forbidden_agent.wav")
-    pcm = call.pcm[AGENT]
+    pcm = call.pcm[AGENT][: RENEW_WINDOWS * 512 - 300]
     assert pcm.dtype == np.int16
-    reference = one_pass(call.channels[AGENT])
+    reference = one_pass(call.channels[AGENT][: len(pcm)])
     assert np.array_equal(speech_probabilities(pcm), reference)
-    assert np.array_equal(speech_probabilities(call.channels[AGENT]), reference)
+    assert np.array_equal(speech_probabilities(call.channels[AGENT][: len(pcm)]), reference)
 
 
 @pytest.mark.slow
-def test_probabilities_of_a_long_channel_are_computed_in_pieces_without_drift():
-    """Over 10,000 windows (320 s) faster-whisper makes several model calls; so do we."""
+def test_probabilities_of_a_long_channel_are_computed_in_pieces_with_the_state_renewed():
+    """Over 10,000 windows (320 s) faster-whisper makes several model calls; so do we. Each block
+    of RENEW_WINDOWS is faster-whisper's one pass over the WARM_WINDOWS before it and the block:
+    a fresh state, warmed, whatever the pieces."""
     pieces = [load_call(p).pcm[AGENT] for p in sorted(CALLS.glob("*.wav"))]
     audio = np.concatenate(pieces * 2)[: 10_000 * 512 + 777]
     assert len(audio) > 10_000 * 512
-    assert np.array_equal(speech_probabilities(audio), one_pass(audio.astype(np.float32) / 32768.0))
+    ours = speech_probabilities(audio)
+    samples = audio.astype(np.float32) / 32768.0
+    assert len(ours) == 10_002
+    for start in range(0, len(ours), RENEW_WINDOWS):
+        warm = min(start, WARM_WINDOWS)
+        end = min(start + RENEW_WINDOWS, len(ours))
+        reference = one_pass(samples[(start - warm) * 512 : end * 512])[warm:][: end - start]
+        assert np.array_equal(ours[start:end], reference), f"block at window {start}"
+
+
+def test_a_renewed_state_differs_from_one_carried_over_the_whole_channel():
+    """The renewal is real: past the first block the probabilities are not the carried state's."""
+    audio = np.concatenate([load_call(p).channels[AGENT] for p in sorted(CALLS.glob("*.wav"))[:6]])
+    assert len(audio) > 2 * RENEW_WINDOWS * 512
+    ours = speech_probabilities(audio)
+    carried = one_pass(audio)
+    assert np.array_equal(ours[:RENEW_WINDOWS], carried[:RENEW_WINDOWS])
+    second = slice(RENEW_WINDOWS, 2 * RENEW_WINDOWS)
+    assert not np.array_equal(ours[second], carried[second])
 
 
 @pytest.mark.parametrize("name", ["forbidden_agent.wav", "interruption.wav", "backchannel.wav"])
@@ -53,17 +74,23 @@ def test_segments_equal_get_speech_timestamps(name):
          VadOptions(min_silence_duration_ms=300, max_speech_duration_s=2.0, speech_pad_ms=100,
                     min_speech_duration_ms=250)),
     ]
+    first_block = RENEW_WINDOWS * 512  # where the probabilities are faster-whisper's own
     for speaker in (AGENT, CUSTOMER):
-        speech = ChannelSpeech.of(call.pcm[speaker])
+        speech = ChannelSpeech.of(call.pcm[speaker][:first_block])
         for ours, theirs in pairs:
-            expected = [(c["start"], c["end"]) for c in get_speech_timestamps(call.channels[speaker], theirs)]
+            expected = [(c["start"], c["end"])
+                        for c in get_speech_timestamps(call.channels[speaker][:first_block], theirs)]
             assert expected and speech.segments(ours) == expected
 
 
-def test_streaming_vad_equals_one_pass_over_the_recording():
-    audio = load_call(CALLS / "forbidden_agent.wav").channels[AGENT]
+def test_streaming_vad_equals_the_whole_recordings_probabilities():
+    """Live and batch renew the state at the same windows, so a stream in any chunks reads as the
+    whole recording does."""
+    audio = np.concatenate([load_call(CALLS / name).channels[AGENT]
+                            for name in ("forbidden_agent.wav", "interruption.wav", "long_gap.wav")])
     n = len(audio) // 512 * 512
-    whole = get_vad_model()(audio[:n]).reshape(-1)
+    assert n > RENEW_WINDOWS * 512
+    whole = speech_probabilities(audio[:n])[: n // 512]
     vad = StreamingVad()
     pieces = [vad.feed(audio[i : i + 1234]) for i in range(0, n, 1234)]
     streamed = np.concatenate(pieces)[: len(whole)]

@@ -3,10 +3,19 @@
 One probability per 32 ms window, computed with the model faster-whisper
 ships. Both ways of running it carry the LSTM state and the 64-sample
 context across pieces, so they never hold more than one piece of float32
-audio: `speech_probabilities` (a whole channel, int16 or float32) gives
-bit for bit what faster-whisper's one pass over the whole array gives, and
-`StreamingVad` (live) gives the same to within float rounding whatever the
-chunking. Cutting the probabilities into segments is `coach.asr.segmenter`.
+audio: `speech_probabilities` (a whole channel, int16 or float32) and
+`StreamingVad` (live) give the same probabilities whatever the chunking.
+Cutting the probabilities into segments is `coach.asr.segmenter`.
+
+**The state is renewed every `RENEW_WINDOWS` windows (16 s).** Carried over
+a long stretch with no silence, as under an open office's babble, Silero's
+state drifts until it misses clear speech (snakers4/silero-vad #725): on a
+mono 8 kHz call with babble its mean probability fell from 0.7 to 0.1 after
+78 s of speech, and 50 s of the agent were never transcribed (held-out set
+42). So each block of 16 s is read by a fresh state that first heard the
+`WARM_WINDOWS` (2 s) before the block, so no block starts cold: the first
+block is bit for bit faster-whisper's one pass, each later one is
+faster-whisper's one pass over its warm-up and itself.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ VAD_CONTEXT = 64  # samples of the previous window Silero sees with each window
 # on it (tests/test_vad.py checks bit for bit), but the model's working memory does: 10,000
 # windows took 200 MB, 1,000 take 20 MB.
 PIECE_WINDOWS = 1000
+RENEW_WINDOWS = 500  # a fresh state every 16 s: see the module docstring
+WARM_WINDOWS = 64  # ... which first hears the 2 s before its block
 NO_SPEECH_S = 1.0  # less speech than this on a channel: "no speech"
 # how speech is counted: the batch segmentation, unpadded
 SPEECH_COUNT = SegmenterOptions(min_silence_ms=500, speech_pad_ms=0)
@@ -60,16 +71,46 @@ class _Silero:
         return np.asarray(out, dtype=np.float32).reshape(-1)
 
 
+class _RenewedSilero:
+    """Silero over consecutive windows counted from the start of the audio, with a fresh state
+    for each block of `RENEW_WINDOWS` windows, warmed on the `WARM_WINDOWS` before it."""
+
+    def __init__(self) -> None:
+        self._active = _Silero()
+        self._next: _Silero | None = None
+        self._index = 0  # windows seen so far
+
+    def run(self, frames: np.ndarray) -> np.ndarray:
+        """Probabilities of the next windows (rows of `frames`, 512 samples each)."""
+        out = []
+        done = 0
+        while done < len(frames):
+            phase = self._index % RENEW_WINDOWS
+            if phase == 0 and self._next is not None:
+                self._active, self._next = self._next, None
+            if phase == RENEW_WINDOWS - WARM_WINDOWS and self._next is None:
+                self._next = _Silero()
+            boundary = RENEW_WINDOWS - WARM_WINDOWS if phase < RENEW_WINDOWS - WARM_WINDOWS else RENEW_WINDOWS
+            part = frames[done : done + boundary - phase]
+            out.append(self._active.run(part))
+            if self._next is not None:
+                self._next.run(part)
+            done += len(part)
+            self._index += len(part)
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
 class StreamingVad:
     """Silero VAD over a stream: window probabilities equal to one pass over the whole audio.
 
     faster-whisper's `SileroVADModel.__call__` resets the model state on each
     call, which changes about 3% of the windows when audio comes in pieces;
-    here the state is carried across chunks.
+    here the state is carried across chunks, and renewed at the same windows
+    as in `speech_probabilities`.
     """
 
     def __init__(self) -> None:
-        self._silero = _Silero()
+        self._silero = _RenewedSilero()
         self._pending = np.zeros(0, dtype=np.float32)
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
@@ -83,17 +124,18 @@ class StreamingVad:
 
 
 def speech_probabilities(audio: np.ndarray) -> np.ndarray:
-    """One probability per window over a whole channel, as `get_speech_timestamps` computes them.
+    """One probability per window over a whole channel, as `get_speech_timestamps` computes them
+    but with the state renewed (module docstring).
 
     Same padding (zeros up to the next window, a whole window when the length
-    is already a multiple) and the same state carried from window to window,
-    so the result is identical to faster-whisper's; but only one piece of
-    float32 audio (32 s) exists at a time, whatever the channel's length.
+    is already a multiple) and the same state carried from window to window
+    within a block; only one piece of float32 audio (32 s) exists at a time,
+    whatever the channel's length.
     """
     n = len(audio)
     padded = n + VAD_WINDOW - n % VAD_WINDOW
     piece = PIECE_WINDOWS * VAD_WINDOW
-    silero = _Silero()
+    silero = _RenewedSilero()
     out = []
     for start in range(0, padded, piece):
         end = min(start + piece, padded)
