@@ -7,15 +7,20 @@ audio: `speech_probabilities` (a whole channel, int16 or float32) and
 `StreamingVad` (live) give the same probabilities whatever the chunking.
 Cutting the probabilities into segments is `coach.asr.segmenter`.
 
-**The state is renewed every `RENEW_WINDOWS` windows (16 s).** Carried over
-a long stretch with no silence, as under an open office's babble, Silero's
-state drifts until it misses clear speech (snakers4/silero-vad #725): on a
-mono 8 kHz call with babble its mean probability fell from 0.7 to 0.1 after
-78 s of speech, and 50 s of the agent were never transcribed (held-out set
-42). So each block of 16 s is read by a fresh state that first heard the
-`WARM_WINDOWS` (2 s) before the block, so no block starts cold: the first
-block is bit for bit faster-whisper's one pass, each later one is
-faster-whisper's one pass over its warm-up and itself.
+**A second reading rescues speech the carried state stopped hearing.** Over
+continuous background (office babble), Silero's carried state learns the
+background: good, the babble between turns reads as no speech; but after a
+long stretch with no silence it can fade real speech too (snakers4/silero-vad
+#725): on a mono 8 kHz call with babble the mean probability fell from 0.7 to
+0.1 after 78 s, and 50 s of the agent were never transcribed (held-out set
+42). A second Silero reads the same windows with its state renewed every
+`RENEW_WINDOWS` (16 s; each fresh state first hears the `WARM_WINDOWS`, 2 s,
+before its block). A window the carried state calls silence takes the
+renewed reading when that one calls it speech and the window is at least
+`RESCUE_MARGIN_DB` above the channel's noise floor (the 10th percentile of
+window energies over the last 30 s): foreground speech, not the babble a fresh
+state would also call speech. Everything else is the carried reading, which
+is faster-whisper's one pass bit for bit.
 """
 
 from __future__ import annotations
@@ -33,8 +38,13 @@ VAD_CONTEXT = 64  # samples of the previous window Silero sees with each window
 # on it (tests/test_vad.py checks bit for bit), but the model's working memory does: 10,000
 # windows took 200 MB, 1,000 take 20 MB.
 PIECE_WINDOWS = 1000
-RENEW_WINDOWS = 500  # a fresh state every 16 s: see the module docstring
+RENEW_WINDOWS = 500  # the second reading: a fresh state every 16 s (module docstring)
 WARM_WINDOWS = 64  # ... which first hears the 2 s before its block
+RESCUE_THRESHOLD = 0.5  # the segmenter's speech threshold
+RESCUE_MARGIN_DB = 14.0  # above the noise floor: measured on held-out sets 41-42 (docs/asr.md)
+FLOOR_WINDOWS = 938  # the noise floor's reach: 30 s before the window
+FLOOR_STEP = 31  # ... worked out once a second
+FLOOR_PERCENTILE = 10
 NO_SPEECH_S = 1.0  # less speech than this on a channel: "no speech"
 # how speech is counted: the batch segmentation, unpadded
 SPEECH_COUNT = SegmenterOptions(min_silence_ms=500, speech_pad_ms=0)
@@ -100,17 +110,49 @@ class _RenewedSilero:
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
+class _RescuedSilero:
+    """The carried reading, with windows it calls silence rescued by the renewed one (module
+    docstring). Windows are counted from the start of the audio, so any chunking gives the same."""
+
+    def __init__(self) -> None:
+        self._carried = _Silero()
+        self._renewed = _RenewedSilero()
+        self._energy = np.zeros(0, dtype=np.float64)  # the last FLOOR_WINDOWS window energies, dB
+        self._floor = -np.inf
+        self._index = 0
+
+    def run(self, frames: np.ndarray) -> np.ndarray:
+        """Probabilities of the next windows (rows of `frames`, 512 samples each)."""
+        carried = self._carried.run(frames)
+        renewed = self._renewed.run(frames)
+        energy = 10.0 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+        history = np.concatenate([self._energy, energy])
+        floors = np.empty(len(frames), dtype=np.float64)
+        offset = len(self._energy)  # history index of this run's first window
+        for j in range(len(frames)):
+            if (self._index + j) % FLOOR_STEP == 0:
+                at = offset + j
+                self._floor = float(np.percentile(history[max(0, at - FLOOR_WINDOWS + 1) : at + 1],
+                                                  FLOOR_PERCENTILE))
+            floors[j] = self._floor
+        self._energy = history[-FLOOR_WINDOWS:]
+        self._index += len(frames)
+        rescue = (carried < RESCUE_THRESHOLD) & (renewed >= RESCUE_THRESHOLD) & (
+            energy >= floors + RESCUE_MARGIN_DB)
+        return np.where(rescue, renewed, carried).astype(np.float32)
+
+
 class StreamingVad:
     """Silero VAD over a stream: window probabilities equal to one pass over the whole audio.
 
     faster-whisper's `SileroVADModel.__call__` resets the model state on each
     call, which changes about 3% of the windows when audio comes in pieces;
-    here the state is carried across chunks, and renewed at the same windows
-    as in `speech_probabilities`.
+    here the state is carried across chunks, and the renewed second reading
+    counts windows from the stream's start as `speech_probabilities` does.
     """
 
     def __init__(self) -> None:
-        self._silero = _RenewedSilero()
+        self._silero = _RescuedSilero()
         self._pending = np.zeros(0, dtype=np.float32)
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
@@ -124,8 +166,8 @@ class StreamingVad:
 
 
 def speech_probabilities(audio: np.ndarray) -> np.ndarray:
-    """One probability per window over a whole channel, as `get_speech_timestamps` computes them
-    but with the state renewed (module docstring).
+    """One probability per window over a whole channel, as `get_speech_timestamps` computes them,
+    with the windows it misses under long background rescued (module docstring).
 
     Same padding (zeros up to the next window, a whole window when the length
     is already a multiple) and the same state carried from window to window
@@ -135,7 +177,7 @@ def speech_probabilities(audio: np.ndarray) -> np.ndarray:
     n = len(audio)
     padded = n + VAD_WINDOW - n % VAD_WINDOW
     piece = PIECE_WINDOWS * VAD_WINDOW
-    silero = _RenewedSilero()
+    silero = _RescuedSilero()
     out = []
     for start in range(0, padded, piece):
         end = min(start + piece, padded)

@@ -85,6 +85,8 @@ KA_INFLECTIONS = {"кой": {"sing", "ablt"}, "ка": {"sing", "nomn"}, "ки": 
 # "-я": Whisper's "волочки" (of "наволочки") and "голочка" are no little "воля", "голь"
 CHKA_BASE_TAILS = {"очк": ("а", "ка"), "ечк": ("ь", "ка")}
 CHKA_MIN_STEM = 3  # "брон(ечку)"
+OPENING_QUOTES = ("«", "„", "“")
+QUOTES = frozenset({*OPENING_QUOTES, "»", "”", '"'})
 SPLIT_SUFFIXES = frozenset({"ок", "ек", "ик"})  # a diminutive's suffix ASR wrote apart: "номер ок"
 GUESSED_LEMMA_MIN_BASE = 5  # plain-word letters for an unknown "-ика" word guessed as its own lemma
 PLAIN_MAX_WORDS = 7  # pymorphy3 misparses some ("номерочек")
@@ -639,12 +641,27 @@ def _words_to_check(doc: Doc) -> list[tuple[list[Token], bool, list[tuple[int, i
     waiting, the rest)."""
     looks = doc.memo.get(_words_to_check)
     if looks is None:
+        quoted = _quoted(doc)
         looks = doc.memo[_words_to_check] = [
             (words, asked, [(i, _split_kind(words[i - 1], tok) if i > 0 else NO_SPLIT)
                             for i, tok in enumerate(words) if _core(tok).isalpha() and (
-                                len(_core(tok)) >= 4 or _garbled_tail(words, i))])
+                                len(_core(tok)) >= 4 or _garbled_tail(words, i))
+                            and tok.start_char not in quoted])
             for words, asked in sentences(doc)]
     return looks
+
+
+def _quoted(doc: Doc) -> frozenset[int]:
+    """Where the words between quotes start: a name in quotes is the company's or a product's
+    ("регистратор «Доменика»", held-out set 39), however diminutive it sounds."""
+    inside = False
+    starts = set()
+    for tok in doc:
+        if tok.text in QUOTES:
+            inside = not inside if tok.text == '"' else tok.text in OPENING_QUOTES
+        elif inside:
+            starts.add(tok.start_char)
+    return frozenset(starts) if not inside else frozenset()  # an unclosed quote says nothing
 
 
 def _garbled_tail(words: list[Token], i: int) -> bool:
