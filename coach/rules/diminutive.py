@@ -80,9 +80,9 @@ IK_INFLECTIONS = {"ами": {"plur", "ablt"}, "ом": {"sing", "ablt"}, "ов": 
 # a noun in its own right ("водка", "палатка", "сумка" are no little "вода", "палата", "сума")
 KA_INFLECTIONS = {"кой": {"sing", "ablt"}, "ка": {"sing", "nomn"}, "ки": {"sing", "gent"},
                   "ке": {"sing", "datv"}, "ку": {"sing", "accs"}}
-# ... and of an unknown "-очка"/"-ечка" word made of a feminine thing ending "-ь", "-а", "-я"
-# ("ваточка" of "вата", "выписочка" of "выписка", "бронечка" of "бронь"); not "-очк-" on "-ь" or
-# "-я": Whisper's "волочки" (of "наволочки") and "голочка" are no little "воля", "голь"
+# ... and of an unknown "-очка" word of a feminine thing ending "-а"/"-ка", or "-ечка" of one ending
+# "-ь"/"-ка" ("ваточка" of "вата", "выписочка" of "выписка", "бронечка" of "бронь"); not "-очк-"
+# on "-ь" or "-я": Whisper's "волочки" (of "наволочки") and "голочка" are no little "воля", "голь"
 CHKA_BASE_TAILS = {"очк": ("а", "ка"), "ечк": ("ь", "ка")}
 CHKA_MIN_STEM = 3  # "брон(ечку)"
 OPENING_QUOTES = ("«", "„", "“")

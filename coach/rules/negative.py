@@ -117,7 +117,6 @@ PAST_AUXILIARIES = frozenset({"did", "had"})  # an inverted question on these as
 
 
 @dataclass(kw_only=True)
-
 class NegativeSpec(RuleSpec):
     """An offer or question built on the negative particle (see the module docstring)."""
 
@@ -573,10 +572,10 @@ class NegativeRule(Rule):
     def _inverted(self, words: list[Token], i: int, text: str) -> bool:
         """An inverted negative question on a `question_auxiliaries` auxiliary: "Hasn't anyone…",
         "Didn't you…" (auxiliary, particle, subject, a word: not the tag of "You did, didn't
-        you?"), "Doesn't Thursday suit you?" (the first words of the sentence or of a clause after a
-        comma, the customer addressed
-        after them in the same clause: "Don't afternoon, do you want a charger?" is ASR's "Good
-        afternoon", held-out set 29) or "Have you not…" (auxiliary, subject, particle, a word).
+        you?"), "Doesn't Thursday suit you?" (the first words of the sentence or of a clause after
+        a comma, not on "did"/"had", the customer addressed after them in the same clause: "Don't
+        afternoon, do you want a charger?" is ASR's "Good afternoon", held-out set 29) or "Have
+        you not…" (auxiliary, subject, particle, a word).
         Such a question asks whatever its verb; the caller has seen its "?"."""
         aux = self.question_aux | self.request_aux
         if not aux or i + 2 >= len(words) or not words[i + 1].text.isalpha():
@@ -586,8 +585,8 @@ class NegativeRule(Rule):
             if _is(words[i + 1], subjects):
                 return True
             # the clause's first words: "And for the follow-ups, wouldn't Tuesday mornings suit you
-            # better?" (held-out set 39 script text)
-            # "Didn't the courier ring you?" asks what happened, offers nothing
+            # better?" (held-out set 39 script text); "Didn't the courier ring you?" asks what
+            # happened, offers nothing
             heads = i == 1 or _comma_before(text, words, i - 1)
             heads = heads and words[i - 1].lower not in PAST_AUXILIARIES
             if heads and not _is(words[i + 1], self.subjects):  # "Wouldn't it be…": the suggestion rule's
