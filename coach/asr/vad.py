@@ -127,14 +127,13 @@ class _RescuedSilero:
         renewed = self._renewed.run(frames)
         energy = 10.0 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
         history = np.concatenate([self._energy, energy])
-        floors = np.empty(len(frames), dtype=np.float64)
+        floors = np.full(len(frames), self._floor)
         offset = len(self._energy)  # history index of this run's first window
-        for j in range(len(frames)):
-            if (self._index + j) % FLOOR_STEP == 0:
-                at = offset + j
-                self._floor = float(np.percentile(history[max(0, at - FLOOR_WINDOWS + 1) : at + 1],
-                                                  FLOOR_PERCENTILE))
-            floors[j] = self._floor
+        for j in range(-self._index % FLOOR_STEP, len(frames), FLOOR_STEP):  # windows on a step
+            at = offset + j
+            self._floor = float(np.percentile(history[max(0, at - FLOOR_WINDOWS + 1) : at + 1],
+                                              FLOOR_PERCENTILE))
+            floors[j:] = self._floor
         self._energy = history[-FLOOR_WINDOWS:]
         self._index += len(frames)
         rescue = (carried < RESCUE_THRESHOLD) & (renewed >= RESCUE_THRESHOLD) & (

@@ -258,22 +258,9 @@ class DiminutiveRule(Rule):
 
     def _unknown_ka(self, word: str) -> Found | None:
         """An unknown "-ка" word made of a feminine noun ("предоплатка" of "предоплата"): pymorphy3
-        guesses it a masculine "предоплаток", so its surface is read (`KA_INFLECTIONS`). The same
-        for an unknown "-очка"/"-ечка" word ("бронечку" of "бронь", held-out set 42, which
-        pymorphy3 guesses a name)."""
-        for ending, grammemes in KA_INFLECTIONS.items():
-            for infix, tails in CHKA_BASE_TAILS.items():
-                stem = word[: -len(ending) - len(infix) + 1]
-                if not word.endswith(infix[:-1] + ending) or len(stem) < CHKA_MIN_STEM:
-                    continue
-                for tail in tails:
-                    base = stem + tail
-                    if not known_word(base):
-                        continue
-                    for p in _nouns(base):
-                        if _e(p.normal_form) == base and p.tag.gender == "femn" and p.tag.animacy == "inan":
-                            form = p.inflect(grammemes)
-                            return Found(stem + infix + "а", base, form.word if form is not None else base)
+        guesses it a masculine "предоплаток", so its surface is read (`KA_INFLECTIONS`)."""
+        if (found := self._unknown_chka(word)) is not None:
+            return found
         for ending, grammemes in KA_INFLECTIONS.items():
             stem = word[: -len(ending)]
             base = stem + "а"
@@ -283,6 +270,21 @@ class DiminutiveRule(Rule):
                 if _e(p.normal_form) == base and p.tag.gender == "femn":
                     form = p.inflect(grammemes)
                     return Found(stem + "ка", base, form.word if form is not None else base)
+        return None
+
+    def _unknown_chka(self, word: str) -> Found | None:
+        """An unknown "-очка"/"-ечка" word read off its surface the same way (`CHKA_BASE_TAILS`):
+        "бронечку" of "бронь" (held-out set 42), which pymorphy3 guesses a name."""
+        for ending, grammemes in KA_INFLECTIONS.items():
+            for infix, tails in CHKA_BASE_TAILS.items():
+                stem = word[: -len(ending) - len(infix) + 1]
+                if not word.endswith(infix[:-1] + ending) or len(stem) < CHKA_MIN_STEM:
+                    continue
+                for base in (stem + tail for tail in tails):
+                    for p in _nouns(base) if known_word(base) else ():
+                        if _e(p.normal_form) == base and p.tag.gender == "femn" and p.tag.animacy == "inan":
+                            form = p.inflect(grammemes)
+                            return Found(stem + infix + "а", base, form.word if form is not None else base)
         return None
 
     def _glued_lead(self, word: str) -> Found | None:
